@@ -1,0 +1,274 @@
+//! The application: configuration resolved into running parts (clients with
+//! their secrets, identity backend, store, cookie keys), and the routers.
+
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::Key;
+use sha2::Sha256;
+
+use crate::clock::Clock;
+use crate::config::{Config, IdentityConfig, StoreConfig};
+use crate::identity::IdentityProvider;
+use crate::identity::password::PasswordVerifier;
+use crate::identity::static_users::{StaticUsers, StaticUsersError};
+use crate::metrics::{self, Metrics};
+use crate::oauth::clients::ClientRegistry;
+use crate::oauth::error::OAuthError;
+use crate::oauth::{introspect, metadata, revoke, token};
+use crate::store::embedded::EmbeddedStore;
+use crate::store::{Store, StoreError};
+use crate::web::session::CookieSettings;
+use crate::{routes, web};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A secret file could not be used.
+    #[error("failed to read {what} from {path}: {message}")]
+    Secret {
+        /// What the file holds.
+        what: String,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// A client could not be set up.
+    #[error("invalid client: {0}")]
+    Client(String),
+    /// The store could not be opened.
+    #[error("failed to open the store: {0}")]
+    Store(#[from] StoreError),
+    /// The identity backend could not be set up.
+    #[error(transparent)]
+    Identity(#[from] StaticUsersError),
+    /// TLS material could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// A listener could not be bound.
+    #[error("failed to listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Everything a request handler needs.
+pub struct Shared {
+    /// The configuration the server runs with.
+    pub config: Config,
+    /// The clients, with their secrets.
+    pub clients: ClientRegistry,
+    /// Where users log in.
+    pub identity: Arc<dyn IdentityProvider>,
+    /// Codes, grants and tokens.
+    pub store: Arc<dyn Store>,
+    /// Login and CSRF cookies.
+    pub cookies: CookieSettings,
+    /// Time.
+    pub clock: Clock,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    metadata: Bytes,
+    issuer: String,
+}
+
+impl Shared {
+    /// The issuer identifier (the public URL without a trailing slash).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+}
+
+/// Shared application state. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Opens the store a config names.
+pub fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    match config {
+        StoreConfig::Embedded(e) => Ok(Arc::new(EmbeddedStore::open(&e.path)?)),
+    }
+}
+
+impl AppState {
+    /// Resolves a validated config: reads secret files, loads users.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Clock,
+    ) -> Result<AppState, StartupError> {
+        let clients = ClientRegistry::new(&config.clients, |c| {
+            read_secret_text(&c.client_secret_file).map_err(|m| {
+                format!(
+                    "client {}: failed to read clientSecretFile {}: {m}",
+                    c.client_id,
+                    c.client_secret_file.display()
+                )
+            })
+        })
+        .map_err(StartupError::Client)?;
+        let verifier = PasswordVerifier::new(password_concurrency());
+        let identity: Arc<dyn IdentityProvider> = match &config.identity {
+            IdentityConfig::Static(s) => Arc::new(StaticUsers::load(s, verifier)?),
+        };
+        let cookies = CookieSettings {
+            key: session_key(&config.server.session_key_file)?,
+            secure: config.server.public_url.scheme() == "https",
+            session_seconds: config.authorization.login_session_seconds as i64,
+            form_seconds: config.authorization.form_lifetime_seconds as i64,
+        };
+        let metadata = serde_json::to_vec(&metadata::document(&config.server.public_url, &clients))
+            .unwrap_or_default()
+            .into();
+        let issuer = config
+            .server
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(AppState(Arc::new(Shared {
+            config,
+            clients,
+            identity,
+            store,
+            cookies,
+            clock,
+            metrics: Metrics::new(),
+            metadata,
+            issuer,
+        })))
+    }
+
+    /// The public router: OAuth endpoints and pages.
+    pub fn public_router(&self) -> Router {
+        Router::new()
+            .route(routes::AUTHORIZE, get(web::authorize::authorize))
+            .route(routes::LOGIN, post(web::authorize::login))
+            .route(routes::CONSENT, post(web::authorize::consent))
+            .route(routes::TOKEN, post(token::token))
+            .route(routes::REVOKE, post(revoke::revoke))
+            .route(routes::INTROSPECT, post(introspect::introspect))
+            .route(routes::METADATA, get(metadata_document))
+            .fallback(not_found)
+            // OAuth requests are small; bound what one request may cost.
+            .layer(DefaultBodyLimit::max(16 * 1024))
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Duration::from_secs(30),
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                self.metrics.clone(),
+                metrics::track,
+            ))
+            .with_state(self.clone())
+    }
+
+    /// The admin router: health, readiness, metrics.
+    pub fn admin_router(&self) -> Router {
+        Router::new()
+            .route(routes::HEALTHZ, get(|| async { "ok\n" }))
+            .route(routes::READYZ, get(readyz))
+            .route(routes::METRICS, get(metrics_text))
+            .with_state(self.clone())
+    }
+}
+
+async fn metadata_document(State(app): State<AppState>) -> Response {
+    let mut response = app.metadata.clone().into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+async fn not_found() -> Response {
+    OAuthError::invalid_request("no such endpoint")
+        .with_status(StatusCode::NOT_FOUND)
+        .into_response()
+}
+
+async fn readyz(State(app): State<AppState>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: store unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response()
+        }
+    }
+}
+
+async fn metrics_text(State(app): State<AppState>) -> Response {
+    let mut response = app.metrics.encode().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+/// Hashing is CPU-bound: one at a time per core leaves the token endpoint
+/// (which never hashes passwords) room to run during a login storm.
+fn password_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+fn read_secret_text(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    // Secrets created with `echo` or `kubectl create secret --from-file`
+    // often end in a newline that is not part of the secret.
+    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn session_key(path: &Path) -> Result<Key, StartupError> {
+    let bytes = std::fs::read(path).map_err(|e| StartupError::Secret {
+        what: "the session key".into(),
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    if bytes.len() < 32 {
+        return Err(StartupError::Secret {
+            what: "the session key".into(),
+            path: path.to_owned(),
+            message: format!(
+                "it holds {} bytes; at least 32 random bytes are needed",
+                bytes.len()
+            ),
+        });
+    }
+    // Derive the 64 bytes the cookie jar wants (encryption and signing)
+    // from whatever length the operator provided.
+    let mut okm = [0u8; 64];
+    let _ = hkdf::Hkdf::<Sha256>::new(Some(b"alexa-link session cookies v1"), &bytes)
+        .expand(b"cookie key", &mut okm);
+    Ok(Key::from(&okm))
+}

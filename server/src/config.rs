@@ -1,0 +1,911 @@
+//! The server's configuration: one YAML document, parsed into [`Config`].
+//!
+//! This type is the contract between the server and the operator: the operator
+//! renders a `Config` into a ConfigMap and the server parses it back, so both
+//! sides share these definitions instead of agreeing on a format by hand.
+//! Field names are camelCase, as everywhere else in Kubernetes manifests.
+//!
+//! Secrets never appear inline: a config names *files* (Kubernetes mounts
+//! Secrets as files), and [`crate::app`] reads them at start.
+//!
+//! Loading is two steps: [`Config::from_yaml`] (syntax, unknown fields, types)
+//! and [`Config::validate`] (every rule that involves values or several fields).
+//! Both report the offending field by its path, e.g.
+//! `clients[0].accessTokenLifetimeSeconds`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Alexa refuses access tokens that live less than six minutes.
+pub const ALEXA_MIN_ACCESS_TOKEN_LIFETIME_SECONDS: u64 = 360;
+/// RFC 6749 section 4.1.2 recommends at most ten minutes; we allow two.
+pub const MAX_AUTHORIZATION_CODE_LIFETIME_SECONDS: u64 = 120;
+
+/// The whole server configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// Listeners, public URL and TLS.
+    pub server: ServerConfig,
+    /// Log format and level.
+    #[serde(default)]
+    pub logging: LoggingConfig,
+    /// Lifetimes of the browser-facing parts of the authorization flow.
+    #[serde(default)]
+    pub authorization: AuthorizationConfig,
+    /// The OAuth clients allowed to use this server (Alexa is one).
+    pub clients: Vec<ClientConfig>,
+    /// Where users log in: exactly one identity backend.
+    #[serde(with = "serde_yaml::with::singleton_map")]
+    pub identity: IdentityConfig,
+    /// Where grants, codes and tokens are kept.
+    #[serde(with = "serde_yaml::with::singleton_map")]
+    pub store: StoreConfig,
+}
+
+/// Listeners, public URL and TLS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the public listener (the OAuth endpoints and pages).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Address of the admin listener (`/healthz`, `/readyz`, `/metrics`).
+    #[serde(default = "default_admin_listen")]
+    pub admin_listen: SocketAddr,
+    /// The URL Alexa and browsers reach this server at, e.g.
+    /// `https://link.example.com`. It is the OAuth issuer and the base of every
+    /// endpoint URL this server advertises.
+    pub public_url: Url,
+    /// Certificate and key for the public listener. Absent: plain HTTP, which
+    /// is allowed only on a loopback address or with `allowInsecureHttp`.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Serve plain HTTP on a non-loopback address, for when TLS ends in front
+    /// of the server (an Ingress or load balancer). Never expose such a
+    /// listener directly.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    /// File holding at least 32 random bytes that encrypt and authenticate the
+    /// login and CSRF cookies. Every replica must read the same key.
+    pub session_key_file: PathBuf,
+}
+
+/// Certificate and private key files, PEM encoded. Both are re-read when they
+/// change on disk (Kubernetes rewrites mounted Secrets in place).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first (`tls.crt` of a `kubernetes.io/tls` Secret).
+    pub cert_file: PathBuf,
+    /// PEM private key (`tls.key`).
+    pub key_file: PathBuf,
+}
+
+/// Log format and level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// `text` for people, `json` for log pipelines.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `info,alexa_link_server=debug`.
+    /// `RUST_LOG`, when set, wins.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::default(),
+            level: default_log_level(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Lifetimes of the browser-facing parts of the authorization flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthorizationConfig {
+    /// How long an authorization code may be redeemed (1 to 120 seconds).
+    #[serde(default = "default_code_lifetime")]
+    pub code_lifetime_seconds: u64,
+    /// How long a login is remembered by its cookie, so that a user who just
+    /// logged in is not asked again while linking (60 to 86400 seconds).
+    #[serde(default = "default_login_session")]
+    pub login_session_seconds: u64,
+    /// How long a login or consent form may be submitted after it was shown
+    /// (60 to 3600 seconds).
+    #[serde(default = "default_form_lifetime")]
+    pub form_lifetime_seconds: u64,
+}
+
+impl Default for AuthorizationConfig {
+    fn default() -> Self {
+        Self {
+            code_lifetime_seconds: default_code_lifetime(),
+            login_session_seconds: default_login_session(),
+            form_lifetime_seconds: default_form_lifetime(),
+        }
+    }
+}
+
+/// One OAuth client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClientConfig {
+    /// The client id, as entered in the Alexa developer console.
+    pub client_id: String,
+    /// File holding the client secret (trailing newline ignored).
+    pub client_secret_file: PathBuf,
+    /// Name shown on the consent page; defaults to the client id.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Redirect URIs, matched exactly (no prefix or subdomain matching).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Alexa vendor id: adds Alexa's three regional redirect URIs
+    /// (`https://pitangui.amazon.com/api/skill/link/<id>`, `layla.amazon.com`,
+    /// `alexa.amazon.co.jp`) to `redirectUris`.
+    #[serde(default)]
+    pub alexa_vendor_id: Option<String>,
+    /// Scopes this client may ask for. Empty: the client asks for none.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Grant types this client may use.
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<GrantType>,
+    /// Access-token lifetime; at least 360 (Alexa's minimum).
+    #[serde(default = "default_access_token_lifetime")]
+    pub access_token_lifetime_seconds: u64,
+    /// Refresh-token policy.
+    #[serde(default)]
+    pub refresh_token: RefreshTokenPolicy,
+    /// Proof Key for Code Exchange policy. `plain` is never accepted.
+    #[serde(default)]
+    pub pkce: PkcePolicy,
+    /// Skip the consent page for this client (first-party clients only).
+    #[serde(default)]
+    pub skip_consent: bool,
+}
+
+impl ClientConfig {
+    /// Every redirect URI this client may use: `redirectUris` plus the three
+    /// regional Alexa URIs derived from `alexaVendorId`, without duplicates.
+    pub fn effective_redirect_uris(&self) -> Vec<String> {
+        let mut uris = self.redirect_uris.clone();
+        if let Some(vendor) = &self.alexa_vendor_id {
+            for uri in alexa_redirect_uris(vendor) {
+                if !uris.contains(&uri) {
+                    uris.push(uri);
+                }
+            }
+        }
+        uris
+    }
+}
+
+/// Alexa's three regional account-linking redirect URIs for a vendor id.
+pub fn alexa_redirect_uris(vendor_id: &str) -> [String; 3] {
+    [
+        format!("https://pitangui.amazon.com/api/skill/link/{vendor_id}"),
+        format!("https://layla.amazon.com/api/skill/link/{vendor_id}"),
+        format!("https://alexa.amazon.co.jp/api/skill/link/{vendor_id}"),
+    ]
+}
+
+/// An OAuth 2.0 grant type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// RFC 6749 section 4.1, what Alexa account linking uses.
+    AuthorizationCode,
+    /// RFC 6749 section 6.
+    RefreshToken,
+    /// RFC 6749 section 4.4, for server-to-server callers.
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// The wire name (`authorization_code`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+/// How refresh tokens behave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshTokenPolicy {
+    /// Issue a new refresh token on every use and retire the old one.
+    #[serde(default = "default_true")]
+    pub rotation: bool,
+    /// After rotation, the old token still returns the same, already-issued
+    /// successor for this long, so a client that lost the response to a
+    /// network error can retry (0 to 3600 seconds). Presenting it later
+    /// revokes the whole grant: that is refresh-token reuse.
+    #[serde(default = "default_grace_period")]
+    pub grace_period_seconds: u64,
+    /// A refresh token not used for this long expires. Needs `rotation`.
+    /// Absent: no idle expiry.
+    #[serde(default)]
+    pub idle_lifetime_seconds: Option<u64>,
+    /// A grant ends this long after the user linked, however it is used.
+    /// Absent (the default, as Amazon advises for account linking): never.
+    #[serde(default)]
+    pub absolute_lifetime_seconds: Option<u64>,
+}
+
+impl Default for RefreshTokenPolicy {
+    fn default() -> Self {
+        Self {
+            rotation: true,
+            grace_period_seconds: default_grace_period(),
+            idle_lifetime_seconds: None,
+            absolute_lifetime_seconds: None,
+        }
+    }
+}
+
+/// PKCE (RFC 7636) policy for a client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PkcePolicy {
+    /// Every authorization request must carry an S256 code challenge.
+    #[default]
+    Required,
+    /// Requests without a challenge are accepted. A challenge that is sent
+    /// is still checked, and `plain` is still refused. The name is long on
+    /// purpose: turning PKCE off weakens the client against code theft.
+    OptionalInsecure,
+}
+
+/// Exactly one identity backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum IdentityConfig {
+    /// Users listed in a file or inline, with password hashes.
+    Static(StaticIdentityConfig),
+}
+
+/// Users with bcrypt or argon2 password hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StaticIdentityConfig {
+    /// A YAML file `{users: [...]}` (as mounted from a Secret). Exclusive with `users`.
+    #[serde(default)]
+    pub users_file: Option<PathBuf>,
+    /// Users listed inline. Exclusive with `usersFile`.
+    #[serde(default)]
+    pub users: Vec<StaticUser>,
+}
+
+/// A user of the static backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StaticUser {
+    /// The login name.
+    pub username: String,
+    /// A PHC argon2 hash (`$argon2id$...`) or a bcrypt hash (`$2b$...`).
+    pub password_hash: String,
+    /// The stable id stored with this user's grants; defaults to the
+    /// username. Set it when usernames may change.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Name shown on pages.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// The contents of a static users file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StaticUsersFile {
+    /// The users.
+    pub users: Vec<StaticUser>,
+}
+
+/// Exactly one store backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum StoreConfig {
+    /// A single-file store on local disk (one replica only).
+    Embedded(EmbeddedStoreConfig),
+}
+
+/// The embedded single-file store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmbeddedStoreConfig {
+    /// The database file; created when absent.
+    pub path: PathBuf,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8443))
+}
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 9090))
+}
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+fn default_code_lifetime() -> u64 {
+    60
+}
+fn default_login_session() -> u64 {
+    3600
+}
+fn default_form_lifetime() -> u64 {
+    900
+}
+fn default_grant_types() -> Vec<GrantType> {
+    vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+}
+fn default_access_token_lifetime() -> u64 {
+    3600
+}
+fn default_grace_period() -> u64 {
+    60
+}
+fn default_true() -> bool {
+    true
+}
+
+/// One invalid value, named by its path in the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Path of the field, e.g. `clients[0].redirectUris[1]`.
+    pub field: String,
+    /// What is wrong with it, as a sentence fragment.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("failed to read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Not YAML of the right shape: syntax, an unknown field, a wrong type.
+    /// serde_yaml's message names the field path and the line.
+    #[error("invalid config: {0}")]
+    Parse(#[from] serde_yaml::Error),
+    /// Well-formed, but values break the rules.
+    #[error("invalid config:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<FieldError>),
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config = Config::from_yaml(&text)?;
+        config.validate().map_err(ConfigError::Invalid)?;
+        Ok(config)
+    }
+
+    /// Parses YAML without validating values (see [`Config::validate`]).
+    pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        Ok(serde_yaml::from_str(text)?)
+    }
+
+    /// Renders the config as YAML (what the operator writes into a ConfigMap).
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_else(|e| {
+            // Serializing these plain data types cannot fail; keep the message
+            // if it somehow does rather than panicking in a reconcile loop.
+            format!("# failed to render config: {e}\n")
+        })
+    }
+
+    /// Checks every rule that serde's types cannot express. Returns all
+    /// problems at once, each naming its field.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Errors::default();
+        self.validate_server(&mut errors);
+        self.validate_authorization(&mut errors);
+        if self.clients.is_empty() {
+            errors.push("clients", "at least one client is required");
+        }
+        let mut seen = HashSet::new();
+        for (i, client) in self.clients.iter().enumerate() {
+            let path = format!("clients[{i}]");
+            if !seen.insert(client.client_id.as_str()) {
+                errors.push(
+                    format!("{path}.clientId"),
+                    format!("duplicate client id {:?}", client.client_id),
+                );
+            }
+            validate_client(client, &path, &mut errors);
+        }
+        match &self.identity {
+            IdentityConfig::Static(s) => validate_static_identity(s, &mut errors),
+        }
+        if errors.0.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.0)
+        }
+    }
+
+    fn validate_server(&self, errors: &mut Errors) {
+        let s = &self.server;
+        let url = &s.public_url;
+        if url.scheme() != "https" && url.scheme() != "http" {
+            errors.push("server.publicUrl", "must be an https:// URL");
+        } else if url.scheme() == "http" && !s.allow_insecure_http && !url_is_loopback(url) {
+            errors.push(
+                "server.publicUrl",
+                "must be https:// (http:// is allowed only for loopback hosts or with server.allowInsecureHttp)",
+            );
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            errors.push("server.publicUrl", "must not have a query or fragment");
+        }
+        if url.cannot_be_a_base() || url.host_str().is_none() {
+            errors.push("server.publicUrl", "must be an absolute URL with a host");
+        }
+        if s.tls.is_none() && !s.allow_insecure_http && !s.listen.ip().is_loopback() {
+            errors.push(
+                "server.tls",
+                format!(
+                    "is required when listening on the non-loopback address {} (or set server.allowInsecureHttp when TLS ends in front of the server)",
+                    s.listen
+                ),
+            );
+        }
+        if s.listen == s.admin_listen {
+            errors.push("server.adminListen", "must differ from server.listen");
+        }
+    }
+
+    fn validate_authorization(&self, errors: &mut Errors) {
+        let a = &self.authorization;
+        if !(1..=MAX_AUTHORIZATION_CODE_LIFETIME_SECONDS).contains(&a.code_lifetime_seconds) {
+            errors.push(
+                "authorization.codeLifetimeSeconds",
+                format!(
+                    "must be between 1 and {MAX_AUTHORIZATION_CODE_LIFETIME_SECONDS}, got {}",
+                    a.code_lifetime_seconds
+                ),
+            );
+        }
+        if !(60..=86_400).contains(&a.login_session_seconds) {
+            errors.push(
+                "authorization.loginSessionSeconds",
+                format!(
+                    "must be between 60 and 86400, got {}",
+                    a.login_session_seconds
+                ),
+            );
+        }
+        if !(60..=3600).contains(&a.form_lifetime_seconds) {
+            errors.push(
+                "authorization.formLifetimeSeconds",
+                format!(
+                    "must be between 60 and 3600, got {}",
+                    a.form_lifetime_seconds
+                ),
+            );
+        }
+    }
+}
+
+fn validate_client(c: &ClientConfig, path: &str, errors: &mut Errors) {
+    if c.client_id.is_empty()
+        || c.client_id.len() > 255
+        || !c.client_id.chars().all(|ch| ch.is_ascii_graphic())
+    {
+        errors.push(
+            format!("{path}.clientId"),
+            "must be 1 to 255 printable ASCII characters without spaces",
+        );
+    }
+    if c.grant_types.is_empty() {
+        errors.push(
+            format!("{path}.grantTypes"),
+            "must name at least one grant type",
+        );
+    }
+    let mut grants = HashSet::new();
+    for (j, g) in c.grant_types.iter().enumerate() {
+        if !grants.insert(*g) {
+            errors.push(
+                format!("{path}.grantTypes[{j}]"),
+                format!("duplicate grant type {}", g.as_str()),
+            );
+        }
+    }
+    if grants.contains(&GrantType::RefreshToken) && !grants.contains(&GrantType::AuthorizationCode)
+    {
+        errors.push(
+            format!("{path}.grantTypes"),
+            "refresh_token needs authorization_code (refresh tokens are issued only to linked users)",
+        );
+    }
+    if let Some(vendor) = &c.alexa_vendor_id
+        && (vendor.is_empty() || !vendor.chars().all(|ch| ch.is_ascii_alphanumeric()))
+    {
+        errors.push(
+            format!("{path}.alexaVendorId"),
+            "must be the alphanumeric vendor id shown in the Alexa developer console",
+        );
+    }
+    for (j, uri) in c.redirect_uris.iter().enumerate() {
+        if let Err(message) = check_redirect_uri(uri) {
+            errors.push(format!("{path}.redirectUris[{j}]"), message);
+        }
+    }
+    if grants.contains(&GrantType::AuthorizationCode) && c.effective_redirect_uris().is_empty() {
+        errors.push(
+            format!("{path}.redirectUris"),
+            "the authorization_code grant needs redirectUris or alexaVendorId",
+        );
+    }
+    for (j, scope) in c.scopes.iter().enumerate() {
+        if !is_valid_scope_token(scope) {
+            errors.push(
+                format!("{path}.scopes[{j}]"),
+                format!("{scope:?} is not a valid OAuth scope token"),
+            );
+        }
+    }
+    if c.access_token_lifetime_seconds < ALEXA_MIN_ACCESS_TOKEN_LIFETIME_SECONDS {
+        errors.push(
+            format!("{path}.accessTokenLifetimeSeconds"),
+            format!(
+                "must be at least {ALEXA_MIN_ACCESS_TOKEN_LIFETIME_SECONDS} (Alexa's minimum), got {}",
+                c.access_token_lifetime_seconds
+            ),
+        );
+    }
+    if c.access_token_lifetime_seconds > 86_400 {
+        errors.push(
+            format!("{path}.accessTokenLifetimeSeconds"),
+            format!(
+                "must be at most 86400, got {}",
+                c.access_token_lifetime_seconds
+            ),
+        );
+    }
+    let r = &c.refresh_token;
+    if r.grace_period_seconds > 3600 {
+        errors.push(
+            format!("{path}.refreshToken.gracePeriodSeconds"),
+            format!("must be at most 3600, got {}", r.grace_period_seconds),
+        );
+    }
+    if let Some(idle) = r.idle_lifetime_seconds {
+        if !r.rotation {
+            errors.push(
+                format!("{path}.refreshToken.idleLifetimeSeconds"),
+                "needs rotation: true (an idle lifetime is renewed by rotating the token)",
+            );
+        }
+        if idle < c.access_token_lifetime_seconds {
+            errors.push(
+                format!("{path}.refreshToken.idleLifetimeSeconds"),
+                "must be at least accessTokenLifetimeSeconds",
+            );
+        }
+    }
+    if let Some(abs) = r.absolute_lifetime_seconds
+        && abs < c.access_token_lifetime_seconds
+    {
+        errors.push(
+            format!("{path}.refreshToken.absoluteLifetimeSeconds"),
+            "must be at least accessTokenLifetimeSeconds",
+        );
+    }
+}
+
+fn validate_static_identity(s: &StaticIdentityConfig, errors: &mut Errors) {
+    match (&s.users_file, s.users.is_empty()) {
+        (Some(_), false) => {
+            errors.push("identity.static", "set either usersFile or users, not both")
+        }
+        (None, true) => errors.push("identity.static", "set usersFile or users"),
+        _ => {}
+    }
+    for (i, problem) in check_static_users(&s.users) {
+        errors.push(
+            format!("identity.static.users[{i}]{problem}"),
+            String::new(),
+        );
+    }
+}
+
+/// Problems in a list of static users, as `(index, ".field: message")`.
+/// Shared by the inline list and the users file.
+pub fn check_static_users(users: &[StaticUser]) -> Vec<(usize, String)> {
+    let mut problems = Vec::new();
+    let mut names = HashSet::new();
+    let mut ids = HashSet::new();
+    for (i, u) in users.iter().enumerate() {
+        if u.username.is_empty() || u.username.len() > 255 {
+            problems.push((i, ".username: must be 1 to 255 characters".to_owned()));
+        }
+        if !names.insert(u.username.as_str()) {
+            problems.push((i, format!(".username: duplicate user {:?}", u.username)));
+        }
+        let id = u.id.as_deref().unwrap_or(&u.username);
+        if !ids.insert(id) {
+            problems.push((i, format!(".id: duplicate user id {id:?}")));
+        }
+        if let Err(e) = crate::identity::password::PasswordHashKind::detect(&u.password_hash) {
+            problems.push((i, format!(".passwordHash: {e}")));
+        }
+    }
+    problems
+}
+
+/// Checks one configured redirect URI: absolute, no fragment, https unless
+/// it points at the loopback interface (native-app style, RFC 8252).
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    let parsed = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URL: {e}"))?;
+    if parsed.fragment().is_some() {
+        return Err(format!("{uri:?} must not have a fragment"));
+    }
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if url_is_loopback(&parsed) => Ok(()),
+        _ => Err(format!(
+            "{uri:?} must use https:// (http:// only for loopback hosts)"
+        )),
+    }
+}
+
+/// RFC 6749 appendix A.4: `scope-token = 1*NQCHAR`.
+pub fn is_valid_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+fn url_is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        let mut field = field.into();
+        let mut message = message.into();
+        // check_static_users reports "path: message" in one string.
+        if message.is_empty()
+            && let Some((f, m)) = field.split_once(": ")
+        {
+            (field, message) = (f.to_owned(), m.to_owned());
+        }
+        self.0.push(FieldError { field, message });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+server:
+  listen: 127.0.0.1:8443
+  adminListen: 127.0.0.1:9090
+  publicUrl: https://link.example.com
+  sessionKeyFile: /keys/session
+clients:
+  - clientId: alexa
+    clientSecretFile: /secrets/alexa
+    alexaVendorId: M2ABCDEF
+    scopes: [profile]
+identity:
+  static:
+    users:
+      - username: user
+        passwordHash: "$2b$04$KxvVQ1mqU3TjSeR9lZ6dpe7qXUWqZfYZCaqC5xJ/sn1J0Ccvm/V6u"
+store:
+  embedded:
+    path: /data/store.redb
+"#;
+
+    fn minimal() -> Config {
+        Config::from_yaml(MINIMAL).expect("minimal config parses")
+    }
+
+    #[test]
+    fn minimal_config_is_valid_and_fills_defaults() {
+        let c = minimal();
+        assert_eq!(c.validate(), Ok(()));
+        let client = &c.clients[0];
+        assert_eq!(client.access_token_lifetime_seconds, 3600);
+        assert_eq!(client.pkce, PkcePolicy::Required);
+        assert!(client.refresh_token.rotation);
+        assert_eq!(client.refresh_token.absolute_lifetime_seconds, None);
+        assert_eq!(
+            client.grant_types,
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
+        assert_eq!(c.authorization.code_lifetime_seconds, 60);
+    }
+
+    #[test]
+    fn vendor_id_derives_the_three_regional_alexa_redirect_uris() {
+        let uris = minimal().clients[0].effective_redirect_uris();
+        assert_eq!(
+            uris,
+            vec![
+                "https://pitangui.amazon.com/api/skill/link/M2ABCDEF",
+                "https://layla.amazon.com/api/skill/link/M2ABCDEF",
+                "https://alexa.amazon.co.jp/api/skill/link/M2ABCDEF",
+            ]
+        );
+    }
+
+    #[test]
+    fn yaml_round_trips() {
+        let c = minimal();
+        assert_eq!(Config::from_yaml(&c.to_yaml()).expect("reparses"), c);
+    }
+
+    #[test]
+    fn unknown_field_is_rejected_with_its_path() {
+        let text = MINIMAL.replace("scopes: [profile]", "scopes: [profile]\n    colour: blue");
+        let err = Config::from_yaml(&text)
+            .expect_err("unknown field")
+            .to_string();
+        assert!(err.contains("clients[0]"), "{err}");
+        assert!(err.contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let text = MINIMAL.replace(
+            "scopes: [profile]",
+            "scopes: [profile]\n    skipConsent: maybe",
+        );
+        let err = Config::from_yaml(&text).expect_err("bad bool").to_string();
+        assert!(err.contains("clients[0].skipConsent"), "{err}");
+    }
+
+    fn invalid_fields(c: &Config) -> Vec<String> {
+        c.validate()
+            .expect_err("should be invalid")
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn access_token_lifetime_below_alexa_minimum_is_rejected() {
+        let mut c = minimal();
+        c.clients[0].access_token_lifetime_seconds = 300;
+        let errors = c.validate().expect_err("too short");
+        assert_eq!(errors[0].field, "clients[0].accessTokenLifetimeSeconds");
+        assert!(errors[0].message.contains("360"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn plain_http_needs_loopback_or_explicit_flag() {
+        let mut c = minimal();
+        c.server.listen = "0.0.0.0:8080".parse().expect("addr");
+        assert_eq!(invalid_fields(&c), vec!["server.tls"]);
+        c.server.allow_insecure_http = true;
+        assert_eq!(c.validate(), Ok(()));
+
+        let mut c = minimal();
+        c.server.public_url = Url::parse("http://link.example.com").expect("url");
+        assert_eq!(invalid_fields(&c), vec!["server.publicUrl"]);
+        c.server.public_url = Url::parse("http://127.0.0.1:8443").expect("url");
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn redirect_uris_must_be_https_without_fragment() {
+        let mut c = minimal();
+        c.clients[0].redirect_uris = vec![
+            "http://evil.example.com/cb".into(),
+            "https://ok.example.com/cb#frag".into(),
+            "not a url".into(),
+            "http://127.0.0.1:9000/cb".into(),
+        ];
+        assert_eq!(
+            invalid_fields(&c),
+            vec![
+                "clients[0].redirectUris[0]",
+                "clients[0].redirectUris[1]",
+                "clients[0].redirectUris[2]",
+            ]
+        );
+    }
+
+    #[test]
+    fn all_problems_are_reported_at_once() {
+        let mut c = minimal();
+        c.authorization.code_lifetime_seconds = 600;
+        c.clients.push(c.clients[0].clone());
+        c.clients[1].scopes = vec!["bad scope".into()];
+        c.clients[1].grant_types = vec![GrantType::RefreshToken];
+        assert_eq!(
+            invalid_fields(&c),
+            vec![
+                "authorization.codeLifetimeSeconds",
+                "clients[1].clientId",
+                "clients[1].grantTypes",
+                "clients[1].scopes[0]",
+            ]
+        );
+    }
+
+    #[test]
+    fn static_identity_needs_exactly_one_source_and_valid_hashes() {
+        let mut c = minimal();
+        let IdentityConfig::Static(s) = &mut c.identity;
+        s.users_file = Some("/users.yaml".into());
+        assert_eq!(invalid_fields(&c), vec!["identity.static"]);
+
+        let mut c = minimal();
+        let IdentityConfig::Static(s) = &mut c.identity;
+        s.users.push(StaticUser {
+            username: "user".into(),
+            password_hash: "plaintext".into(),
+            id: None,
+            display_name: None,
+        });
+        assert_eq!(
+            invalid_fields(&c),
+            vec![
+                "identity.static.users[1].username",
+                "identity.static.users[1].id",
+                "identity.static.users[1].passwordHash",
+            ]
+        );
+    }
+
+    #[test]
+    fn scope_tokens_follow_rfc6749() {
+        assert!(is_valid_scope_token("profile:read"));
+        assert!(!is_valid_scope_token("two words"));
+        assert!(!is_valid_scope_token("quote\""));
+        assert!(!is_valid_scope_token(""));
+    }
+}

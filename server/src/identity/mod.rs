@@ -1,0 +1,39 @@
+//! Who the user is: identity backends behind one trait.
+//!
+//! A backend answers one question, "do these credentials name a user, and
+//! which?", and returns a stable [`User::id`] that grants are stored under.
+
+pub mod password;
+pub mod static_users;
+
+use async_trait::async_trait;
+
+/// An authenticated user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stable id stored with grants; never reused for another person.
+    pub id: String,
+    /// The name the user logged in with.
+    pub username: String,
+    /// Name shown on pages.
+    pub display_name: String,
+}
+
+/// Why a login failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Unknown user or wrong password; deliberately not saying which.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// The backend could not answer (e.g. a directory is down).
+    #[error("identity backend unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// An identity backend that checks a username and password.
+#[async_trait]
+pub trait IdentityProvider: Send + Sync + 'static {
+    /// Checks the credentials; takes about as long for an unknown user as for
+    /// a wrong password, so timing does not reveal which usernames exist.
+    async fn authenticate(&self, username: &str, password: &str) -> Result<User, AuthError>;
+}

@@ -1,0 +1,24 @@
+//! alexa-link-server: an OAuth 2.0 authorization server for Alexa skill
+//! account linking, including mutual account linking.
+//!
+//! The binary (`main.rs`) is a thin shell over this library: [`config`]
+//! defines the file it reads (and the operator renders), [`app`] turns it
+//! into running parts, [`server`] serves them.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod dev;
+pub mod identity;
+pub mod metrics;
+pub mod oauth;
+pub mod routes;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod tls;
+pub mod tokens;
+pub mod web;
+
+#[cfg(feature = "test-support")]
+pub mod testing;

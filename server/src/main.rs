@@ -1,0 +1,250 @@
+//! The `alexa-link-server` binary.
+
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use alexa_link_server::app::{AppState, open_store};
+use alexa_link_server::clock::Clock;
+use alexa_link_server::config::Config;
+use alexa_link_server::dev::{self, DEMO_USERS, DevOptions};
+use alexa_link_server::server::{self, Listeners};
+use alexa_link_server::{routes, telemetry};
+use clap::{Parser, Subcommand};
+use url::Url;
+
+/// OAuth 2.0 server for Alexa skill (mutual) account linking.
+#[derive(Parser, Debug)]
+#[command(name = "alexa-link-server", version, about)]
+struct Cli {
+    /// The YAML config file.
+    #[arg(long, short, env = "ALEXA_LINK_CONFIG", conflicts_with = "dev")]
+    config: Option<PathBuf>,
+    /// Run a demo: generated config on loopback, demo users and client,
+    /// embedded store in a temporary directory. Not for production.
+    #[arg(long)]
+    dev: bool,
+    /// With --dev: keep the store in this directory across restarts.
+    #[arg(long, requires = "dev")]
+    data_dir: Option<PathBuf>,
+    /// With --dev: the public URL, when a tunnel or proxy ends TLS in front.
+    #[arg(long, requires = "dev")]
+    public_url: Option<Url>,
+    /// Public listen address (overrides the config).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Public port on the configured (or loopback, with --dev) address.
+    #[arg(long, conflicts_with = "listen")]
+    port: Option<u16>,
+    /// Admin listen address for /healthz, /readyz, /metrics.
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
+    /// Validate the config and exit.
+    #[arg(long, requires = "config")]
+    check: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Read a password on stdin and print its argon2id hash for a users file.
+    HashPassword,
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let cli = Cli::parse();
+    if let Some(Command::HashPassword) = cli.command {
+        return hash_password();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, started)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, started: Instant) -> anyhow::Result<()> {
+    let mut dev_env = None;
+    let mut config = if cli.dev {
+        let listen = cli
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], cli.port.unwrap_or(8080))));
+        let admin_listen = cli.admin_listen.unwrap_or_else(|| {
+            let port = match listen.port() {
+                0 => 0,
+                p => p.wrapping_add(1010),
+            };
+            SocketAddr::from(([127, 0, 0, 1], port))
+        });
+        let env = dev::environment(&DevOptions {
+            listen,
+            admin_listen,
+            data_dir: cli.data_dir.clone(),
+            public_url: cli.public_url.clone(),
+        })?;
+        let config = env.config.clone();
+        dev_env = Some(env);
+        config
+    } else {
+        let Some(path) = &cli.config else {
+            anyhow::bail!("give a config file with --config FILE, or run the demo with --dev");
+        };
+        let mut config = Config::load(path)?;
+        if let Some(listen) = cli.listen {
+            config.server.listen = listen;
+        }
+        if let Some(port) = cli.port {
+            config.server.listen.set_port(port);
+        }
+        if let Some(admin) = cli.admin_listen {
+            config.server.admin_listen = admin;
+        }
+        config
+            .validate()
+            .map_err(alexa_link_server::config::ConfigError::Invalid)?;
+        if cli.check {
+            println!("{}: valid", path.display());
+            return Ok(());
+        }
+        config
+    };
+    telemetry::init(&config.logging);
+
+    let listeners = Listeners::bind(&config.server)?;
+    if dev_env.is_some() && cli.public_url.is_none() {
+        // With --port 0 the real port is known only now.
+        config.server.public_url = Url::parse(&format!("http://{}", listeners.public_addr()))?;
+    }
+    let store = open_store(&config.store)?;
+    let app = AppState::new(config, store, Clock::default())?;
+    let running = server::serve(app.clone(), listeners).await?;
+    if let Some(env) = &dev_env {
+        print_demo_banner(&app, env, running.admin_addr);
+    }
+    tracing::info!(
+        public = %running.public_addr,
+        admin = %running.admin_addr,
+        tls = app.config.server.tls.is_some(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "alexa-link-server ready"
+    );
+
+    shutdown_signal().await;
+    tracing::info!("shutting down; finishing in-flight requests");
+    running.shutdown(Duration::from_secs(20)).await;
+    drop(dev_env);
+    Ok(())
+}
+
+fn print_demo_banner(app: &AppState, env: &dev::DevEnvironment, admin: SocketAddr) {
+    let base = &app.config.server.public_url;
+    let client = &app.config.clients[0];
+    let line = "=".repeat(78);
+    println!("{line}");
+    println!("  alexa-link-server DEMO MODE: demo users, demo client, throwaway keys.");
+    println!("  NOT FOR PRODUCTION. Run with --config FILE for a real deployment.");
+    println!("{line}");
+    println!("  Endpoints (paste into the Alexa developer console):");
+    println!(
+        "    Authorization URI:          {}",
+        routes::url(base, routes::AUTHORIZE)
+    );
+    println!(
+        "    Access Token URI:           {}",
+        routes::url(base, routes::TOKEN)
+    );
+    println!(
+        "    Reciprocal Access Token URL: {}",
+        routes::url(base, routes::RECIPROCAL_AUTHORIZE)
+    );
+    println!(
+        "    Partner token (your app):   {}",
+        routes::url(base, routes::PARTNER_TOKEN)
+    );
+    println!("    (the last two serve mutual account linking once partner config is set)");
+    println!(
+        "    Metadata:                   {}",
+        routes::url(base, routes::METADATA)
+    );
+    println!("  Demo client:");
+    println!("    Client ID:     {}", client.client_id);
+    println!("    Client secret: {}", env.client_secret);
+    println!("    Redirect URIs:");
+    for uri in client.effective_redirect_uris() {
+        println!("      {uri}");
+    }
+    println!(
+        "    Scopes: {}   PKCE: S256 required",
+        client.scopes.join(" ")
+    );
+    println!("  Demo logins:");
+    for (user, password, role) in DEMO_USERS {
+        println!("    {user} / {password}   ({role})");
+    }
+    println!(
+        "  Admin: http://{admin}{}  http://{admin}{}",
+        routes::READYZ,
+        routes::METRICS
+    );
+    match &app.config.store {
+        alexa_link_server::config::StoreConfig::Embedded(e) => {
+            println!("  Store: {}", e.path.display());
+        }
+    }
+    println!("{line}");
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+fn hash_password() -> ExitCode {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("error: failed to read the password from stdin: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = input.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("error: the password is empty");
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "{}",
+        alexa_link_server::identity::password::hash_argon2(password)
+    );
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,199 @@
+//! Prometheus metrics: requests by route and status, latency histograms,
+//! grant outcomes by OAuth error code, login and authorize failures.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::routes;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    route: &'static str,
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GrantLabels {
+    grant_type: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+/// The server's metrics. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    requests: Family<HttpLabels, Counter>,
+    latency: HistogramFamily,
+    grants: Family<GrantLabels, Counter>,
+    logins: Family<OutcomeLabels, Counter>,
+    authorize_errors: Family<OutcomeLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("alexa_link");
+        let requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        let latency: HistogramFamily =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_25, 2.0, 16)));
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        let grants = Family::<GrantLabels, Counter>::default();
+        registry.register(
+            "oauth_grants",
+            "Token endpoint outcomes by grant type and OAuth error code (or success)",
+            grants.clone(),
+        );
+        let logins = Family::<OutcomeLabels, Counter>::default();
+        registry.register("login_failures", "Failed logins by reason", logins.clone());
+        let authorize_errors = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "authorize_errors",
+            "Refused authorization requests by OAuth error code",
+            authorize_errors.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            requests,
+            latency,
+            grants,
+            logins,
+            authorize_errors,
+        }
+    }
+
+    /// Counts a token-endpoint outcome.
+    pub fn grant(&self, grant_type: &'static str, outcome: &'static str) {
+        self.grants
+            .get_or_create(&GrantLabels {
+                grant_type,
+                outcome,
+            })
+            .inc();
+    }
+
+    /// Counts a failed login.
+    pub fn login(&self, outcome: &'static str) {
+        self.logins.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Counts a refused authorization request.
+    pub fn authorize_error(&self, outcome: &'static str) {
+        self.authorize_errors
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "failed to encode metrics");
+        }
+        out
+    }
+}
+
+/// Middleware recording every request. Labels are static strings, so a
+/// client cannot create unbounded label values with made-up paths.
+pub async fn track(
+    State(metrics): State<Metrics>,
+    path: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = route_label(path.as_ref().map(MatchedPath::as_str));
+    let method = method_label(request.method());
+    let start = Instant::now();
+    let response = next.run(request).await;
+    let elapsed = start.elapsed();
+    let status = response.status().as_u16();
+    metrics
+        .requests
+        .get_or_create(&HttpLabels {
+            route,
+            method,
+            status,
+        })
+        .inc();
+    metrics
+        .latency
+        .get_or_create(&RouteLabels { route })
+        .observe(elapsed.as_secs_f64());
+    tracing::debug!(
+        route,
+        method,
+        status,
+        latency_us = elapsed.as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+fn route_label(path: Option<&str>) -> &'static str {
+    const KNOWN: [&str; 12] = [
+        routes::AUTHORIZE,
+        routes::LOGIN,
+        routes::CONSENT,
+        routes::TOKEN,
+        routes::REVOKE,
+        routes::INTROSPECT,
+        routes::METADATA,
+        routes::RECIPROCAL_AUTHORIZE,
+        routes::PARTNER_TOKEN,
+        routes::HEALTHZ,
+        routes::READYZ,
+        routes::METRICS,
+    ];
+    path.and_then(|p| KNOWN.iter().find(|k| **k == p).copied())
+        .unwrap_or("other")
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}

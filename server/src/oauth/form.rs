@@ -1,0 +1,125 @@
+//! Strict parsing of `application/x-www-form-urlencoded` parameters.
+//!
+//! RFC 6749 3.1 and 3.2: parameters must not repeat, and a parameter sent
+//! without a value is treated as omitted. A generic form extractor would
+//! silently take the first or last of repeated values; this does not.
+
+use axum::http::{HeaderMap, header};
+
+use super::error::OAuthError;
+
+/// Request parameters, each name at most once.
+#[derive(Debug, Default, Clone)]
+pub struct Params(Vec<(String, String)>);
+
+/// Parameters are small; this bounds memory and work per request.
+const MAX_PARAMS: usize = 32;
+
+impl Params {
+    /// Parses a query string or form body.
+    pub fn parse(input: &[u8]) -> Result<Params, OAuthError> {
+        let mut params: Vec<(String, String)> = Vec::new();
+        for (name, value) in form_urlencoded::parse(input) {
+            if value.is_empty() {
+                continue;
+            }
+            if params.iter().any(|(n, _)| *n == name) {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {name} is repeated; each parameter may appear once"
+                )));
+            }
+            if params.len() == MAX_PARAMS {
+                return Err(OAuthError::invalid_request("too many parameters"));
+            }
+            params.push((name.into_owned(), value.into_owned()));
+        }
+        Ok(Params(params))
+    }
+
+    /// Parses a form body after checking its content type.
+    pub fn from_form(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
+        let form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                v.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !form {
+            return Err(OAuthError::invalid_request(
+                "the request body must be application/x-www-form-urlencoded",
+            ));
+        }
+        Params::parse(body)
+    }
+
+    /// The value of `name`, if present and non-empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `name`, or `invalid_request` naming it.
+    pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
+    }
+
+    /// Adds or replaces a parameter (used to merge query and body).
+    pub fn set_default(&mut self, name: &str, value: &str) {
+        if self.get(name).is_none() {
+            self.0.push((name.to_owned(), value.to_owned()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_parameters_are_rejected() {
+        let err = Params::parse(b"a=1&b=2&a=3").expect_err("repeated");
+        assert!(err.description.contains("parameter a is repeated"));
+    }
+
+    #[test]
+    fn empty_values_count_as_absent() {
+        let p = Params::parse(b"scope=&state=xyz&scope=profile").expect("parses");
+        assert_eq!(p.get("scope"), Some("profile"));
+        assert_eq!(p.get("state"), Some("xyz"));
+        assert!(p.require("code").is_err());
+    }
+
+    #[test]
+    fn values_are_percent_decoded() {
+        let p = Params::parse(b"redirect_uri=https%3A%2F%2Fx.example%2Fcb%3Fa%3Db&s=a+b")
+            .expect("parses");
+        assert_eq!(p.get("redirect_uri"), Some("https://x.example/cb?a=b"));
+        assert_eq!(p.get("s"), Some("a b"));
+    }
+
+    #[test]
+    fn content_type_must_be_a_form() {
+        let mut h = HeaderMap::new();
+        assert!(Params::from_form(&h, b"a=1").is_err());
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json".parse().expect("hv"),
+        );
+        assert!(Params::from_form(&h, b"a=1").is_err());
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded; charset=UTF-8"
+                .parse()
+                .expect("hv"),
+        );
+        assert_eq!(
+            Params::from_form(&h, b"a=1").expect("form").get("a"),
+            Some("1")
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! The token endpoint's grants. Each module decides one grant type; this one
+//! holds what they share: minting tokens and the success response.
+
+pub mod authorization_code;
+pub mod client_credentials;
+pub mod refresh_token;
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::clients::Client;
+use crate::store::{AccessTokenRecord, GrantId, RefreshState, RefreshTokenRecord, UnixTime};
+use crate::tokens::{self, NewToken, TokenKind};
+
+/// A successful token response (RFC 6749 5.1).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The refresh token, when one applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The granted scope, when not empty.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+}
+
+impl IntoResponse for TokenResponse {
+    fn into_response(self) -> Response {
+        let mut response = axum::Json(self).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        response
+    }
+}
+
+/// A new access token for `client`, with its record.
+pub(crate) fn mint_access(
+    client: &Client,
+    user_id: Option<&str>,
+    scope: &str,
+    grant_id: Option<GrantId>,
+    now: UnixTime,
+) -> (NewToken, AccessTokenRecord) {
+    let token = tokens::generate(TokenKind::AccessToken);
+    let record = AccessTokenRecord {
+        client_id: client.id().to_owned(),
+        user_id: user_id.map(str::to_owned),
+        scope: scope.to_owned(),
+        grant_id,
+        issued_at: now,
+        expires_at: now + client.config.access_token_lifetime_seconds as i64,
+    };
+    (token, record)
+}
+
+/// A new refresh token for a grant, with its record (idle lifetime applied).
+pub(crate) fn mint_refresh(
+    client: &Client,
+    user_id: &str,
+    scope: &str,
+    grant_id: GrantId,
+    now: UnixTime,
+) -> (NewToken, RefreshTokenRecord) {
+    let token = tokens::generate(TokenKind::RefreshToken);
+    let record = RefreshTokenRecord {
+        grant_id,
+        client_id: client.id().to_owned(),
+        user_id: user_id.to_owned(),
+        scope: scope.to_owned(),
+        issued_at: now,
+        expires_at: client
+            .config
+            .refresh_token
+            .idle_lifetime_seconds
+            .map(|s| now + s as i64),
+        state: RefreshState::Active,
+    };
+    (token, record)
+}

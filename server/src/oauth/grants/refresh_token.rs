@@ -1,0 +1,189 @@
+//! `grant_type=refresh_token` (RFC 6749 6) with rotation, a grace window and
+//! reuse detection.
+//!
+//! With rotation, a refresh token is exchanged once. A retry of the same
+//! token within `gracePeriodSeconds` (Alexa retries when a response is lost)
+//! gets the very same successor back, opened from the sealed copy kept with
+//! the old token; any replica can answer it. A retry after the window is
+//! refresh-token reuse (RFC 9700 4.14.2): the whole grant is revoked.
+
+use super::{TokenResponse, mint_access, mint_refresh};
+use crate::app::Shared;
+use crate::oauth::clients::Client;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::form::Params;
+use crate::oauth::scope;
+use crate::store::{RefreshLookup, RefreshState, RotateError, Rotation, UnixTime};
+use crate::tokens::{self, Successor, TokenHash};
+
+/// What to do with a presented refresh token: a pure decision.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    /// Unknown, expired, another client's, or its grant has ended.
+    Invalid,
+    /// Exchange it.
+    Exchange,
+    /// Already exchanged within the grace window: answer with the successor.
+    ReplaySuccessor,
+    /// Already exchanged before the window: reuse; revoke the grant.
+    Reuse,
+}
+
+fn decide(lookup: Option<&RefreshLookup>, client: &Client, now: UnixTime) -> Decision {
+    let Some(lookup) = lookup else {
+        return Decision::Invalid;
+    };
+    if lookup.token.client_id != client.id()
+        || !lookup.grant.as_ref().is_some_and(|g| g.is_active(now))
+    {
+        return Decision::Invalid;
+    }
+    match &lookup.token.state {
+        RefreshState::Active if lookup.token.expires_at.is_none_or(|e| now < e) => {
+            Decision::Exchange
+        }
+        RefreshState::Active => Decision::Invalid,
+        RefreshState::Rotated { at, .. } => {
+            if now - at <= client.config.refresh_token.grace_period_seconds as i64 {
+                Decision::ReplaySuccessor
+            } else {
+                Decision::Reuse
+            }
+        }
+    }
+}
+
+/// Exchanges a refresh token.
+pub async fn exchange(
+    app: &Shared,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let presented = params.require("refresh_token")?;
+    let hash = TokenHash::of(presented);
+    let now = app.clock.now();
+    let lookup = app.store.get_refresh_token(&hash, now).await?;
+    match decide(lookup.as_ref(), client, now) {
+        Decision::Invalid => Err(invalid()),
+        Decision::ReplaySuccessor => replay_successor(lookup.as_ref(), presented, now),
+        Decision::Reuse => Err(reuse(app, lookup.as_ref(), now).await),
+        Decision::Exchange => {
+            let Some(lookup) = lookup else {
+                return Err(invalid());
+            };
+            rotate(app, client, params, presented, hash, lookup, now).await
+        }
+    }
+}
+
+async fn rotate(
+    app: &Shared,
+    client: &Client,
+    params: &Params,
+    presented: &str,
+    hash: TokenHash,
+    lookup: RefreshLookup,
+    now: UnixTime,
+) -> Result<TokenResponse, OAuthError> {
+    let token = &lookup.token;
+    // A narrower scope may be asked for the access token (RFC 6749 6); the
+    // refresh token keeps the grant's scope.
+    let granted = scope::split(&token.scope);
+    let access_scope = scope::join(&scope::resolve(params.get("scope"), &granted)?);
+    let (access, access_record) = mint_access(
+        client,
+        Some(&token.user_id),
+        &access_scope,
+        Some(token.grant_id),
+        now,
+    );
+    let rotating = client.config.refresh_token.rotation;
+    let refresh =
+        rotating.then(|| mint_refresh(client, &token.user_id, &token.scope, token.grant_id, now));
+    let refresh_value = match &refresh {
+        Some((t, _)) => t.value.clone(),
+        // Without rotation the client keeps using the token it has; sending
+        // it back costs nothing and suits clients that expect one.
+        None => presented.to_owned(),
+    };
+    let retire_old = rotating.then(|| RefreshState::Rotated {
+        at: now,
+        sealed_successor: tokens::seal_successor(
+            presented,
+            &Successor {
+                access_token: access.value.clone(),
+                access_expires_at: access_record.expires_at,
+                refresh_token: refresh_value.clone(),
+                scope: access_scope.clone(),
+            },
+        ),
+    });
+    let rotation = Rotation {
+        old: hash,
+        retire_old,
+        access: (access.hash, access_record.clone()),
+        refresh: refresh.map(|(t, r)| (t.hash, r)),
+    };
+    match app.store.rotate_refresh_token(&rotation, now).await {
+        Ok(()) => Ok(TokenResponse {
+            access_token: access.value,
+            token_type: "Bearer",
+            expires_in: access_record.expires_at - now,
+            refresh_token: Some(refresh_value),
+            scope: access_scope,
+        }),
+        // Another request rotated it between our read and write (a
+        // concurrent retry), or the grant was revoked meanwhile: decide again
+        // on what is there now.
+        Err(RotateError::Conflict) => {
+            let again = app.store.get_refresh_token(&hash, now).await?;
+            match decide(again.as_ref(), client, now) {
+                Decision::ReplaySuccessor => replay_successor(again.as_ref(), presented, now),
+                _ => Err(invalid()),
+            }
+        }
+        Err(RotateError::Store(e)) => Err(e.into()),
+    }
+}
+
+fn replay_successor(
+    lookup: Option<&RefreshLookup>,
+    presented: &str,
+    now: UnixTime,
+) -> Result<TokenResponse, OAuthError> {
+    let Some(RefreshState::Rotated {
+        sealed_successor, ..
+    }) = lookup.map(|l| &l.token.state)
+    else {
+        return Err(invalid());
+    };
+    let successor = tokens::open_successor(presented, sealed_successor).ok_or_else(invalid)?;
+    Ok(TokenResponse {
+        access_token: successor.access_token,
+        token_type: "Bearer",
+        expires_in: (successor.access_expires_at - now).max(0),
+        refresh_token: Some(successor.refresh_token),
+        scope: successor.scope,
+    })
+}
+
+async fn reuse(app: &Shared, lookup: Option<&RefreshLookup>, now: UnixTime) -> OAuthError {
+    if let Some(lookup) = lookup {
+        match app.store.revoke_grant(&lookup.token.grant_id, now).await {
+            Ok(_) => tracing::warn!(
+                grant = ?lookup.token.grant_id,
+                client_id = %lookup.token.client_id,
+                "rotated refresh token reused after its grace period; grant revoked"
+            ),
+            Err(e) => return e.into(),
+        }
+    }
+    invalid()
+}
+
+fn invalid() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::InvalidGrant,
+        "the refresh token is invalid, expired or revoked",
+    )
+}

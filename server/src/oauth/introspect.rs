@@ -1,0 +1,93 @@
+//! Token introspection (RFC 7662). A client learns about its own tokens
+//! only: another client's token is reported inactive, as an unknown one is.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::error::OAuthError;
+use super::form::Params;
+use crate::app::AppState;
+use crate::store::RefreshState;
+use crate::tokens::TokenHash;
+
+#[derive(Serialize, Default)]
+struct Introspection<'a> {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+}
+
+/// `POST /oauth/introspect`.
+pub async fn introspect(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match handle(&app, &headers, &body).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+    let params = Params::from_form(headers, body)?;
+    let client = app.clients.authenticate(headers, &params)?;
+    let hash = TokenHash::of(params.require("token")?);
+    let now = app.clock.now();
+    let issuer = app.issuer();
+    let refresh_first = params.get("token_type_hint") == Some("refresh_token");
+    let mut result = Introspection::default();
+    for round in 0..2 {
+        if (round == 0) != refresh_first {
+            if let Some(t) = app.store.get_access_token(&hash, now).await?
+                && t.client_id == client.id()
+            {
+                result = Introspection {
+                    active: true,
+                    scope: Some(t.scope),
+                    client_id: Some(t.client_id),
+                    sub: t.user_id,
+                    token_type: Some("Bearer"),
+                    exp: Some(t.expires_at),
+                    iat: Some(t.issued_at),
+                    iss: Some(issuer),
+                };
+                break;
+            }
+        } else if let Some(l) = app.store.get_refresh_token(&hash, now).await?
+            && l.token.client_id == client.id()
+            && l.token.state == RefreshState::Active
+            && l.token.expires_at.is_none_or(|e| now < e)
+            && l.grant.as_ref().is_some_and(|g| g.is_active(now))
+        {
+            result = Introspection {
+                active: true,
+                scope: Some(l.token.scope),
+                client_id: Some(l.token.client_id),
+                sub: Some(l.token.user_id),
+                token_type: Some("refresh_token"),
+                exp: l.token.expires_at,
+                iat: Some(l.token.issued_at),
+                iss: Some(issuer),
+            };
+            break;
+        }
+    }
+    let mut response = Json(result).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

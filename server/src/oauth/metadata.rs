@@ -1,0 +1,35 @@
+//! Authorization server metadata (RFC 8414), built from the route constants
+//! and the configured clients at start.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::clients::ClientRegistry;
+use crate::routes;
+
+/// The metadata document for `issuer`.
+pub fn document(issuer: &url::Url, clients: &ClientRegistry) -> Value {
+    let mut grants = BTreeSet::new();
+    let mut scopes = BTreeSet::new();
+    for client in clients.iter() {
+        grants.extend(client.config.grant_types.iter().map(|g| g.as_str()));
+        scopes.extend(client.config.scopes.iter().cloned());
+    }
+    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    json!({
+        "issuer": issuer.as_str().trim_end_matches('/'),
+        "authorization_endpoint": routes::url(issuer, routes::AUTHORIZE),
+        "token_endpoint": routes::url(issuer, routes::TOKEN),
+        "revocation_endpoint": routes::url(issuer, routes::REVOKE),
+        "introspection_endpoint": routes::url(issuer, routes::INTROSPECT),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": grants,
+        "scopes_supported": scopes,
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "code_challenge_methods_supported": ["S256"],
+    })
+}

@@ -1,0 +1,82 @@
+//! The token endpoint (RFC 6749 3.2): authenticate the client, pick the
+//! grant, answer with tokens or an RFC 6749 5.2 error.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+
+use super::error::{ErrorCode, OAuthError};
+use super::form::Params;
+use super::grants::{self, TokenResponse};
+use crate::app::AppState;
+use crate::config::GrantType;
+
+/// `POST /oauth/token`.
+pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (grant, result) = handle(&app, &headers, &body).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(e) => e.code.as_str(),
+    };
+    app.metrics
+        .grant(grant.map_or("unknown", GrantType::as_str), outcome);
+    match result {
+        Ok(tokens) => tokens.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (Option<GrantType>, Result<TokenResponse, OAuthError>) {
+    let params = match Params::from_form(headers, body) {
+        Ok(p) => p,
+        Err(e) => return (None, Err(e)),
+    };
+    let grant = match params.get("grant_type") {
+        None => {
+            return (
+                None,
+                Err(OAuthError::invalid_request("missing parameter grant_type")),
+            );
+        }
+        Some("authorization_code") => GrantType::AuthorizationCode,
+        Some("refresh_token") => GrantType::RefreshToken,
+        Some("client_credentials") => GrantType::ClientCredentials,
+        Some(_) => {
+            return (
+                None,
+                Err(OAuthError::new(
+                    ErrorCode::UnsupportedGrantType,
+                    "the grant_type is not supported",
+                )),
+            );
+        }
+    };
+    let client = match app.clients.authenticate(headers, &params) {
+        Ok(c) => c,
+        Err(e) => return (Some(grant), Err(e)),
+    };
+    if !client.allows(grant) {
+        return (
+            Some(grant),
+            Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                format!("this client may not use the {} grant", grant.as_str()),
+            )),
+        );
+    }
+    let result = match grant {
+        GrantType::AuthorizationCode => {
+            grants::authorization_code::exchange(app, &client, &params).await
+        }
+        GrantType::RefreshToken => grants::refresh_token::exchange(app, &client, &params).await,
+        GrantType::ClientCredentials => {
+            grants::client_credentials::exchange(app, &client, &params).await
+        }
+    };
+    (Some(grant), result)
+}

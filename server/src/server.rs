@@ -1,0 +1,139 @@
+//! Binding the listeners and serving until shutdown.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use axum_server::Handle;
+
+use crate::app::{AppState, StartupError};
+use crate::config::ServerConfig;
+
+/// How often the TLS files are checked for a new certificate.
+const TLS_POLL: Duration = Duration::from_secs(10);
+/// How often expired codes and tokens are deleted from the store.
+const PURGE_EVERY: Duration = Duration::from_secs(300);
+
+/// Bound, not yet serving, sockets.
+pub struct Listeners {
+    public: TcpListener,
+    admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the public and admin addresses.
+    pub fn bind(config: &ServerConfig) -> Result<Listeners, StartupError> {
+        let bind = |addr: SocketAddr| {
+            let l =
+                TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
+            l.set_nonblocking(true)
+                .map_err(|source| StartupError::Bind { addr, source })?;
+            Ok::<_, StartupError>(l)
+        };
+        Ok(Listeners {
+            public: bind(config.listen)?,
+            admin: bind(config.admin_listen)?,
+        })
+    }
+
+    /// The public address actually bound (useful with port 0).
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The admin address actually bound.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+}
+
+/// A serving server.
+pub struct Running {
+    /// Public address.
+    pub public_addr: SocketAddr,
+    /// Admin address.
+    pub admin_addr: SocketAddr,
+    public: Handle,
+    admin: Handle,
+    servers: Vec<tokio::task::JoinHandle<()>>,
+    purger: tokio::task::JoinHandle<()>,
+}
+
+/// Starts serving `app` on `listeners`.
+pub async fn serve(app: AppState, listeners: Listeners) -> Result<Running, StartupError> {
+    let public_addr = listeners.public_addr();
+    let admin_addr = listeners.admin_addr();
+    let public = Handle::new();
+    let admin = Handle::new();
+    let mut tasks = Vec::new();
+
+    let router = app
+        .public_router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    match &app.config.server.tls {
+        Some(tls) => {
+            let rustls = crate::tls::load_and_watch(tls, TLS_POLL).await?;
+            let server =
+                axum_server::from_tcp_rustls(listeners.public, rustls).handle(public.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = server.serve(router).await {
+                    tracing::error!(error = %e, "public listener failed");
+                }
+            }));
+        }
+        None => {
+            let server = axum_server::from_tcp(listeners.public).handle(public.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = server.serve(router).await {
+                    tracing::error!(error = %e, "public listener failed");
+                }
+            }));
+        }
+    }
+    let admin_router = app.admin_router().into_make_service();
+    let admin_server = axum_server::from_tcp(listeners.admin).handle(admin.clone());
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = admin_server.serve(admin_router).await {
+            tracing::error!(error = %e, "admin listener failed");
+        }
+    }));
+
+    let app_for_purge = app.clone();
+    let purger = tokio::spawn(async move {
+        let purger = app_for_purge;
+        let mut ticker = tokio::time::interval(PURGE_EVERY);
+        loop {
+            ticker.tick().await;
+            match purger.store.purge_expired(purger.clock.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "purged expired codes and tokens"),
+                Err(e) => tracing::warn!(error = %e, "purge of expired items failed"),
+            }
+        }
+    });
+
+    Ok(Running {
+        public_addr,
+        admin_addr,
+        public,
+        admin,
+        servers: tasks,
+        purger,
+    })
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish for up to `grace`,
+    /// then stops.
+    pub async fn shutdown(self, grace: Duration) {
+        self.purger.abort();
+        self.public.graceful_shutdown(Some(grace));
+        self.admin.graceful_shutdown(Some(grace));
+        for server in self.servers {
+            let _ = server.await;
+        }
+    }
+}

@@ -1,0 +1,695 @@
+//! The embedded store: one redb file, for a single replica.
+//!
+//! redb is a pure-Rust, crash-safe (copy-on-write, checksummed) embedded
+//! key-value store with ACID transactions; it needs no C toolchain and no
+//! separate process, which is what a developer without a cluster wants.
+//!
+//! redb allows one write transaction at a time and makes each commit durable
+//! with an fsync. Rather than paying one fsync per request, every write is an
+//! operation sent to one writer thread, which runs all operations waiting at
+//! that moment inside a single transaction and commits once (group commit).
+//! Each operation still reads, checks its condition and writes on its own,
+//! so the semantics are those of separate atomic operations; no caller is
+//! answered before the commit that holds its change is durable.
+//!
+//! Reads run on the blocking pool in their own read transactions.
+
+use std::any::Any;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{
+    Database, MultimapTableDefinition, ReadTransaction, ReadableMultimapTable, ReadableTable,
+    TableDefinition, WriteTransaction,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, NewGrant,
+    ROTATED_TOKEN_RETENTION_SECONDS, RedeemError, RefreshLookup, RefreshState, RefreshTokenRecord,
+    RotateError, Rotation, Store, StoreError, UnixTime,
+};
+use crate::tokens::TokenHash;
+
+const CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("codes");
+const ACCESS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("access_tokens");
+const REFRESH: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_tokens");
+const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
+const CONSENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("consents");
+/// grant id -> kind byte + token hash, so revoking a grant finds its tokens.
+const GRANT_TOKENS: MultimapTableDefinition<&[u8], &[u8]> =
+    MultimapTableDefinition::new("grant_tokens");
+
+const KIND_ACCESS: u8 = b'a';
+const KIND_REFRESH: u8 = b'r';
+
+/// Most operations one commit carries; bounds a batch's latency.
+const MAX_BATCH: usize = 256;
+
+type Outcome = Result<Box<dyn Any + Send>, StoreError>;
+type Operation = Box<dyn FnOnce(&WriteTransaction) -> Outcome + Send>;
+
+struct Job {
+    run: Operation,
+    reply: oneshot::Sender<Outcome>,
+}
+
+/// The embedded store. Cheap to clone.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    jobs: mpsc::Sender<Job>,
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the database file and starts its writer thread.
+    pub fn open(path: &Path) -> Result<EmbeddedStore, StoreError> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("failed to create {}: {e}", parent.display()))
+            })?;
+        }
+        let db = Database::create(path).map_err(|e| {
+            StoreError::Unavailable(format!("failed to open {}: {e}", path.display()))
+        })?;
+        // Create every table up front so that read transactions never meet a
+        // missing one.
+        let txn = db.begin_write().map_err(unavailable)?;
+        for table in [CODES, ACCESS, REFRESH, GRANTS, CONSENTS] {
+            txn.open_table(table).map_err(unavailable)?;
+        }
+        txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+        txn.commit().map_err(unavailable)?;
+
+        let db = Arc::new(db);
+        let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
+        let writer_db = db.clone();
+        std::thread::Builder::new()
+            .name("embedded-store-writer".into())
+            .spawn(move || writer_loop(&writer_db, rx))
+            .map_err(|e| StoreError::Unavailable(format!("failed to start writer: {e}")))?;
+        Ok(EmbeddedStore { db, jobs })
+    }
+
+    async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let run: Operation =
+            Box::new(move |txn| op(txn).map(|v| Box::new(v) as Box<dyn Any + Send>));
+        self.jobs
+            .send(Job { run, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable("embedded store writer stopped".into()))?;
+        let value = rx
+            .await
+            .map_err(|_| StoreError::Unavailable("embedded store writer stopped".into()))??;
+        value
+            .downcast::<T>()
+            .map(|v| *v)
+            .map_err(|_| StoreError::Corrupt("writer returned an unexpected type".into()))
+    }
+
+    async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read().map_err(unavailable)?;
+            op(&txn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
+    }
+}
+
+fn writer_loop(db: &Database, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = Vec::with_capacity(16);
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(db, batch);
+    }
+}
+
+fn run_batch(db: &Database, batch: Vec<Job>) {
+    let txn = match db.begin_write() {
+        Ok(txn) => txn,
+        Err(e) => {
+            let err = unavailable(e);
+            for job in batch {
+                let _ = job.reply.send(Err(err.clone()));
+            }
+            return;
+        }
+    };
+    let mut done = Vec::with_capacity(batch.len());
+    let mut failure = None;
+    for job in batch {
+        if failure.is_some() {
+            done.push((job.reply, None));
+            continue;
+        }
+        match (job.run)(&txn) {
+            Ok(value) => done.push((job.reply, Some(value))),
+            Err(e) => {
+                failure = Some(e);
+                done.push((job.reply, None));
+            }
+        }
+    }
+    // A storage failure in any operation may have left partial writes in this
+    // transaction: abort all of it and let every caller see the error.
+    let result = match failure {
+        Some(e) => {
+            let _ = txn.abort();
+            Err(e)
+        }
+        None => txn.commit().map_err(unavailable),
+    };
+    for (reply, value) in done {
+        let outcome = match (&result, value) {
+            (Ok(()), Some(v)) => Ok(v),
+            (Err(e), _) => Err(e.clone()),
+            (Ok(()), None) => Err(StoreError::Unavailable("batch aborted".into())),
+        };
+        let _ = reply.send(outcome);
+    }
+}
+
+fn unavailable(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Unavailable(e.into().to_string())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_stdvec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn get<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
+) -> Result<Option<T>, StoreError> {
+    match table.get(key).map_err(unavailable)? {
+        Some(guard) => decode(guard.value()).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn index_entry(kind: u8, hash: &TokenHash) -> [u8; 33] {
+    let mut entry = [0u8; 33];
+    entry[0] = kind;
+    entry[1..].copy_from_slice(&hash.0);
+    entry
+}
+
+fn consent_key(user_id: &str, client_id: &str) -> Vec<u8> {
+    // NUL cannot occur in a client id (printable ASCII) and the client id
+    // comes last, so distinct pairs never share a key.
+    let mut key = Vec::with_capacity(user_id.len() + client_id.len() + 1);
+    key.extend_from_slice(user_id.as_bytes());
+    key.push(0);
+    key.extend_from_slice(client_id.as_bytes());
+    key
+}
+
+fn grant_active(
+    txn: &WriteTransaction,
+    grant: &GrantId,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    let grants = txn.open_table(GRANTS).map_err(unavailable)?;
+    Ok(get::<GrantRecord>(&grants, &grant.0)?.is_some_and(|g| g.is_active(now)))
+}
+
+fn insert_tokens(
+    txn: &WriteTransaction,
+    grant_id: Option<&GrantId>,
+    access: &(TokenHash, AccessTokenRecord),
+    refresh: Option<&(TokenHash, RefreshTokenRecord)>,
+) -> Result<(), StoreError> {
+    let mut access_table = txn.open_table(ACCESS).map_err(unavailable)?;
+    access_table
+        .insert(access.0.0.as_slice(), encode(&access.1)?.as_slice())
+        .map_err(unavailable)?;
+    drop(access_table);
+    if let Some((hash, record)) = refresh {
+        let mut refresh_table = txn.open_table(REFRESH).map_err(unavailable)?;
+        refresh_table
+            .insert(hash.0.as_slice(), encode(record)?.as_slice())
+            .map_err(unavailable)?;
+    }
+    if let Some(grant_id) = grant_id {
+        let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+        index
+            .insert(
+                grant_id.0.as_slice(),
+                index_entry(KIND_ACCESS, &access.0).as_slice(),
+            )
+            .map_err(unavailable)?;
+        if let Some((hash, _)) = refresh {
+            index
+                .insert(
+                    grant_id.0.as_slice(),
+                    index_entry(KIND_REFRESH, hash).as_slice(),
+                )
+                .map_err(unavailable)?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|txn| {
+            txn.open_table(GRANTS).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_code(&self, code: &TokenHash, record: &AuthCodeRecord) -> Result<(), StoreError> {
+        let key = code.0;
+        let value = encode(record)?;
+        self.write(move |txn| {
+            let mut codes = txn.open_table(CODES).map_err(unavailable)?;
+            if codes.get(key.as_slice()).map_err(unavailable)?.is_some() {
+                return Err(StoreError::Duplicate);
+            }
+            codes
+                .insert(key.as_slice(), value.as_slice())
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_code(
+        &self,
+        code: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<AuthCodeRecord>, StoreError> {
+        let key = code.0;
+        self.read(move |txn| {
+            let codes = txn.open_table(CODES).map_err(unavailable)?;
+            Ok(get::<AuthCodeRecord>(&codes, &key)?.filter(|c| now < c.expires_at))
+        })
+        .await
+    }
+
+    async fn redeem_code(
+        &self,
+        code: &TokenHash,
+        now: UnixTime,
+        grant: &NewGrant,
+    ) -> Result<(), RedeemError> {
+        let key = code.0;
+        let grant = grant.clone();
+        let outcome = self
+            .write(move |txn| {
+                let mut codes = txn.open_table(CODES).map_err(unavailable)?;
+                let Some(mut record) = get::<AuthCodeRecord>(&codes, &key)? else {
+                    return Ok(Err(RedeemError::NotFound));
+                };
+                if let Some(previous) = record.redeemed_for {
+                    return Ok(Err(RedeemError::AlreadyRedeemed(previous)));
+                }
+                if now >= record.expires_at {
+                    return Ok(Err(RedeemError::NotFound));
+                }
+                record.redeemed_for = Some(grant.grant_id);
+                codes
+                    .insert(key.as_slice(), encode(&record)?.as_slice())
+                    .map_err(unavailable)?;
+                drop(codes);
+                let mut grants = txn.open_table(GRANTS).map_err(unavailable)?;
+                if grants
+                    .get(grant.grant_id.0.as_slice())
+                    .map_err(unavailable)?
+                    .is_some()
+                {
+                    return Err(StoreError::Duplicate);
+                }
+                grants
+                    .insert(
+                        grant.grant_id.0.as_slice(),
+                        encode(&grant.grant)?.as_slice(),
+                    )
+                    .map_err(unavailable)?;
+                drop(grants);
+                insert_tokens(
+                    txn,
+                    Some(&grant.grant_id),
+                    &grant.access,
+                    grant.refresh.as_ref(),
+                )?;
+                Ok(Ok(()))
+            })
+            .await?;
+        outcome
+    }
+
+    async fn put_access_token(
+        &self,
+        token: &TokenHash,
+        record: &AccessTokenRecord,
+    ) -> Result<(), StoreError> {
+        let access = (*token, record.clone());
+        self.write(move |txn| insert_tokens(txn, access.1.grant_id.as_ref(), &access, None))
+            .await
+    }
+
+    async fn get_access_token(
+        &self,
+        token: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        let key = token.0;
+        self.read(move |txn| {
+            let access = txn.open_table(ACCESS).map_err(unavailable)?;
+            let Some(record) = get::<AccessTokenRecord>(&access, &key)? else {
+                return Ok(None);
+            };
+            if now >= record.expires_at {
+                return Ok(None);
+            }
+            if let Some(grant_id) = &record.grant_id {
+                let grants = txn.open_table(GRANTS).map_err(unavailable)?;
+                let active =
+                    get::<GrantRecord>(&grants, &grant_id.0)?.is_some_and(|g| g.is_active(now));
+                if !active {
+                    return Ok(None);
+                }
+            }
+            Ok(Some(record))
+        })
+        .await
+    }
+
+    async fn delete_access_token(&self, token: &TokenHash) -> Result<(), StoreError> {
+        let key = token.0;
+        self.write(move |txn| {
+            let mut access = txn.open_table(ACCESS).map_err(unavailable)?;
+            access.remove(key.as_slice()).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_refresh_token(
+        &self,
+        token: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<RefreshLookup>, StoreError> {
+        let key = token.0;
+        self.read(move |txn| {
+            let refresh = txn.open_table(REFRESH).map_err(unavailable)?;
+            let Some(record) = get::<RefreshTokenRecord>(&refresh, &key)? else {
+                return Ok(None);
+            };
+            if !refresh_live(&record, now) {
+                return Ok(None);
+            }
+            let grants = txn.open_table(GRANTS).map_err(unavailable)?;
+            let grant = get::<GrantRecord>(&grants, &record.grant_id.0)?;
+            Ok(Some(RefreshLookup {
+                token: record,
+                grant,
+            }))
+        })
+        .await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &Rotation,
+        now: UnixTime,
+    ) -> Result<(), RotateError> {
+        let rotation = rotation.clone();
+        let outcome = self
+            .write(move |txn| {
+                let mut refresh = txn.open_table(REFRESH).map_err(unavailable)?;
+                let Some(mut old) = get::<RefreshTokenRecord>(&refresh, &rotation.old.0)? else {
+                    return Ok(Err(RotateError::Conflict));
+                };
+                if old.state != RefreshState::Active || old.expires_at.is_some_and(|e| now >= e) {
+                    return Ok(Err(RotateError::Conflict));
+                }
+                if !grant_active(txn, &old.grant_id, now)? {
+                    return Ok(Err(RotateError::Conflict));
+                }
+                if let Some(state) = &rotation.retire_old {
+                    old.state = state.clone();
+                    refresh
+                        .insert(rotation.old.0.as_slice(), encode(&old)?.as_slice())
+                        .map_err(unavailable)?;
+                }
+                drop(refresh);
+                insert_tokens(
+                    txn,
+                    Some(&old.grant_id),
+                    &rotation.access,
+                    rotation.refresh.as_ref(),
+                )?;
+                Ok(Ok(()))
+            })
+            .await?;
+        outcome
+    }
+
+    async fn revoke_grant(&self, grant: &GrantId, now: UnixTime) -> Result<bool, StoreError> {
+        let id = *grant;
+        self.write(move |txn| {
+            let mut grants = txn.open_table(GRANTS).map_err(unavailable)?;
+            let Some(mut record) = get::<GrantRecord>(&grants, &id.0)? else {
+                return Ok(false);
+            };
+            let was_active = record.is_active(now);
+            if record.revoked_at.is_none() {
+                record.revoked_at = Some(now);
+                grants
+                    .insert(id.0.as_slice(), encode(&record)?.as_slice())
+                    .map_err(unavailable)?;
+            }
+            drop(grants);
+            // The grant mark already disables every token; deleting them is
+            // cleanup. Keep the grant record itself until purge so that a
+            // replayed code still finds it revoked.
+            let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+            let mut entries = Vec::new();
+            for entry in index.remove_all(id.0.as_slice()).map_err(unavailable)? {
+                entries.push(entry.map_err(unavailable)?.value().to_vec());
+            }
+            drop(index);
+            let mut access = txn.open_table(ACCESS).map_err(unavailable)?;
+            let mut refresh = txn.open_table(REFRESH).map_err(unavailable)?;
+            for entry in entries {
+                let (kind, hash) = entry.split_at(1);
+                match kind[0] {
+                    KIND_ACCESS => access.remove(hash).map_err(unavailable)?,
+                    _ => refresh.remove(hash).map_err(unavailable)?,
+                };
+            }
+            Ok(was_active)
+        })
+        .await
+    }
+
+    async fn get_grant(&self, grant: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        let id = *grant;
+        self.read(move |txn| {
+            let grants = txn.open_table(GRANTS).map_err(unavailable)?;
+            get(&grants, &id.0)
+        })
+        .await
+    }
+
+    async fn get_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let key = consent_key(user_id, client_id);
+        self.read(move |txn| {
+            let consents = txn.open_table(CONSENTS).map_err(unavailable)?;
+            get(&consents, &key)
+        })
+        .await
+    }
+
+    async fn put_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &[String],
+    ) -> Result<(), StoreError> {
+        let key = consent_key(user_id, client_id);
+        let value = encode(&scopes)?;
+        self.write(move |txn| {
+            let mut consents = txn.open_table(CONSENTS).map_err(unavailable)?;
+            consents
+                .insert(key.as_slice(), value.as_slice())
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
+        self.write(move |txn| purge(txn, now)).await
+    }
+}
+
+/// Whether a refresh token is still worth returning from a read: active and
+/// unexpired, or rotated recently enough to recognise its reuse.
+fn refresh_live(record: &RefreshTokenRecord, now: UnixTime) -> bool {
+    match &record.state {
+        RefreshState::Active => record.expires_at.is_none_or(|e| now < e),
+        RefreshState::Rotated { at, .. } => now < at + ROTATED_TOKEN_RETENTION_SECONDS,
+    }
+}
+
+fn purge(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+    let mut removed = 0u64;
+    // (grant, index entry) pairs of removed tokens, to clean the index.
+    let mut unindex: Vec<([u8; 16], [u8; 33])> = Vec::new();
+
+    let mut codes = txn.open_table(CODES).map_err(unavailable)?;
+    let mut dead = Vec::new();
+    for item in codes.iter().map_err(unavailable)? {
+        let (k, v) = item.map_err(unavailable)?;
+        let record: AuthCodeRecord = decode(v.value())?;
+        // Keep redeemed codes until expiry so a replay is still detected.
+        if now >= record.expires_at {
+            dead.push(k.value().to_vec());
+        }
+    }
+    for k in &dead {
+        codes.remove(k.as_slice()).map_err(unavailable)?;
+    }
+    removed += dead.len() as u64;
+    drop(codes);
+
+    let mut access = txn.open_table(ACCESS).map_err(unavailable)?;
+    let mut dead = Vec::new();
+    for item in access.iter().map_err(unavailable)? {
+        let (k, v) = item.map_err(unavailable)?;
+        let record: AccessTokenRecord = decode(v.value())?;
+        if now >= record.expires_at {
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(k.value());
+            if let Some(g) = record.grant_id {
+                unindex.push((g.0, index_entry(KIND_ACCESS, &TokenHash(hash))));
+            }
+            dead.push(hash);
+        }
+    }
+    for k in &dead {
+        access.remove(k.as_slice()).map_err(unavailable)?;
+    }
+    removed += dead.len() as u64;
+    drop(access);
+
+    let mut refresh = txn.open_table(REFRESH).map_err(unavailable)?;
+    let mut dead = Vec::new();
+    for item in refresh.iter().map_err(unavailable)? {
+        let (k, v) = item.map_err(unavailable)?;
+        let record: RefreshTokenRecord = decode(v.value())?;
+        if !refresh_live(&record, now) {
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(k.value());
+            unindex.push((
+                record.grant_id.0,
+                index_entry(KIND_REFRESH, &TokenHash(hash)),
+            ));
+            dead.push(hash);
+        }
+    }
+    for k in &dead {
+        refresh.remove(k.as_slice()).map_err(unavailable)?;
+    }
+    removed += dead.len() as u64;
+    drop(refresh);
+
+    let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+    for (grant, entry) in &unindex {
+        index
+            .remove(grant.as_slice(), entry.as_slice())
+            .map_err(unavailable)?;
+    }
+    // A grant with no tokens left can never be used again.
+    let mut grants = txn.open_table(GRANTS).map_err(unavailable)?;
+    let mut dead = Vec::new();
+    for item in grants.iter().map_err(unavailable)? {
+        let (k, _) = item.map_err(unavailable)?;
+        let empty = index.get(k.value()).map_err(unavailable)?.next().is_none();
+        if empty {
+            dead.push(k.value().to_vec());
+        }
+    }
+    for k in &dead {
+        grants.remove(k.as_slice()).map_err(unavailable)?;
+    }
+    removed += dead.len() as u64;
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance;
+
+    fn open() -> (tempfile::TempDir, EmbeddedStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        (dir, store)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn passes_the_store_conformance_suite() {
+        let (_dir, store) = open();
+        conformance::run_all(Arc::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn data_survives_a_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.redb");
+        {
+            let store = EmbeddedStore::open(&path).expect("open");
+            store
+                .put_consent("user", "alexa", &["profile".to_owned()])
+                .await
+                .expect("put");
+        }
+        // The writer thread holds the database until its channel closes.
+        let store = loop {
+            match EmbeddedStore::open(&path) {
+                Ok(s) => break s,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        };
+        assert_eq!(
+            store.get_consent("user", "alexa").await.expect("get"),
+            Some(vec!["profile".to_owned()])
+        );
+    }
+}

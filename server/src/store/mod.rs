@@ -1,0 +1,313 @@
+//! Storage of codes, grants, tokens and consents.
+//!
+//! The [`Store`] trait is shaped for DynamoDB-style storage: every state
+//! change that must happen once (redeeming a code, rotating a refresh token,
+//! revoking a grant) is one atomic, conditional operation of the backend, and
+//! every read treats an item past its `expires_at` as absent (TTL-based
+//! deletion is only cleanup, never prompt). Tokens and codes are keyed by
+//! [`TokenHash`]; their values are never handed to a backend.
+//!
+//! Backends: [`embedded`] (a single redb file). Every backend passes the one
+//! suite in `conformance` (feature `test-support`).
+
+pub mod embedded;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod conformance;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::tokens::TokenHash;
+
+/// Seconds since the Unix epoch.
+pub type UnixTime = i64;
+
+/// Identifies a grant: one user's authorization of one client, and every
+/// refresh and access token descended from it (the token "family").
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct GrantId(pub [u8; 16]);
+
+impl GrantId {
+    /// A new random id.
+    pub fn generate() -> GrantId {
+        GrantId(crate::tokens::random_id())
+    }
+}
+
+impl std::fmt::Debug for GrantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GrantId(")?;
+        for b in &self.0[..4] {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, "..)")
+    }
+}
+
+/// An authorization code waiting to be redeemed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthCodeRecord {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user who authorized it.
+    pub user_id: String,
+    /// The redirect URI of the authorization request, if it carried one;
+    /// the token request must then repeat it exactly (RFC 6749 4.1.3).
+    pub redirect_uri: Option<String>,
+    /// Granted scope, space separated.
+    pub scope: String,
+    /// PKCE S256 challenge, if the request had one.
+    pub code_challenge: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// When the code stops being redeemable.
+    pub expires_at: UnixTime,
+    /// Set, atomically, to the grant the code was redeemed for.
+    pub redeemed_for: Option<GrantId>,
+}
+
+/// A grant: the root of a token family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    /// The client.
+    pub client_id: String,
+    /// The user; `None` for `client_credentials` (the client acts for itself).
+    pub user_id: Option<String>,
+    /// Granted scope, space separated.
+    pub scope: String,
+    /// When it was created.
+    pub created_at: UnixTime,
+    /// When it ends regardless of use; `None`: never.
+    pub expires_at: Option<UnixTime>,
+    /// Set when the grant was revoked (by RFC 7009, reuse detection or replay).
+    pub revoked_at: Option<UnixTime>,
+}
+
+impl GrantRecord {
+    /// Whether tokens of this grant may still be used at `now`.
+    pub fn is_active(&self, now: UnixTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
+    }
+}
+
+/// An issued access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenRecord {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user it acts for; `None` for `client_credentials`.
+    pub user_id: Option<String>,
+    /// Granted scope, space separated.
+    pub scope: String,
+    /// The grant it descends from; `None` for `client_credentials`.
+    pub grant_id: Option<GrantId>,
+    /// When it was issued.
+    pub issued_at: UnixTime,
+    /// When it expires.
+    pub expires_at: UnixTime,
+}
+
+/// An issued refresh token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshTokenRecord {
+    /// The grant it belongs to.
+    pub grant_id: GrantId,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user.
+    pub user_id: String,
+    /// Granted scope, space separated.
+    pub scope: String,
+    /// When it was issued.
+    pub issued_at: UnixTime,
+    /// When it stops being usable (idle lifetime); `None`: never.
+    pub expires_at: Option<UnixTime>,
+    /// Whether it was already exchanged for a successor.
+    pub state: RefreshState,
+}
+
+/// Lifecycle of a refresh token under rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RefreshState {
+    /// Usable.
+    Active,
+    /// Exchanged at `at`; `sealed_successor` holds that response, encrypted
+    /// under a key only the old token's value derives (see
+    /// [`crate::tokens::seal_successor`]).
+    Rotated {
+        /// When the rotation happened.
+        at: UnixTime,
+        /// The sealed successor.
+        sealed_successor: Vec<u8>,
+    },
+}
+
+/// The tokens created when a grant starts (code redemption).
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    /// The new grant's id.
+    pub grant_id: GrantId,
+    /// The grant.
+    pub grant: GrantRecord,
+    /// Its first access token.
+    pub access: (TokenHash, AccessTokenRecord),
+    /// Its first refresh token, when the client may refresh.
+    pub refresh: Option<(TokenHash, RefreshTokenRecord)>,
+}
+
+/// A refresh token's exchange for new tokens.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The refresh token being used.
+    pub old: TokenHash,
+    /// With rotation: the old token's new state (`Rotated`). Without
+    /// rotation: `None`, the old token stays active.
+    pub retire_old: Option<RefreshState>,
+    /// The new access token.
+    pub access: (TokenHash, AccessTokenRecord),
+    /// The new refresh token, with rotation.
+    pub refresh: Option<(TokenHash, RefreshTokenRecord)>,
+}
+
+/// Why a code could not be redeemed.
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    /// Unknown or expired.
+    #[error("authorization code not found or expired")]
+    NotFound,
+    /// Redeemed before: a replay. The caller revokes that grant.
+    #[error("authorization code was already redeemed")]
+    AlreadyRedeemed(GrantId),
+    /// The backend failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a rotation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    /// The token is no longer active or its grant no longer usable: another
+    /// request rotated it first, or the grant was revoked. Re-read and decide.
+    #[error("refresh token changed concurrently")]
+    Conflict,
+    /// The backend failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A backend failure: the request cannot be answered now (503), but nothing
+/// about the client's input was wrong.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The backend is unreachable, throttled or failed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored item could not be decoded: a bug or corruption.
+    #[error("corrupt store item: {0}")]
+    Corrupt(String),
+    /// An insert collided with an existing key (a duplicate random id).
+    #[error("store key already exists")]
+    Duplicate,
+}
+
+/// A refresh token with the grant it belongs to, read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshLookup {
+    /// The token.
+    pub token: RefreshTokenRecord,
+    /// Its grant; `None` if the grant was already deleted.
+    pub grant: Option<GrantRecord>,
+}
+
+/// The storage a server needs. Implementations must be safe to share among
+/// many concurrent requests and, for shared backends, among replicas.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Succeeds when the backend answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a new authorization code. Fails with `Duplicate` on a key
+    /// collision rather than overwriting.
+    async fn put_code(&self, code: &TokenHash, record: &AuthCodeRecord) -> Result<(), StoreError>;
+
+    /// Reads an unexpired code (redeemed or not).
+    async fn get_code(
+        &self,
+        code: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<AuthCodeRecord>, StoreError>;
+
+    /// Atomically marks the code redeemed and creates the grant with its
+    /// tokens, only if the code is unexpired and not yet redeemed.
+    async fn redeem_code(
+        &self,
+        code: &TokenHash,
+        now: UnixTime,
+        grant: &NewGrant,
+    ) -> Result<(), RedeemError>;
+
+    /// Stores an access token that belongs to no grant (`client_credentials`).
+    async fn put_access_token(
+        &self,
+        token: &TokenHash,
+        record: &AccessTokenRecord,
+    ) -> Result<(), StoreError>;
+
+    /// Reads an access token that is unexpired and whose grant is active.
+    async fn get_access_token(
+        &self,
+        token: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<AccessTokenRecord>, StoreError>;
+
+    /// Deletes one access token.
+    async fn delete_access_token(&self, token: &TokenHash) -> Result<(), StoreError>;
+
+    /// Reads an unexpired refresh token, in any state, with its grant.
+    async fn get_refresh_token(
+        &self,
+        token: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<RefreshLookup>, StoreError>;
+
+    /// Atomically: if the old refresh token is still `Active`, unexpired,
+    /// and its grant active, apply `rotation` (retire the old token, store
+    /// the new ones). Otherwise `Conflict`.
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &Rotation,
+        now: UnixTime,
+    ) -> Result<(), RotateError>;
+
+    /// Revokes a grant: marks it revoked (so every token of it stops working
+    /// at once) and deletes its tokens. Returns whether it was active.
+    async fn revoke_grant(&self, grant: &GrantId, now: UnixTime) -> Result<bool, StoreError>;
+
+    /// Reads the grant a token belongs to.
+    async fn get_grant(&self, grant: &GrantId) -> Result<Option<GrantRecord>, StoreError>;
+
+    /// The scopes `user_id` already consented to for `client_id`.
+    async fn get_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError>;
+
+    /// Records (replaces) a user's consent for a client.
+    async fn put_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &[String],
+    ) -> Result<(), StoreError>;
+
+    /// Deletes what has expired by `now`. Returns how many items went.
+    async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;
+}
+
+/// How long a rotated refresh token is kept after its rotation, so that its
+/// reuse is recognised (and the grant revoked) rather than answered with a
+/// plain "unknown token". Bounded so that an hourly-refreshing Alexa does not
+/// grow the store forever.
+pub const ROTATED_TOKEN_RETENTION_SECONDS: i64 = 30 * 24 * 3600;

@@ -1,0 +1,422 @@
+//! Test harness (feature `test-support`): a real server on loopback ports
+//! with a test config, and a client that walks the linking flow the way
+//! Alexa and a user's phone do. Integration tests of this crate and of later
+//! crates build on it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use argon2::Params;
+use serde_json::Value;
+use url::Url;
+
+use crate::app::{AppState, open_store};
+use crate::clock::Clock;
+use crate::config::{
+    AuthorizationConfig, ClientConfig, Config, EmbeddedStoreConfig, GrantType, IdentityConfig,
+    LoggingConfig, PkcePolicy, RefreshTokenPolicy, ServerConfig, StaticIdentityConfig, StaticUser,
+    StoreConfig, alexa_redirect_uris,
+};
+use crate::identity::password::hash_argon2_with;
+use crate::oauth::pkce;
+use crate::server::{self, Listeners, Running};
+use crate::tokens;
+
+/// The test client (Alexa).
+pub const CLIENT_ID: &str = "alexa-test";
+/// Its secret.
+pub const CLIENT_SECRET: &str = "test-client-secret-0123456789";
+/// Its Alexa vendor id.
+pub const VENDOR_ID: &str = "MTESTVENDOR";
+/// A second client, for "another client's token" cases.
+pub const OTHER_CLIENT_ID: &str = "other-client";
+/// Its secret.
+pub const OTHER_CLIENT_SECRET: &str = "other-client-secret-0123456789";
+/// Test users: (username, password). `ann` has an argon2 hash, `bob` bcrypt.
+pub const USERS: [(&str, &str); 2] = [("ann", "ann-password"), ("bob", "bob-password")];
+
+/// Alexa's NA redirect URI for the test vendor.
+pub fn redirect_uri() -> String {
+    alexa_redirect_uris(VENDOR_ID)[0].clone()
+}
+
+/// A config like a small production one, with secret files under `dir`.
+/// Listens on loopback port 0.
+pub fn test_config(dir: &Path) -> Config {
+    let write = |name: &str, contents: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, contents).expect("write test secret");
+        path
+    };
+    let cheap = Params::new(64, 1, 1, None).expect("argon2 params");
+    Config {
+        server: ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            admin_listen: "127.0.0.1:0".parse().expect("addr"),
+            public_url: Url::parse("http://127.0.0.1").expect("url"),
+            tls: None,
+            allow_insecure_http: false,
+            session_key_file: write(
+                "session-key",
+                "0123456789abcdef0123456789abcdef-test-session-key",
+            ),
+        },
+        logging: LoggingConfig::default(),
+        authorization: AuthorizationConfig::default(),
+        clients: vec![
+            ClientConfig {
+                client_id: CLIENT_ID.into(),
+                client_secret_file: write("alexa-secret", &format!("{CLIENT_SECRET}\n")),
+                display_name: Some("Alexa test skill".into()),
+                redirect_uris: vec![],
+                alexa_vendor_id: Some(VENDOR_ID.into()),
+                scopes: vec!["profile".into(), "baby.activity".into()],
+                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+                access_token_lifetime_seconds: 3600,
+                refresh_token: RefreshTokenPolicy::default(),
+                pkce: PkcePolicy::Required,
+                skip_consent: false,
+            },
+            ClientConfig {
+                client_id: OTHER_CLIENT_ID.into(),
+                client_secret_file: write("other-secret", OTHER_CLIENT_SECRET),
+                display_name: None,
+                redirect_uris: vec!["https://app.example.com/callback".into()],
+                alexa_vendor_id: None,
+                scopes: vec!["profile".into()],
+                grant_types: vec![
+                    GrantType::AuthorizationCode,
+                    GrantType::RefreshToken,
+                    GrantType::ClientCredentials,
+                ],
+                access_token_lifetime_seconds: 600,
+                refresh_token: RefreshTokenPolicy::default(),
+                pkce: PkcePolicy::Required,
+                skip_consent: true,
+            },
+        ],
+        identity: IdentityConfig::Static(StaticIdentityConfig {
+            users_file: None,
+            users: vec![
+                StaticUser {
+                    username: USERS[0].0.into(),
+                    password_hash: hash_argon2_with(USERS[0].1, cheap),
+                    id: Some("user-ann".into()),
+                    display_name: Some("Ann".into()),
+                },
+                StaticUser {
+                    username: USERS[1].0.into(),
+                    password_hash: bcrypt::hash(USERS[1].1, 4).expect("bcrypt"),
+                    id: Some("user-bob".into()),
+                    display_name: Some("Bob".into()),
+                },
+            ],
+        }),
+        store: StoreConfig::Embedded(EmbeddedStoreConfig {
+            path: dir.join("store.redb"),
+        }),
+    }
+}
+
+/// A server running in this process on loopback.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// `http://127.0.0.1:<admin port>`.
+    pub admin_url: String,
+    /// The running application (its store, clock, config).
+    pub app: AppState,
+    /// Holds secret files and the store.
+    pub dir: tempfile::TempDir,
+    running: Option<Running>,
+}
+
+impl TestServer {
+    /// Starts with [`test_config`].
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// Starts with [`test_config`] changed by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path());
+        adjust(&mut config);
+        TestServer::start_config(config, dir).await
+    }
+
+    /// Starts with a given config (its files under `dir`).
+    pub async fn start_config(mut config: Config, dir: tempfile::TempDir) -> TestServer {
+        let listeners = Listeners::bind(&config.server).expect("bind");
+        let scheme = if config.server.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        config.server.public_url =
+            Url::parse(&format!("{scheme}://{}", listeners.public_addr())).expect("public url");
+        config.validate().expect("test config is valid");
+        let store = open_store(&config.store).expect("open store");
+        let app = AppState::new(config, store, Clock::default()).expect("app");
+        let running = server::serve(app.clone(), listeners).await.expect("serve");
+        TestServer {
+            base_url: format!("{scheme}://{}", running.public_addr),
+            admin_url: format!("http://{}", running.admin_addr),
+            app,
+            dir,
+            running: Some(running),
+        }
+    }
+
+    /// An absolute URL on the public listener.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The server's clock (advance it to cross expiry times).
+    pub fn clock(&self) -> &Clock {
+        &self.app.clock
+    }
+
+    /// Stops the server gracefully.
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+/// A PKCE verifier and its S256 challenge.
+#[derive(Debug, Clone)]
+pub struct Pkce {
+    /// Sent with the token request.
+    pub verifier: String,
+    /// Sent with the authorization request.
+    pub challenge: String,
+}
+
+impl Pkce {
+    /// A fresh pair.
+    pub fn new() -> Pkce {
+        let verifier = format!("{}{}", tokens::random_nonce(), tokens::random_nonce());
+        let challenge = pkce::challenge_of(&verifier);
+        Pkce {
+            verifier,
+            challenge,
+        }
+    }
+}
+
+impl Default for Pkce {
+    fn default() -> Self {
+        Pkce::new()
+    }
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// HTTP Basic.
+    Basic,
+    /// `client_id` and `client_secret` in the body.
+    Body,
+}
+
+/// A user's phone browser: keeps cookies, does not follow redirects.
+pub struct Browser {
+    /// The HTTP client.
+    pub http: reqwest::Client,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Browser::new()
+    }
+}
+
+impl Browser {
+    /// A browser with an empty cookie jar.
+    pub fn new() -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    /// Submits a form.
+    pub async fn post_form(&self, url: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(url)
+            .form(fields)
+            .send()
+            .await
+            .expect("post form")
+    }
+}
+
+/// The authorization URL Alexa opens, for the test client.
+pub fn authorize_url(server: &TestServer, pkce: &Pkce, state: &str, scope: &str) -> String {
+    let mut url = Url::parse(&server.url(crate::routes::AUTHORIZE)).expect("url");
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", CLIENT_ID)
+        .append_pair("redirect_uri", &redirect_uri())
+        .append_pair("scope", scope)
+        .append_pair("state", state)
+        .append_pair("code_challenge", &pkce.challenge)
+        .append_pair("code_challenge_method", "S256");
+    url.into()
+}
+
+/// The value of a hidden input in `html`.
+pub fn hidden_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = start + html[start..].find('"')?;
+    Some(unescape_html(&html[start..end]))
+}
+
+fn unescape_html(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
+/// The query parameters of a redirect's `Location`.
+pub fn location_params(response: &reqwest::Response) -> Vec<(String, String)> {
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location header");
+    Url::parse(location)
+        .expect("absolute Location")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The value of `name` among redirect parameters.
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Walks authorize -> login -> consent as a user would and returns the
+/// code delivered to Alexa's redirect URI.
+pub async fn obtain_code(
+    server: &TestServer,
+    browser: &Browser,
+    user: (&str, &str),
+    pkce: &Pkce,
+) -> String {
+    let state = tokens::random_nonce();
+    let page = browser
+        .http
+        .get(authorize_url(server, pkce, &state, "profile"))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(page.status(), 200, "authorize shows the login page");
+    let html = page.text().await.expect("login html");
+    let request = hidden_field(&html, "request").expect("request field");
+    let csrf = hidden_field(&html, "csrf").expect("csrf field");
+    let login = browser
+        .post_form(
+            &server.url(crate::routes::LOGIN),
+            &[
+                ("request", &request),
+                ("csrf", &csrf),
+                ("username", user.0),
+                ("password", user.1),
+            ],
+        )
+        .await;
+    assert_eq!(login.status(), 303, "login redirects back to authorize");
+    let page = browser
+        .http
+        .get(
+            server.url(
+                login.headers()[reqwest::header::LOCATION]
+                    .to_str()
+                    .expect("location"),
+            ),
+        )
+        .send()
+        .await
+        .expect("authorize after login");
+    assert_eq!(page.status(), 200, "consent page");
+    let html = page.text().await.expect("consent html");
+    let consent = browser
+        .post_form(
+            &server.url(crate::routes::CONSENT),
+            &[
+                ("request", &hidden_field(&html, "request").expect("request")),
+                ("csrf", &hidden_field(&html, "csrf").expect("csrf")),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_eq!(consent.status(), 303, "consent redirects to Alexa");
+    let params = location_params(&consent);
+    assert_eq!(
+        param(&params, "state"),
+        Some(state.as_str()),
+        "state is echoed"
+    );
+    param(&params, "code").expect("a code").to_owned()
+}
+
+/// POSTs to the token endpoint as the test client.
+pub async fn token_request(
+    server: &TestServer,
+    auth: ClientAuth,
+    fields: &[(&str, &str)],
+) -> (u16, Value) {
+    let http = reqwest::Client::new();
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    let mut request = http.post(server.url(crate::routes::TOKEN));
+    match auth {
+        ClientAuth::Basic => request = request.basic_auth(CLIENT_ID, Some(CLIENT_SECRET)),
+        ClientAuth::Body => {
+            form.push(("client_id", CLIENT_ID));
+            form.push(("client_secret", CLIENT_SECRET));
+        }
+    }
+    let response = request.form(&form).send().await.expect("token request");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.expect("token endpoint answers JSON"),
+    )
+}
+
+/// Links `user` as Alexa would: the browser part, then the code exchange.
+/// Returns the token response.
+pub async fn link(server: &TestServer, user: (&str, &str), auth: ClientAuth) -> Value {
+    let browser = Browser::new();
+    let pkce = Pkce::new();
+    let code = obtain_code(server, &browser, user, &pkce).await;
+    let (status, body) = token_request(
+        server,
+        auth,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect_uri()),
+            ("code_verifier", &pkce.verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "code exchange succeeds: {body}");
+    body
+}

@@ -1,0 +1,183 @@
+//! Opaque tokens: generation, hashing, and sealing a rotation's successor.
+//!
+//! Every code and token is 256 random bits, base64url encoded behind a short
+//! prefix that says what it is (so secret scanners and people can tell them
+//! apart). The store only ever sees [`TokenHash`]es: SHA-256 is enough because
+//! the input has 256 bits of entropy, and it keeps lookups to one fast hash.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What a token is; decides its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// An authorization code.
+    AuthorizationCode,
+    /// An access token.
+    AccessToken,
+    /// A refresh token.
+    RefreshToken,
+}
+
+impl TokenKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            TokenKind::AuthorizationCode => "alc_",
+            TokenKind::AccessToken => "ala_",
+            TokenKind::RefreshToken => "alr_",
+        }
+    }
+}
+
+/// SHA-256 of a token as presented: the only form in which tokens are stored.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    /// Hashes a presented token (or code).
+    pub fn of(token: &str) -> TokenHash {
+        TokenHash(Sha256::digest(token.as_bytes()).into())
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Enough to correlate in a debugger; a hash reveals nothing anyway.
+        write!(
+            f,
+            "TokenHash({:02x}{:02x}{:02x}{:02x}..)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
+    }
+}
+
+/// A freshly minted token and its hash.
+pub struct NewToken {
+    /// The value handed to the client, once.
+    pub value: String,
+    /// What the store keeps.
+    pub hash: TokenHash,
+}
+
+/// Mints a new token of `kind`.
+pub fn generate(kind: TokenKind) -> NewToken {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let prefix = kind.prefix();
+    let mut value = String::with_capacity(prefix.len() + 43);
+    value.push_str(prefix);
+    URL_SAFE_NO_PAD.encode_string(bytes, &mut value);
+    let hash = TokenHash::of(&value);
+    NewToken { value, hash }
+}
+
+/// A random 128-bit identifier (grant families, CSRF nonces).
+pub fn random_id() -> [u8; 16] {
+    let mut id = [0u8; 16];
+    rand::rng().fill_bytes(&mut id);
+    id
+}
+
+/// Base64url of random bytes, for nonces that travel in forms and cookies.
+pub fn random_nonce() -> String {
+    URL_SAFE_NO_PAD.encode(random_id())
+}
+
+/// What a rotated refresh token keeps so that a retry within the grace
+/// window gets the very same response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Successor {
+    /// The access token issued by the rotation.
+    pub access_token: String,
+    /// When it expires (unix seconds).
+    pub access_expires_at: i64,
+    /// The refresh token issued by the rotation.
+    pub refresh_token: String,
+    /// The scope granted.
+    pub scope: String,
+}
+
+/// Encrypts `successor` under a key derived from the *old* refresh token.
+///
+/// Only someone who presents the old token can open it, so the successor's
+/// plaintext never needs to be stored readable and no server-wide key is
+/// involved: any replica that sees the retry can answer it.
+pub fn seal_successor(old_refresh_token: &str, successor: &Successor) -> Vec<u8> {
+    let cipher = successor_cipher(old_refresh_token);
+    let mut nonce = [0u8; 12];
+    rand::rng().fill_bytes(&mut nonce);
+    let plaintext = postcard::to_stdvec(successor).unwrap_or_default();
+    let mut sealed = nonce.to_vec();
+    // Encryption with a fresh key and nonce cannot fail for this size.
+    if let Ok(ciphertext) = cipher.encrypt(Nonce::from_slice(&nonce), plaintext.as_slice()) {
+        sealed.extend_from_slice(&ciphertext);
+    }
+    sealed
+}
+
+/// Opens what [`seal_successor`] sealed; `None` when the token does not match.
+pub fn open_successor(old_refresh_token: &str, sealed: &[u8]) -> Option<Successor> {
+    if sealed.len() < 12 {
+        return None;
+    }
+    let (nonce, ciphertext) = sealed.split_at(12);
+    let plaintext = successor_cipher(old_refresh_token)
+        .decrypt(Nonce::from_slice(nonce), ciphertext)
+        .ok()?;
+    postcard::from_bytes(&plaintext).ok()
+}
+
+fn successor_cipher(old_refresh_token: &str) -> ChaCha20Poly1305 {
+    let hk = hkdf::Hkdf::<Sha256>::new(
+        Some(b"alexa-link refresh successor v1"),
+        old_refresh_token.as_bytes(),
+    );
+    let mut key = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's output limit.
+    let _ = hk.expand(b"chacha20poly1305 key", &mut key);
+    ChaCha20Poly1305::new(Key::from_slice(&key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_prefixed_256_bit_and_unique() {
+        let a = generate(TokenKind::AccessToken);
+        let b = generate(TokenKind::AccessToken);
+        assert!(a.value.starts_with("ala_"));
+        assert_eq!(a.value.len(), 4 + 43);
+        assert_ne!(a.value, b.value);
+        assert_eq!(TokenHash::of(&a.value), a.hash);
+        assert!(generate(TokenKind::RefreshToken).value.starts_with("alr_"));
+        assert!(
+            generate(TokenKind::AuthorizationCode)
+                .value
+                .starts_with("alc_")
+        );
+    }
+
+    #[test]
+    fn successor_opens_only_with_the_old_token() {
+        let s = Successor {
+            access_token: "ala_x".into(),
+            access_expires_at: 42,
+            refresh_token: "alr_y".into(),
+            scope: "profile".into(),
+        };
+        let sealed = seal_successor("alr_old", &s);
+        assert!(
+            !sealed.windows(5).any(|w| w == b"alr_y"),
+            "sealed bytes leak the token"
+        );
+        assert_eq!(open_successor("alr_old", &sealed), Some(s));
+        assert_eq!(open_successor("alr_other", &sealed), None);
+        assert_eq!(open_successor("alr_old", &sealed[..5]), None);
+    }
+}
