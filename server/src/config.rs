@@ -489,7 +489,7 @@ impl Config {
                 ),
             );
         }
-        if s.listen == s.admin_listen {
+        if s.listen == s.admin_listen && s.listen.port() != 0 {
             errors.push("server.adminListen", "must differ from server.listen");
         }
     }

@@ -279,14 +279,42 @@ pub fn hidden_field(html: &str, name: &str) -> Option<String> {
     Some(unescape_html(&html[start..end]))
 }
 
+/// Decodes the character references an HTML escaper produces: named
+/// (`&amp;`), decimal (`&#38;`) and hexadecimal (`&#x26;`).
 fn unescape_html(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&#x2f;", "/")
-        .replace("&amp;", "&")
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(end) = rest.find(';') else { break };
+        let entity = &rest[1..end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The query parameters of a redirect's `Location`.
@@ -354,19 +382,25 @@ pub async fn obtain_code(
         .send()
         .await
         .expect("authorize after login");
-    assert_eq!(page.status(), 200, "consent page");
-    let html = page.text().await.expect("consent html");
-    let consent = browser
-        .post_form(
-            &server.url(crate::routes::CONSENT),
-            &[
-                ("request", &hidden_field(&html, "request").expect("request")),
-                ("csrf", &hidden_field(&html, "csrf").expect("csrf")),
-                ("decision", "allow"),
-            ],
-        )
-        .await;
-    assert_eq!(consent.status(), 303, "consent redirects to Alexa");
+    // A user who already consented to these scopes goes straight back.
+    let consent = if page.status() == 302 {
+        page
+    } else {
+        assert_eq!(page.status(), 200, "consent page");
+        let html = page.text().await.expect("consent html");
+        let consent = browser
+            .post_form(
+                &server.url(crate::routes::CONSENT),
+                &[
+                    ("request", &hidden_field(&html, "request").expect("request")),
+                    ("csrf", &hidden_field(&html, "csrf").expect("csrf")),
+                    ("decision", "allow"),
+                ],
+            )
+            .await;
+        assert_eq!(consent.status(), 303, "consent redirects to Alexa");
+        consent
+    };
     let params = location_params(&consent);
     assert_eq!(
         param(&params, "state"),
