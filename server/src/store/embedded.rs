@@ -323,48 +323,46 @@ impl Store for EmbeddedStore {
     ) -> Result<(), RedeemError> {
         let key = code.0;
         let grant = grant.clone();
-        let outcome = self
-            .write(move |txn| {
-                let mut codes = txn.open_table(CODES).map_err(unavailable)?;
-                let Some(mut record) = get::<AuthCodeRecord>(&codes, &key)? else {
-                    return Ok(Err(RedeemError::NotFound));
-                };
-                if let Some(previous) = record.redeemed_for {
-                    return Ok(Err(RedeemError::AlreadyRedeemed(previous)));
-                }
-                if now >= record.expires_at {
-                    return Ok(Err(RedeemError::NotFound));
-                }
-                record.redeemed_for = Some(grant.grant_id);
-                codes
-                    .insert(key.as_slice(), encode(&record)?.as_slice())
-                    .map_err(unavailable)?;
-                drop(codes);
-                let mut grants = txn.open_table(GRANTS).map_err(unavailable)?;
-                if grants
-                    .get(grant.grant_id.0.as_slice())
-                    .map_err(unavailable)?
-                    .is_some()
-                {
-                    return Err(StoreError::Duplicate);
-                }
-                grants
-                    .insert(
-                        grant.grant_id.0.as_slice(),
-                        encode(&grant.grant)?.as_slice(),
-                    )
-                    .map_err(unavailable)?;
-                drop(grants);
-                insert_tokens(
-                    txn,
-                    Some(&grant.grant_id),
-                    &grant.access,
-                    grant.refresh.as_ref(),
-                )?;
-                Ok(Ok(()))
-            })
-            .await?;
-        outcome
+        self.write(move |txn| {
+            let mut codes = txn.open_table(CODES).map_err(unavailable)?;
+            let Some(mut record) = get::<AuthCodeRecord>(&codes, &key)? else {
+                return Ok(Err(RedeemError::NotFound));
+            };
+            if let Some(previous) = record.redeemed_for {
+                return Ok(Err(RedeemError::AlreadyRedeemed(previous)));
+            }
+            if now >= record.expires_at {
+                return Ok(Err(RedeemError::NotFound));
+            }
+            record.redeemed_for = Some(grant.grant_id);
+            codes
+                .insert(key.as_slice(), encode(&record)?.as_slice())
+                .map_err(unavailable)?;
+            drop(codes);
+            let mut grants = txn.open_table(GRANTS).map_err(unavailable)?;
+            if grants
+                .get(grant.grant_id.0.as_slice())
+                .map_err(unavailable)?
+                .is_some()
+            {
+                return Err(StoreError::Duplicate);
+            }
+            grants
+                .insert(
+                    grant.grant_id.0.as_slice(),
+                    encode(&grant.grant)?.as_slice(),
+                )
+                .map_err(unavailable)?;
+            drop(grants);
+            insert_tokens(
+                txn,
+                Some(&grant.grant_id),
+                &grant.access,
+                grant.refresh.as_ref(),
+            )?;
+            Ok(Ok(()))
+        })
+        .await?
     }
 
     async fn put_access_token(
@@ -444,35 +442,33 @@ impl Store for EmbeddedStore {
         now: UnixTime,
     ) -> Result<(), RotateError> {
         let rotation = rotation.clone();
-        let outcome = self
-            .write(move |txn| {
-                let mut refresh = txn.open_table(REFRESH).map_err(unavailable)?;
-                let Some(mut old) = get::<RefreshTokenRecord>(&refresh, &rotation.old.0)? else {
-                    return Ok(Err(RotateError::Conflict));
-                };
-                if old.state != RefreshState::Active || old.expires_at.is_some_and(|e| now >= e) {
-                    return Ok(Err(RotateError::Conflict));
-                }
-                if !grant_active(txn, &old.grant_id, now)? {
-                    return Ok(Err(RotateError::Conflict));
-                }
-                if let Some(state) = &rotation.retire_old {
-                    old.state = state.clone();
-                    refresh
-                        .insert(rotation.old.0.as_slice(), encode(&old)?.as_slice())
-                        .map_err(unavailable)?;
-                }
-                drop(refresh);
-                insert_tokens(
-                    txn,
-                    Some(&old.grant_id),
-                    &rotation.access,
-                    rotation.refresh.as_ref(),
-                )?;
-                Ok(Ok(()))
-            })
-            .await?;
-        outcome
+        self.write(move |txn| {
+            let mut refresh = txn.open_table(REFRESH).map_err(unavailable)?;
+            let Some(mut old) = get::<RefreshTokenRecord>(&refresh, &rotation.old.0)? else {
+                return Ok(Err(RotateError::Conflict));
+            };
+            if old.state != RefreshState::Active || old.expires_at.is_some_and(|e| now >= e) {
+                return Ok(Err(RotateError::Conflict));
+            }
+            if !grant_active(txn, &old.grant_id, now)? {
+                return Ok(Err(RotateError::Conflict));
+            }
+            if let Some(state) = &rotation.retire_old {
+                old.state = state.clone();
+                refresh
+                    .insert(rotation.old.0.as_slice(), encode(&old)?.as_slice())
+                    .map_err(unavailable)?;
+            }
+            drop(refresh);
+            insert_tokens(
+                txn,
+                Some(&old.grant_id),
+                &rotation.access,
+                rotation.refresh.as_ref(),
+            )?;
+            Ok(Ok(()))
+        })
+        .await?
     }
 
     async fn revoke_grant(&self, grant: &GrantId, now: UnixTime) -> Result<bool, StoreError> {

@@ -166,12 +166,15 @@ pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Byte
 
 const EXPIRED: &str = "This page expired. Please try again.";
 
+// The error is the finished page to send; it is built once, off the hot path.
+#[allow(clippy::result_large_err)]
 fn parse_request(app: &AppState, raw: &[u8]) -> Result<AuthorizationRequest, Response> {
     let params = Params::parse(raw)
         .map_err(|e| pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description))?;
     AuthorizationRequest::validate(&params, &app.clients).map_err(|e| refuse(app, e))
 }
 
+#[allow(clippy::result_large_err)]
 fn parse_form(
     app: &AppState,
     headers: &HeaderMap,

@@ -1,0 +1,206 @@
+//! The admin port, TLS with certificate reload, and start-up errors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alexa_link_server::config::TlsConfig;
+use alexa_link_server::testing::{ClientAuth, TestServer, USERS, link, test_config};
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let server = TestServer::start().await;
+    link(&server, USERS[0], ClientAuth::Basic).await;
+    let _ = reqwest::Client::new()
+        .post(server.url("/oauth/token"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .send()
+        .await
+        .expect("send");
+    let get = |path: &str| reqwest::get(format!("{}{path}", server.admin_url));
+    assert_eq!(get("/healthz").await.expect("healthz").status(), 200);
+    assert_eq!(get("/readyz").await.expect("readyz").status(), 200);
+    let metrics = get("/metrics")
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for expected in [
+        r#"alexa_link_http_requests_total{route="/oauth/token",method="POST",status="200"} 1"#,
+        r#"alexa_link_oauth_grants_total{grant_type="authorization_code",outcome="success"} 1"#,
+        r#"alexa_link_oauth_grants_total{grant_type="refresh_token",outcome="invalid_client"} 1"#,
+        r#"alexa_link_http_request_duration_seconds_bucket{le="#,
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "missing {expected} in\n{metrics}"
+        );
+    }
+    // The public port does not serve admin paths.
+    assert_eq!(
+        reqwest::get(server.url("/metrics"))
+            .await
+            .expect("get")
+            .status(),
+        404
+    );
+}
+
+fn write_cert(
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), name.to_owned()])
+        .expect("cert");
+    let cert_path = dir.join("tls.crt");
+    let key_path = dir.join("tls.key");
+    // Write to temporary names and rename, as Kubernetes swaps Secret files.
+    std::fs::write(dir.join("tls.crt.new"), cert.cert.pem()).expect("write");
+    std::fs::write(dir.join("tls.key.new"), cert.key_pair.serialize_pem()).expect("write");
+    std::fs::rename(dir.join("tls.crt.new"), &cert_path).expect("rename");
+    std::fs::rename(dir.join("tls.key.new"), &key_path).expect("rename");
+    (cert_path, key_path, cert.cert.der().to_vec())
+}
+
+/// Handshakes and returns the certificate the server presented.
+async fn presented_cert(addr: &str) -> Vec<u8> {
+    #[derive(Debug)]
+    struct AcceptAny;
+    impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+        }
+        fn verify_tls13_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            rustls::crypto::ring::default_provider()
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .dangerous()
+    .with_custom_certificate_verifier(Arc::new(AcceptAny))
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let tls = connector
+        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+        .await
+        .expect("handshake");
+    tls.get_ref().1.peer_certificates().expect("certs")[0].to_vec()
+}
+
+#[tokio::test]
+async fn tls_certificate_is_reloaded_when_its_files_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert_file, key_file, first) = write_cert(dir.path(), "first.example");
+    let mut config = test_config(dir.path());
+    config.server.tls = Some(TlsConfig {
+        cert_file,
+        key_file,
+    });
+    let server = TestServer::start_config(config, dir).await;
+    let addr = server.base_url.trim_start_matches("https://").to_owned();
+    assert_eq!(presented_cert(&addr).await, first);
+
+    let (_, _, second) = write_cert(server.dir.path(), "second.example");
+    // The watcher polls every 10 s; wait for the swap, bounded.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
+    loop {
+        if presented_cert(&addr).await == second {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "certificate was not reloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Broken material is ignored; the last good certificate stays.
+    std::fs::write(server.dir.path().join("tls.crt"), "not a certificate").expect("write");
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(presented_cert(&addr).await, second);
+}
+
+#[test]
+fn the_binary_refuses_an_invalid_config_naming_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.clients[0].access_token_lifetime_seconds = 60;
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, config.to_yaml()).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alexa-link-server"))
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("clients[0].accessTokenLifetimeSeconds"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("360"), "{stderr}");
+
+    std::fs::write(&path, config.to_yaml().replace("clientId:", "clientIdd:")).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alexa-link-server"))
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("unknown field `clientIdd`"), "{stderr}");
+}
+
+#[test]
+fn the_binary_refuses_a_short_session_key_and_missing_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    std::fs::write(&config.server.session_key_file, "short").expect("write");
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, config.to_yaml()).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alexa-link-server"))
+        .args(["--config".as_ref(), path.as_os_str()])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32 random bytes"));
+
+    config.server.session_key_file = dir.path().join("missing-key");
+    std::fs::write(&path, config.to_yaml()).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alexa-link-server"))
+        .args(["--config".as_ref(), path.as_os_str()])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing-key"));
+}

@@ -1,0 +1,36 @@
+//! The files in `examples/` work as written.
+
+use alexa_link_server::config::{Config, IdentityConfig, StaticIdentityConfig};
+use alexa_link_server::identity::IdentityProvider;
+use alexa_link_server::identity::password::PasswordVerifier;
+use alexa_link_server::identity::static_users::StaticUsers;
+
+fn example(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+}
+
+#[test]
+fn the_server_example_parses_and_validates() {
+    let text = std::fs::read_to_string(example("server.yaml")).expect("read");
+    let config = Config::from_yaml(&text).expect("parses");
+    assert_eq!(config.validate(), Ok(()));
+    let IdentityConfig::Static(s) = &config.identity;
+    assert!(s.users_file.is_some());
+    assert_eq!(config.clients[0].effective_redirect_uris().len(), 3);
+}
+
+#[tokio::test]
+async fn the_users_example_logs_in_with_its_documented_password() {
+    let config = StaticIdentityConfig {
+        users_file: Some(example("users.yaml")),
+        users: vec![],
+    };
+    let users = StaticUsers::load(&config, PasswordVerifier::new(1)).expect("loads");
+    let user = users
+        .authenticate("user", "password")
+        .await
+        .expect("documented password works");
+    assert_eq!(user.id, "1001");
+}
