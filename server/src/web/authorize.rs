@@ -51,6 +51,8 @@ pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
     let now = app.clock.now();
     let username = form.get("username").unwrap_or("");
     if !app.cookies.check_csrf(&jar, form.get("csrf"), now) {
+        tracing::info!(client_id = %request.client.id(), "login form refused: missing or stale CSRF nonce");
+        app.metrics.login("csrf");
         return login_page(
             &app,
             &request,
@@ -78,6 +80,9 @@ pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
             pages::redirect(StatusCode::SEE_OTHER, &location, Some(jar))
         }
         Err(AuthError::InvalidCredentials) => {
+            // No username: it may be an email address, and a typo'd password
+            // pasted into the username field must not reach the logs.
+            tracing::info!(client_id = %request.client.id(), "login failed: invalid credentials");
             app.metrics.login("invalid_credentials");
             login_page(
                 &app,
