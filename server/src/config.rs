@@ -46,6 +46,84 @@ pub struct Config {
     /// Where grants, codes and tokens are kept.
     #[serde(with = "serde_yaml::with::singleton_map")]
     pub store: StoreConfig,
+    /// Mutual account linking: the Login with Amazon partners whose tokens
+    /// this server keeps for its users. Empty: mutual linking is off.
+    #[serde(default)]
+    pub partners: Vec<PartnerConfig>,
+    /// Files holding the keys that encrypt stored Amazon tokens, at least 32
+    /// bytes each. The first encrypts; all decrypt, so a new key is rolled
+    /// in by putting it first and the old one removed once nothing uses it.
+    /// Required when `partners` is set.
+    #[serde(default)]
+    pub encryption_key_files: Vec<PathBuf>,
+}
+
+/// A Login with Amazon (LWA) partner for mutual account linking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PartnerConfig {
+    /// The `partner_id` callers of `/api/partner/token` name.
+    #[serde(default = "default_partner_id")]
+    pub id: String,
+    /// Our OAuth clients (the Alexa skills) through which users link to this
+    /// partner: Alexa calls `/api/reciprocal/authorize` with one of them.
+    pub linked_clients: Vec<String>,
+    /// File holding the LWA client id (the skill's "Alexa Client Id").
+    pub client_id_file: PathBuf,
+    /// File holding the LWA client secret.
+    pub client_secret_file: PathBuf,
+    /// Which LWA token endpoint to use.
+    #[serde(default)]
+    pub region: LwaRegion,
+    /// Overrides the region's token endpoint (for tests and proxies).
+    #[serde(default)]
+    pub token_url: Option<Url>,
+    /// Scopes reported with partner tokens (what the skill was granted).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// A stored Amazon access token with less than this left is refreshed
+    /// before it is handed out (30 to 1800 seconds).
+    #[serde(default = "default_refresh_margin")]
+    pub refresh_margin_seconds: u64,
+    /// Timeout of one request to LWA (1 to 30 seconds).
+    #[serde(default = "default_lwa_timeout")]
+    pub request_timeout_seconds: u64,
+}
+
+impl PartnerConfig {
+    /// The LWA token endpoint this partner uses.
+    pub fn effective_token_url(&self) -> Url {
+        self.token_url
+            .clone()
+            .unwrap_or_else(|| self.region.token_url())
+    }
+}
+
+/// Login with Amazon region, selecting its token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LwaRegion {
+    /// North America: `https://api.amazon.com/auth/o2/token`.
+    #[default]
+    #[serde(rename = "NA")]
+    Na,
+    /// Europe: `https://api.amazon.co.uk/auth/o2/token`.
+    #[serde(rename = "EU")]
+    Eu,
+    /// Far East: `https://api.amazon.co.jp/auth/o2/token`.
+    #[serde(rename = "FE")]
+    Fe,
+}
+
+impl LwaRegion {
+    /// The region's LWA token endpoint.
+    pub fn token_url(self) -> Url {
+        let url = match self {
+            LwaRegion::Na => "https://api.amazon.com/auth/o2/token",
+            LwaRegion::Eu => "https://api.amazon.co.uk/auth/o2/token",
+            LwaRegion::Fe => "https://api.amazon.co.jp/auth/o2/token",
+        };
+        Url::parse(url).expect("static URL parses")
+    }
 }
 
 /// Listeners, public URL and TLS.
@@ -184,6 +262,11 @@ pub struct ClientConfig {
     /// Skip the consent page for this client (first-party clients only).
     #[serde(default)]
     pub skip_consent: bool,
+    /// May call `/api/partner/token` (the skill developer's app), with HTTP
+    /// Basic client credentials or a `client_credentials` bearer token that
+    /// carries the `partner_token` scope.
+    #[serde(default)]
+    pub partner_token_access: bool,
 }
 
 impl ClientConfig {
@@ -371,6 +454,19 @@ fn default_grace_period() -> u64 {
 fn default_true() -> bool {
     true
 }
+fn default_partner_id() -> String {
+    "amazon".to_owned()
+}
+fn default_refresh_margin() -> u64 {
+    300
+}
+fn default_lwa_timeout() -> u64 {
+    5
+}
+
+/// The scope a `client_credentials` bearer token needs to call
+/// `/api/partner/token`.
+pub const PARTNER_TOKEN_SCOPE: &str = "partner_token";
 
 /// One invalid value, named by its path in the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -456,6 +552,7 @@ impl Config {
         match &self.identity {
             IdentityConfig::Static(s) => validate_static_identity(s, &mut errors),
         }
+        self.validate_partners(&mut errors);
         if errors.0.is_empty() {
             Ok(())
         } else {
@@ -491,6 +588,89 @@ impl Config {
         }
         if s.listen == s.admin_listen && s.listen.port() != 0 {
             errors.push("server.adminListen", "must differ from server.listen");
+        }
+    }
+
+    fn validate_partners(&self, errors: &mut Errors) {
+        if !self.partners.is_empty() && self.encryption_key_files.is_empty() {
+            errors.push(
+                "encryptionKeyFiles",
+                "at least one key file is required to encrypt stored Amazon tokens",
+            );
+        }
+        let mut ids = HashSet::new();
+        let mut linked = HashSet::new();
+        for (i, p) in self.partners.iter().enumerate() {
+            let path = format!("partners[{i}]");
+            if p.id.is_empty()
+                || !p
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                errors.push(
+                    format!("{path}.id"),
+                    "must be letters, digits, '-', '_' or '.'",
+                );
+            }
+            if !ids.insert(p.id.as_str()) {
+                errors.push(
+                    format!("{path}.id"),
+                    format!("duplicate partner id {:?}", p.id),
+                );
+            }
+            if p.linked_clients.is_empty() {
+                errors.push(format!("{path}.linkedClients"), "name at least one client");
+            }
+            for (j, c) in p.linked_clients.iter().enumerate() {
+                if !self.clients.iter().any(|k| &k.client_id == c) {
+                    errors.push(
+                        format!("{path}.linkedClients[{j}]"),
+                        format!("no client {c:?} is configured"),
+                    );
+                }
+                if !linked.insert(c.as_str()) {
+                    errors.push(
+                        format!("{path}.linkedClients[{j}]"),
+                        format!("client {c:?} is already linked to another partner"),
+                    );
+                }
+            }
+            if let Some(url) = &p.token_url
+                && url.scheme() != "https"
+                && !url_is_loopback(url)
+            {
+                errors.push(
+                    format!("{path}.tokenUrl"),
+                    "must be https:// (http:// only for loopback hosts)",
+                );
+            }
+            if !(30..=1800).contains(&p.refresh_margin_seconds) {
+                errors.push(
+                    format!("{path}.refreshMarginSeconds"),
+                    format!(
+                        "must be between 30 and 1800, got {}",
+                        p.refresh_margin_seconds
+                    ),
+                );
+            }
+            if !(1..=30).contains(&p.request_timeout_seconds) {
+                errors.push(
+                    format!("{path}.requestTimeoutSeconds"),
+                    format!(
+                        "must be between 1 and 30, got {}",
+                        p.request_timeout_seconds
+                    ),
+                );
+            }
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            if c.partner_token_access && self.partners.is_empty() {
+                errors.push(
+                    format!("clients[{i}].partnerTokenAccess"),
+                    "needs at least one entry in partners",
+                );
+            }
         }
     }
 

@@ -108,12 +108,15 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
             refresh_token: RefreshTokenPolicy::default(),
             pkce: PkcePolicy::Required,
             skip_consent: false,
+            partner_token_access: false,
         }],
         identity: IdentityConfig::Static(StaticIdentityConfig {
             users_file: None,
             users,
         }),
         store: StoreConfig::Embedded(EmbeddedStoreConfig { path: store_path }),
+        partners: vec![],
+        encryption_key_files: vec![],
     };
     Ok(DevEnvironment {
         config,

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod dev;
 pub mod identity;
+pub mod keyring;
 pub mod metrics;
 pub mod oauth;
 pub mod routes;

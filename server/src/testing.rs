@@ -76,6 +76,7 @@ pub fn test_config(dir: &Path) -> Config {
                 refresh_token: RefreshTokenPolicy::default(),
                 pkce: PkcePolicy::Required,
                 skip_consent: false,
+                partner_token_access: false,
             },
             ClientConfig {
                 client_id: OTHER_CLIENT_ID.into(),
@@ -93,6 +94,7 @@ pub fn test_config(dir: &Path) -> Config {
                 refresh_token: RefreshTokenPolicy::default(),
                 pkce: PkcePolicy::Required,
                 skip_consent: true,
+                partner_token_access: true,
             },
         ],
         identity: IdentityConfig::Static(StaticIdentityConfig {
@@ -115,6 +117,8 @@ pub fn test_config(dir: &Path) -> Config {
         store: StoreConfig::Embedded(EmbeddedStoreConfig {
             path: dir.join("store.redb"),
         }),
+        partners: vec![],
+        encryption_key_files: vec![],
     }
 }
 

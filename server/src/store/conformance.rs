@@ -7,8 +7,9 @@
 use std::sync::Arc;
 
 use super::{
-    AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, NewGrant, RedeemError, RefreshState,
-    RefreshTokenRecord, RotateError, Rotation, Store, StoreError, UnixTime,
+    AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
+    PartnerLinkRecord, RedeemError, RefreshState, RefreshTokenRecord, RotateError, Rotation, Store,
+    StoreError, UnixTime,
 };
 use crate::tokens::{self, TokenHash, TokenKind};
 
@@ -29,6 +30,10 @@ pub async fn run_all(store: Arc<dyn Store>) {
     expired_grants_disable_their_tokens(&*store).await;
     consents_are_replaced(&*store).await;
     purge_removes_only_what_expired(&*store).await;
+    user_grants_are_listed_while_active(&*store).await;
+    partner_links_follow_their_grant(&*store).await;
+    refresh_leases_are_exclusive(store.clone()).await;
+    purge_ends_dead_grants_with_their_partner_links(&*store).await;
 }
 
 fn hash() -> TokenHash {
@@ -90,11 +95,303 @@ fn refresh(grant_id: GrantId, user: &str) -> RefreshTokenRecord {
 
 /// A redeemed code's grant, ready for refresh tests.
 async fn linked(store: &dyn Store) -> NewGrant {
+    linked_user(store, "user", None).await
+}
+
+async fn linked_user(store: &dyn Store, user: &str, expires_at: Option<UnixTime>) -> NewGrant {
     let c = hash();
     store.put_code(&c, &code(NOW + 60)).await.expect("put code");
-    let g = new_grant("user", None);
+    let g = new_grant(user, expires_at);
     store.redeem_code(&c, NOW, &g).await.expect("redeem");
     g
+}
+
+fn unique_user() -> String {
+    format!("user-{}", tokens::random_nonce())
+}
+
+fn partner_link(user: &str, grant: GrantId) -> PartnerLinkRecord {
+    PartnerLinkRecord {
+        user_id: user.into(),
+        partner_id: "amazon".into(),
+        client_id: "alexa".into(),
+        grant_id: grant,
+        sealed_tokens: vec![9, 9, 9],
+        access_expires_at: NOW + 3600,
+        scope: "alexa::health".into(),
+        updated_at: NOW,
+        revision: 1,
+        refresh_lease: None,
+    }
+}
+
+async fn user_grants_are_listed_while_active(store: &dyn Store) {
+    let user = unique_user();
+    let a = linked_user(store, &user, None).await;
+    let b = linked_user(store, &user, None).await;
+    let listed: Vec<GrantId> = store
+        .list_user_grants(&user, NOW)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.contains(&a.grant_id) && listed.contains(&b.grant_id));
+    store.revoke_grant(&a.grant_id, NOW).await.expect("revoke");
+    let listed = store.list_user_grants(&user, NOW).await.expect("list");
+    assert_eq!(
+        listed.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        vec![b.grant_id],
+        "revoked grants are not listed"
+    );
+    assert!(
+        store
+            .list_user_grants(&unique_user(), NOW)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+async fn partner_links_follow_their_grant(store: &dyn Store) {
+    let user = unique_user();
+    let g = linked_user(store, &user, None).await;
+    let link = partner_link(&user, g.grant_id);
+    assert!(
+        store.put_partner_link(&link, NOW).await.expect("put"),
+        "stored under an active grant"
+    );
+    assert_eq!(
+        store.get_partner_link(&user, "amazon").await.expect("get"),
+        Some(link.clone())
+    );
+    assert_eq!(
+        store.get_partner_link(&user, "other").await.expect("get"),
+        None
+    );
+
+    // Relinking replaces the link; ending the old grant then leaves the new one.
+    let g2 = linked_user(store, &user, None).await;
+    let mut newer = partner_link(&user, g2.grant_id);
+    newer.sealed_tokens = vec![7];
+    assert!(store.put_partner_link(&newer, NOW).await.expect("put"));
+    store.revoke_grant(&g.grant_id, NOW).await.expect("revoke");
+    assert_eq!(
+        store.get_partner_link(&user, "amazon").await.expect("get"),
+        Some(newer.clone())
+    );
+    assert!(
+        !store.put_partner_link(&link, NOW).await.expect("put"),
+        "a revoked grant cannot store tokens"
+    );
+
+    // Revoking the grant that owns it deletes it.
+    store.revoke_grant(&g2.grant_id, NOW).await.expect("revoke");
+    assert_eq!(
+        store.get_partner_link(&user, "amazon").await.expect("get"),
+        None
+    );
+
+    // Explicit deletion honours the grant it is told about.
+    let g3 = linked_user(store, &user, None).await;
+    assert!(
+        store
+            .put_partner_link(&partner_link(&user, g3.grant_id), NOW)
+            .await
+            .expect("put")
+    );
+    assert!(
+        !store
+            .delete_partner_link(&user, "amazon", Some(g.grant_id))
+            .await
+            .expect("delete")
+    );
+    assert!(
+        store
+            .delete_partner_link(&user, "amazon", Some(g3.grant_id))
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !store
+            .delete_partner_link(&user, "amazon", None)
+            .await
+            .expect("delete")
+    );
+}
+
+async fn refresh_leases_are_exclusive(store: Arc<dyn Store>) {
+    let user = unique_user();
+    let g = linked_user(&*store, &user, None).await;
+    assert!(
+        store
+            .put_partner_link(&partner_link(&user, g.grant_id), NOW)
+            .await
+            .expect("put")
+    );
+
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        let user = user.clone();
+        tasks.push(tokio::spawn(async move {
+            let lease = Lease {
+                holder: tokens::random_id(),
+                until: NOW + 30,
+            };
+            (
+                lease,
+                store
+                    .acquire_partner_lease(&user, "amazon", lease, NOW)
+                    .await
+                    .expect("acquire"),
+            )
+        }));
+    }
+    let mut winner = None;
+    for t in tasks {
+        match t.await.expect("task") {
+            (lease, LeaseOutcome::Acquired(_)) => {
+                assert!(winner.is_none(), "two holders of one lease");
+                winner = Some(lease);
+            }
+            (_, LeaseOutcome::Held(record)) => assert!(record.refresh_lease.is_some()),
+            (_, LeaseOutcome::NotFound) => panic!("the link exists"),
+        }
+    }
+    let winner = winner.expect("one of 20 takes the lease");
+    assert!(
+        !store
+            .finish_partner_refresh(
+                &user,
+                "amazon",
+                tokens::random_id(),
+                Some((vec![1], NOW + 7200)),
+                NOW
+            )
+            .await
+            .expect("finish"),
+        "only the holder finishes"
+    );
+    assert!(
+        store
+            .finish_partner_refresh(
+                &user,
+                "amazon",
+                winner.holder,
+                Some((vec![1], NOW + 7200)),
+                NOW
+            )
+            .await
+            .expect("finish")
+    );
+    let after = store
+        .get_partner_link(&user, "amazon")
+        .await
+        .expect("get")
+        .expect("link");
+    assert_eq!(
+        (
+            after.sealed_tokens.as_slice(),
+            after.access_expires_at,
+            after.revision,
+            after.refresh_lease
+        ),
+        (&[1u8][..], NOW + 7200, 2, None)
+    );
+
+    // A lease that was never released lapses.
+    let stale = Lease {
+        holder: tokens::random_id(),
+        until: NOW + 30,
+    };
+    assert!(matches!(
+        store
+            .acquire_partner_lease(&user, "amazon", stale, NOW)
+            .await
+            .expect("acquire"),
+        LeaseOutcome::Acquired(_)
+    ));
+    let next = Lease {
+        holder: tokens::random_id(),
+        until: NOW + 60,
+    };
+    assert!(matches!(
+        store
+            .acquire_partner_lease(&user, "amazon", next, NOW + 10)
+            .await
+            .expect("acquire"),
+        LeaseOutcome::Held(_)
+    ));
+    assert!(matches!(
+        store
+            .acquire_partner_lease(&user, "amazon", next, NOW + 30)
+            .await
+            .expect("acquire"),
+        LeaseOutcome::Acquired(_)
+    ));
+    // Releasing without tokens keeps them.
+    assert!(
+        store
+            .finish_partner_refresh(&user, "amazon", next.holder, None, NOW + 31)
+            .await
+            .expect("release")
+    );
+    assert_eq!(
+        store
+            .get_partner_link(&user, "amazon")
+            .await
+            .expect("get")
+            .expect("link")
+            .revision,
+        2
+    );
+    assert!(matches!(
+        store
+            .acquire_partner_lease(&unique_user(), "amazon", next, NOW)
+            .await
+            .expect("acquire"),
+        LeaseOutcome::NotFound
+    ));
+}
+
+async fn purge_ends_dead_grants_with_their_partner_links(store: &dyn Store) {
+    let user = unique_user();
+    let g = linked_user(store, &user, Some(NOW + 500)).await;
+    assert!(
+        store
+            .put_partner_link(&partner_link(&user, g.grant_id), NOW)
+            .await
+            .expect("put")
+    );
+    store.purge_expired(NOW + 100).await.expect("purge");
+    assert!(
+        store
+            .get_partner_link(&user, "amazon")
+            .await
+            .expect("get")
+            .is_some(),
+        "live grant keeps its link"
+    );
+    store.purge_expired(NOW + 500).await.expect("purge");
+    assert_eq!(
+        store.get_grant(&g.grant_id).await.expect("get"),
+        None,
+        "expired grant purged"
+    );
+    assert_eq!(
+        store.get_partner_link(&user, "amazon").await.expect("get"),
+        None,
+        "with its Amazon tokens"
+    );
+    assert!(
+        store
+            .list_user_grants(&user, NOW)
+            .await
+            .expect("list")
+            .is_empty()
+    );
 }
 
 fn rotation_of(old: TokenHash, g: &NewGrant, retire: bool) -> Rotation {

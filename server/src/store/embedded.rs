@@ -28,9 +28,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, NewGrant,
-    ROTATED_TOKEN_RETENTION_SECONDS, RedeemError, RefreshLookup, RefreshState, RefreshTokenRecord,
-    RotateError, Rotation, Store, StoreError, UnixTime,
+    AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
+    PartnerLinkRecord, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError, RefreshLookup, RefreshState,
+    RefreshTokenRecord, RotateError, Rotation, Store, StoreError, UnixTime,
 };
 use crate::tokens::TokenHash;
 
@@ -39,12 +39,18 @@ const ACCESS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("access_token
 const REFRESH: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_tokens");
 const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
 const CONSENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("consents");
-/// grant id -> kind byte + token hash, so revoking a grant finds its tokens.
+const PARTNER_LINKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("partner_links");
+/// grant id -> kind byte + key (token hash, or partner link key), so ending
+/// a grant finds everything that hangs off it.
 const GRANT_TOKENS: MultimapTableDefinition<&[u8], &[u8]> =
     MultimapTableDefinition::new("grant_tokens");
+/// user id -> grant id, for listing a user's linked clients.
+const USER_GRANTS: MultimapTableDefinition<&[u8], &[u8]> =
+    MultimapTableDefinition::new("user_grants");
 
 const KIND_ACCESS: u8 = b'a';
 const KIND_REFRESH: u8 = b'r';
+const KIND_PARTNER: u8 = b'p';
 
 /// Most operations one commit carries; bounds a batch's latency.
 const MAX_BATCH: usize = 256;
@@ -80,10 +86,11 @@ impl EmbeddedStore {
         // Create every table up front so that read transactions never meet a
         // missing one.
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [CODES, ACCESS, REFRESH, GRANTS, CONSENTS] {
+        for table in [CODES, ACCESS, REFRESH, GRANTS, CONSENTS, PARTNER_LINKS] {
             txn.open_table(table).map_err(unavailable)?;
         }
         txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+        txn.open_multimap_table(USER_GRANTS).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
 
         let db = Arc::new(db);
@@ -220,9 +227,9 @@ fn index_entry(kind: u8, hash: &TokenHash) -> [u8; 33] {
     entry
 }
 
-fn consent_key(user_id: &str, client_id: &str) -> Vec<u8> {
-    // NUL cannot occur in a client id (printable ASCII) and the client id
-    // comes last, so distinct pairs never share a key.
+/// `user \0 other`: NUL cannot occur in a client or partner id (printable
+/// ASCII) and that id comes last, so distinct pairs never share a key.
+fn pair_key(user_id: &str, client_id: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(user_id.len() + client_id.len() + 1);
     key.extend_from_slice(user_id.as_bytes());
     key.push(0);
@@ -354,6 +361,12 @@ impl Store for EmbeddedStore {
                 )
                 .map_err(unavailable)?;
             drop(grants);
+            if let Some(user) = &grant.grant.user_id {
+                let mut users = txn.open_multimap_table(USER_GRANTS).map_err(unavailable)?;
+                users
+                    .insert(user.as_bytes(), grant.grant_id.0.as_slice())
+                    .map_err(unavailable)?;
+            }
             insert_tokens(
                 txn,
                 Some(&grant.grant_id),
@@ -495,15 +508,7 @@ impl Store for EmbeddedStore {
                 entries.push(entry.map_err(unavailable)?.value().to_vec());
             }
             drop(index);
-            let mut access = txn.open_table(ACCESS).map_err(unavailable)?;
-            let mut refresh = txn.open_table(REFRESH).map_err(unavailable)?;
-            for entry in entries {
-                let (kind, hash) = entry.split_at(1);
-                match kind[0] {
-                    KIND_ACCESS => access.remove(hash).map_err(unavailable)?,
-                    _ => refresh.remove(hash).map_err(unavailable)?,
-                };
-            }
+            remove_grant_items(txn, &id, &entries)?;
             Ok(was_active)
         })
         .await
@@ -523,7 +528,7 @@ impl Store for EmbeddedStore {
         user_id: &str,
         client_id: &str,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let key = consent_key(user_id, client_id);
+        let key = pair_key(user_id, client_id);
         self.read(move |txn| {
             let consents = txn.open_table(CONSENTS).map_err(unavailable)?;
             get(&consents, &key)
@@ -537,7 +542,7 @@ impl Store for EmbeddedStore {
         client_id: &str,
         scopes: &[String],
     ) -> Result<(), StoreError> {
-        let key = consent_key(user_id, client_id);
+        let key = pair_key(user_id, client_id);
         let value = encode(&scopes)?;
         self.write(move |txn| {
             let mut consents = txn.open_table(CONSENTS).map_err(unavailable)?;
@@ -549,9 +554,193 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn list_user_grants(
+        &self,
+        user_id: &str,
+        now: UnixTime,
+    ) -> Result<Vec<(GrantId, GrantRecord)>, StoreError> {
+        let user = user_id.to_owned();
+        self.read(move |txn| {
+            let users = txn.open_multimap_table(USER_GRANTS).map_err(unavailable)?;
+            let grants = txn.open_table(GRANTS).map_err(unavailable)?;
+            let mut out = Vec::new();
+            for id in users.get(user.as_bytes()).map_err(unavailable)? {
+                let id = id.map_err(unavailable)?;
+                let mut grant_id = [0u8; 16];
+                grant_id.copy_from_slice(id.value());
+                if let Some(g) = get::<GrantRecord>(&grants, &grant_id)?
+                    && g.is_active(now)
+                {
+                    out.push((GrantId(grant_id), g));
+                }
+            }
+            out.sort_by_key(|(_, g)| g.created_at);
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn put_partner_link(
+        &self,
+        record: &PartnerLinkRecord,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let record = record.clone();
+        self.write(move |txn| {
+            if !grant_active(txn, &record.grant_id, now)? {
+                return Ok(false);
+            }
+            let key = pair_key(&record.user_id, &record.partner_id);
+            let mut links = txn.open_table(PARTNER_LINKS).map_err(unavailable)?;
+            links
+                .insert(key.as_slice(), encode(&record)?.as_slice())
+                .map_err(unavailable)?;
+            drop(links);
+            let mut entry = vec![KIND_PARTNER];
+            entry.extend_from_slice(&key);
+            let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+            index
+                .insert(record.grant_id.0.as_slice(), entry.as_slice())
+                .map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn get_partner_link(
+        &self,
+        user_id: &str,
+        partner_id: &str,
+    ) -> Result<Option<PartnerLinkRecord>, StoreError> {
+        let key = pair_key(user_id, partner_id);
+        self.read(move |txn| {
+            let links = txn.open_table(PARTNER_LINKS).map_err(unavailable)?;
+            get(&links, &key)
+        })
+        .await
+    }
+
+    async fn acquire_partner_lease(
+        &self,
+        user_id: &str,
+        partner_id: &str,
+        lease: Lease,
+        now: UnixTime,
+    ) -> Result<LeaseOutcome, StoreError> {
+        let key = pair_key(user_id, partner_id);
+        self.write(move |txn| {
+            let mut links = txn.open_table(PARTNER_LINKS).map_err(unavailable)?;
+            let Some(mut record) = get::<PartnerLinkRecord>(&links, &key)? else {
+                return Ok(LeaseOutcome::NotFound);
+            };
+            if record.refresh_lease.is_some_and(|l| now < l.until) {
+                return Ok(LeaseOutcome::Held(record));
+            }
+            let before = record.clone();
+            record.refresh_lease = Some(lease);
+            links
+                .insert(key.as_slice(), encode(&record)?.as_slice())
+                .map_err(unavailable)?;
+            Ok(LeaseOutcome::Acquired(before))
+        })
+        .await
+    }
+
+    async fn finish_partner_refresh(
+        &self,
+        user_id: &str,
+        partner_id: &str,
+        holder: [u8; 16],
+        tokens: Option<(Vec<u8>, UnixTime)>,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let key = pair_key(user_id, partner_id);
+        self.write(move |txn| {
+            let mut links = txn.open_table(PARTNER_LINKS).map_err(unavailable)?;
+            let Some(mut record) = get::<PartnerLinkRecord>(&links, &key)? else {
+                return Ok(false);
+            };
+            if record.refresh_lease.is_none_or(|l| l.holder != holder) {
+                return Ok(false);
+            }
+            record.refresh_lease = None;
+            if let Some((sealed, expires_at)) = tokens {
+                record.sealed_tokens = sealed;
+                record.access_expires_at = expires_at;
+                record.updated_at = now;
+                record.revision += 1;
+            }
+            links
+                .insert(key.as_slice(), encode(&record)?.as_slice())
+                .map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn delete_partner_link(
+        &self,
+        user_id: &str,
+        partner_id: &str,
+        grant: Option<GrantId>,
+    ) -> Result<bool, StoreError> {
+        let key = pair_key(user_id, partner_id);
+        self.write(move |txn| {
+            let mut links = txn.open_table(PARTNER_LINKS).map_err(unavailable)?;
+            let Some(record) = get::<PartnerLinkRecord>(&links, &key)? else {
+                return Ok(false);
+            };
+            if grant.is_some_and(|g| g != record.grant_id) {
+                return Ok(false);
+            }
+            links.remove(key.as_slice()).map_err(unavailable)?;
+            drop(links);
+            let mut entry = vec![KIND_PARTNER];
+            entry.extend_from_slice(&key);
+            let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+            index
+                .remove(record.grant_id.0.as_slice(), entry.as_slice())
+                .map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
         self.write(move |txn| purge(txn, now)).await
     }
+}
+
+/// Deletes the tokens and partner links named by a grant's index entries.
+fn remove_grant_items(
+    txn: &WriteTransaction,
+    grant: &GrantId,
+    entries: &[Vec<u8>],
+) -> Result<(), StoreError> {
+    let mut access = txn.open_table(ACCESS).map_err(unavailable)?;
+    let mut refresh = txn.open_table(REFRESH).map_err(unavailable)?;
+    let mut links = txn.open_table(PARTNER_LINKS).map_err(unavailable)?;
+    for entry in entries {
+        let (kind, key) = entry.split_at(1);
+        match kind[0] {
+            KIND_ACCESS => {
+                access.remove(key).map_err(unavailable)?;
+            }
+            KIND_REFRESH => {
+                refresh.remove(key).map_err(unavailable)?;
+            }
+            _ => {
+                // A newer linking may have replaced the link: only delete
+                // it while it still belongs to this grant.
+                let owned =
+                    get::<PartnerLinkRecord>(&links, key)?.is_some_and(|l| l.grant_id == *grant);
+                if owned {
+                    links.remove(key).map_err(unavailable)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether a refresh token is still worth returning from a read: active and
@@ -631,18 +820,40 @@ fn purge(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
             .remove(grant.as_slice(), entry.as_slice())
             .map_err(unavailable)?;
     }
-    // A grant with no tokens left can never be used again.
-    let mut grants = txn.open_table(GRANTS).map_err(unavailable)?;
-    let mut dead = Vec::new();
-    for item in grants.iter().map_err(unavailable)? {
-        let (k, _) = item.map_err(unavailable)?;
-        let empty = index.get(k.value()).map_err(unavailable)?.next().is_none();
-        if empty {
-            dead.push(k.value().to_vec());
+    // A grant that ended, or has no tokens left, can never be used again:
+    // remove it with everything that hangs off it (its Amazon tokens too).
+    let mut dead: Vec<(GrantId, Option<String>, Vec<Vec<u8>>)> = Vec::new();
+    {
+        let grants = txn.open_table(GRANTS).map_err(unavailable)?;
+        for item in grants.iter().map_err(unavailable)? {
+            let (k, v) = item.map_err(unavailable)?;
+            let grant: GrantRecord = decode(v.value())?;
+            let mut entries = Vec::new();
+            for e in index.get(k.value()).map_err(unavailable)? {
+                entries.push(e.map_err(unavailable)?.value().to_vec());
+            }
+            let has_tokens = entries.iter().any(|e| e[0] != KIND_PARTNER);
+            if !grant.is_active(now) || !has_tokens {
+                let mut id = [0u8; 16];
+                id.copy_from_slice(k.value());
+                dead.push((GrantId(id), grant.user_id, entries));
+            }
         }
     }
-    for k in &dead {
-        grants.remove(k.as_slice()).map_err(unavailable)?;
+    drop(index);
+    for (id, user, entries) in &dead {
+        remove_grant_items(txn, id, entries)?;
+        let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+        index.remove_all(id.0.as_slice()).map_err(unavailable)?;
+        drop(index);
+        if let Some(user) = user {
+            let mut users = txn.open_multimap_table(USER_GRANTS).map_err(unavailable)?;
+            users
+                .remove(user.as_bytes(), id.0.as_slice())
+                .map_err(unavailable)?;
+        }
+        let mut grants = txn.open_table(GRANTS).map_err(unavailable)?;
+        grants.remove(id.0.as_slice()).map_err(unavailable)?;
     }
     removed += dead.len() as u64;
     Ok(removed)

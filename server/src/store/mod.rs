@@ -143,6 +143,52 @@ pub enum RefreshState {
     },
 }
 
+/// The Amazon (LWA) tokens kept for one user and partner: mutual linking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerLinkRecord {
+    /// Our user.
+    pub user_id: String,
+    /// The partner (`partner_id`).
+    pub partner_id: String,
+    /// Our client through which the user linked (the Alexa skill).
+    pub client_id: String,
+    /// Our grant the link belongs to: when it ends, so does the link.
+    pub grant_id: GrantId,
+    /// The access and refresh tokens, encrypted with the key ring and bound
+    /// to `user_id` and `partner_id`.
+    pub sealed_tokens: Vec<u8>,
+    /// When the Amazon access token expires.
+    pub access_expires_at: UnixTime,
+    /// Scope Amazon granted.
+    pub scope: String,
+    /// When the tokens were last written.
+    pub updated_at: UnixTime,
+    /// Bumped on every token change.
+    pub revision: u64,
+    /// Held while one request refreshes the tokens at LWA.
+    pub refresh_lease: Option<Lease>,
+}
+
+/// A time-limited right to refresh one partner link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Who holds it (random per attempt).
+    pub holder: [u8; 16],
+    /// When it lapses if never released.
+    pub until: UnixTime,
+}
+
+/// What trying to take a refresh lease found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// Taken; the record as it was.
+    Acquired(PartnerLinkRecord),
+    /// Someone else holds an unexpired lease.
+    Held(PartnerLinkRecord),
+    /// No such link.
+    NotFound,
+}
+
 /// The tokens created when a grant starts (code redemption).
 #[derive(Debug, Clone)]
 pub struct NewGrant {
@@ -281,7 +327,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), RotateError>;
 
     /// Revokes a grant: marks it revoked (so every token of it stops working
-    /// at once) and deletes its tokens. Returns whether it was active.
+    /// at once) and deletes its tokens and the Amazon tokens linked through
+    /// it. Returns whether it was active.
     async fn revoke_grant(&self, grant: &GrantId, now: UnixTime) -> Result<bool, StoreError>;
 
     /// Reads the grant a token belongs to.
@@ -301,6 +348,58 @@ pub trait Store: Send + Sync + 'static {
         client_id: &str,
         scopes: &[String],
     ) -> Result<(), StoreError>;
+
+    /// Every active grant of a user (for the "linked apps" page).
+    async fn list_user_grants(
+        &self,
+        user_id: &str,
+        now: UnixTime,
+    ) -> Result<Vec<(GrantId, GrantRecord)>, StoreError>;
+
+    /// Stores (replaces) the Amazon tokens of a user and partner, only if
+    /// `record.grant_id` is an active grant. Returns whether it was stored.
+    async fn put_partner_link(
+        &self,
+        record: &PartnerLinkRecord,
+        now: UnixTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Reads a user's link to a partner.
+    async fn get_partner_link(
+        &self,
+        user_id: &str,
+        partner_id: &str,
+    ) -> Result<Option<PartnerLinkRecord>, StoreError>;
+
+    /// Takes the refresh lease of a link if nobody holds an unexpired one.
+    async fn acquire_partner_lease(
+        &self,
+        user_id: &str,
+        partner_id: &str,
+        lease: Lease,
+        now: UnixTime,
+    ) -> Result<LeaseOutcome, StoreError>;
+
+    /// Ends a refresh: if `holder` still holds the lease, writes the new
+    /// tokens (when given), bumps the revision and clears the lease.
+    /// Returns whether the lease was still held.
+    async fn finish_partner_refresh(
+        &self,
+        user_id: &str,
+        partner_id: &str,
+        holder: [u8; 16],
+        tokens: Option<(Vec<u8>, UnixTime)>,
+        now: UnixTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes a link (when `grant` is given: only if it still belongs to
+    /// that grant). Returns whether something was deleted.
+    async fn delete_partner_link(
+        &self,
+        user_id: &str,
+        partner_id: &str,
+        grant: Option<GrantId>,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes what has expired by `now`. Returns how many items went.
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;

@@ -1,0 +1,207 @@
+//! Encryption of stored secrets (the Amazon tokens of mutual linking) with an
+//! ordered key ring: the first key encrypts, every key decrypts, and each
+//! ciphertext names its key, so keys can be rotated without re-encrypting.
+//!
+//! XChaCha20-Poly1305 with random 192-bit nonces (no nonce bookkeeping across
+//! replicas); associated data binds a ciphertext to the record it belongs to,
+//! so one user's tokens cannot be copied into another's record.
+//!
+//! Format: `0x01 | key id (8) | nonce (24) | ciphertext+tag`.
+
+use std::path::PathBuf;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+const VERSION: u8 = 1;
+const HEADER: usize = 1 + 8 + 24;
+
+/// Why a ciphertext could not be opened, or keys not loaded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyRingError {
+    /// A key file is unusable.
+    #[error("failed to load encryption key {path}: {message}")]
+    Load {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// No key in the ring has this ciphertext's key id (a key was removed
+    /// too early).
+    #[error("no encryption key with id {0} is configured")]
+    UnknownKey(String),
+    /// Tampered, truncated, or bound to another record.
+    #[error("ciphertext does not authenticate")]
+    Corrupt,
+}
+
+/// The ordered key ring.
+pub struct KeyRing {
+    keys: Vec<([u8; 8], XChaCha20Poly1305)>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<String> = self.keys.iter().map(|(id, _)| hex(id)).collect();
+        f.debug_struct("KeyRing").field("key_ids", &ids).finish()
+    }
+}
+
+impl KeyRing {
+    /// Loads keys from files (each at least 32 bytes of key material).
+    pub fn load(files: &[PathBuf]) -> Result<KeyRing, KeyRingError> {
+        let mut materials = Vec::new();
+        for path in files {
+            let bytes = std::fs::read(path).map_err(|e| KeyRingError::Load {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            if bytes.len() < 32 {
+                return Err(KeyRingError::Load {
+                    path: path.display().to_string(),
+                    message: format!(
+                        "it holds {} bytes; at least 32 random bytes are needed",
+                        bytes.len()
+                    ),
+                });
+            }
+            materials.push(bytes);
+        }
+        Ok(KeyRing::from_material(&materials))
+    }
+
+    /// A ring from key material, first key first.
+    pub fn from_material(materials: &[Vec<u8>]) -> KeyRing {
+        let keys = materials
+            .iter()
+            .map(|m| {
+                let id: [u8; 32] = Sha256::new_with_prefix(b"alexa-link key id v1")
+                    .chain_update(m)
+                    .finalize()
+                    .into();
+                let mut key = [0u8; 32];
+                let _ = hkdf::Hkdf::<Sha256>::new(Some(b"alexa-link keyring v1"), m)
+                    .expand(b"xchacha20poly1305", &mut key);
+                let mut short = [0u8; 8];
+                short.copy_from_slice(&id[..8]);
+                (short, XChaCha20Poly1305::new(&key.into()))
+            })
+            .collect();
+        KeyRing { keys }
+    }
+
+    /// Whether the ring has a key to encrypt with.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Encrypts with the first key. `aad` is authenticated, not stored.
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
+        let (id, cipher) = self.keys.first()?;
+        let mut nonce = [0u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        let ciphertext = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .ok()?;
+        let mut out = Vec::with_capacity(HEADER + ciphertext.len());
+        out.push(VERSION);
+        out.extend_from_slice(id);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ciphertext);
+        Some(out)
+    }
+
+    /// Decrypts with whichever key the ciphertext names.
+    pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, KeyRingError> {
+        if sealed.len() < HEADER + 16 || sealed[0] != VERSION {
+            return Err(KeyRingError::Corrupt);
+        }
+        let id = &sealed[1..9];
+        let (_, cipher) = self
+            .keys
+            .iter()
+            .find(|(k, _)| k == id)
+            .ok_or_else(|| KeyRingError::UnknownKey(hex(id)))?;
+        cipher
+            .decrypt(
+                XNonce::from_slice(&sealed[9..HEADER]),
+                Payload {
+                    msg: &sealed[HEADER..],
+                    aad,
+                },
+            )
+            .map_err(|_| KeyRingError::Corrupt)
+    }
+
+    /// Whether a ciphertext was made with the current first key (else it
+    /// should be re-encrypted when next written).
+    pub fn is_current(&self, sealed: &[u8]) -> bool {
+        sealed.len() > 9 && self.keys.first().is_some_and(|(id, _)| &sealed[1..9] == id)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> Vec<u8> {
+        vec![n; 32]
+    }
+
+    #[test]
+    fn first_key_encrypts_and_all_keys_decrypt() {
+        let old = KeyRing::from_material(&[key(1)]);
+        let sealed_old = old.seal(b"Atzr|secret", b"user\0amazon").expect("seal");
+        let rotated = KeyRing::from_material(&[key(2), key(1)]);
+        assert_eq!(
+            rotated
+                .open(&sealed_old, b"user\0amazon")
+                .expect("old key still opens"),
+            b"Atzr|secret"
+        );
+        assert!(!rotated.is_current(&sealed_old));
+        let sealed_new = rotated.seal(b"Atzr|secret", b"user\0amazon").expect("seal");
+        assert!(rotated.is_current(&sealed_new));
+        assert_eq!(
+            old.open(&sealed_new, b"user\0amazon"),
+            Err(KeyRingError::UnknownKey(hex(&sealed_new[1..9])))
+        );
+    }
+
+    #[test]
+    fn ciphertexts_are_bound_to_their_record_and_tamper_evident() {
+        let ring = KeyRing::from_material(&[key(1)]);
+        let mut sealed = ring.seal(b"Atza|token", b"ann\0amazon").expect("seal");
+        assert!(
+            !sealed.windows(4).any(|w| w == b"Atza"),
+            "plaintext visible"
+        );
+        assert_eq!(
+            ring.open(&sealed, b"bob\0amazon"),
+            Err(KeyRingError::Corrupt)
+        );
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        assert_eq!(
+            ring.open(&sealed, b"ann\0amazon"),
+            Err(KeyRingError::Corrupt)
+        );
+        assert_eq!(
+            ring.open(&sealed[..10], b"ann\0amazon"),
+            Err(KeyRingError::Corrupt)
+        );
+    }
+}
