@@ -24,6 +24,7 @@ use crate::metrics::{self, Metrics};
 use crate::oauth::clients::ClientRegistry;
 use crate::oauth::error::OAuthError;
 use crate::oauth::{introspect, metadata, revoke, token};
+use crate::partner::{self, Partners};
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{Store, StoreError};
 use crate::web::session::CookieSettings;
@@ -48,6 +49,9 @@ pub enum StartupError {
     /// A client could not be set up.
     #[error("invalid client: {0}")]
     Client(String),
+    /// Mutual-linking partners could not be set up.
+    #[error("invalid mutual-linking setup: {0}")]
+    Partner(String),
     /// The store could not be opened.
     #[error("failed to open the store: {0}")]
     Store(#[from] StoreError),
@@ -79,6 +83,8 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     /// Login and CSRF cookies.
     pub cookies: CookieSettings,
+    /// Mutual-linking partners and the key ring for their tokens.
+    pub partners: Partners,
     /// Time.
     pub clock: Clock,
     /// Prometheus metrics.
@@ -133,6 +139,7 @@ impl AppState {
         let identity: Arc<dyn IdentityProvider> = match &config.identity {
             IdentityConfig::Static(s) => Arc::new(StaticUsers::load(s, verifier)?),
         };
+        let partners = Partners::new(&config, read_secret_text).map_err(StartupError::Partner)?;
         let cookies = CookieSettings {
             key: session_key(&config.server.session_key_file)?,
             secure: config.server.public_url.scheme() == "https",
@@ -154,6 +161,7 @@ impl AppState {
             identity,
             store,
             cookies,
+            partners,
             clock,
             metrics: Metrics::new(),
             metadata,
@@ -171,6 +179,18 @@ impl AppState {
             .route(routes::REVOKE, post(revoke::revoke))
             .route(routes::INTROSPECT, post(introspect::introspect))
             .route(routes::METADATA, get(metadata_document))
+            .route(
+                routes::RECIPROCAL_AUTHORIZE,
+                post(partner::reciprocal::reciprocal),
+            )
+            .route(
+                routes::PARTNER_TOKEN,
+                get(partner::token::partner_token).post(partner::token::partner_token),
+            )
+            .route(
+                routes::LINKS,
+                get(web::links::page).post(web::links::unlink),
+            )
             .fallback(not_found)
             // OAuth requests are small; bound what one request may cost.
             .layer(DefaultBodyLimit::max(16 * 1024))

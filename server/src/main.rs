@@ -57,6 +57,8 @@ enum Command {
 fn main() -> ExitCode {
     let started = Instant::now();
     let cli = Cli::parse();
+    // One TLS provider for the whole process (server and LWA client): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     if let Some(Command::HashPassword) = cli.command {
         return hash_password();
     }
@@ -177,7 +179,9 @@ fn print_demo_banner(app: &AppState, env: &dev::DevEnvironment, admin: SocketAdd
         "    Partner token (your app):   {}",
         routes::url(base, routes::PARTNER_TOKEN)
     );
-    println!("    (the last two serve mutual account linking once partner config is set)");
+    println!(
+        "    (the last two need a Login with Amazon partner: see the README, \"Mutual account linking\")"
+    );
     println!(
         "    Metadata:                   {}",
         routes::url(base, routes::METADATA)

@@ -168,7 +168,7 @@ pub async fn track(
 }
 
 fn route_label(path: Option<&str>) -> &'static str {
-    const KNOWN: [&str; 12] = [
+    const KNOWN: [&str; 13] = [
         routes::AUTHORIZE,
         routes::LOGIN,
         routes::CONSENT,
@@ -178,6 +178,7 @@ fn route_label(path: Option<&str>) -> &'static str {
         routes::METADATA,
         routes::RECIPROCAL_AUTHORIZE,
         routes::PARTNER_TOKEN,
+        routes::LINKS,
         routes::HEALTHZ,
         routes::READYZ,
         routes::METRICS,

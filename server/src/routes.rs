@@ -21,6 +21,9 @@ pub const RECIPROCAL_AUTHORIZE: &str = "/api/reciprocal/authorize";
 /// Mutual account linking: the skill developer's app fetches LWA tokens here.
 pub const PARTNER_TOKEN: &str = "/api/partner/token";
 
+/// The signed-in user's linked clients, with Unlink buttons.
+pub const LINKS: &str = "/oauth/links";
+
 /// Admin port: liveness.
 pub const HEALTHZ: &str = "/healthz";
 /// Admin port: readiness (the store answers).

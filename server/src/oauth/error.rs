@@ -33,6 +33,8 @@ pub enum ErrorCode {
     /// The token's client may not do this (RFC 6750 `insufficient_scope` is
     /// for scopes; this is used for a token of another client).
     InsufficientScope,
+    /// Mutual linking: the user has no stored Amazon tokens for the partner.
+    NotLinked,
     /// A bug; never for bad input.
     ServerError,
     /// The store or an upstream is unavailable; retry later.
@@ -53,6 +55,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::NotLinked => "not_linked",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }

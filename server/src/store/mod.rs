@@ -33,6 +33,23 @@ impl GrantId {
     pub fn generate() -> GrantId {
         GrantId(crate::tokens::random_id())
     }
+
+    /// Lower-case hex, as used in forms.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Parses [`GrantId::to_hex`] output.
+    pub fn from_hex(s: &str) -> Option<GrantId> {
+        if s.len() != 32 || !s.is_ascii() {
+            return None;
+        }
+        let mut id = [0u8; 16];
+        for (i, byte) in id.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(GrantId(id))
+    }
 }
 
 impl std::fmt::Debug for GrantId {

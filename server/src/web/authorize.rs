@@ -37,25 +37,35 @@ pub async fn authorize(
     let jar = app.cookies.jar(&headers);
     match app.cookies.session(&jar, app.clock.now()) {
         Some(session) => proceed(&app, &request, &session, jar, StatusCode::FOUND).await,
-        None => login_page(&app, &request, jar, "", None, StatusCode::OK),
+        None => login_page(&app, Some(&request), jar, "", None, StatusCode::OK),
     }
 }
 
-/// `POST /oauth/login`.
+/// `POST /oauth/login`. The form carries the authorization request it
+/// interrupted; without one (the linked-apps page) it returns there.
 pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (form, request) = match parse_form(&app, &headers, &body) {
-        Ok(v) => v,
-        Err(response) => return response,
+    let form = match Params::from_form(&headers, &body) {
+        Ok(f) => f,
+        Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
     };
+    let request = match form.get("request") {
+        Some(raw) => match parse_request(&app, raw.as_bytes()) {
+            Ok(r) => Some(r),
+            Err(response) => return response,
+        },
+        None => None,
+    };
+    let request = request.as_ref();
+    let client_id = request.map_or("-", |r| r.client.id());
     let jar = app.cookies.jar(&headers);
     let now = app.clock.now();
     let username = form.get("username").unwrap_or("");
     if !app.cookies.check_csrf(&jar, form.get("csrf"), now) {
-        tracing::info!(client_id = %request.client.id(), "login form refused: missing or stale CSRF nonce");
+        tracing::info!(client_id, "login form refused: missing or stale CSRF nonce");
         app.metrics.login("csrf");
         return login_page(
             &app,
-            &request,
+            request,
             jar,
             username,
             Some(EXPIRED),
@@ -63,45 +73,51 @@ pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
         );
     }
     let Some(password) = form.get("password").filter(|_| !username.is_empty()) else {
+        let message = Some("Enter your username and password.");
         return login_page(
             &app,
-            &request,
+            request,
             jar,
             username,
-            Some("Enter your username and password."),
+            message,
             StatusCode::BAD_REQUEST,
         );
     };
     match app.identity.authenticate(username, password).await {
         Ok(user) => {
-            tracing::info!(user_id = %user.id, client_id = %request.client.id(), "user logged in");
+            tracing::info!(user_id = %user.id, client_id, "user logged in");
             let jar = app.cookies.start_session(jar, &user, now);
-            let location = format!("{}?{}", routes::AUTHORIZE, request.to_query());
+            let location = match request {
+                Some(r) => format!("{}?{}", routes::AUTHORIZE, r.to_query()),
+                None => routes::LINKS.to_owned(),
+            };
             pages::redirect(StatusCode::SEE_OTHER, &location, Some(jar))
         }
         Err(AuthError::InvalidCredentials) => {
             // No username: it may be an email address, and a typo'd password
             // pasted into the username field must not reach the logs.
-            tracing::info!(client_id = %request.client.id(), "login failed: invalid credentials");
+            tracing::info!(client_id, "login failed: invalid credentials");
             app.metrics.login("invalid_credentials");
+            let message = Some("Incorrect username or password.");
             login_page(
                 &app,
-                &request,
+                request,
                 jar,
                 username,
-                Some("Incorrect username or password."),
+                message,
                 StatusCode::UNAUTHORIZED,
             )
         }
         Err(AuthError::Unavailable(e)) => {
             tracing::error!(error = %e, "identity backend unavailable");
             app.metrics.login("unavailable");
+            let message = Some("Sign-in is temporarily unavailable. Please try again in a moment.");
             login_page(
                 &app,
-                &request,
+                request,
                 jar,
                 username,
-                Some("Sign-in is temporarily unavailable. Please try again in a moment."),
+                message,
                 StatusCode::SERVICE_UNAVAILABLE,
             )
         }
@@ -119,7 +135,7 @@ pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Byte
     let Some(session) = app.cookies.session(&jar, now) else {
         return login_page(
             &app,
-            &request,
+            Some(&request),
             jar,
             "",
             Some("Your sign-in expired. Please sign in again."),
@@ -306,19 +322,23 @@ async fn issue_code(
     ))
 }
 
-fn login_page(
+/// The login page, for an authorization request or (without one) for the
+/// linked-apps page.
+pub(crate) fn login_page(
     app: &AppState,
-    request: &AuthorizationRequest,
+    request: Option<&AuthorizationRequest>,
     jar: PrivateCookieJar,
     username: &str,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
     let (jar, csrf) = app.cookies.csrf(jar, app.clock.now());
-    let query = request.to_query();
+    let query = request
+        .map(AuthorizationRequest::to_query)
+        .unwrap_or_default();
     let page = LoginPage {
         action: routes::LOGIN,
-        client_name: request.client.display_name(),
+        client_name: request.map(|r| r.client.display_name()),
         request: &query,
         csrf: &csrf,
         username,

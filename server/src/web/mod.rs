@@ -5,5 +5,6 @@
 //! (AES-256-GCM), so any replica can serve any step without sticky sessions.
 
 pub mod authorize;
+pub mod links;
 pub mod pages;
 pub mod session;

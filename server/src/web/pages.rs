@@ -12,9 +12,9 @@ use axum_extra::extract::cookie::PrivateCookieJar;
 pub struct LoginPage<'a> {
     /// Form target.
     pub action: &'a str,
-    /// Client shown to the user.
-    pub client_name: &'a str,
-    /// The authorization request, carried through the form.
+    /// Client shown to the user; `None` on the way to the linked-apps page.
+    pub client_name: Option<&'a str>,
+    /// The authorization request, carried through the form (may be empty).
     pub request: &'a str,
     /// CSRF nonce.
     pub csrf: &'a str,
@@ -42,6 +42,34 @@ pub struct ConsentPage<'a> {
     pub csrf: &'a str,
     /// What went wrong, if anything.
     pub error: Option<&'a str>,
+}
+
+/// One linked client on the linked-apps page.
+pub struct LinkedApp {
+    /// Client name.
+    pub name: String,
+    /// When the user linked it (UTC date).
+    pub since: String,
+    /// Granted scopes.
+    pub scope: String,
+    /// The grant id, hex.
+    pub grant: String,
+}
+
+/// The signed-in user's linked clients.
+#[derive(Template)]
+#[template(path = "links.html")]
+pub struct LinksPage<'a> {
+    /// Form target.
+    pub action: &'a str,
+    /// Who is logged in.
+    pub user_name: &'a str,
+    /// The linked clients.
+    pub apps: &'a [LinkedApp],
+    /// CSRF nonce.
+    pub csrf: &'a str,
+    /// A confirmation to show.
+    pub notice: Option<&'a str>,
 }
 
 /// An error shown instead of redirecting to an untrusted URI.

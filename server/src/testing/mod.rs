@@ -3,6 +3,8 @@
 //! Alexa and a user's phone do. Integration tests of this crate and of later
 //! crates build on it.
 
+pub mod lwa;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,8 +16,8 @@ use crate::app::{AppState, open_store};
 use crate::clock::Clock;
 use crate::config::{
     AuthorizationConfig, ClientConfig, Config, EmbeddedStoreConfig, GrantType, IdentityConfig,
-    LoggingConfig, PkcePolicy, RefreshTokenPolicy, ServerConfig, StaticIdentityConfig, StaticUser,
-    StoreConfig, alexa_redirect_uris,
+    LoggingConfig, LwaRegion, PartnerConfig, PkcePolicy, RefreshTokenPolicy, ServerConfig,
+    StaticIdentityConfig, StaticUser, StoreConfig, alexa_redirect_uris,
 };
 use crate::identity::password::hash_argon2_with;
 use crate::oauth::pkce;
@@ -94,7 +96,7 @@ pub fn test_config(dir: &Path) -> Config {
                 refresh_token: RefreshTokenPolicy::default(),
                 pkce: PkcePolicy::Required,
                 skip_consent: true,
-                partner_token_access: true,
+                partner_token_access: false,
             },
         ],
         identity: IdentityConfig::Static(StaticIdentityConfig {
@@ -122,6 +124,42 @@ pub fn test_config(dir: &Path) -> Config {
     }
 }
 
+/// The partner id of [`add_partner`].
+pub const PARTNER_ID: &str = "amazon";
+
+/// Configures mutual linking against `token_url` (an [`lwa::LwaStandIn`]):
+/// the Alexa test client delivers reciprocal codes; the other client (the
+/// skill developer's app) may read partner tokens.
+pub fn add_partner(config: &mut Config, dir: &Path, token_url: &Url) {
+    let write = |name: &str, contents: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, contents).expect("write test secret");
+        path
+    };
+    config.partners = vec![PartnerConfig {
+        id: PARTNER_ID.into(),
+        linked_clients: vec![CLIENT_ID.into()],
+        client_id_file: write("lwa-client-id", lwa::LWA_CLIENT_ID.as_bytes()),
+        client_secret_file: write(
+            "lwa-client-secret",
+            format!("{}\n", lwa::LWA_CLIENT_SECRET).as_bytes(),
+        ),
+        region: LwaRegion::Na,
+        token_url: Some(token_url.clone()),
+        scopes: vec!["alexa::health:profile:write".into()],
+        refresh_margin_seconds: 300,
+        request_timeout_seconds: 2,
+    }];
+    config.encryption_key_files = vec![write(
+        "token-key-1",
+        &[tokens::random_id(), tokens::random_id()].concat(),
+    )];
+    config.clients[1].partner_token_access = true;
+    config.clients[1]
+        .scopes
+        .push(crate::config::PARTNER_TOKEN_SCOPE.into());
+}
+
 /// A server running in this process on loopback.
 pub struct TestServer {
     /// `http://127.0.0.1:<port>`.
@@ -145,6 +183,23 @@ impl TestServer {
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = test_config(dir.path());
+        adjust(&mut config);
+        TestServer::start_config(config, dir).await
+    }
+
+    /// Starts with mutual linking configured against `lwa`.
+    pub async fn start_with_partner(lwa: &lwa::LwaStandIn) -> TestServer {
+        TestServer::start_with_partner_and(lwa, |_| {}).await
+    }
+
+    /// Like [`TestServer::start_with_partner`], then `adjust`.
+    pub async fn start_with_partner_and(
+        lwa: &lwa::LwaStandIn,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path());
+        add_partner(&mut config, dir.path(), &lwa.token_url);
         adjust(&mut config);
         TestServer::start_config(config, dir).await
     }
@@ -457,4 +512,42 @@ pub async fn link(server: &TestServer, user: (&str, &str), auth: ClientAuth) -> 
     .await;
     assert_eq!(status, 200, "code exchange succeeds: {body}");
     body
+}
+
+/// Alexa's call to the reciprocal endpoint: the LWA `code`, authenticated
+/// with the access token we issued for the user.
+pub async fn reciprocal(server: &TestServer, access_token: &str, code: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(server.url(crate::routes::RECIPROCAL_AUTHORIZE))
+        .bearer_auth(access_token)
+        .form(&[
+            ("grant_type", "reciprocal_authorization_code"),
+            ("code", code),
+            ("client_id", CLIENT_ID),
+        ])
+        .send()
+        .await
+        .expect("reciprocal request");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.expect("reciprocal answers JSON"),
+    )
+}
+
+/// The skill developer's app asking for a user's Amazon token (HTTP Basic
+/// as the other client).
+pub async fn partner_token(server: &TestServer, user_id: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(server.url(crate::routes::PARTNER_TOKEN))
+        .basic_auth(OTHER_CLIENT_ID, Some(OTHER_CLIENT_SECRET))
+        .query(&[("user_id", user_id)])
+        .send()
+        .await
+        .expect("partner token request");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.expect("partner token answers JSON"),
+    )
 }

@@ -1,0 +1,157 @@
+//! A client of the Login with Amazon (LWA) token endpoint.
+//!
+//! Two grants are used: `authorization_code` (the code Alexa hands us at
+//! the reciprocal endpoint) and `refresh_token`. Client credentials go in
+//! the body, as LWA documents. One pooled HTTPS client (rustls) per partner,
+//! with connect and request timeouts.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+/// Tokens LWA returned.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LwaTokens {
+    /// `Atza|...`.
+    pub access_token: String,
+    /// `Atzr|...`; LWA may omit it on refresh (then the old one stays valid).
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// Seconds the access token lives.
+    pub expires_in: i64,
+    /// Granted scope, when LWA says.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LwaErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Why an LWA call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LwaError {
+    /// The code or refresh token is invalid, used, expired or revoked.
+    #[error("LWA rejected the grant: {0}")]
+    InvalidGrant(String),
+    /// LWA refused our partner credentials: a configuration problem.
+    #[error("LWA refused the partner client credentials: {0}")]
+    InvalidClient(String),
+    /// Any other 4xx answer.
+    #[error("LWA answered {status}: {error}")]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// LWA's error code.
+        error: String,
+    },
+    /// LWA answered 5xx or nonsense.
+    #[error("LWA failed: {0}")]
+    BadGateway(String),
+    /// LWA could not be reached in time.
+    #[error("LWA unreachable: {0}")]
+    Unreachable(String),
+}
+
+/// The LWA token endpoint with one partner's credentials.
+pub struct LwaClient {
+    http: reqwest::Client,
+    token_url: Url,
+    client_id: String,
+    client_secret: String,
+}
+
+impl std::fmt::Debug for LwaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LwaClient")
+            .field("token_url", &self.token_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LwaClient {
+    /// A client for `token_url`.
+    pub fn new(
+        token_url: Url,
+        client_id: String,
+        client_secret: String,
+        timeout: Duration,
+    ) -> Result<LwaClient, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(3)))
+            .timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("alexa-link/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("failed to build the LWA HTTP client: {e}"))?;
+        Ok(LwaClient {
+            http,
+            token_url,
+            client_id,
+            client_secret,
+        })
+    }
+
+    /// Exchanges an LWA authorization code.
+    pub async fn exchange_code(&self, code: &str) -> Result<LwaTokens, LwaError> {
+        self.call(&[("grant_type", "authorization_code"), ("code", code)])
+            .await
+    }
+
+    /// Refreshes with an LWA refresh token.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<LwaTokens, LwaError> {
+        self.call(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .await
+    }
+
+    async fn call(&self, grant: &[(&str, &str)]) -> Result<LwaTokens, LwaError> {
+        let mut form: Vec<(&str, &str)> = grant.to_vec();
+        form.push(("client_id", &self.client_id));
+        form.push(("client_secret", &self.client_secret));
+        let response = self
+            .http
+            .post(self.token_url.clone())
+            .form(&form)
+            .send()
+            .await
+            // Display of a reqwest error names the URL, never the body.
+            .map_err(|e| LwaError::Unreachable(e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| LwaError::Unreachable(e.without_url().to_string()))?;
+        if status.is_success() {
+            return serde_json::from_slice(&body)
+                .map_err(|e| LwaError::BadGateway(format!("unreadable token response: {e}")));
+        }
+        if status.is_server_error() {
+            return Err(LwaError::BadGateway(format!("HTTP {}", status.as_u16())));
+        }
+        let error: LwaErrorBody = serde_json::from_slice(&body).map_err(|_| {
+            LwaError::BadGateway(format!(
+                "HTTP {} without an OAuth error body",
+                status.as_u16()
+            ))
+        })?;
+        let described = match error.error_description {
+            Some(d) => format!("{}: {d}", error.error),
+            None => error.error.clone(),
+        };
+        Err(match error.error.as_str() {
+            "invalid_grant" => LwaError::InvalidGrant(described),
+            "invalid_client" | "unauthorized_client" => LwaError::InvalidClient(described),
+            _ => LwaError::Rejected {
+                status: status.as_u16(),
+                error: described,
+            },
+        })
+    }
+}

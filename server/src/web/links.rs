@@ -1,0 +1,141 @@
+//! `GET|POST /oauth/links`: the signed-in user's linked clients, each with an
+//! Unlink button. Unlinking revokes that grant, which ends every token of it
+//! and deletes the Amazon tokens kept through it. A user sees and unlinks
+//! only their own grants; the form is CSRF-protected like the others.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum_extra::extract::cookie::PrivateCookieJar;
+
+use super::authorize::login_page;
+use super::pages::{self, LinkedApp, LinksPage};
+use super::session::LoginSession;
+use crate::app::AppState;
+use crate::oauth::form::Params;
+use crate::routes;
+use crate::store::GrantId;
+
+/// `GET /oauth/links`.
+pub async fn page(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let jar = app.cookies.jar(&headers);
+    let Some(session) = app.cookies.session(&jar, app.clock.now()) else {
+        return login_page(&app, None, jar, "", None, StatusCode::OK);
+    };
+    let notice = (query.as_deref() == Some("unlinked=1")).then_some("The app was unlinked.");
+    render(&app, &session, jar, notice, StatusCode::OK).await
+}
+
+/// `POST /oauth/links`: unlink one grant.
+pub async fn unlink(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = match Params::from_form(&headers, &body) {
+        Ok(f) => f,
+        Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
+    };
+    let jar = app.cookies.jar(&headers);
+    let now = app.clock.now();
+    let Some(session) = app.cookies.session(&jar, now) else {
+        return login_page(
+            &app,
+            None,
+            jar,
+            "",
+            Some("Your sign-in expired. Please sign in again."),
+            StatusCode::FORBIDDEN,
+        );
+    };
+    if !app.cookies.check_csrf(&jar, form.get("csrf"), now) {
+        return render(
+            &app,
+            &session,
+            jar,
+            Some("This page expired. Please try again."),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    let Some(grant) = form.get("grant").and_then(GrantId::from_hex) else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "The form does not name a linked app.",
+        );
+    };
+    // Only the user's own, active grants; anything else looks the same as
+    // an unknown one.
+    let owned = match app.store.get_grant(&grant).await {
+        Ok(Some(g)) => g.user_id.as_deref() == Some(session.user_id.as_str()) && g.is_active(now),
+        Ok(None) => false,
+        Err(e) => return unavailable(e),
+    };
+    if !owned {
+        return render(
+            &app,
+            &session,
+            jar,
+            Some("That app is not linked to your account."),
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+    }
+    if let Err(e) = app.store.revoke_grant(&grant, now).await {
+        return unavailable(e);
+    }
+    tracing::info!(user_id = %session.user_id, "user unlinked an app");
+    pages::redirect(
+        StatusCode::SEE_OTHER,
+        &format!("{}?unlinked=1", routes::LINKS),
+        Some(jar),
+    )
+}
+
+async fn render(
+    app: &AppState,
+    session: &LoginSession,
+    jar: PrivateCookieJar,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let now = app.clock.now();
+    let grants = match app.store.list_user_grants(&session.user_id, now).await {
+        Ok(g) => g,
+        Err(e) => return unavailable(e),
+    };
+    let apps: Vec<LinkedApp> = grants
+        .into_iter()
+        .map(|(id, g)| LinkedApp {
+            name: app
+                .clients
+                .get(&g.client_id)
+                .map_or_else(|| g.client_id.clone(), |c| c.display_name().to_owned()),
+            since: time::OffsetDateTime::from_unix_timestamp(g.created_at)
+                .map(|t| t.date().to_string())
+                .unwrap_or_default(),
+            scope: g.scope,
+            grant: id.to_hex(),
+        })
+        .collect();
+    let (jar, csrf) = app.cookies.csrf(jar, now);
+    let page = LinksPage {
+        action: routes::LINKS,
+        user_name: &session.display_name,
+        apps: &apps,
+        csrf: &csrf,
+        notice,
+    };
+    pages::render(status, &page, Some(jar))
+}
+
+fn unavailable(e: crate::store::StoreError) -> Response {
+    tracing::error!(error = %e, "store operation failed on the linked-apps page");
+    pages::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "Please try again in a moment.",
+    )
+}
