@@ -111,10 +111,14 @@ impl Deref for AppState {
     }
 }
 
-/// Opens the store a config names.
-pub fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+/// Opens the store a config names (for DynamoDB: connects and creates or
+/// verifies the table).
+pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
     match config {
         StoreConfig::Embedded(e) => Ok(Arc::new(EmbeddedStore::open(&e.path)?)),
+        StoreConfig::Dynamodb(d) => Ok(Arc::new(
+            crate::store::dynamodb::DynamoStore::connect(d).await?,
+        )),
     }
 }
 

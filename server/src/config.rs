@@ -414,6 +414,54 @@ pub struct StaticUsersFile {
 pub enum StoreConfig {
     /// A single-file store on local disk (one replica only).
     Embedded(EmbeddedStoreConfig),
+    /// An Amazon DynamoDB table, shared by any number of replicas.
+    Dynamodb(DynamoDbStoreConfig),
+}
+
+/// The DynamoDB store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DynamoDbStoreConfig {
+    /// The table (3 to 255 characters: letters, digits, `_`, `-`, `.`).
+    pub table_name: String,
+    /// AWS region, e.g. `us-east-1`.
+    pub region: String,
+    /// Endpoint override (DynamoDB Local, a VPC endpoint). Absent: the
+    /// region's public endpoint.
+    #[serde(default)]
+    pub endpoint: Option<Url>,
+    /// Create the table (with its index and TTL) at start when it is missing.
+    /// Otherwise the server only checks that it exists as expected.
+    #[serde(default)]
+    pub create_table: bool,
+    /// Static credentials from files. Absent: the default AWS chain
+    /// (environment, web identity / IRSA, ECS and EC2 metadata).
+    #[serde(default)]
+    pub credentials: Option<AwsCredentialFiles>,
+    /// Attempts per request, with jittered exponential backoff, before a
+    /// client gets 503 `temporarily_unavailable` (1 to 10).
+    #[serde(default = "default_dynamodb_attempts")]
+    pub max_attempts: u32,
+    /// Timeout of one attempt, in milliseconds (100 to 10000).
+    #[serde(default = "default_dynamodb_timeout_ms")]
+    pub attempt_timeout_millis: u64,
+}
+
+/// Static AWS credentials, one value per file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AwsCredentialFiles {
+    /// File holding the access key id.
+    pub access_key_id_file: PathBuf,
+    /// File holding the secret access key.
+    pub secret_access_key_file: PathBuf,
+}
+
+fn default_dynamodb_attempts() -> u32 {
+    3
+}
+fn default_dynamodb_timeout_ms() -> u64 {
+    1000
 }
 
 /// The embedded single-file store.
@@ -553,6 +601,9 @@ impl Config {
             IdentityConfig::Static(s) => validate_static_identity(s, &mut errors),
         }
         self.validate_partners(&mut errors);
+        if let StoreConfig::Dynamodb(d) = &self.store {
+            validate_dynamodb(d, &mut errors);
+        }
         if errors.0.is_empty() {
             Ok(())
         } else {
@@ -810,6 +861,37 @@ fn validate_client(c: &ClientConfig, path: &str, errors: &mut Errors) {
         errors.push(
             format!("{path}.refreshToken.absoluteLifetimeSeconds"),
             "must be at least accessTokenLifetimeSeconds",
+        );
+    }
+}
+
+fn validate_dynamodb(d: &DynamoDbStoreConfig, errors: &mut Errors) {
+    let name_ok = (3..=255).contains(&d.table_name.len())
+        && d.table_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if !name_ok {
+        errors.push(
+            "store.dynamodb.tableName",
+            "must be 3 to 255 characters of letters, digits, '_', '-' or '.'",
+        );
+    }
+    if d.region.is_empty() {
+        errors.push("store.dynamodb.region", "is required (e.g. us-east-1)");
+    }
+    if !(1..=10).contains(&d.max_attempts) {
+        errors.push(
+            "store.dynamodb.maxAttempts",
+            format!("must be between 1 and 10, got {}", d.max_attempts),
+        );
+    }
+    if !(100..=10_000).contains(&d.attempt_timeout_millis) {
+        errors.push(
+            "store.dynamodb.attemptTimeoutMillis",
+            format!(
+                "must be between 100 and 10000, got {}",
+                d.attempt_timeout_millis
+            ),
         );
     }
 }

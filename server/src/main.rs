@@ -133,7 +133,7 @@ async fn run(cli: Cli, started: Instant) -> anyhow::Result<()> {
         // With --port 0 the real port is known only now.
         config.server.public_url = Url::parse(&format!("http://{}", listeners.public_addr()))?;
     }
-    let store = open_store(&config.store)?;
+    let store = open_store(&config.store).await?;
     let app = AppState::new(config, store, Clock::default())?;
     let running = server::serve(app.clone(), listeners).await?;
     if let Some(env) = &dev_env {
@@ -209,6 +209,9 @@ fn print_demo_banner(app: &AppState, env: &dev::DevEnvironment, admin: SocketAdd
     match &app.config.store {
         alexa_link_server::config::StoreConfig::Embedded(e) => {
             println!("  Store: {}", e.path.display());
+        }
+        alexa_link_server::config::StoreConfig::Dynamodb(d) => {
+            println!("  Store: DynamoDB table {}", d.table_name);
         }
     }
     println!("{line}");

@@ -136,7 +136,11 @@ async fn handle(
         refresh_token,
     };
     let scope = lwa.scope.unwrap_or_else(|| partner.config.scopes.join(" "));
-    let revision = match app.store.get_partner_link(user_id, partner_id).await? {
+    let revision = match app
+        .store
+        .get_partner_link(user_id, partner_id, app.clock.now())
+        .await?
+    {
         Some(old) => old.revision + 1,
         None => 1,
     };

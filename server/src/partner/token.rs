@@ -72,7 +72,7 @@ async fn handle(
 
     let link = app
         .store
-        .get_partner_link(user_id, partner_id)
+        .get_partner_link(user_id, partner_id, app.clock.now())
         .await?
         .ok_or_else(not_linked)?;
     let (access_token, expires_at, scope) = if fresh(&link, partner, app.clock.now()) {

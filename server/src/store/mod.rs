@@ -7,9 +7,10 @@
 //! deletion is only cleanup, never prompt). Tokens and codes are keyed by
 //! [`TokenHash`]; their values are never handed to a backend.
 //!
-//! Backends: [`embedded`] (a single redb file). Every backend passes the one
+//! Backends: [`embedded`] (a single redb file) and [`dynamodb`]. Every backend passes the one
 //! suite in `conformance` (feature `test-support`).
 
+pub mod dynamodb;
 pub mod embedded;
 
 #[cfg(any(test, feature = "test-support"))]
@@ -381,11 +382,12 @@ pub trait Store: Send + Sync + 'static {
         now: UnixTime,
     ) -> Result<bool, StoreError>;
 
-    /// Reads a user's link to a partner.
+    /// Reads a user's link to a partner (absent once its grant expired).
     async fn get_partner_link(
         &self,
         user_id: &str,
         partner_id: &str,
+        now: UnixTime,
     ) -> Result<Option<PartnerLinkRecord>, StoreError>;
 
     /// Takes the refresh lease of a link if nobody holds an unexpired one.

@@ -215,7 +215,7 @@ impl TestServer {
         config.server.public_url =
             Url::parse(&format!("{scheme}://{}", listeners.public_addr())).expect("public url");
         config.validate().expect("test config is valid");
-        let store = open_store(&config.store).expect("open store");
+        let store = open_store(&config.store).await.expect("open store");
         let app = AppState::new(config, store, Clock::default()).expect("app");
         let running = server::serve(app.clone(), listeners).await.expect("serve");
         TestServer {
@@ -549,5 +549,35 @@ pub async fn partner_token(server: &TestServer, user_id: &str) -> (u16, Value) {
     (
         status,
         response.json().await.expect("partner token answers JSON"),
+    )
+}
+
+/// A DynamoDB store config for DynamoDB Local at `endpoint` (dummy static
+/// credentials written under `dir`, a table created on start).
+pub fn dynamodb_store(dir: &Path, endpoint: &str, table: &str) -> StoreConfig {
+    let write = |name: &str, contents: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, contents).expect("write credentials");
+        path
+    };
+    StoreConfig::Dynamodb(crate::config::DynamoDbStoreConfig {
+        table_name: table.into(),
+        region: "us-east-1".into(),
+        endpoint: Some(Url::parse(endpoint).expect("endpoint url")),
+        create_table: true,
+        credentials: Some(crate::config::AwsCredentialFiles {
+            access_key_id_file: write("aws-access-key-id", "AKIALOCALTESTING"),
+            secret_access_key_file: write("aws-secret-access-key", "local-testing-secret"),
+        }),
+        max_attempts: 2,
+        attempt_timeout_millis: 1000,
+    })
+}
+
+/// A table name no other test uses.
+pub fn unique_table() -> String {
+    format!(
+        "alexa-link-test-{}",
+        tokens::random_nonce().replace(['-', '_'], "x")
     )
 }

@@ -68,12 +68,31 @@ pub async fn exchange(
         Decision::ReplaySuccessor => replay_successor(lookup.as_ref(), presented, now),
         Decision::Reuse => Err(reuse(app, lookup.as_ref(), now).await),
         Decision::Exchange => {
-            let Some(lookup) = lookup else {
+            let Some(mut lookup) = lookup else {
                 return Err(invalid());
             };
-            rotate(app, client, params, presented, hash, lookup, now).await
+            // A shared store may report a lost race between two rotations of
+            // this token before either has won; look again, a few times.
+            for _ in 0..3 {
+                match rotate(app, client, params, presented, hash, lookup, now).await? {
+                    Rotated::Done(response) => return Ok(response),
+                    Rotated::Retry(again) => lookup = again,
+                }
+            }
+            Err(OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the refresh token is being used concurrently; retry",
+            ))
         }
     }
+}
+
+/// What one rotation attempt came to.
+enum Rotated {
+    /// The answer for the client.
+    Done(TokenResponse),
+    /// Nothing was decided and the token is still active: try again.
+    Retry(RefreshLookup),
 }
 
 async fn rotate(
@@ -84,7 +103,7 @@ async fn rotate(
     hash: TokenHash,
     lookup: RefreshLookup,
     now: UnixTime,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<Rotated, OAuthError> {
     let token = &lookup.token;
     // A narrower scope may be asked for the access token (RFC 6749 6); the
     // refresh token keeps the grant's scope.
@@ -125,20 +144,23 @@ async fn rotate(
         refresh: refresh.map(|(t, r)| (t.hash, r)),
     };
     match app.store.rotate_refresh_token(&rotation, now).await {
-        Ok(()) => Ok(TokenResponse {
+        Ok(()) => Ok(Rotated::Done(TokenResponse {
             access_token: access.value,
             token_type: "Bearer",
             expires_in: access_record.expires_at - now,
             refresh_token: Some(refresh_value),
             scope: access_scope,
-        }),
+        })),
         // Another request rotated it between our read and write (a
         // concurrent retry), or the grant was revoked meanwhile: decide again
         // on what is there now.
         Err(RotateError::Conflict) => {
             let again = app.store.get_refresh_token(&hash, now).await?;
-            match decide(again.as_ref(), client, now) {
-                Decision::ReplaySuccessor => replay_successor(again.as_ref(), presented, now),
+            match (decide(again.as_ref(), client, now), again) {
+                (Decision::ReplaySuccessor, again) => {
+                    replay_successor(again.as_ref(), presented, now).map(Rotated::Done)
+                }
+                (Decision::Exchange, Some(again)) => Ok(Rotated::Retry(again)),
                 _ => Err(invalid()),
             }
         }

@@ -1,0 +1,1126 @@
+//! The DynamoDB store, for any number of replicas.
+//!
+//! # Table design
+//!
+//! One table (fewer things to create, grant IAM access to and back up), with
+//! a string partition key `pk` whose prefix says what the item is:
+//!
+//! | item | `pk` | `gk` (index key) |
+//! |---|---|---|
+//! | authorization code | `c#<hash>` | |
+//! | access token | `a#<hash>` | `g#<grant>` |
+//! | refresh token | `r#<hash>` | `g#<grant>` |
+//! | grant | `g#<grant>` | `u#<user>` |
+//! | consent | `n#<user>#<client>` | |
+//! | partner (Amazon) link | `l#<user>#<partner>` | `g#<grant>` |
+//!
+//! Hashes and ids are hex; user ids are base64url so that no user id can
+//! forge a key. The global secondary index `gk-index` finds a grant's tokens
+//! (to delete them on revocation; their grant's state already disables them,
+//! so the index's eventual consistency only delays cleanup) and a user's
+//! grants (the linked-apps page).
+//!
+//! Each item keeps the record as first written in `v` (postcard bytes) and
+//! its mutable state in separate attributes (`redeemed`, `revoked`,
+//! `rotated_at`/`successor`, the link's tokens and lease), so that every
+//! once-only change is one conditional `UpdateItem` or one transaction
+//! whose conditions read those attributes. `exp` is the logical expiry
+//! checked on every read; `ttl` is when DynamoDB may delete the item
+//! (cleanup only: TTL deletion is never prompt). Reads that decide security
+//! are strongly consistent.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus, TransactWriteItem, Update,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
+    PartnerLinkRecord, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError, RefreshLookup, RefreshState,
+    RefreshTokenRecord, RotateError, Rotation, Store, StoreError, UnixTime,
+};
+use crate::config::DynamoDbStoreConfig;
+use crate::tokens::TokenHash;
+
+/// The index over `gk`.
+pub const GK_INDEX: &str = "gk-index";
+/// How long a revoked grant's record is kept (so a replayed code still finds
+/// it revoked) before DynamoDB may delete it.
+const REVOKED_GRANT_RETENTION_SECONDS: i64 = 24 * 3600;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How a transaction ended.
+enum Transaction {
+    Committed,
+    /// Our conditions failed; per item, the old item where it failed.
+    ConditionFailed(Vec<Option<Item>>),
+    /// It raced another transaction on the same item; nothing was written.
+    Conflict,
+}
+
+/// The DynamoDB store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+}
+
+fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Corrupt(format!("invalid DynamoDB request: {e}")))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn b64(s: &str) -> String {
+    URL_SAFE_NO_PAD.encode(s.as_bytes())
+}
+
+fn code_key(h: &TokenHash) -> String {
+    format!("c#{}", hex(&h.0))
+}
+fn access_key(h: &TokenHash) -> String {
+    format!("a#{}", hex(&h.0))
+}
+fn refresh_key(h: &TokenHash) -> String {
+    format!("r#{}", hex(&h.0))
+}
+fn grant_key(g: &GrantId) -> String {
+    format!("g#{}", hex(&g.0))
+}
+fn user_key(user: &str) -> String {
+    format!("u#{}", b64(user))
+}
+fn consent_key(user: &str, client: &str) -> String {
+    format!("n#{}#{client}", b64(user))
+}
+fn link_key(user: &str, partner: &str) -> String {
+    format!("l#{}#{partner}", b64(user))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn b(v: impl Into<Vec<u8>>) -> AttributeValue {
+    AttributeValue::B(Blob::new(v))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    postcard::to_stdvec(value)
+        .map(b)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    let bytes =
+        blob(item, "v").ok_or_else(|| StoreError::Corrupt("item without a value".into()))?;
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn num(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+fn blob<'a>(item: &'a Item, name: &str) -> Option<&'a [u8]> {
+    item.get(name)?.as_b().ok().map(Blob::as_ref)
+}
+
+fn grant_id_of(bytes: &[u8]) -> Option<GrantId> {
+    bytes.try_into().ok().map(GrantId)
+}
+
+/// The code with its `redeemed` attribute merged in.
+fn code_from(item: &Item) -> Result<AuthCodeRecord, StoreError> {
+    let mut record: AuthCodeRecord = decode(item)?;
+    record.redeemed_for = blob(item, "redeemed").and_then(grant_id_of);
+    Ok(record)
+}
+
+/// The grant with its `revoked` attribute merged in.
+fn grant_from(item: &Item) -> Result<GrantRecord, StoreError> {
+    let mut record: GrantRecord = decode(item)?;
+    record.revoked_at = num(item, "revoked");
+    Ok(record)
+}
+
+/// The refresh token with its rotation state merged in.
+fn refresh_from(item: &Item) -> Result<RefreshTokenRecord, StoreError> {
+    let mut record: RefreshTokenRecord = decode(item)?;
+    if let Some(at) = num(item, "rotated_at") {
+        record.state = RefreshState::Rotated {
+            at,
+            sealed_successor: blob(item, "successor")
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
+        };
+    }
+    Ok(record)
+}
+
+/// The partner link with its mutable state merged in.
+fn link_from(item: &Item) -> Result<PartnerLinkRecord, StoreError> {
+    let mut record: PartnerLinkRecord = decode(item)?;
+    if let Some(sealed) = blob(item, "sealed") {
+        record.sealed_tokens = sealed.to_vec();
+    }
+    if let Some(v) = num(item, "access_exp") {
+        record.access_expires_at = v;
+    }
+    if let Some(v) = num(item, "updated") {
+        record.updated_at = v;
+    }
+    if let Some(v) = num(item, "revision") {
+        record.revision = v as u64;
+    }
+    record.refresh_lease = match (blob(item, "lease_holder"), num(item, "lease_until")) {
+        (Some(holder), Some(until)) => holder.try_into().ok().map(|holder| Lease { holder, until }),
+        _ => None,
+    };
+    Ok(record)
+}
+
+fn expired(item: &Item, now: UnixTime) -> bool {
+    num(item, "exp").is_some_and(|e| now >= e)
+}
+
+impl DynamoStore {
+    /// Connects, then creates or verifies the table.
+    pub async fn connect(config: &DynamoDbStoreConfig) -> Result<DynamoStore, StoreError> {
+        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_millis(config.attempt_timeout_millis))
+            .operation_attempt_timeout(Duration::from_millis(config.attempt_timeout_millis))
+            .build();
+        // Standard retries: exponential backoff with full jitter, and a
+        // client-side token bucket so a brown-out is not made worse.
+        let retries =
+            aws_config::retry::RetryConfig::standard().with_max_attempts(config.max_attempts);
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http)
+            .region(aws_config::Region::new(config.region.clone()))
+            .timeout_config(timeouts)
+            .retry_config(retries);
+        if let Some(files) = &config.credentials {
+            let read = |p: &std::path::Path| {
+                std::fs::read_to_string(p)
+                    .map(|v| v.trim().to_owned())
+                    .map_err(|e| {
+                        StoreError::Unavailable(format!("failed to read {}: {e}", p.display()))
+                    })
+            };
+            let creds = aws_credential_types::Credentials::new(
+                read(&files.access_key_id_file)?,
+                read(&files.secret_access_key_file)?,
+                None,
+                None,
+                "alexa-link-credential-files",
+            );
+            loader = loader.credentials_provider(creds);
+        }
+        if let Some(endpoint) = &config.endpoint {
+            loader = loader.endpoint_url(endpoint.as_str().trim_end_matches('/'));
+        }
+        let sdk = loader.load().await;
+        let store = DynamoStore {
+            client: Client::new(&sdk),
+            table: config.table_name.clone(),
+        };
+        store.ensure_table(config.create_table).await?;
+        Ok(store)
+    }
+
+    /// Creates the table when allowed and missing; otherwise checks it has
+    /// the key, index and TTL this store needs, naming what is missing.
+    async fn ensure_table(&self, create: bool) -> Result<(), StoreError> {
+        let described = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await;
+        let table = match described {
+            Ok(out) => out.table,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_not_found_exception()) =>
+            {
+                if !create {
+                    return Err(StoreError::Unavailable(format!(
+                        "DynamoDB table {} does not exist (set store.dynamodb.createTable to create it)",
+                        self.table
+                    )));
+                }
+                self.create_table().await?;
+                None
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        if let Some(table) = table {
+            let key_ok = table
+                .key_schema()
+                .iter()
+                .any(|k| k.attribute_name() == "pk" && *k.key_type() == KeyType::Hash)
+                && table.key_schema().len() == 1;
+            if !key_ok {
+                return Err(StoreError::Unavailable(format!(
+                    "DynamoDB table {} must have the single partition key pk (string)",
+                    self.table
+                )));
+            }
+            if !table
+                .global_secondary_indexes()
+                .iter()
+                .any(|i| i.index_name() == Some(GK_INDEX))
+            {
+                return Err(StoreError::Unavailable(format!(
+                    "DynamoDB table {} lacks the global secondary index {GK_INDEX} on gk (string)",
+                    self.table
+                )));
+            }
+        }
+        self.wait_active().await?;
+        let ttl = self
+            .client
+            .describe_time_to_live()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let ttl_on = ttl.time_to_live_description().is_some_and(|d| {
+            matches!(
+                d.time_to_live_status(),
+                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+            ) && d.attribute_name() == Some("ttl")
+        });
+        if !ttl_on {
+            if !create {
+                return Err(StoreError::Unavailable(format!(
+                    "DynamoDB table {} does not have TTL enabled on the attribute ttl",
+                    self.table
+                )));
+            }
+            self.client
+                .update_time_to_live()
+                .table_name(&self.table)
+                .time_to_live_specification(built(
+                    TimeToLiveSpecification::builder()
+                        .enabled(true)
+                        .attribute_name("ttl")
+                        .build(),
+                )?)
+                .send()
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn create_table(&self) -> Result<(), StoreError> {
+        let attr = |name: &str| {
+            built(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build(),
+            )
+        };
+        let key = |name: &str| {
+            built(
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(KeyType::Hash)
+                    .build(),
+            )
+        };
+        let index = built(
+            GlobalSecondaryIndex::builder()
+                .index_name(GK_INDEX)
+                .key_schema(key("gk")?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build(),
+        )?;
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("gk")?)
+            .key_schema(key("pk")?)
+            .global_secondary_indexes(index)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await;
+        match created {
+            Ok(_) => {
+                tracing::info!(table = %self.table, "created DynamoDB table");
+                Ok(())
+            }
+            // Another replica created it first.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_in_use_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn wait_active(&self) -> Result<(), StoreError> {
+        for _ in 0..120 {
+            let out = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let active = out.table().is_some_and(|t| {
+                t.table_status() == Some(&TableStatus::Active)
+                    && t.global_secondary_indexes().iter().all(|i| {
+                        i.index_status()
+                            .is_none_or(|s| *s == aws_sdk_dynamodb::types::IndexStatus::Active)
+                    })
+            });
+            if active {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "DynamoDB table {} did not become active",
+            self.table
+        )))
+    }
+
+    async fn get(&self, pk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    fn token_put(
+        &self,
+        pk: String,
+        grant: Option<&GrantId>,
+        v: AttributeValue,
+        exp: Option<i64>,
+        ttl: Option<i64>,
+    ) -> Result<Put, StoreError> {
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(pk))
+            .item("v", v);
+        if let Some(g) = grant {
+            put = put.item("gk", s(grant_key(g)));
+        }
+        if let Some(e) = exp {
+            put = put.item("exp", n(e));
+        }
+        if let Some(t) = ttl {
+            put = put.item("ttl", n(t));
+        }
+        built(put.condition_expression("attribute_not_exists(pk)").build())
+    }
+
+    fn access_put(&self, hash: &TokenHash, record: &AccessTokenRecord) -> Result<Put, StoreError> {
+        self.token_put(
+            access_key(hash),
+            record.grant_id.as_ref(),
+            encode(record)?,
+            Some(record.expires_at),
+            Some(record.expires_at),
+        )
+    }
+
+    fn refresh_put(
+        &self,
+        hash: &TokenHash,
+        record: &RefreshTokenRecord,
+    ) -> Result<Put, StoreError> {
+        self.token_put(
+            refresh_key(hash),
+            Some(&record.grant_id),
+            encode(record)?,
+            record.expires_at,
+            record.expires_at,
+        )
+    }
+
+    /// The grant is unrevoked and unexpired (a transaction condition).
+    fn grant_active_check(
+        &self,
+        grant: &GrantId,
+        now: UnixTime,
+    ) -> Result<ConditionCheck, StoreError> {
+        built(
+            ConditionCheck::builder()
+                .table_name(&self.table)
+                .key("pk", s(grant_key(grant)))
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked) AND (attribute_not_exists(exp) OR exp > :now)")
+                .expression_attribute_values(":now", n(now))
+                .build(),
+        )
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Transaction, StoreError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Transaction::Committed),
+            Err(e) => {
+                if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() {
+                    let reasons = c.cancellation_reasons();
+                    // Cancelled by our conditions (not by a conflict with a
+                    // concurrent transaction, which the caller may retry).
+                    if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
+                        return Ok(Transaction::ConditionFailed(
+                            reasons
+                                .iter()
+                                .map(|r| (r.code() == Some("ConditionalCheckFailed")).then(|| r.item().cloned().unwrap_or_default()))
+                                .collect(),
+                        ));
+                    }
+                    if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+                        return Ok(Transaction::Conflict);
+                    }
+                }
+                Err(unavailable(e))
+            }
+        }
+    }
+
+    /// Deletes a grant's tokens and the partner links it owns, found through
+    /// the index (eventually consistent: cleanup, not enforcement).
+    async fn delete_grant_items(&self, grant: &GrantId) -> Result<(), StoreError> {
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GK_INDEX)
+                .key_condition_expression("gk = :g")
+                .expression_attribute_values(":g", s(grant_key(grant)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items() {
+                let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) else {
+                    continue;
+                };
+                let mut delete = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("pk", s(pk.clone()));
+                if pk.starts_with("l#") {
+                    // A relinked user's newer link belongs to another grant.
+                    delete = delete
+                        .condition_expression("gk = :g")
+                        .expression_attribute_values(":g", s(grant_key(grant)));
+                }
+                match delete.send().await {
+                    Ok(_) => {}
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                    Err(e) => return Err(unavailable(e)),
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s("ping"))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn put_code(&self, code: &TokenHash, record: &AuthCodeRecord) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(code_key(code)))
+            .item("v", encode(record)?)
+            .item("exp", n(record.expires_at))
+            .item("ttl", n(record.expires_at))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Duplicate)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_code(
+        &self,
+        code: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<AuthCodeRecord>, StoreError> {
+        match self.get(code_key(code)).await? {
+            Some(item) if !expired(&item, now) => code_from(&item).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    async fn redeem_code(
+        &self,
+        code: &TokenHash,
+        now: UnixTime,
+        grant: &NewGrant,
+    ) -> Result<(), RedeemError> {
+        let mark = built(
+            Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(code_key(code)))
+                .update_expression("SET redeemed = :g")
+                .condition_expression(
+                    "attribute_exists(pk) AND attribute_not_exists(redeemed) AND exp > :now",
+                )
+                .expression_attribute_values(":g", b(grant.grant_id.0.to_vec()))
+                .expression_attribute_values(":now", n(now))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build(),
+        )?;
+        let mut grant_put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(grant_key(&grant.grant_id)))
+            .item("v", encode(&grant.grant)?)
+            .condition_expression("attribute_not_exists(pk)");
+        if let Some(user) = &grant.grant.user_id {
+            grant_put = grant_put.item("gk", s(user_key(user)));
+        }
+        if let Some(exp) = grant.grant.expires_at {
+            grant_put = grant_put.item("exp", n(exp)).item("ttl", n(exp));
+        }
+        let mut items = vec![
+            TransactWriteItem::builder().update(mark).build(),
+            TransactWriteItem::builder()
+                .put(built(grant_put.build())?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(self.access_put(&grant.access.0, &grant.access.1)?)
+                .build(),
+        ];
+        if let Some((hash, record)) = &grant.refresh {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.refresh_put(hash, record)?)
+                    .build(),
+            );
+        }
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(()),
+            Transaction::ConditionFailed(reasons) => match reasons.first() {
+                Some(Some(old)) => match blob(old, "redeemed").and_then(grant_id_of) {
+                    Some(previous) => Err(RedeemError::AlreadyRedeemed(previous)),
+                    None => Err(RedeemError::NotFound),
+                },
+                // The code's condition held, a new key collided.
+                _ => Err(RedeemError::Store(StoreError::Duplicate)),
+            },
+            // A concurrent redemption of the same code is in flight: by the
+            // time the client looks again it has won or lost.
+            Transaction::Conflict => Err(RedeemError::Store(StoreError::Unavailable(
+                "concurrent redemption; retry".into(),
+            ))),
+        }
+    }
+
+    async fn put_access_token(
+        &self,
+        token: &TokenHash,
+        record: &AccessTokenRecord,
+    ) -> Result<(), StoreError> {
+        let put = self.access_put(token, record)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item().clone()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Duplicate)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_access_token(
+        &self,
+        token: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        let Some(item) = self.get(access_key(token)).await? else {
+            return Ok(None);
+        };
+        if expired(&item, now) {
+            return Ok(None);
+        }
+        let record: AccessTokenRecord = decode(&item)?;
+        if let Some(grant) = &record.grant_id {
+            let active = match self.get(grant_key(grant)).await? {
+                Some(g) => grant_from(&g)?.is_active(now),
+                None => false,
+            };
+            if !active {
+                return Ok(None);
+            }
+        }
+        Ok(Some(record))
+    }
+
+    async fn delete_access_token(&self, token: &TokenHash) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(access_key(token)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn get_refresh_token(
+        &self,
+        token: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<RefreshLookup>, StoreError> {
+        let Some(item) = self.get(refresh_key(token)).await? else {
+            return Ok(None);
+        };
+        let record = refresh_from(&item)?;
+        let live = match &record.state {
+            RefreshState::Active => record.expires_at.is_none_or(|e| now < e),
+            RefreshState::Rotated { at, .. } => now < at + ROTATED_TOKEN_RETENTION_SECONDS,
+        };
+        if !live {
+            return Ok(None);
+        }
+        let grant = match self.get(grant_key(&record.grant_id)).await? {
+            Some(g) => Some(grant_from(&g)?),
+            None => None,
+        };
+        Ok(Some(RefreshLookup {
+            token: record,
+            grant,
+        }))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &Rotation,
+        now: UnixTime,
+    ) -> Result<(), RotateError> {
+        let old_key = refresh_key(&rotation.old);
+        let usable = "attribute_exists(pk) AND attribute_not_exists(rotated_at) AND (attribute_not_exists(exp) OR exp > :now)";
+        let old = match &rotation.retire_old {
+            Some(RefreshState::Rotated {
+                at,
+                sealed_successor,
+            }) => TransactWriteItem::builder()
+                .update(built(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(old_key))
+                        // Kept long enough to recognise reuse, then deleted.
+                        .update_expression("SET rotated_at = :at, successor = :succ, #ttl = :ttl")
+                        .expression_attribute_names("#ttl", "ttl")
+                        .condition_expression(usable)
+                        .expression_attribute_values(":at", n(*at))
+                        .expression_attribute_values(":succ", b(sealed_successor.clone()))
+                        .expression_attribute_values(
+                            ":ttl",
+                            n(at + ROTATED_TOKEN_RETENTION_SECONDS),
+                        )
+                        .expression_attribute_values(":now", n(now))
+                        .build(),
+                )?)
+                .build(),
+            _ => TransactWriteItem::builder()
+                .condition_check(built(
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(old_key))
+                        .condition_expression(usable)
+                        .expression_attribute_values(":now", n(now))
+                        .build(),
+                )?)
+                .build(),
+        };
+        let grant = rotation.access.1.grant_id.ok_or_else(|| {
+            RotateError::Store(StoreError::Corrupt(
+                "a refreshed access token must belong to a grant".into(),
+            ))
+        })?;
+        let mut items = vec![
+            old,
+            TransactWriteItem::builder()
+                .condition_check(self.grant_active_check(&grant, now)?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(self.access_put(&rotation.access.0, &rotation.access.1)?)
+                .build(),
+        ];
+        if let Some((hash, record)) = &rotation.refresh {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.refresh_put(hash, record)?)
+                    .build(),
+            );
+        }
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(()),
+            Transaction::ConditionFailed(_) | Transaction::Conflict => Err(RotateError::Conflict),
+        }
+    }
+
+    async fn revoke_grant(&self, grant: &GrantId, now: UnixTime) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(grant_key(grant)))
+            .update_expression("SET revoked = :now, #ttl = :ttl")
+            .expression_attribute_names("#ttl", "ttl")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked)")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":ttl", n(now + REVOKED_GRANT_RETENTION_SECONDS))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let was_active = match result {
+            Ok(out) => match out.attributes() {
+                Some(old) => grant_from(old)?.is_active(now),
+                None => false,
+            },
+            // Unknown, or revoked before: still clean up below.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                false
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        self.delete_grant_items(grant).await?;
+        Ok(was_active)
+    }
+
+    async fn get_grant(&self, grant: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        match self.get(grant_key(grant)).await? {
+            Some(item) => grant_from(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        match self.get(consent_key(user_id, client_id)).await? {
+            Some(item) => decode(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &[String],
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(consent_key(user_id, client_id)))
+            .item("v", encode(&scopes)?)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn list_user_grants(
+        &self,
+        user_id: &str,
+        now: UnixTime,
+    ) -> Result<Vec<(GrantId, GrantRecord)>, StoreError> {
+        let mut grants = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GK_INDEX)
+                .key_condition_expression("gk = :u")
+                .expression_attribute_values(":u", s(user_key(user_id)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items() {
+                let Some(id) = item
+                    .get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|pk| pk.strip_prefix("g#"))
+                else {
+                    continue;
+                };
+                let Some(id) = GrantId::from_hex(id) else {
+                    continue;
+                };
+                let grant = grant_from(item)?;
+                if grant.is_active(now) {
+                    grants.push((id, grant));
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        grants.sort_by_key(|(_, g)| g.created_at);
+        Ok(grants)
+    }
+
+    async fn put_partner_link(
+        &self,
+        record: &PartnerLinkRecord,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        // The link ends with its grant: give it the grant's expiry.
+        let grant_exp = match self.get(grant_key(&record.grant_id)).await? {
+            Some(g) => num(&g, "exp"),
+            None => return Ok(false),
+        };
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(link_key(&record.user_id, &record.partner_id)))
+            .item("gk", s(grant_key(&record.grant_id)))
+            .item("v", encode(record)?)
+            .item("sealed", b(record.sealed_tokens.clone()))
+            .item("access_exp", n(record.access_expires_at))
+            .item("updated", n(record.updated_at))
+            .item("revision", n(record.revision as i64));
+        if let Some(exp) = grant_exp {
+            put = put.item("exp", n(exp)).item("ttl", n(exp));
+        }
+        let items = vec![
+            TransactWriteItem::builder()
+                .condition_check(self.grant_active_check(&record.grant_id, now)?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(built(put.build())?)
+                .build(),
+        ];
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(true),
+            Transaction::ConditionFailed(_) => Ok(false),
+            Transaction::Conflict => Err(StoreError::Unavailable(
+                "concurrent link update; retry".into(),
+            )),
+        }
+    }
+
+    async fn get_partner_link(
+        &self,
+        user_id: &str,
+        partner_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<PartnerLinkRecord>, StoreError> {
+        match self.get(link_key(user_id, partner_id)).await? {
+            // `exp` is the grant's absolute expiry.
+            Some(item) if !expired(&item, now) => link_from(&item).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    async fn acquire_partner_lease(
+        &self,
+        user_id: &str,
+        partner_id: &str,
+        lease: Lease,
+        now: UnixTime,
+    ) -> Result<LeaseOutcome, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(link_key(user_id, partner_id)))
+            .update_expression("SET lease_holder = :h, lease_until = :u")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until <= :now)")
+            .expression_attribute_values(":h", b(lease.holder.to_vec()))
+            .expression_attribute_values(":u", n(lease.until))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => match out.attributes() {
+                Some(old) => link_from(old).map(LeaseOutcome::Acquired),
+                None => Ok(LeaseOutcome::NotFound),
+            },
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    match c.item() {
+                        Some(item) => link_from(item).map(LeaseOutcome::Held),
+                        None => Ok(LeaseOutcome::NotFound),
+                    }
+                }
+                _ => Err(unavailable(e)),
+            },
+        }
+    }
+
+    async fn finish_partner_refresh(
+        &self,
+        user_id: &str,
+        partner_id: &str,
+        holder: [u8; 16],
+        tokens: Option<(Vec<u8>, UnixTime)>,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(link_key(user_id, partner_id)))
+            .condition_expression("lease_holder = :h")
+            .expression_attribute_values(":h", b(holder.to_vec()));
+        update = match tokens {
+            Some((sealed, expires_at)) => update
+                .update_expression("SET sealed = :s, access_exp = :e, updated = :now ADD revision :one REMOVE lease_holder, lease_until")
+                .expression_attribute_values(":s", b(sealed))
+                .expression_attribute_values(":e", n(expires_at))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":one", n(1)),
+            None => update.update_expression("REMOVE lease_holder, lease_until"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn delete_partner_link(
+        &self,
+        user_id: &str,
+        partner_id: &str,
+        grant: Option<GrantId>,
+    ) -> Result<bool, StoreError> {
+        let mut delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(link_key(user_id, partner_id)))
+            .return_values(ReturnValue::AllOld);
+        delete = match grant {
+            Some(g) => delete
+                .condition_expression("gk = :g")
+                .expression_attribute_values(":g", s(grant_key(&g))),
+            None => delete.condition_expression("attribute_exists(pk)"),
+        };
+        match delete.send().await {
+            Ok(out) => Ok(out.attributes().is_some()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// DynamoDB's TTL deletes expired items (within days, not promptly);
+    /// every read here already ignores items past their expiry, so there is
+    /// nothing to sweep.
+    async fn purge_expired(&self, _now: UnixTime) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}

@@ -1,0 +1,317 @@
+//! The DynamoDB store against Amazon's DynamoDB Local.
+//!
+//! `DYNAMODB_ENDPOINT` names a running DynamoDB Local (scripts/test starts
+//! one); the fault test starts its own from `DYNAMODB_LOCAL_JAR_DIR`. Both
+//! unset: the tests say so and pass without running.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alexa_link_server::config::StoreConfig;
+use alexa_link_server::store::conformance::{self, Capabilities};
+use alexa_link_server::store::dynamodb::DynamoStore;
+use alexa_link_server::testing::{
+    self, Browser, ClientAuth, Pkce, TestServer, USERS, dynamodb_store, obtain_code, redirect_uri,
+    test_config, token_request, unique_table,
+};
+use futures::future::join_all;
+use serde_json::Value;
+
+fn endpoint() -> Option<String> {
+    match std::env::var("DYNAMODB_ENDPOINT") {
+        Ok(e) if !e.is_empty() => Some(e),
+        _ => {
+            eprintln!(
+                "skipped: DYNAMODB_ENDPOINT is not set (scripts/test starts DynamoDB Local and sets it)"
+            );
+            None
+        }
+    }
+}
+
+async fn server_on(endpoint: &str, table: &str) -> TestServer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.store = dynamodb_store(dir.path(), endpoint, table);
+    TestServer::start_config(config, dir).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn passes_the_store_conformance_suite() {
+    let Some(endpoint) = endpoint() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let StoreConfig::Dynamodb(config) = dynamodb_store(dir.path(), &endpoint, &unique_table())
+    else {
+        unreachable!()
+    };
+    let store = DynamoStore::connect(&config)
+        .await
+        .expect("connect and create the table");
+    conformance::run_all(
+        Arc::new(store),
+        Capabilities {
+            immediate_purge: false,
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn start_up_names_a_missing_table() {
+    let Some(endpoint) = endpoint() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let StoreConfig::Dynamodb(mut config) =
+        dynamodb_store(dir.path(), &endpoint, "alexa-link-missing-table")
+    else {
+        unreachable!()
+    };
+    config.create_table = false;
+    let err = DynamoStore::connect(&config)
+        .await
+        .expect_err("no such table")
+        .to_string();
+    assert!(
+        err.contains("alexa-link-missing-table") && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_share_one_table() {
+    let Some(endpoint) = endpoint() else { return };
+    let table = unique_table();
+    let a = server_on(&endpoint, &table).await;
+    let b = server_on(&endpoint, &table).await;
+    // Browsers see one deployment: the session key is per server here, so
+    // the whole browser part happens on `a`; the code is redeemed on `b`.
+    let pkce = Pkce::new();
+    let code = obtain_code(&a, &Browser::new(), USERS[0], &pkce).await;
+    let (status, tokens) = token_request(
+        &b,
+        ClientAuth::Basic,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect_uri()),
+            ("code_verifier", &pkce.verifier),
+        ],
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "a code issued by one replica is redeemed by the other: {tokens}"
+    );
+
+    // Concurrent refreshes of one token, spread over both replicas.
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let fields = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
+    let results: Vec<(u16, Value)> = join_all(
+        (0..20)
+            .map(|i| token_request(if i % 2 == 0 { &a } else { &b }, ClientAuth::Basic, &fields)),
+    )
+    .await;
+    let first = &results[0].1;
+    for (status, body) in &results {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!(
+            body["refresh_token"], first["refresh_token"],
+            "one rotation, one successor for all"
+        );
+    }
+    // The code is spent everywhere.
+    let (status, _) = token_request(
+        &a,
+        ClientAuth::Basic,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect_uri()),
+            ("code_verifier", &pkce.verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    let ready = reqwest::get(format!("{}/readyz", a.admin_url))
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 200);
+}
+
+/// A DynamoDB Local owned by one test, persisted on disk so it can be
+/// stopped and started again.
+struct OwnLocal {
+    port: u16,
+    data: tempfile::TempDir,
+    pid: Option<u32>,
+}
+
+impl OwnLocal {
+    fn start(port: u16, data: tempfile::TempDir) -> OwnLocal {
+        let mut local = OwnLocal {
+            port,
+            data,
+            pid: None,
+        };
+        local.restart();
+        local
+    }
+
+    fn restart(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/dynamodb-local");
+        let out = std::process::Command::new(script)
+            .args([
+                "start",
+                &self.port.to_string(),
+                &self.data.path().display().to_string(),
+            ])
+            .output()
+            .expect("run scripts/dynamodb-local");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.pid = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
+    }
+
+    fn stop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+            // Wait until the port is closed.
+            for _ in 0..100 {
+                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+impl Drop for OwnLocal {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_outage_gives_503s_and_loses_nothing_acknowledged() {
+    if std::env::var("DYNAMODB_LOCAL_JAR_DIR").is_err() && endpoint().is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut local = OwnLocal::start(port, tempfile::tempdir().expect("tempdir"));
+    let server = Arc::new(server_on(&format!("http://127.0.0.1:{port}"), &unique_table()).await);
+    let linked = testing::link(&server, USERS[0], ClientAuth::Basic).await;
+
+    // A bounded load run (4 workers, 6 s) of client_credentials grants,
+    // across an outage of DynamoDB Local from 1 s to 3 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut seen = Vec::new();
+                while tokio::time::Instant::now() < deadline {
+                    let response = http
+                        .post(server.url("/oauth/token"))
+                        .basic_auth(testing::OTHER_CLIENT_ID, Some(testing::OTHER_CLIENT_SECRET))
+                        .form(&[("grant_type", "client_credentials")])
+                        .send()
+                        .await
+                        .expect("the server itself stays up");
+                    let status = response.status().as_u16();
+                    let body: Value = response.json().await.expect("every answer is JSON");
+                    seen.push((status, body));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                seen
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    local.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ready = reqwest::get(format!("{}/readyz", server.admin_url))
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 503, "/readyz reflects the outage");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    local.restart();
+
+    let mut issued = Vec::new();
+    let mut unavailable = 0;
+    for worker in workers {
+        for (status, body) in worker.await.expect("worker") {
+            match status {
+                200 => issued.push(body["access_token"].as_str().expect("token").to_owned()),
+                503 => {
+                    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+                    unavailable += 1;
+                }
+                other => panic!("unexpected {other} during the outage: {body}"),
+            }
+        }
+    }
+    assert!(unavailable > 0, "the outage was seen as 503s");
+    assert!(
+        !issued.is_empty(),
+        "tokens were issued before and after the outage"
+    );
+
+    // Every token answered with 200 was persisted: each introspects active.
+    let http = reqwest::Client::new();
+    for token in &issued {
+        let info: Value = http
+            .post(server.url("/oauth/introspect"))
+            .basic_auth(testing::OTHER_CLIENT_ID, Some(testing::OTHER_CLIENT_SECRET))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .expect("introspect")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            info["active"], true,
+            "a token was returned that was never stored"
+        );
+    }
+    // And the grant linked before the outage still refreshes.
+    let (status, body) = token_request(
+        &server,
+        ClientAuth::Basic,
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                linked["refresh_token"].as_str().expect("rt"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "an acknowledged grant survived the outage: {body}"
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/readyz", server.admin_url))
+            .await
+            .expect("readyz")
+            .status(),
+        200
+    );
+}
