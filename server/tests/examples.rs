@@ -21,6 +21,16 @@ fn the_server_example_parses_and_validates() {
     assert_eq!(config.clients[0].effective_redirect_uris().len(), 3);
 }
 
+#[test]
+fn the_dynamodb_example_parses_and_validates() {
+    let text = std::fs::read_to_string(example("server-dynamodb.yaml")).expect("read");
+    let config = Config::from_yaml(&text).expect("parses");
+    assert_eq!(config.validate(), Ok(()));
+    assert!(
+        matches!(config.store, alexa_link_server::config::StoreConfig::Dynamodb(ref d) if d.table_name == "alexa-link" && !d.create_table)
+    );
+}
+
 #[tokio::test]
 async fn the_users_example_logs_in_with_its_documented_password() {
     let config = StaticIdentityConfig {
