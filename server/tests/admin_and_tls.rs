@@ -64,8 +64,8 @@ fn write_cert(
     (cert_path, key_path, cert.cert.der().to_vec())
 }
 
-/// Handshakes and returns the certificate the server presented.
-async fn presented_cert(addr: &str) -> Vec<u8> {
+/// A TLS client that accepts any certificate (the test checks which one).
+fn connector() -> tokio_rustls::TlsConnector {
     #[derive(Debug)]
     struct AcceptAny;
     impl rustls::client::danger::ServerCertVerifier for AcceptAny {
@@ -109,13 +109,57 @@ async fn presented_cert(addr: &str) -> Vec<u8> {
     .dangerous()
     .with_custom_certificate_verifier(Arc::new(AcceptAny))
     .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+type Tls = tokio_rustls::client::TlsStream<TcpStream>;
+
+async fn connect(addr: &str) -> Tls {
     let tcp = TcpStream::connect(addr).await.expect("connect");
-    let tls = connector
+    connector()
         .connect(ServerName::try_from("localhost").expect("name"), tcp)
         .await
-        .expect("handshake");
+        .expect("handshake")
+}
+
+/// Handshakes and returns the certificate the server presented.
+async fn presented_cert(addr: &str) -> Vec<u8> {
+    let tls = connect(addr).await;
     tls.get_ref().1.peer_certificates().expect("certs")[0].to_vec()
+}
+
+/// One HTTP/1.1 keep-alive request on an open connection; returns the status.
+async fn request_on(tls: &mut Tls) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tls.write_all(
+        b"GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    )
+    .await
+    .expect("write on the open connection");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tls
+            .read(&mut chunk)
+            .await
+            .expect("read on the open connection");
+        assert!(n > 0, "the server closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().expect("length"))
+                })
+                .expect("content-length");
+            if buf.len() >= end + 4 + length {
+                return text[9..12].parse().expect("status");
+            }
+        }
+    }
 }
 
 #[tokio::test]
@@ -130,6 +174,8 @@ async fn tls_certificate_is_reloaded_when_its_files_change() {
     let server = TestServer::start_config(config, dir).await;
     let addr = server.base_url.trim_start_matches("https://").to_owned();
     assert_eq!(presented_cert(&addr).await, first);
+    let mut established = connect(&addr).await;
+    assert_eq!(request_on(&mut established).await, 200);
 
     let (_, _, second) = write_cert(server.dir.path(), "second.example");
     // The watcher polls every 10 s; wait for the swap, bounded.
@@ -144,6 +190,8 @@ async fn tls_certificate_is_reloaded_when_its_files_change() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // The connection made before the swap was not dropped.
+    assert_eq!(request_on(&mut established).await, 200);
     // Broken material is ignored; the last good certificate stays.
     std::fs::write(server.dir.path().join("tls.crt"), "not a certificate").expect("write");
     tokio::time::sleep(Duration::from_secs(11)).await;
