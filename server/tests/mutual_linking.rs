@@ -447,6 +447,18 @@ async fn partner_token_callers_must_be_allowed_clients() {
     .await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not_linked")));
 
+    // Credentials in the URL are refused, even when correct.
+    let (status, body) = send(http.get(&url).query(&[
+        ("user_id", ANN),
+        ("client_id", OTHER_CLIENT_ID),
+        ("client_secret", OTHER_CLIENT_SECRET),
+    ]))
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
     // POST with a form and the partner id named works too.
     let (status, body) = send(
         http.post(&url)

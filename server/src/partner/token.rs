@@ -64,6 +64,12 @@ async fn handle(
     query: Option<&str>,
     body: &[u8],
 ) -> Result<Response, OAuthError> {
+    // RFC 6749 2.3.1: credentials never travel in the URI (proxies log it).
+    if form_urlencoded::parse(query.unwrap_or("").as_bytes()).any(|(k, _)| k == "client_secret") {
+        return Err(OAuthError::invalid_request(
+            "client_secret must not be sent in the URL; use HTTP Basic or the POST body",
+        ));
+    }
     let params = merged_params(headers, query, body)?;
     authorize_caller(app, headers, &params).await?;
     let user_id = params.require("user_id")?;
