@@ -3,7 +3,7 @@
 
 use alexa_link_server::testing::{
     self, Browser, CLIENT_ID, OTHER_CLIENT_ID, Pkce, TestServer, USERS, authorize_url,
-    hidden_field, location_params, obtain_code, param, redirect_uri,
+    hidden_field, location_params, obtain_code, param, redirect_uri, submit_login,
 };
 use reqwest::header;
 
@@ -236,17 +236,7 @@ async fn denying_consent_redirects_access_denied() {
     .await
     .expect("html");
     let (user, password) = USERS[0];
-    let login = browser
-        .post_form(
-            &server.url("/oauth/login"),
-            &[
-                ("request", &hidden_field(&html, "request").expect("r")),
-                ("csrf", &hidden_field(&html, "csrf").expect("c")),
-                ("username", user),
-                ("password", password),
-            ],
-        )
-        .await;
+    let login = submit_login(&server, &browser, &html, (user, password)).await;
     let consent_page = get(
         &browser,
         &server.url(login.headers()[header::LOCATION].to_str().expect("loc")),
@@ -321,17 +311,7 @@ async fn skip_consent_clients_get_a_code_right_after_login() {
         .await
         .expect("html");
     let (user, password) = USERS[0];
-    let login = browser
-        .post_form(
-            &server.url("/oauth/login"),
-            &[
-                ("request", &hidden_field(&html, "request").expect("r")),
-                ("csrf", &hidden_field(&html, "csrf").expect("c")),
-                ("username", user),
-                ("password", password),
-            ],
-        )
-        .await;
+    let login = submit_login(&server, &browser, &html, (user, password)).await;
     let response = get(
         &browser,
         &server.url(login.headers()[header::LOCATION].to_str().expect("loc")),
@@ -394,17 +374,7 @@ async fn the_flow_works_across_replicas_sharing_only_the_session_key() {
         .await
         .expect("html");
     let (user, password) = USERS[0];
-    let response = browser
-        .post_form(
-            &b.url("/oauth/login"),
-            &[
-                ("request", &hidden_field(&html, "request").expect("r")),
-                ("csrf", &hidden_field(&html, "csrf").expect("c")),
-                ("username", user),
-                ("password", password),
-            ],
-        )
-        .await;
+    let response = submit_login(&b, &browser, &html, (user, password)).await;
     assert_eq!(
         response.status(),
         303,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use alexa_link_server::testing::lwa::LwaStandIn;
 use alexa_link_server::testing::{
     self, Browser, CLIENT_ID, CLIENT_SECRET, ClientAuth, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET,
-    TestServer, USERS, hidden_field, link, partner_token, reciprocal,
+    TestServer, USERS, hidden_field, link, partner_token, reciprocal, submit_login,
 };
 use futures::future::join_all;
 use reqwest::header;
@@ -563,16 +563,7 @@ async fn users_unlink_from_the_linked_apps_page() {
         "login first: {html}"
     );
     let (user, password) = USERS[0];
-    let login = browser
-        .post_form(
-            &server.url("/oauth/login"),
-            &[
-                ("csrf", &hidden_field(&html, "csrf").expect("csrf")),
-                ("username", user),
-                ("password", password),
-            ],
-        )
-        .await;
+    let login = submit_login(&server, &browser, &html, (user, password)).await;
     assert_eq!(login.status(), 303);
     assert_eq!(login.headers()[header::LOCATION], "/oauth/links");
     let html = browser

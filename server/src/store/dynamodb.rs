@@ -426,6 +426,29 @@ impl DynamoStore {
         )))
     }
 
+    /// Writes a new item built by [`DynamoStore::token_put`]; `Duplicate` when
+    /// its key exists (its condition), never an overwrite.
+    async fn put_new(&self, put: Put) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item().clone()))
+            .set_condition_expression(put.condition_expression().map(str::to_owned))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Duplicate)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn get(&self, pk: String) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -595,27 +618,14 @@ impl Store for DynamoStore {
     }
 
     async fn put_code(&self, code: &TokenHash, record: &AuthCodeRecord) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(code_key(code)))
-            .item("v", encode(record)?)
-            .item("exp", n(record.expires_at))
-            .item("ttl", n(record.expires_at))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Duplicate)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        let put = self.token_put(
+            code_key(code),
+            None,
+            encode(record)?,
+            Some(record.expires_at),
+            Some(record.expires_at),
+        )?;
+        self.put_new(put).await
     }
 
     async fn get_code(
@@ -701,24 +711,7 @@ impl Store for DynamoStore {
         record: &AccessTokenRecord,
     ) -> Result<(), StoreError> {
         let put = self.access_put(token, record)?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(put.item().clone()))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Duplicate)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        self.put_new(put).await
     }
 
     async fn get_access_token(

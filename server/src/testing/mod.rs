@@ -398,6 +398,27 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .map(|(_, v)| v.as_str())
 }
 
+/// Submits the login form of a login page (`html`) as `user`.
+pub async fn submit_login(
+    server: &TestServer,
+    browser: &Browser,
+    html: &str,
+    user: (&str, &str),
+) -> reqwest::Response {
+    let mut fields = vec![
+        ("csrf", hidden_field(html, "csrf").expect("csrf field")),
+        ("username", user.0.to_owned()),
+        ("password", user.1.to_owned()),
+    ];
+    if let Some(request) = hidden_field(html, "request") {
+        fields.push(("request", request));
+    }
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    browser
+        .post_form(&server.url(crate::routes::LOGIN), &fields)
+        .await
+}
+
 /// Walks authorize -> login -> consent as a user would and returns the
 /// code delivered to Alexa's redirect URI.
 pub async fn obtain_code(
@@ -570,7 +591,8 @@ pub fn dynamodb_store(dir: &Path, endpoint: &str, table: &str) -> StoreConfig {
             secret_access_key_file: write("aws-secret-access-key", "local-testing-secret"),
         }),
         max_attempts: 2,
-        attempt_timeout_millis: 1000,
+        // Generous: DynamoDB Local shares two cores with the test build.
+        attempt_timeout_millis: 5000,
     })
 }
 
