@@ -18,8 +18,10 @@ use sha2::Sha256;
 use crate::clock::Clock;
 use crate::config::{Config, IdentityConfig, StoreConfig};
 use crate::identity::IdentityProvider;
+use crate::identity::ldap::{LdapDirectory, LdapSetupError};
 use crate::identity::password::PasswordVerifier;
 use crate::identity::static_users::{StaticUsers, StaticUsersError};
+use crate::identity::throttle::LoginThrottle;
 use crate::metrics::{self, Metrics};
 use crate::oauth::clients::ClientRegistry;
 use crate::oauth::error::OAuthError;
@@ -55,9 +57,12 @@ pub enum StartupError {
     /// The store could not be opened.
     #[error("failed to open the store: {0}")]
     Store(#[from] StoreError),
-    /// The identity backend could not be set up.
+    /// The static identity backend could not be set up.
     #[error(transparent)]
     Identity(#[from] StaticUsersError),
+    /// The LDAP identity backend could not be set up.
+    #[error(transparent)]
+    Ldap(#[from] LdapSetupError),
     /// TLS material could not be loaded.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
@@ -79,6 +84,8 @@ pub struct Shared {
     pub clients: ClientRegistry,
     /// Where users log in.
     pub identity: Arc<dyn IdentityProvider>,
+    /// Failed-login counts for brute-force protection.
+    pub throttle: LoginThrottle,
     /// Codes, grants and tokens.
     pub store: Arc<dyn Store>,
     /// Login and CSRF cookies.
@@ -138,7 +145,14 @@ impl AppState {
         let verifier = PasswordVerifier::new(password_concurrency());
         let identity: Arc<dyn IdentityProvider> = match &config.identity {
             IdentityConfig::Static(s) => Arc::new(StaticUsers::load(s, verifier)?),
+            IdentityConfig::Ldap(l) => Arc::new(LdapDirectory::new(l)?),
+            IdentityConfig::Oidc(_) => {
+                return Err(StartupError::Client(
+                    "identity.oidc is not available in this build".into(),
+                ));
+            }
         };
+        let throttle = LoginThrottle::new(config.login_protection.clone());
         let partners = Partners::new(&config, read_secret_text).map_err(StartupError::Partner)?;
         let cookies = CookieSettings {
             key: session_key(&config.server.session_key_file)?,
@@ -159,6 +173,7 @@ impl AppState {
             config,
             clients,
             identity,
+            throttle,
             store,
             cookies,
             partners,
@@ -254,12 +269,14 @@ async fn metrics_text(State(app): State<AppState>) -> Response {
     response
 }
 
-/// Hashing is CPU-bound: one at a time per core leaves the token endpoint
-/// (which never hashes passwords) room to run during a login storm.
+/// Hashing is CPU-bound: one hash at a time per core but one keeps a core
+/// free for the token endpoint (which never hashes passwords) during a login
+/// storm; Alexa gives the token endpoint 4.5 seconds.
 fn password_concurrency() -> usize {
     std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
 }
 
 fn read_secret_text(path: &Path) -> Result<String, String> {

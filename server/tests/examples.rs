@@ -16,7 +16,9 @@ fn the_server_example_parses_and_validates() {
     let text = std::fs::read_to_string(example("server.yaml")).expect("read");
     let config = Config::from_yaml(&text).expect("parses");
     assert_eq!(config.validate(), Ok(()));
-    let IdentityConfig::Static(s) = &config.identity;
+    let IdentityConfig::Static(s) = &config.identity else {
+        panic!("server.yaml uses the static backend");
+    };
     assert!(s.users_file.is_some());
     assert_eq!(config.clients[0].effective_redirect_uris().len(), 3);
 }

@@ -3,8 +3,10 @@
 //! A backend answers one question, "do these credentials name a user, and
 //! which?", and returns a stable [`User::id`] that grants are stored under.
 
+pub mod ldap;
 pub mod password;
 pub mod static_users;
+pub mod throttle;
 
 use async_trait::async_trait;
 
@@ -17,6 +19,8 @@ pub struct User {
     pub username: String,
     /// Name shown on pages.
     pub display_name: String,
+    /// Groups the backend reports (informational).
+    pub groups: Vec<String>,
 }
 
 /// Why a login failed.

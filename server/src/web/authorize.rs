@@ -7,10 +7,13 @@
 //! when it comes back, and a CSRF nonce bound to an encrypted cookie.
 
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum_extra::extract::cookie::PrivateCookieJar;
+
+use std::net::{IpAddr, SocketAddr};
 
 use super::pages::{self, ConsentPage, LoginPage};
 use super::session::LoginSession;
@@ -43,7 +46,12 @@ pub async fn authorize(
 
 /// `POST /oauth/login`. The form carries the authorization request it
 /// interrupted; without one (the linked-apps page) it returns there.
-pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn login(
+    State(app): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = match Params::from_form(&headers, &body) {
         Ok(f) => f,
         Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
@@ -83,9 +91,33 @@ pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
             StatusCode::BAD_REQUEST,
         );
     };
+    let ip = client_ip(&app, &extensions, &headers);
+    if let Err(early) = app.throttle.check(username, ip, now) {
+        // Same words whether or not the user exists: usernames that do not
+        // exist are counted too.
+        tracing::info!(client_id, ip = ?ip, retry_after = early.retry_after, "login refused: too many failed attempts");
+        app.metrics.login("throttled");
+        let message = format!(
+            "Too many failed sign-in attempts. Try again in {}.",
+            wait_text(early.retry_after)
+        );
+        let mut response = login_page(
+            &app,
+            request,
+            jar,
+            username,
+            Some(&message),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(early.retry_after));
+        return response;
+    }
     match app.identity.authenticate(username, password).await {
         Ok(user) => {
-            tracing::info!(user_id = %user.id, client_id, "user logged in");
+            app.throttle.succeeded(username);
+            tracing::info!(user_id = %user.id, client_id, groups = ?user.groups, "user logged in");
             let jar = app.cookies.start_session(jar, &user, now);
             let location = match request {
                 Some(r) => format!("{}?{}", routes::AUTHORIZE, r.to_query()),
@@ -96,7 +128,8 @@ pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
         Err(AuthError::InvalidCredentials) => {
             // No username: it may be an email address, and a typo'd password
             // pasted into the username field must not reach the logs.
-            tracing::info!(client_id, "login failed: invalid credentials");
+            app.throttle.failed(username, ip, now);
+            tracing::info!(client_id, ip = ?ip, "login failed: invalid credentials");
             app.metrics.login("invalid_credentials");
             let message = Some("Incorrect username or password.");
             login_page(
@@ -186,6 +219,34 @@ pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Byte
 }
 
 const EXPIRED: &str = "This page expired. Please try again.";
+
+/// The address failed logins are counted against: the peer, or with
+/// `loginProtection.trustForwardedFor` the last `X-Forwarded-For` entry
+/// (the one our own proxy appended; earlier ones are client-supplied).
+fn client_ip(app: &AppState, extensions: &Extensions, headers: &HeaderMap) -> Option<IpAddr> {
+    if app.config.login_protection.trust_forwarded_for
+        && let Some(ip) = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+fn wait_text(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "a second".to_owned(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}
 
 // The error is the finished page to send; it is built once, off the hot path.
 #[allow(clippy::result_large_err)]

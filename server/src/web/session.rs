@@ -176,6 +176,7 @@ mod tests {
             id: "u1".into(),
             username: "ann".into(),
             display_name: "Ann".into(),
+            groups: vec![],
         };
         let jar = s.start_session(jar, &user, 1000);
         assert_eq!(s.session(&jar, 1599).map(|x| x.user_id), Some("u1".into()));
