@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::config::{Config, IdentityConfig, StoreConfig};
 use crate::identity::IdentityProvider;
 use crate::identity::ldap::{LdapDirectory, LdapSetupError};
+use crate::identity::oidc::UpstreamOidc;
 use crate::identity::password::PasswordVerifier;
 use crate::identity::static_users::{StaticUsers, StaticUsersError};
 use crate::identity::throttle::LoginThrottle;
@@ -83,7 +84,7 @@ pub struct Shared {
     /// The clients, with their secrets.
     pub clients: ClientRegistry,
     /// Where users log in.
-    pub identity: Arc<dyn IdentityProvider>,
+    pub login: Login,
     /// Failed-login counts for brute-force protection.
     pub throttle: LoginThrottle,
     /// Codes, grants and tokens.
@@ -105,6 +106,14 @@ impl Shared {
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
+}
+
+/// How users log in: a password checked by a backend, or delegated upstream.
+pub enum Login {
+    /// The login page; a static or LDAP backend checks the password.
+    Password(Arc<dyn IdentityProvider>),
+    /// A redirect to the upstream OpenID Provider.
+    Upstream(Arc<UpstreamOidc>),
 }
 
 /// Shared application state. Cheap to clone.
@@ -143,13 +152,26 @@ impl AppState {
         })
         .map_err(StartupError::Client)?;
         let verifier = PasswordVerifier::new(password_concurrency());
-        let identity: Arc<dyn IdentityProvider> = match &config.identity {
-            IdentityConfig::Static(s) => Arc::new(StaticUsers::load(s, verifier)?),
-            IdentityConfig::Ldap(l) => Arc::new(LdapDirectory::new(l)?),
-            IdentityConfig::Oidc(_) => {
-                return Err(StartupError::Client(
-                    "identity.oidc is not available in this build".into(),
-                ));
+        let login = match &config.identity {
+            IdentityConfig::Static(s) => Login::Password(Arc::new(StaticUsers::load(s, verifier)?)),
+            IdentityConfig::Ldap(l) => Login::Password(Arc::new(LdapDirectory::new(l)?)),
+            IdentityConfig::Oidc(o) => {
+                let secret = read_secret_text(&o.client_secret_file).map_err(|message| {
+                    StartupError::Secret {
+                        what: "the OIDC client secret".into(),
+                        path: o.client_secret_file.clone(),
+                        message,
+                    }
+                })?;
+                let callback = routes::url(&config.server.public_url, routes::CALLBACK);
+                let oidc = UpstreamOidc::new(o, secret, &callback).map_err(|message| {
+                    StartupError::Secret {
+                        what: "the OIDC client setup".into(),
+                        path: o.client_secret_file.clone(),
+                        message,
+                    }
+                })?;
+                Login::Upstream(Arc::new(oidc))
             }
         };
         let throttle = LoginThrottle::new(config.login_protection.clone());
@@ -172,7 +194,7 @@ impl AppState {
         Ok(AppState(Arc::new(Shared {
             config,
             clients,
-            identity,
+            login,
             throttle,
             store,
             cookies,
@@ -189,6 +211,7 @@ impl AppState {
         Router::new()
             .route(routes::AUTHORIZE, get(web::authorize::authorize))
             .route(routes::LOGIN, post(web::authorize::login))
+            .route(routes::CALLBACK, get(web::upstream::callback))
             .route(routes::CONSENT, post(web::authorize::consent))
             .route(routes::TOKEN, post(token::token))
             .route(routes::REVOKE, post(revoke::revoke))

@@ -4,6 +4,7 @@
 //! which?", and returns a stable [`User::id`] that grants are stored under.
 
 pub mod ldap;
+pub mod oidc;
 pub mod password;
 pub mod static_users;
 pub mod throttle;

@@ -22,7 +22,10 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::config::LoginProtectionConfig;
-use crate::store::UnixTime;
+
+/// Unix time in milliseconds ([`crate::clock::Clock::now_millis`]): whole
+/// seconds would let a one-second delay shrink to a millisecond.
+pub type Millis = i64;
 
 /// At most this many usernames and addresses are tracked at once; past it,
 /// expired records are dropped first and new usernames are then not
@@ -38,7 +41,7 @@ enum Key {
 #[derive(Debug, Clone, Copy)]
 struct Record {
     failures: u32,
-    last_failure: UnixTime,
+    last_failure: Millis,
 }
 
 /// Failed-login bookkeeping for the whole server.
@@ -64,7 +67,7 @@ impl LoginThrottle {
     }
 
     /// Whether `username` may try a password from `ip` now.
-    pub fn check(&self, username: &str, ip: Option<IpAddr>, now: UnixTime) -> Result<(), TooEarly> {
+    pub fn check(&self, username: &str, ip: Option<IpAddr>, now: Millis) -> Result<(), TooEarly> {
         let records = self.lock();
         let mut wait = 0;
         if let Some(r) = records.get(&user_key(username)) {
@@ -83,13 +86,13 @@ impl LoginThrottle {
     }
 
     /// Records a failed attempt.
-    pub fn failed(&self, username: &str, ip: Option<IpAddr>, now: UnixTime) {
+    pub fn failed(&self, username: &str, ip: Option<IpAddr>, now: Millis) {
         let mut records = self.lock();
         let mut keys = vec![user_key(username)];
         keys.extend(ip.map(Key::Ip));
         for key in keys {
             if !records.contains_key(&key) && records.len() >= MAX_TRACKED {
-                let forget = self.config.lockout_seconds as i64;
+                let forget = self.config.lockout_seconds as i64 * 1000;
                 records.retain(|_, r| now < r.last_failure + forget);
                 if records.len() >= MAX_TRACKED && matches!(key, Key::User(_)) {
                     tracing::warn!("login throttle is full; not tracking a new username");
@@ -100,7 +103,7 @@ impl LoginThrottle {
                 failures: 0,
                 last_failure: now,
             });
-            if now >= record.last_failure + self.config.lockout_seconds as i64 {
+            if now >= record.last_failure + self.config.lockout_seconds as i64 * 1000 {
                 record.failures = 0;
             }
             record.failures = record.failures.saturating_add(1);
@@ -115,24 +118,24 @@ impl LoginThrottle {
         self.lock().remove(&user_key(username));
     }
 
-    fn user_wait(&self, r: &Record, now: UnixTime) -> u64 {
+    fn user_wait(&self, r: &Record, now: Millis) -> u64 {
         let c = &self.config;
         let until = if r.failures >= c.lockout_failures {
-            r.last_failure + c.lockout_seconds as i64
+            r.last_failure + c.lockout_seconds as i64 * 1000
         } else if r.failures > c.free_failures {
             let doublings = (r.failures - c.free_failures - 1).min(31);
             let delay = (1u64 << doublings).min(c.max_delay_seconds);
-            r.last_failure + delay as i64
+            r.last_failure + delay as i64 * 1000
         } else {
             return 0;
         };
-        (until - now).max(0) as u64
+        seconds_until(until, now)
     }
 
-    fn ip_wait(&self, r: &Record, now: UnixTime) -> u64 {
+    fn ip_wait(&self, r: &Record, now: Millis) -> u64 {
         let c = &self.config;
         if r.failures >= c.ip_lockout_failures {
-            (r.last_failure + c.lockout_seconds as i64 - now).max(0) as u64
+            seconds_until(r.last_failure + c.lockout_seconds as i64 * 1000, now)
         } else {
             0
         }
@@ -143,6 +146,11 @@ impl LoginThrottle {
         // they are still usable.
         self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Whole seconds (rounded up) from `now` to `until`.
+fn seconds_until(until: Millis, now: Millis) -> u64 {
+    ((until - now).max(0) as u64).div_ceil(1000)
 }
 
 /// Directories compare usernames case-insensitively; so does the count, so
@@ -171,19 +179,23 @@ mod tests {
     #[test]
     fn delays_grow_then_the_username_locks() {
         let t = throttle();
-        let mut now = 1000;
+        let mut now = 1_000_000;
         let mut waits = vec![];
         for _ in 0..7 {
             assert_eq!(t.check("ann", IP, now), Ok(()), "allowed at {now}");
             t.failed("ann", IP, now);
-            let wait = t.check("ann", IP, now).err().map_or(0, |e| e.retry_after);
+            // A moment later: the delay is counted from the failure.
+            let wait = t
+                .check("ann", IP, now + 5)
+                .err()
+                .map_or(0, |e| e.retry_after);
             waits.push(wait);
-            now += wait as i64;
+            now += wait as i64 * 1000;
         }
         assert_eq!(waits, vec![0, 0, 1, 2, 4, 8, 600]);
         assert_eq!(
-            t.check("ANN", IP, now - 1),
-            Err(TooEarly { retry_after: 1 }),
+            t.check("ANN", IP, now - 1500),
+            Err(TooEarly { retry_after: 2 }),
             "case does not escape the lock"
         );
         assert_eq!(t.check("ann", IP, now), Ok(()), "the lockout ends");
@@ -195,20 +207,20 @@ mod tests {
     fn success_clears_the_username_but_not_the_address() {
         let t = throttle();
         for i in 0..19 {
-            t.failed(&format!("user{i}"), IP, 1000);
+            t.failed(&format!("user{i}"), IP, 1_000_000);
         }
-        t.failed("ann", IP, 1000);
-        t.failed("ann", IP, 1000);
-        t.failed("ann", None, 1000);
-        assert!(t.check("ann", None, 1000).is_err());
+        t.failed("ann", IP, 1_000_000);
+        t.failed("ann", IP, 1_000_000);
+        t.failed("ann", None, 1_000_000);
+        assert!(t.check("ann", None, 1_000_000).is_err());
         t.succeeded("ann");
-        assert_eq!(t.check("ann", None, 1000), Ok(()));
+        assert_eq!(t.check("ann", None, 1_000_000), Ok(()));
         assert_eq!(
-            t.check("someone-else", IP, 1000),
+            t.check("someone-else", IP, 1_000_000),
             Err(TooEarly { retry_after: 600 }),
             "the address that failed 21 times is locked for everyone"
         );
         let other = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(t.check("someone-else", other, 1000), Ok(()));
+        assert_eq!(t.check("someone-else", other, 1_000_000), Ok(()));
     }
 }

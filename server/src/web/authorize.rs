@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::pages::{self, ConsentPage, LoginPage};
 use super::session::LoginSession;
-use crate::app::AppState;
+use crate::app::{AppState, Login};
 use crate::identity::AuthError;
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, redirect_with};
 use crate::oauth::error::ErrorCode;
@@ -40,7 +40,7 @@ pub async fn authorize(
     let jar = app.cookies.jar(&headers);
     match app.cookies.session(&jar, app.clock.now()) {
         Some(session) => proceed(&app, &request, &session, jar, StatusCode::FOUND).await,
-        None => login_page(&app, Some(&request), jar, "", None, StatusCode::OK),
+        None => sign_in(&app, Some(&request), jar).await,
     }
 }
 
@@ -65,6 +65,13 @@ pub async fn login(
     };
     let request = request.as_ref();
     let client_id = request.map_or("-", |r| r.client.id());
+    let Login::Password(identity) = &app.login else {
+        return pages::error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "Sign-in happens at the identity provider, not on this page.",
+        );
+    };
     let jar = app.cookies.jar(&headers);
     let now = app.clock.now();
     let username = form.get("username").unwrap_or("");
@@ -92,7 +99,7 @@ pub async fn login(
         );
     };
     let ip = client_ip(&app, &extensions, &headers);
-    if let Err(early) = app.throttle.check(username, ip, now) {
+    if let Err(early) = app.throttle.check(username, ip, app.clock.now_millis()) {
         // Same words whether or not the user exists: usernames that do not
         // exist are counted too.
         tracing::info!(client_id, ip = ?ip, retry_after = early.retry_after, "login refused: too many failed attempts");
@@ -114,7 +121,7 @@ pub async fn login(
             .insert(header::RETRY_AFTER, HeaderValue::from(early.retry_after));
         return response;
     }
-    match app.identity.authenticate(username, password).await {
+    match identity.authenticate(username, password).await {
         Ok(user) => {
             app.throttle.succeeded(username);
             tracing::info!(user_id = %user.id, client_id, groups = ?user.groups, "user logged in");
@@ -128,7 +135,7 @@ pub async fn login(
         Err(AuthError::InvalidCredentials) => {
             // No username: it may be an email address, and a typo'd password
             // pasted into the username field must not reach the logs.
-            app.throttle.failed(username, ip, now);
+            app.throttle.failed(username, ip, app.clock.now_millis());
             tracing::info!(client_id, ip = ?ip, "login failed: invalid credentials");
             app.metrics.login("invalid_credentials");
             let message = Some("Incorrect username or password.");
@@ -166,6 +173,9 @@ pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Byte
     let jar = app.cookies.jar(&headers);
     let now = app.clock.now();
     let Some(session) = app.cookies.session(&jar, now) else {
+        if matches!(app.login, Login::Upstream(_)) {
+            return sign_in(&app, Some(&request), jar).await;
+        }
         return login_page(
             &app,
             Some(&request),
@@ -381,6 +391,19 @@ async fn issue_code(
         &[("code", &code.value)],
         request.state.as_deref(),
     ))
+}
+
+/// Asks the user to sign in: the login page, or with the `oidc` backend a
+/// redirect to the upstream provider.
+pub(crate) async fn sign_in(
+    app: &AppState,
+    request: Option<&AuthorizationRequest>,
+    jar: PrivateCookieJar,
+) -> Response {
+    match &app.login {
+        Login::Upstream(oidc) => super::upstream::redirect(app, oidc, request, jar).await,
+        Login::Password(_) => login_page(app, request, jar, "", None, StatusCode::OK),
+    }
 }
 
 /// The login page, for an authorization request or (without one) for the
