@@ -64,6 +64,9 @@ pub enum StartupError {
     /// The LDAP identity backend could not be set up.
     #[error(transparent)]
     Ldap(#[from] LdapSetupError),
+    /// The upstream OpenID Connect backend could not be set up.
+    #[error("failed to set up identity.oidc: {0}")]
+    Oidc(String),
     /// TLS material could not be loaded.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
@@ -164,13 +167,7 @@ impl AppState {
                     }
                 })?;
                 let callback = routes::url(&config.server.public_url, routes::CALLBACK);
-                let oidc = UpstreamOidc::new(o, secret, &callback).map_err(|message| {
-                    StartupError::Secret {
-                        what: "the OIDC client setup".into(),
-                        path: o.client_secret_file.clone(),
-                        message,
-                    }
-                })?;
+                let oidc = UpstreamOidc::new(o, secret, &callback).map_err(StartupError::Oidc)?;
                 Login::Upstream(Arc::new(oidc))
             }
         };

@@ -1434,6 +1434,102 @@ store:
         );
     }
 
+    fn with_identity(yaml: &str) -> Config {
+        let start = MINIMAL.find("identity:").expect("identity");
+        let end = MINIMAL.find("store:").expect("store");
+        let text = format!("{}{yaml}{}", &MINIMAL[..start], &MINIMAL[end..]);
+        Config::from_yaml(&text).expect("parses")
+    }
+
+    #[test]
+    fn ldap_identity_parses_with_defaults_and_validates() {
+        let c = with_identity(
+            "identity:\n  ldap:\n    url: ldaps://ldap.example.com\n    bindDn: cn=svc,dc=example,dc=com\n    bindPasswordFile: /secrets/ldap\n    baseDn: ou=people,dc=example,dc=com\n",
+        );
+        assert_eq!(c.validate(), Ok(()));
+        let IdentityConfig::Ldap(l) = &c.identity else {
+            panic!("ldap")
+        };
+        assert_eq!(l.user_filter, "(uid={username})");
+        assert_eq!(l.id_attribute, "entryUUID");
+        assert!(c.identity.uses_passwords());
+        assert_eq!(Config::from_yaml(&c.to_yaml()).expect("reparses"), c);
+
+        let mut bad = c.clone();
+        let IdentityConfig::Ldap(l) = &mut bad.identity else {
+            panic!("ldap")
+        };
+        l.url = Url::parse("http://ldap.example.com").expect("url");
+        l.user_filter = "uid=x".into();
+        l.pool_size = 0;
+        l.start_tls = true;
+        assert_eq!(
+            invalid_fields(&bad),
+            vec![
+                "identity.ldap.url",
+                "identity.ldap.userFilter",
+                "identity.ldap.userFilter",
+                "identity.ldap.poolSize",
+            ]
+        );
+        let mut bad = c;
+        let IdentityConfig::Ldap(l) = &mut bad.identity else {
+            panic!("ldap")
+        };
+        l.start_tls = true;
+        assert_eq!(invalid_fields(&bad), vec!["identity.ldap.startTls"]);
+    }
+
+    #[test]
+    fn oidc_identity_parses_with_defaults_and_validates() {
+        let c = with_identity(
+            "identity:\n  oidc:\n    issuerUrl: https://example.okta.com\n    clientId: alexa-link\n    clientSecretFile: /secrets/oidc\n",
+        );
+        assert_eq!(c.validate(), Ok(()));
+        let IdentityConfig::Oidc(o) = &c.identity else {
+            panic!("oidc")
+        };
+        assert_eq!(o.user_id_claim, "sub");
+        assert_eq!(o.scopes, vec!["openid", "profile"]);
+        assert!(!c.identity.uses_passwords());
+
+        let mut bad = c;
+        let IdentityConfig::Oidc(o) = &mut bad.identity else {
+            panic!("oidc")
+        };
+        o.issuer_url = Url::parse("http://idp.example.com").expect("url");
+        o.issuer_id = Some("has space".into());
+        assert_eq!(
+            invalid_fields(&bad),
+            vec!["identity.oidc.issuerUrl", "identity.oidc.issuerId"]
+        );
+    }
+
+    #[test]
+    fn two_identity_backends_at_once_are_refused() {
+        let text = MINIMAL.replace(
+            "identity:\n  static:",
+            "identity:\n  oidc: {issuerUrl: https://x.example.com, clientId: a, clientSecretFile: /s}\n  static:",
+        );
+        assert!(Config::from_yaml(&text).is_err());
+    }
+
+    #[test]
+    fn login_protection_limits_are_checked() {
+        let mut c = minimal();
+        assert_eq!(c.login_protection, LoginProtectionConfig::default());
+        c.login_protection.lockout_failures = 2;
+        c.login_protection.free_failures = 3;
+        c.login_protection.max_delay_seconds = 0;
+        assert_eq!(
+            invalid_fields(&c),
+            vec![
+                "loginProtection.maxDelaySeconds",
+                "loginProtection.lockoutFailures",
+            ]
+        );
+    }
+
     #[test]
     fn scope_tokens_follow_rfc6749() {
         assert!(is_valid_scope_token("profile:read"));

@@ -2,6 +2,7 @@
 
 use alexa_link_server::config::{Config, IdentityConfig, StaticIdentityConfig};
 use alexa_link_server::identity::IdentityProvider;
+use alexa_link_server::identity::oidc::default_issuer_id;
 use alexa_link_server::identity::password::PasswordVerifier;
 use alexa_link_server::identity::static_users::StaticUsers;
 
@@ -35,4 +36,25 @@ async fn the_users_example_logs_in_with_its_documented_password() {
         .await
         .expect("documented password works");
     assert_eq!(user.id, "1001");
+}
+
+#[test]
+fn the_identity_backend_examples_parse_and_validate() {
+    for (name, expected) in [
+        ("identity-ldap.yaml", "ldap"),
+        ("identity-oidc.yaml", "oidc"),
+    ] {
+        let text = std::fs::read_to_string(example(name)).expect("read");
+        let config = Config::from_yaml(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(config.validate(), Ok(()), "{name}");
+        let kind = match &config.identity {
+            IdentityConfig::Static(_) => "static",
+            IdentityConfig::Ldap(_) => "ldap",
+            IdentityConfig::Oidc(o) => {
+                assert_eq!(default_issuer_id(o.issuer_url.as_str()).len(), 16);
+                "oidc"
+            }
+        };
+        assert_eq!(kind, expected, "{name}");
+    }
 }

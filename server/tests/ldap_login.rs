@@ -190,3 +190,70 @@ async fn ldaps_and_starttls_verify_the_directory_with_the_configured_ca() {
     assert_eq!(status, 503);
     server.stop().await;
 }
+
+/// Directory-manager operations, as an LDAP administrator would do them.
+async fn admin() -> ldap3::Ldap {
+    let url = std::env::var("ALEXA_LINK_LDAP_URL").expect("url");
+    let (conn, mut ldap) = ldap3::LdapConnAsync::new(&url).await.expect("connect");
+    ldap3::drive!(conn);
+    ldap.simple_bind(
+        &std::env::var("ALEXA_LINK_LDAP_ADMIN_DN").expect("ALEXA_LINK_LDAP_ADMIN_DN"),
+        &std::env::var("ALEXA_LINK_LDAP_ADMIN_PASSWORD").expect("ALEXA_LINK_LDAP_ADMIN_PASSWORD"),
+    )
+    .await
+    .expect("bind")
+    .success()
+    .expect("admin bind");
+    ldap
+}
+
+async fn add_user(ldap: &mut ldap3::Ldap, uid: &str, password: &str) {
+    use std::collections::HashSet;
+    let dn = format!("uid={uid},ou=people,dc=example,dc=com");
+    ldap.add(
+        &dn,
+        vec![
+            ("objectClass", HashSet::from(["inetOrgPerson"])),
+            ("uid", HashSet::from([uid])),
+            ("cn", HashSet::from([uid])),
+            ("sn", HashSet::from(["Test"])),
+            ("userPassword", HashSet::from([password])),
+        ],
+    )
+    .await
+    .expect("add")
+    .success()
+    .expect("added");
+}
+
+#[tokio::test]
+async fn a_renamed_user_keeps_their_links_and_a_recreated_name_does_not_take_them() {
+    let Some(dir) = directory() else { return };
+    let server = start(dir.config(&dir.url)).await;
+    let mut ldap = admin().await;
+    // Unique names, so the test can run again against the same directory.
+    let suffix = alexa_link_server::tokens::random_nonce()[..8].to_lowercase();
+    let (old, new) = (format!("carol-{suffix}"), format!("carol-{suffix}-renamed"));
+    add_user(&mut ldap, &old, "carol-pw").await;
+    let first = user_id_of_link(&server, (&old, "carol-pw")).await;
+
+    // Renamed in the directory: same person, same id.
+    ldap.modifydn(
+        &format!("uid={old},ou=people,dc=example,dc=com"),
+        &format!("uid={new}"),
+        true,
+        None,
+    )
+    .await
+    .expect("modrdn")
+    .success()
+    .expect("renamed");
+    assert_eq!(user_id_of_link(&server, (&new, "carol-pw")).await, first);
+
+    // Someone else now gets the old name: a different id.
+    add_user(&mut ldap, &old, "other-pw").await;
+    let second = user_id_of_link(&server, (&old, "other-pw")).await;
+    assert_ne!(second, first, "a re-created username is another user");
+    let _ = ldap.unbind().await;
+    server.stop().await;
+}

@@ -60,6 +60,9 @@ CONF
   echo "export ALEXA_LINK_LDAP_URL=ldap://127.0.0.1:$ldap_port"
   echo "export ALEXA_LINK_LDAPS_URL=ldaps://127.0.0.1:$ldaps_port"
   echo "export ALEXA_LINK_LDAP_CA=$dir/ca.pem"
+  # The directory manager, for tests that rename and re-create users.
+  echo "export ALEXA_LINK_LDAP_ADMIN_DN=cn=admin,dc=example,dc=com"
+  echo "export ALEXA_LINK_LDAP_ADMIN_PASSWORD=admin-pw"
 }
 
 stop() {
