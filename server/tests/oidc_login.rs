@@ -344,3 +344,35 @@ async fn tampered_wrong_audience_and_wrong_nonce_id_tokens_are_refused() {
         other => panic!("wrong-audience token accepted: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_provider_that_is_down_gives_a_clear_page_not_a_500() {
+    // No provider listens here; no environment needed.
+    let closed = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, "secret").expect("write");
+    let issuer = format!("http://127.0.0.1:{closed}");
+    let server = TestServer::start_with(move |c| {
+        c.identity = IdentityConfig::Oidc(oidc_config(&issuer, "client", secret_file));
+    })
+    .await;
+    let response = Browser::new()
+        .http
+        .get(authorize_url(&server, &Pkce::new(), "s", "profile"))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(response.status(), 503);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("temporarily unavailable"), "{page}");
+    // Password logins do not exist here.
+    let response = Browser::new()
+        .post_form(
+            &server.url(routes::LOGIN),
+            &[("username", "a"), ("password", "b")],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    server.stop().await;
+}

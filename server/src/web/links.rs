@@ -12,7 +12,7 @@ use axum_extra::extract::cookie::PrivateCookieJar;
 use super::authorize::{login_page, sign_in};
 use super::pages::{self, LinkedApp, LinksPage};
 use super::session::LoginSession;
-use crate::app::AppState;
+use crate::app::{AppState, Login};
 use crate::oauth::form::Params;
 use crate::routes;
 use crate::store::GrantId;
@@ -40,6 +40,9 @@ pub async fn unlink(State(app): State<AppState>, headers: HeaderMap, body: Bytes
     let jar = app.cookies.jar(&headers);
     let now = app.clock.now();
     let Some(session) = app.cookies.session(&jar, now) else {
+        if matches!(app.login, Login::Upstream(_)) {
+            return sign_in(&app, None, jar).await;
+        }
         return login_page(
             &app,
             None,
