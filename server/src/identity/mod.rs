@@ -1,7 +1,12 @@
-//! Who the user is: identity backends behind one trait.
+//! Who the user is: the identity backends.
 //!
-//! A backend answers one question, "do these credentials name a user, and
-//! which?", and returns a stable [`User::id`] that grants are stored under.
+//! The password backends ([`static_users`], [`ldap`]) answer one question
+//! behind [`IdentityProvider`], "do these credentials name a user, and
+//! which?"; [`throttle`] guards them against guessing. The [`oidc`] backend
+//! never sees a password: login is delegated to an upstream OpenID Provider
+//! (see `web/upstream.rs`). Every backend returns a stable [`User::id`] that
+//! grants are stored under, prefixed per backend (`ldap:`, `oidc:<issuer>:`)
+//! so that ids of different backends never collide.
 
 pub mod ldap;
 pub mod oidc;
