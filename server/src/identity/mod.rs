@@ -5,8 +5,8 @@
 //! which?"; [`throttle`] guards them against guessing. The [`oidc`] backend
 //! never sees a password: login is delegated to an upstream OpenID Provider
 //! (see `web/upstream.rs`). Every backend returns a stable [`User::id`] that
-//! grants are stored under, prefixed per backend (`ldap:`, `oidc:<issuer>:`)
-//! so that ids of different backends never collide.
+//! grants are stored under: the static user's `id`, `ldap:<entryUUID>`, or
+//! `oidc:<issuerId>:<sub>`.
 
 pub mod ldap;
 pub mod oidc;
