@@ -18,8 +18,11 @@ use sha2::Sha256;
 use crate::clock::Clock;
 use crate::config::{Config, IdentityConfig, StoreConfig};
 use crate::identity::IdentityProvider;
+use crate::identity::ldap::{LdapDirectory, LdapSetupError};
+use crate::identity::oidc::UpstreamOidc;
 use crate::identity::password::PasswordVerifier;
 use crate::identity::static_users::{StaticUsers, StaticUsersError};
+use crate::identity::throttle::LoginThrottle;
 use crate::metrics::{self, Metrics};
 use crate::oauth::clients::ClientRegistry;
 use crate::oauth::error::OAuthError;
@@ -55,9 +58,15 @@ pub enum StartupError {
     /// The store could not be opened.
     #[error("failed to open the store: {0}")]
     Store(#[from] StoreError),
-    /// The identity backend could not be set up.
+    /// The static identity backend could not be set up.
     #[error(transparent)]
     Identity(#[from] StaticUsersError),
+    /// The LDAP identity backend could not be set up.
+    #[error(transparent)]
+    Ldap(#[from] LdapSetupError),
+    /// The upstream OpenID Connect backend could not be set up.
+    #[error("failed to set up identity.oidc: {0}")]
+    Oidc(String),
     /// TLS material could not be loaded.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
@@ -78,7 +87,9 @@ pub struct Shared {
     /// The clients, with their secrets.
     pub clients: ClientRegistry,
     /// Where users log in.
-    pub identity: Arc<dyn IdentityProvider>,
+    pub login: Login,
+    /// Failed-login counts for brute-force protection.
+    pub throttle: LoginThrottle,
     /// Codes, grants and tokens.
     pub store: Arc<dyn Store>,
     /// Login and CSRF cookies.
@@ -98,6 +109,14 @@ impl Shared {
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
+}
+
+/// How users log in: a password checked by a backend, or delegated upstream.
+pub enum Login {
+    /// The login page; a static or LDAP backend checks the password.
+    Password(Arc<dyn IdentityProvider>),
+    /// A redirect to the upstream OpenID Provider.
+    Upstream(Arc<UpstreamOidc>),
 }
 
 /// Shared application state. Cheap to clone.
@@ -140,9 +159,23 @@ impl AppState {
         })
         .map_err(StartupError::Client)?;
         let verifier = PasswordVerifier::new(password_concurrency());
-        let identity: Arc<dyn IdentityProvider> = match &config.identity {
-            IdentityConfig::Static(s) => Arc::new(StaticUsers::load(s, verifier)?),
+        let login = match &config.identity {
+            IdentityConfig::Static(s) => Login::Password(Arc::new(StaticUsers::load(s, verifier)?)),
+            IdentityConfig::Ldap(l) => Login::Password(Arc::new(LdapDirectory::new(l)?)),
+            IdentityConfig::Oidc(o) => {
+                let secret = read_secret_text(&o.client_secret_file).map_err(|message| {
+                    StartupError::Secret {
+                        what: "the OIDC client secret".into(),
+                        path: o.client_secret_file.clone(),
+                        message,
+                    }
+                })?;
+                let callback = routes::url(&config.server.public_url, routes::CALLBACK);
+                let oidc = UpstreamOidc::new(o, secret, &callback).map_err(StartupError::Oidc)?;
+                Login::Upstream(Arc::new(oidc))
+            }
         };
+        let throttle = LoginThrottle::new(config.login_protection.clone());
         let partners = Partners::new(&config, read_secret_text).map_err(StartupError::Partner)?;
         let cookies = CookieSettings {
             key: session_key(&config.server.session_key_file)?,
@@ -162,7 +195,8 @@ impl AppState {
         Ok(AppState(Arc::new(Shared {
             config,
             clients,
-            identity,
+            login,
+            throttle,
             store,
             cookies,
             partners,
@@ -178,6 +212,7 @@ impl AppState {
         Router::new()
             .route(routes::AUTHORIZE, get(web::authorize::authorize))
             .route(routes::LOGIN, post(web::authorize::login))
+            .route(routes::CALLBACK, get(web::upstream::callback))
             .route(routes::CONSENT, post(web::authorize::consent))
             .route(routes::TOKEN, post(token::token))
             .route(routes::REVOKE, post(revoke::revoke))
@@ -258,12 +293,14 @@ async fn metrics_text(State(app): State<AppState>) -> Response {
     response
 }
 
-/// Hashing is CPU-bound: one at a time per core leaves the token endpoint
-/// (which never hashes passwords) room to run during a login storm.
+/// Hashing is CPU-bound: one hash at a time per core but one keeps a core
+/// free for the token endpoint (which never hashes passwords) during a login
+/// storm; Alexa gives the token endpoint 4.5 seconds.
 fn password_concurrency() -> usize {
     std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
 }
 
 fn read_secret_text(path: &Path) -> Result<String, String> {

@@ -23,6 +23,15 @@ impl Clock {
         wall + self.offset.load(Ordering::Relaxed)
     }
 
+    /// Now, in unix milliseconds (for delays shorter than a few seconds).
+    pub fn now_millis(&self) -> i64 {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        wall + self.offset.load(Ordering::Relaxed) * 1000
+    }
+
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, seconds: i64) {
         self.offset.fetch_add(seconds, Ordering::Relaxed);

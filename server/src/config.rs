@@ -43,6 +43,9 @@ pub struct Config {
     /// Where users log in: exactly one identity backend.
     #[serde(with = "serde_yaml::with::singleton_map")]
     pub identity: IdentityConfig,
+    /// Throttling and lockout of failed password logins.
+    #[serde(default)]
+    pub login_protection: LoginProtectionConfig,
     /// Where grants, codes and tokens are kept.
     #[serde(with = "serde_yaml::with::singleton_map")]
     pub store: StoreConfig,
@@ -369,6 +372,147 @@ pub enum PkcePolicy {
 pub enum IdentityConfig {
     /// Users listed in a file or inline, with password hashes.
     Static(StaticIdentityConfig),
+    /// Users of an LDAP directory (OpenLDAP, Active Directory, ...): search
+    /// with a service account, then bind as the user to check the password.
+    Ldap(LdapIdentityConfig),
+    /// Login delegated to an upstream OpenID Provider (Okta, Cognito, Auth0,
+    /// Keycloak, ...): no password is ever seen by this server.
+    Oidc(OidcIdentityConfig),
+}
+
+impl IdentityConfig {
+    /// Whether users type a password into this server's login page (and so
+    /// the brute-force protection applies).
+    pub fn uses_passwords(&self) -> bool {
+        !matches!(self, IdentityConfig::Oidc(_))
+    }
+}
+
+/// The LDAP backend.
+///
+/// The user id stored with grants is `ldap:<value of idAttribute>`; the
+/// default `entryUUID` never changes when an entry is renamed or moved, and a
+/// deleted and re-created user gets a new one, so nobody inherits another
+/// person's links.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LdapIdentityConfig {
+    /// The directory: `ldap://host:389` or `ldaps://host:636`.
+    pub url: Url,
+    /// Upgrade an `ldap://` connection with StartTLS before binding.
+    #[serde(default)]
+    pub start_tls: bool,
+    /// PEM file with the CA certificate(s) that sign the directory's
+    /// certificate (for `ldaps://` and StartTLS). Absent: the system roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// DN of the service account that searches for users, e.g.
+    /// `cn=alexa-link,ou=services,dc=example,dc=com`.
+    pub bind_dn: String,
+    /// File holding the service account's password.
+    pub bind_password_file: PathBuf,
+    /// Where users are searched (subtree), e.g. `ou=people,dc=example,dc=com`.
+    pub base_dn: String,
+    /// Search filter; `{username}` is replaced by the typed username,
+    /// escaped (RFC 4515). Exactly one entry must match.
+    #[serde(default = "default_ldap_user_filter")]
+    pub user_filter: String,
+    /// Immutable attribute that identifies a user across renames
+    /// (`entryUUID` on OpenLDAP, `objectGUID` on Active Directory).
+    #[serde(default = "default_ldap_id_attribute")]
+    pub id_attribute: String,
+    /// Attribute with the name shown on pages; the username when absent.
+    #[serde(default = "default_ldap_display_name_attribute")]
+    pub display_name_attribute: String,
+    /// Connections to keep open to the directory (1 to 64).
+    #[serde(default = "default_ldap_pool_size")]
+    pub pool_size: usize,
+    /// Timeout of connecting, and of each LDAP operation (1 to 30 seconds).
+    #[serde(default = "default_ldap_timeout")]
+    pub timeout_seconds: u64,
+}
+
+/// The upstream OpenID Connect backend.
+///
+/// The user id stored with grants is `oidc:<issuerId>:<value of userIdClaim>`,
+/// so users of two issuers never collide and the subject (`sub`, which an
+/// OpenID Provider never reassigns) keeps identifying the same person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcIdentityConfig {
+    /// The issuer, e.g. `https://example.okta.com`; its discovery document is
+    /// read from `<issuerUrl>/.well-known/openid-configuration`.
+    pub issuer_url: Url,
+    /// The client id registered at the provider for this server. Register
+    /// `<publicUrl>/oauth/callback` as its redirect URI.
+    pub client_id: String,
+    /// File holding the client secret.
+    pub client_secret_file: PathBuf,
+    /// Scopes asked for; `openid` is always added.
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The ID-token claim that identifies a user. Keep `sub` unless the
+    /// provider documents another claim as immutable and never reassigned.
+    #[serde(default = "default_oidc_user_id_claim")]
+    pub user_id_claim: String,
+    /// The ID-token claim with the name shown on pages.
+    #[serde(default = "default_oidc_display_name_claim")]
+    pub display_name_claim: String,
+    /// Short stable name of the issuer in user ids. Absent: the first 16 hex
+    /// digits of the SHA-256 of `issuerUrl`. Set it before migrating to a
+    /// new issuer URL that keeps the same subjects.
+    #[serde(default)]
+    pub issuer_id: Option<String>,
+    /// Timeout of each request to the provider (1 to 30 seconds).
+    #[serde(default = "default_oidc_timeout")]
+    pub request_timeout_seconds: u64,
+}
+
+/// Brute-force protection of the password login (static and LDAP backends).
+///
+/// Failed logins are counted per username (whether or not it exists) and
+/// per client address. After `freeFailures` failures, each further attempt
+/// must wait a delay that doubles per failure, up to `maxDelaySeconds`;
+/// after `lockoutFailures` the username is locked for `lockoutSeconds`.
+/// Counts are forgotten `lockoutSeconds` after the last failure; a
+/// successful login clears its username's count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginProtectionConfig {
+    /// Failures per username allowed without delay (0 to 100).
+    #[serde(default = "default_free_failures")]
+    pub free_failures: u32,
+    /// Longest delay between attempts before the lockout (1 to 3600 seconds).
+    #[serde(default = "default_max_delay")]
+    pub max_delay_seconds: u64,
+    /// Failures per username that lock it (1 to 1000).
+    #[serde(default = "default_lockout_failures")]
+    pub lockout_failures: u32,
+    /// How long a lockout lasts (1 to 86400 seconds).
+    #[serde(default = "default_lockout_seconds")]
+    pub lockout_seconds: u64,
+    /// Failures per client address that lock the address (1 to 100000).
+    /// Higher than per user: many people may share an address (NAT).
+    #[serde(default = "default_ip_lockout_failures")]
+    pub ip_lockout_failures: u32,
+    /// Take the client address from the last `X-Forwarded-For` entry, for a
+    /// server behind a proxy or Ingress that appends it. Off by default:
+    /// without such a proxy, the header is forged by whoever sends it.
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for LoginProtectionConfig {
+    fn default() -> Self {
+        Self {
+            free_failures: default_free_failures(),
+            max_delay_seconds: default_max_delay(),
+            lockout_failures: default_lockout_failures(),
+            lockout_seconds: default_lockout_seconds(),
+            ip_lockout_failures: default_ip_lockout_failures(),
+            trust_forwarded_for: false,
+        }
+    }
 }
 
 /// Users with bcrypt or argon2 password hashes.
@@ -398,6 +542,9 @@ pub struct StaticUser {
     /// Name shown on pages.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// Groups the user belongs to (informational; shown in logs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 /// The contents of a static users file.
@@ -511,6 +658,48 @@ fn default_refresh_margin() -> u64 {
 fn default_lwa_timeout() -> u64 {
     5
 }
+fn default_ldap_user_filter() -> String {
+    "(uid={username})".to_owned()
+}
+fn default_ldap_id_attribute() -> String {
+    "entryUUID".to_owned()
+}
+fn default_ldap_display_name_attribute() -> String {
+    "cn".to_owned()
+}
+fn default_ldap_pool_size() -> usize {
+    4
+}
+fn default_ldap_timeout() -> u64 {
+    5
+}
+fn default_oidc_scopes() -> Vec<String> {
+    vec!["openid".to_owned(), "profile".to_owned()]
+}
+fn default_oidc_user_id_claim() -> String {
+    "sub".to_owned()
+}
+fn default_oidc_display_name_claim() -> String {
+    "name".to_owned()
+}
+fn default_oidc_timeout() -> u64 {
+    5
+}
+fn default_free_failures() -> u32 {
+    3
+}
+fn default_max_delay() -> u64 {
+    30
+}
+fn default_lockout_failures() -> u32 {
+    10
+}
+fn default_lockout_seconds() -> u64 {
+    900
+}
+fn default_ip_lockout_failures() -> u32 {
+    200
+}
 
 /// The scope a `client_credentials` bearer token needs to call
 /// `/api/partner/token`.
@@ -599,7 +788,10 @@ impl Config {
         }
         match &self.identity {
             IdentityConfig::Static(s) => validate_static_identity(s, &mut errors),
+            IdentityConfig::Ldap(l) => validate_ldap_identity(l, &mut errors),
+            IdentityConfig::Oidc(o) => validate_oidc_identity(o, &mut errors),
         }
+        validate_login_protection(&self.login_protection, &mut errors);
         self.validate_partners(&mut errors);
         if let StoreConfig::Dynamodb(d) = &self.store {
             validate_dynamodb(d, &mut errors);
@@ -912,6 +1104,162 @@ fn validate_static_identity(s: &StaticIdentityConfig, errors: &mut Errors) {
     }
 }
 
+fn validate_ldap_identity(l: &LdapIdentityConfig, errors: &mut Errors) {
+    match l.url.scheme() {
+        "ldap" => {}
+        "ldaps" if l.start_tls => errors.push(
+            "identity.ldap.startTls",
+            "is for ldap:// URLs; ldaps:// is TLS from the start",
+        ),
+        "ldaps" => {}
+        other => errors.push(
+            "identity.ldap.url",
+            format!("must be ldap:// or ldaps://, got {other}://"),
+        ),
+    }
+    if l.url.host_str().is_none() {
+        errors.push("identity.ldap.url", "must name a host");
+    }
+    if l.ca_file.is_some() && l.url.scheme() == "ldap" && !l.start_tls {
+        errors.push(
+            "identity.ldap.caFile",
+            "is used only with ldaps:// or startTls: true",
+        );
+    }
+    if l.bind_dn.trim().is_empty() {
+        errors.push("identity.ldap.bindDn", "must not be empty");
+    }
+    if l.base_dn.trim().is_empty() {
+        errors.push("identity.ldap.baseDn", "must not be empty");
+    }
+    if !l.user_filter.contains("{username}") {
+        errors.push("identity.ldap.userFilter", "must contain {username}");
+    }
+    if !(l.user_filter.starts_with('(') && l.user_filter.ends_with(')')) {
+        errors.push(
+            "identity.ldap.userFilter",
+            "must be an LDAP filter in parentheses, e.g. (uid={username})",
+        );
+    }
+    for (field, value) in [
+        ("idAttribute", &l.id_attribute),
+        ("displayNameAttribute", &l.display_name_attribute),
+    ] {
+        if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            errors.push(
+                format!("identity.ldap.{field}"),
+                "must be an attribute name (letters, digits, '-')",
+            );
+        }
+    }
+    if !(1..=64).contains(&l.pool_size) {
+        errors.push(
+            "identity.ldap.poolSize",
+            format!("must be between 1 and 64, got {}", l.pool_size),
+        );
+    }
+    if !(1..=30).contains(&l.timeout_seconds) {
+        errors.push(
+            "identity.ldap.timeoutSeconds",
+            format!("must be between 1 and 30, got {}", l.timeout_seconds),
+        );
+    }
+}
+
+fn validate_oidc_identity(o: &OidcIdentityConfig, errors: &mut Errors) {
+    let url = &o.issuer_url;
+    if url.scheme() != "https" && !(url.scheme() == "http" && url_is_loopback(url)) {
+        errors.push(
+            "identity.oidc.issuerUrl",
+            "must be https:// (http:// only for loopback hosts)",
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        errors.push(
+            "identity.oidc.issuerUrl",
+            "must not have a query or fragment",
+        );
+    }
+    if o.client_id.is_empty() {
+        errors.push("identity.oidc.clientId", "must not be empty");
+    }
+    for (j, scope) in o.scopes.iter().enumerate() {
+        if !is_valid_scope_token(scope) {
+            errors.push(
+                format!("identity.oidc.scopes[{j}]"),
+                format!("{scope:?} is not a valid OAuth scope token"),
+            );
+        }
+    }
+    if o.user_id_claim.is_empty() {
+        errors.push("identity.oidc.userIdClaim", "must not be empty");
+    }
+    if o.display_name_claim.is_empty() {
+        errors.push("identity.oidc.displayNameClaim", "must not be empty");
+    }
+    if let Some(id) = &o.issuer_id
+        && (id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+    {
+        errors.push(
+            "identity.oidc.issuerId",
+            "must be letters, digits, '-', '_' or '.' (it becomes part of user ids)",
+        );
+    }
+    if !(1..=30).contains(&o.request_timeout_seconds) {
+        errors.push(
+            "identity.oidc.requestTimeoutSeconds",
+            format!(
+                "must be between 1 and 30, got {}",
+                o.request_timeout_seconds
+            ),
+        );
+    }
+}
+
+fn validate_login_protection(p: &LoginProtectionConfig, errors: &mut Errors) {
+    if p.free_failures > 100 {
+        errors.push(
+            "loginProtection.freeFailures",
+            format!("must be at most 100, got {}", p.free_failures),
+        );
+    }
+    if !(1..=3600).contains(&p.max_delay_seconds) {
+        errors.push(
+            "loginProtection.maxDelaySeconds",
+            format!("must be between 1 and 3600, got {}", p.max_delay_seconds),
+        );
+    }
+    if !(1..=1000).contains(&p.lockout_failures) {
+        errors.push(
+            "loginProtection.lockoutFailures",
+            format!("must be between 1 and 1000, got {}", p.lockout_failures),
+        );
+    } else if p.lockout_failures <= p.free_failures {
+        errors.push(
+            "loginProtection.lockoutFailures",
+            "must be greater than freeFailures",
+        );
+    }
+    if !(1..=86_400).contains(&p.lockout_seconds) {
+        errors.push(
+            "loginProtection.lockoutSeconds",
+            format!("must be between 1 and 86400, got {}", p.lockout_seconds),
+        );
+    }
+    if !(1..=100_000).contains(&p.ip_lockout_failures) {
+        errors.push(
+            "loginProtection.ipLockoutFailures",
+            format!(
+                "must be between 1 and 100000, got {}",
+                p.ip_lockout_failures
+            ),
+        );
+    }
+}
+
 /// Problems in a list of static users, as `(index, ".field: message")`.
 /// Shared by the inline list and the users file.
 pub fn check_static_users(users: &[StaticUser]) -> Vec<(usize, String)> {
@@ -1141,17 +1489,22 @@ store:
     #[test]
     fn static_identity_needs_exactly_one_source_and_valid_hashes() {
         let mut c = minimal();
-        let IdentityConfig::Static(s) = &mut c.identity;
+        let IdentityConfig::Static(s) = &mut c.identity else {
+            unreachable!("minimal config is static")
+        };
         s.users_file = Some("/users.yaml".into());
         assert_eq!(invalid_fields(&c), vec!["identity.static"]);
 
         let mut c = minimal();
-        let IdentityConfig::Static(s) = &mut c.identity;
+        let IdentityConfig::Static(s) = &mut c.identity else {
+            unreachable!("minimal config is static")
+        };
         s.users.push(StaticUser {
             username: "user".into(),
             password_hash: "plaintext".into(),
             id: None,
             display_name: None,
+            groups: vec![],
         });
         assert_eq!(
             invalid_fields(&c),
@@ -1159,6 +1512,102 @@ store:
                 "identity.static.users[1].username",
                 "identity.static.users[1].id",
                 "identity.static.users[1].passwordHash",
+            ]
+        );
+    }
+
+    fn with_identity(yaml: &str) -> Config {
+        let start = MINIMAL.find("identity:").expect("identity");
+        let end = MINIMAL.find("store:").expect("store");
+        let text = format!("{}{yaml}{}", &MINIMAL[..start], &MINIMAL[end..]);
+        Config::from_yaml(&text).expect("parses")
+    }
+
+    #[test]
+    fn ldap_identity_parses_with_defaults_and_validates() {
+        let c = with_identity(
+            "identity:\n  ldap:\n    url: ldaps://ldap.example.com\n    bindDn: cn=svc,dc=example,dc=com\n    bindPasswordFile: /secrets/ldap\n    baseDn: ou=people,dc=example,dc=com\n",
+        );
+        assert_eq!(c.validate(), Ok(()));
+        let IdentityConfig::Ldap(l) = &c.identity else {
+            panic!("ldap")
+        };
+        assert_eq!(l.user_filter, "(uid={username})");
+        assert_eq!(l.id_attribute, "entryUUID");
+        assert!(c.identity.uses_passwords());
+        assert_eq!(Config::from_yaml(&c.to_yaml()).expect("reparses"), c);
+
+        let mut bad = c.clone();
+        let IdentityConfig::Ldap(l) = &mut bad.identity else {
+            panic!("ldap")
+        };
+        l.url = Url::parse("http://ldap.example.com").expect("url");
+        l.user_filter = "uid=x".into();
+        l.pool_size = 0;
+        l.start_tls = true;
+        assert_eq!(
+            invalid_fields(&bad),
+            vec![
+                "identity.ldap.url",
+                "identity.ldap.userFilter",
+                "identity.ldap.userFilter",
+                "identity.ldap.poolSize",
+            ]
+        );
+        let mut bad = c;
+        let IdentityConfig::Ldap(l) = &mut bad.identity else {
+            panic!("ldap")
+        };
+        l.start_tls = true;
+        assert_eq!(invalid_fields(&bad), vec!["identity.ldap.startTls"]);
+    }
+
+    #[test]
+    fn oidc_identity_parses_with_defaults_and_validates() {
+        let c = with_identity(
+            "identity:\n  oidc:\n    issuerUrl: https://example.okta.com\n    clientId: alexa-link\n    clientSecretFile: /secrets/oidc\n",
+        );
+        assert_eq!(c.validate(), Ok(()));
+        let IdentityConfig::Oidc(o) = &c.identity else {
+            panic!("oidc")
+        };
+        assert_eq!(o.user_id_claim, "sub");
+        assert_eq!(o.scopes, vec!["openid", "profile"]);
+        assert!(!c.identity.uses_passwords());
+
+        let mut bad = c;
+        let IdentityConfig::Oidc(o) = &mut bad.identity else {
+            panic!("oidc")
+        };
+        o.issuer_url = Url::parse("http://idp.example.com").expect("url");
+        o.issuer_id = Some("has space".into());
+        assert_eq!(
+            invalid_fields(&bad),
+            vec!["identity.oidc.issuerUrl", "identity.oidc.issuerId"]
+        );
+    }
+
+    #[test]
+    fn two_identity_backends_at_once_are_refused() {
+        let text = MINIMAL.replace(
+            "identity:\n  static:",
+            "identity:\n  oidc: {issuerUrl: https://x.example.com, clientId: a, clientSecretFile: /s}\n  static:",
+        );
+        assert!(Config::from_yaml(&text).is_err());
+    }
+
+    #[test]
+    fn login_protection_limits_are_checked() {
+        let mut c = minimal();
+        assert_eq!(c.login_protection, LoginProtectionConfig::default());
+        c.login_protection.lockout_failures = 2;
+        c.login_protection.free_failures = 3;
+        c.login_protection.max_delay_seconds = 0;
+        assert_eq!(
+            invalid_fields(&c),
+            vec![
+                "loginProtection.maxDelaySeconds",
+                "loginProtection.lockoutFailures",
             ]
         );
     }

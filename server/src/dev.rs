@@ -12,8 +12,8 @@ use url::Url;
 
 use crate::config::{
     AuthorizationConfig, ClientConfig, Config, EmbeddedStoreConfig, GrantType, IdentityConfig,
-    LoggingConfig, PkcePolicy, RefreshTokenPolicy, ServerConfig, StaticIdentityConfig, StaticUser,
-    StoreConfig,
+    LoggingConfig, LoginProtectionConfig, PkcePolicy, RefreshTokenPolicy, ServerConfig,
+    StaticIdentityConfig, StaticUser, StoreConfig,
 };
 use crate::identity::password::hash_argon2;
 use crate::tokens;
@@ -82,6 +82,8 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
             password_hash: hash_argon2(password),
             id: None,
             display_name: Some(format!("Demo {role}")),
+            // Marked so that logs never mistake them for real accounts.
+            groups: vec!["demo".to_owned()],
         })
         .collect();
     let config = Config {
@@ -114,6 +116,7 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
             users_file: None,
             users,
         }),
+        login_protection: LoginProtectionConfig::default(),
         store: StoreConfig::Embedded(EmbeddedStoreConfig { path: store_path }),
         partners: vec![],
         encryption_key_files: vec![],

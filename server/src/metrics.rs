@@ -168,9 +168,10 @@ pub async fn track(
 }
 
 fn route_label(path: Option<&str>) -> &'static str {
-    const KNOWN: [&str; 13] = [
+    const KNOWN: [&str; 14] = [
         routes::AUTHORIZE,
         routes::LOGIN,
+        routes::CALLBACK,
         routes::CONSENT,
         routes::TOKEN,
         routes::REVOKE,

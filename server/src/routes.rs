@@ -6,6 +6,9 @@
 pub const AUTHORIZE: &str = "/oauth/authorize";
 /// Where the login form posts.
 pub const LOGIN: &str = "/oauth/login";
+/// Where an upstream OpenID Provider sends the browser back (identity
+/// backend `oidc`); register `<publicUrl>/oauth/callback` there.
+pub const CALLBACK: &str = "/oauth/callback";
 /// Where the consent form posts.
 pub const CONSENT: &str = "/oauth/consent";
 /// Token endpoint (RFC 6749 3.2).

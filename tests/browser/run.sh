@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs the real-browser end-to-end test of the login and consent pages.
+# Runs the real-browser end-to-end tests of the login and consent pages
+# (linking.test.mjs with the --dev server; backends.test.mjs: one login per
+# identity backend, using the slapd and oidc-provider scripts/test starts).
 #
 # Needs the server already built (`cargo build -p alexa-link-server`, or set
 # ALEXA_LINK_SERVER_BIN); this script builds nothing in Rust.
@@ -32,4 +34,4 @@ fi
 
 # The test itself (node's built-in runner); `exec` hands its exit code to
 # the caller unchanged.
-exec node --test --test-reporter=spec linking.test.mjs
+exec node --test --test-reporter=spec linking.test.mjs backends.test.mjs

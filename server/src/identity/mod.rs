@@ -1,10 +1,18 @@
-//! Who the user is: identity backends behind one trait.
+//! Who the user is: the identity backends.
 //!
-//! A backend answers one question, "do these credentials name a user, and
-//! which?", and returns a stable [`User::id`] that grants are stored under.
+//! The password backends ([`static_users`], [`ldap`]) answer one question
+//! behind [`IdentityProvider`], "do these credentials name a user, and
+//! which?"; [`throttle`] guards them against guessing. The [`oidc`] backend
+//! never sees a password: login is delegated to an upstream OpenID Provider
+//! (see `web/upstream.rs`). Every backend returns a stable [`User::id`] that
+//! grants are stored under: the static user's `id`, `ldap:<entryUUID>`, or
+//! `oidc:<issuerId>:<sub>`.
 
+pub mod ldap;
+pub mod oidc;
 pub mod password;
 pub mod static_users;
+pub mod throttle;
 
 use async_trait::async_trait;
 
@@ -17,6 +25,8 @@ pub struct User {
     pub username: String,
     /// Name shown on pages.
     pub display_name: String,
+    /// Groups the backend reports (informational).
+    pub groups: Vec<String>,
 }
 
 /// Why a login failed.

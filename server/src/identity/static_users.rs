@@ -1,8 +1,14 @@
 //! The static backend: users and password hashes from the config or a file.
+//!
+//! A users file is re-read when it changes (Kubernetes updates a mounted
+//! Secret in place): every login compares the file's modification time and
+//! size with those of the last load, which costs one `stat`. A file that
+//! turns invalid is reported and the previous users stay in effect.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 
@@ -15,9 +21,20 @@ struct Entry {
     hash: Arc<str>,
 }
 
+type Users = Arc<HashMap<String, Entry>>;
+
+/// What identifies one version of the users file.
+type FileStamp = Option<(SystemTime, u64)>;
+
+struct Source {
+    path: PathBuf,
+    loaded: FileStamp,
+}
+
 /// Users known from a list.
 pub struct StaticUsers {
-    users: HashMap<String, Entry>,
+    users: RwLock<Users>,
+    source: Option<tokio::sync::Mutex<Source>>,
     verifier: PasswordVerifier,
 }
 
@@ -48,21 +65,59 @@ impl StaticUsers {
         config: &StaticIdentityConfig,
         verifier: PasswordVerifier,
     ) -> Result<StaticUsers, StaticUsersError> {
-        let users = match &config.users_file {
-            Some(path) => read_users_file(path)?,
-            None => config.users.clone(),
+        let (users, source) = match &config.users_file {
+            Some(path) => {
+                let loaded = stamp(path);
+                let users = read_users_file(path)?;
+                let source = Source {
+                    path: path.clone(),
+                    loaded,
+                };
+                (users, Some(tokio::sync::Mutex::new(source)))
+            }
+            None => (config.users.clone(), None),
         };
-        Ok(StaticUsers::from_users(users, verifier))
+        Ok(StaticUsers {
+            users: RwLock::new(index(users)),
+            source,
+            verifier,
+        })
     }
 
-    fn from_users(users: Vec<StaticUser>, verifier: PasswordVerifier) -> StaticUsers {
-        let users = users
+    /// The current users, re-reading the file first if it changed.
+    async fn current(&self) -> Users {
+        if let Some(source) = &self.source {
+            let mut source = source.lock().await;
+            let now = stamp(&source.path);
+            if now != source.loaded {
+                source.loaded = now;
+                let path = source.path.clone();
+                match tokio::task::spawn_blocking(move || read_users_file(&path)).await {
+                    Ok(Ok(users)) => {
+                        tracing::info!(path = %source.path.display(), users = users.len(), "users file reloaded");
+                        *self.users.write().unwrap_or_else(|e| e.into_inner()) = index(users);
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "users file changed but cannot be used; keeping the previous users");
+                    }
+                    Err(e) => tracing::error!(error = %e, "users file reload failed"),
+                }
+            }
+        }
+        self.users.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+fn index(users: Vec<StaticUser>) -> Users {
+    Arc::new(
+        users
             .into_iter()
             .map(|u| {
                 let user = User {
                     id: u.id.clone().unwrap_or_else(|| u.username.clone()),
                     display_name: u.display_name.clone().unwrap_or_else(|| u.username.clone()),
                     username: u.username.clone(),
+                    groups: u.groups,
                 };
                 (
                     u.username,
@@ -72,9 +127,14 @@ impl StaticUsers {
                     },
                 )
             })
-            .collect();
-        StaticUsers { users, verifier }
-    }
+            .collect(),
+    )
+}
+
+fn stamp(path: &Path) -> FileStamp {
+    // `metadata` follows symlinks: Kubernetes swaps a `..data` symlink.
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
 }
 
 fn read_users_file(path: &Path) -> Result<Vec<StaticUser>, StaticUsersError> {
@@ -100,7 +160,8 @@ fn read_users_file(path: &Path) -> Result<Vec<StaticUser>, StaticUsersError> {
 #[async_trait]
 impl IdentityProvider for StaticUsers {
     async fn authenticate(&self, username: &str, password: &str) -> Result<User, AuthError> {
-        match self.users.get(username) {
+        let users = self.current().await;
+        match users.get(username) {
             Some(entry) => {
                 if self.verifier.verify(entry.hash.clone(), password).await {
                     Ok(entry.user.clone())
@@ -146,6 +207,63 @@ mod tests {
             users.authenticate("bob", "pw").await,
             Err(AuthError::InvalidCredentials)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_changed_users_file_is_reloaded_and_a_broken_one_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("users.yaml");
+        let bcrypt_hash = bcrypt::hash("old-pw", 4).expect("hash");
+        std::fs::write(
+            &path,
+            format!("users:\n  - username: ann\n    passwordHash: \"{bcrypt_hash}\"\n"),
+        )
+        .expect("write");
+        let config = StaticIdentityConfig {
+            users_file: Some(path.clone()),
+            users: vec![],
+        };
+        let users = StaticUsers::load(&config, PasswordVerifier::new(1)).expect("load");
+        users
+            .authenticate("ann", "old-pw")
+            .await
+            .expect("old password");
+
+        // Rotated: ann gets an argon2 hash, carol is added.
+        let cheap = argon2::Params::new(64, 1, 1, None).expect("params");
+        let argon = super::super::password::hash_argon2_with("new-pw", cheap);
+        let carol = bcrypt::hash("carol-pw", 4).expect("hash");
+        std::fs::write(
+            &path,
+            format!(
+                "users:\n  - username: ann\n    passwordHash: \"{argon}\"\n    groups: [admins]\n  - username: carol\n    passwordHash: \"{carol}\"\n"
+            ),
+        )
+        .expect("rewrite");
+        assert!(matches!(
+            users.authenticate("ann", "old-pw").await,
+            Err(AuthError::InvalidCredentials)
+        ));
+        let ann = users
+            .authenticate("ann", "new-pw")
+            .await
+            .expect("new password");
+        assert_eq!(ann.groups, vec!["admins".to_owned()]);
+        users
+            .authenticate("carol", "carol-pw")
+            .await
+            .expect("added user");
+
+        // A broken edit keeps the last good users.
+        std::fs::write(
+            &path,
+            "users:\n  - username: ann\n    passwordHash: plain-text-oops\n",
+        )
+        .expect("break");
+        users
+            .authenticate("ann", "new-pw")
+            .await
+            .expect("previous users stay");
     }
 
     #[test]

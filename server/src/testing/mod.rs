@@ -16,8 +16,8 @@ use crate::app::{AppState, open_store};
 use crate::clock::Clock;
 use crate::config::{
     AuthorizationConfig, ClientConfig, Config, EmbeddedStoreConfig, GrantType, IdentityConfig,
-    LoggingConfig, LwaRegion, PartnerConfig, PkcePolicy, RefreshTokenPolicy, ServerConfig,
-    StaticIdentityConfig, StaticUser, StoreConfig, alexa_redirect_uris,
+    LoggingConfig, LoginProtectionConfig, LwaRegion, PartnerConfig, PkcePolicy, RefreshTokenPolicy,
+    ServerConfig, StaticIdentityConfig, StaticUser, StoreConfig, alexa_redirect_uris,
 };
 use crate::identity::password::hash_argon2_with;
 use crate::oauth::pkce;
@@ -107,15 +107,18 @@ pub fn test_config(dir: &Path) -> Config {
                     password_hash: hash_argon2_with(USERS[0].1, cheap),
                     id: Some("user-ann".into()),
                     display_name: Some("Ann".into()),
+                    groups: vec!["parents".into()],
                 },
                 StaticUser {
                     username: USERS[1].0.into(),
                     password_hash: bcrypt::hash(USERS[1].1, 4).expect("bcrypt"),
                     id: Some("user-bob".into()),
                     display_name: Some("Bob".into()),
+                    groups: vec![],
                 },
             ],
         }),
+        login_protection: LoginProtectionConfig::default(),
         store: StoreConfig::Embedded(EmbeddedStoreConfig {
             path: dir.join("store.redb"),
         }),

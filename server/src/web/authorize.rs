@@ -7,14 +7,17 @@
 //! when it comes back, and a CSRF nonce bound to an encrypted cookie.
 
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum_extra::extract::cookie::PrivateCookieJar;
 
+use std::net::{IpAddr, SocketAddr};
+
 use super::pages::{self, ConsentPage, LoginPage};
 use super::session::LoginSession;
-use crate::app::AppState;
+use crate::app::{AppState, Login};
 use crate::identity::AuthError;
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, redirect_with};
 use crate::oauth::error::ErrorCode;
@@ -37,13 +40,18 @@ pub async fn authorize(
     let jar = app.cookies.jar(&headers);
     match app.cookies.session(&jar, app.clock.now()) {
         Some(session) => proceed(&app, &request, &session, jar, StatusCode::FOUND).await,
-        None => login_page(&app, Some(&request), jar, "", None, StatusCode::OK),
+        None => sign_in(&app, Some(&request), jar).await,
     }
 }
 
 /// `POST /oauth/login`. The form carries the authorization request it
 /// interrupted; without one (the linked-apps page) it returns there.
-pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn login(
+    State(app): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = match Params::from_form(&headers, &body) {
         Ok(f) => f,
         Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
@@ -57,6 +65,13 @@ pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
     };
     let request = request.as_ref();
     let client_id = request.map_or("-", |r| r.client.id());
+    let Login::Password(identity) = &app.login else {
+        return pages::error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "Sign-in happens at the identity provider, not on this page.",
+        );
+    };
     let jar = app.cookies.jar(&headers);
     let now = app.clock.now();
     let username = form.get("username").unwrap_or("");
@@ -83,9 +98,33 @@ pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
             StatusCode::BAD_REQUEST,
         );
     };
-    match app.identity.authenticate(username, password).await {
+    let ip = client_ip(&app, &extensions, &headers);
+    if let Err(early) = app.throttle.check(username, ip, app.clock.now_millis()) {
+        // Same words whether or not the user exists: usernames that do not
+        // exist are counted too.
+        tracing::info!(client_id, ip = ?ip, retry_after = early.retry_after, "login refused: too many failed attempts");
+        app.metrics.login("throttled");
+        let message = format!(
+            "Too many failed sign-in attempts. Try again in {}.",
+            wait_text(early.retry_after)
+        );
+        let mut response = login_page(
+            &app,
+            request,
+            jar,
+            username,
+            Some(&message),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(early.retry_after));
+        return response;
+    }
+    match identity.authenticate(username, password).await {
         Ok(user) => {
-            tracing::info!(user_id = %user.id, client_id, "user logged in");
+            app.throttle.succeeded(username);
+            tracing::info!(user_id = %user.id, client_id, groups = ?user.groups, "user logged in");
             let jar = app.cookies.start_session(jar, &user, now);
             let location = match request {
                 Some(r) => format!("{}?{}", routes::AUTHORIZE, r.to_query()),
@@ -96,7 +135,8 @@ pub async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
         Err(AuthError::InvalidCredentials) => {
             // No username: it may be an email address, and a typo'd password
             // pasted into the username field must not reach the logs.
-            tracing::info!(client_id, "login failed: invalid credentials");
+            app.throttle.failed(username, ip, app.clock.now_millis());
+            tracing::info!(client_id, ip = ?ip, "login failed: invalid credentials");
             app.metrics.login("invalid_credentials");
             let message = Some("Incorrect username or password.");
             login_page(
@@ -133,6 +173,9 @@ pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Byte
     let jar = app.cookies.jar(&headers);
     let now = app.clock.now();
     let Some(session) = app.cookies.session(&jar, now) else {
+        if matches!(app.login, Login::Upstream(_)) {
+            return sign_in(&app, Some(&request), jar).await;
+        }
         return login_page(
             &app,
             Some(&request),
@@ -186,6 +229,34 @@ pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Byte
 }
 
 const EXPIRED: &str = "This page expired. Please try again.";
+
+/// The address failed logins are counted against: the peer, or with
+/// `loginProtection.trustForwardedFor` the last `X-Forwarded-For` entry
+/// (the one our own proxy appended; earlier ones are client-supplied).
+fn client_ip(app: &AppState, extensions: &Extensions, headers: &HeaderMap) -> Option<IpAddr> {
+    if app.config.login_protection.trust_forwarded_for
+        && let Some(ip) = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+fn wait_text(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "a second".to_owned(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}
 
 // The error is the finished page to send; it is built once, off the hot path.
 #[allow(clippy::result_large_err)]
@@ -320,6 +391,19 @@ async fn issue_code(
         &[("code", &code.value)],
         request.state.as_deref(),
     ))
+}
+
+/// Asks the user to sign in: the login page, or with the `oidc` backend a
+/// redirect to the upstream provider.
+pub(crate) async fn sign_in(
+    app: &AppState,
+    request: Option<&AuthorizationRequest>,
+    jar: PrivateCookieJar,
+) -> Response {
+    match &app.login {
+        Login::Upstream(oidc) => super::upstream::redirect(app, oidc, request, jar).await,
+        Login::Password(_) => login_page(app, request, jar, "", None, StatusCode::OK),
+    }
 }
 
 /// The login page, for an authorization request or (without one) for the

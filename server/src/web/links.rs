@@ -9,10 +9,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum_extra::extract::cookie::PrivateCookieJar;
 
-use super::authorize::login_page;
+use super::authorize::{login_page, sign_in};
 use super::pages::{self, LinkedApp, LinksPage};
 use super::session::LoginSession;
-use crate::app::AppState;
+use crate::app::{AppState, Login};
 use crate::oauth::form::Params;
 use crate::routes;
 use crate::store::GrantId;
@@ -25,7 +25,7 @@ pub async fn page(
 ) -> Response {
     let jar = app.cookies.jar(&headers);
     let Some(session) = app.cookies.session(&jar, app.clock.now()) else {
-        return login_page(&app, None, jar, "", None, StatusCode::OK);
+        return sign_in(&app, None, jar).await;
     };
     let notice = (query.as_deref() == Some("unlinked=1")).then_some("The app was unlinked.");
     render(&app, &session, jar, notice, StatusCode::OK).await
@@ -40,6 +40,9 @@ pub async fn unlink(State(app): State<AppState>, headers: HeaderMap, body: Bytes
     let jar = app.cookies.jar(&headers);
     let now = app.clock.now();
     let Some(session) = app.cookies.session(&jar, now) else {
+        if matches!(app.login, Login::Upstream(_)) {
+            return sign_in(&app, None, jar).await;
+        }
         return login_page(
             &app,
             None,

@@ -8,3 +8,4 @@ pub mod authorize;
 pub mod links;
 pub mod pages;
 pub mod session;
+pub mod upstream;

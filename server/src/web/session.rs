@@ -5,11 +5,13 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::identity::User;
+use crate::identity::oidc::PendingLogin;
 use crate::store::UnixTime;
 use crate::tokens;
 
 const SESSION_COOKIE: &str = "alexa_link_session";
 const CSRF_COOKIE: &str = "alexa_link_csrf";
+const UPSTREAM_COOKIE: &str = "alexa_link_upstream";
 
 /// Cookie settings shared by every page.
 #[derive(Clone)]
@@ -34,6 +36,19 @@ pub struct LoginSession {
     /// When the user authenticated.
     pub auth_time: UnixTime,
     /// When this login stops counting.
+    pub expires_at: UnixTime,
+}
+
+/// A login delegated to the upstream OpenID Provider, between the redirect
+/// there and the callback.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpstreamLogin {
+    /// state, nonce and PKCE verifier.
+    pub pending: PendingLogin,
+    /// The interrupted authorization request (its query string), or `None`
+    /// when the login leads to the linked-apps page.
+    pub request: Option<String>,
+    /// When the callback stops being accepted.
     pub expires_at: UnixTime,
 }
 
@@ -81,6 +96,28 @@ impl CookieSettings {
         };
         let value = serde_json::to_string(&session).unwrap_or_default();
         jar.add(self.cookie(SESSION_COOKIE, value, self.session_seconds))
+    }
+
+    /// Remembers a login sent to the upstream provider. One at a time: a
+    /// newer one replaces it (the older tab then asks to start again).
+    pub fn start_upstream(&self, jar: PrivateCookieJar, login: &UpstreamLogin) -> PrivateCookieJar {
+        let value = serde_json::to_string(login).unwrap_or_default();
+        jar.add(self.cookie(UPSTREAM_COOKIE, value, self.form_seconds))
+    }
+
+    /// The pending upstream login, if unexpired, and the jar without it
+    /// (its state is single-use).
+    pub fn take_upstream(
+        &self,
+        jar: PrivateCookieJar,
+        now: UnixTime,
+    ) -> (PrivateCookieJar, Option<UpstreamLogin>) {
+        let login = jar
+            .get(UPSTREAM_COOKIE)
+            .and_then(|c| serde_json::from_str::<UpstreamLogin>(c.value()).ok())
+            .filter(|l| now < l.expires_at);
+        let jar = jar.remove(Cookie::build(UPSTREAM_COOKIE).path("/oauth").build());
+        (jar, login)
     }
 
     /// The CSRF nonce to embed in a form: the current one while it is
@@ -176,6 +213,7 @@ mod tests {
             id: "u1".into(),
             username: "ann".into(),
             display_name: "Ann".into(),
+            groups: vec![],
         };
         let jar = s.start_session(jar, &user, 1000);
         assert_eq!(s.session(&jar, 1599).map(|x| x.user_id), Some("u1".into()));

@@ -1,0 +1,297 @@
+//! The LDAP backend: find the user with a service account, then bind as the
+//! user to check the password.
+//!
+//! Connections are pooled: at most `poolSize` are open, idle ones are kept
+//! for the next login. A connection that checked a user's password is bound
+//! as that user; it is bound as the service account again before its next
+//! search. Every connect and operation has the configured timeout, so a
+//! directory that hangs makes the login page say "unavailable" instead of
+//! holding the request.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry, ldap_escape};
+use tokio::sync::Semaphore;
+
+use super::{AuthError, IdentityProvider, User};
+use crate::config::LdapIdentityConfig;
+
+/// LDAP result code of a failed bind (RFC 4511 4.1.9).
+const INVALID_CREDENTIALS: u32 = 49;
+
+/// Why the LDAP backend could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LdapSetupError {
+    /// A file could not be read.
+    #[error("failed to read {what} {path}: {message}")]
+    File {
+        /// What the file holds.
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+struct Connection {
+    ldap: Ldap,
+    /// Bound as the service account (not as a user who just logged in).
+    service_bound: bool,
+}
+
+/// A directory that users log in against.
+pub struct LdapDirectory {
+    config: LdapIdentityConfig,
+    bind_password: String,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+    timeout: Duration,
+}
+
+impl LdapDirectory {
+    /// Reads the bind password and CA files the config names. Connects
+    /// lazily, on the first login, so that the server starts (and serves
+    /// tokens) while the directory is down.
+    pub fn new(config: &LdapIdentityConfig) -> Result<LdapDirectory, LdapSetupError> {
+        let read = |what, path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| LdapSetupError::File {
+                what,
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })
+        };
+        let bind_password = String::from_utf8_lossy(&read(
+            "the LDAP bind password file",
+            &config.bind_password_file,
+        )?)
+        .trim_end_matches(['\r', '\n'])
+        .to_owned();
+        let tls = match &config.ca_file {
+            Some(path) => {
+                let pem = read("the LDAP CA file", path)?;
+                Some(Arc::new(tls_config(&pem).map_err(|message| {
+                    LdapSetupError::File {
+                        what: "the LDAP CA file",
+                        path: path.display().to_string(),
+                        message,
+                    }
+                })?))
+            }
+            None => None,
+        };
+        Ok(LdapDirectory {
+            config: config.clone(),
+            bind_password,
+            tls,
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(config.pool_size),
+            timeout: Duration::from_secs(config.timeout_seconds),
+        })
+    }
+
+    async fn connect(&self) -> Result<Connection, LdapError> {
+        let mut settings = LdapConnSettings::new()
+            .set_conn_timeout(self.timeout)
+            .set_starttls(self.config.start_tls);
+        if let Some(tls) = &self.tls {
+            settings = settings.set_config(tls.clone());
+        }
+        let (conn, ldap) =
+            LdapConnAsync::from_url_with_settings(settings, &self.config.url).await?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.drive().await {
+                tracing::debug!(error = %e, "LDAP connection ended");
+            }
+        });
+        Ok(Connection {
+            ldap,
+            service_bound: false,
+        })
+    }
+
+    fn take_idle(&self) -> Option<Connection> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    fn put_idle(&self, mut conn: Connection) {
+        if !conn.ldap.is_closed() {
+            self.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(conn);
+        }
+    }
+
+    /// One login on one connection.
+    async fn login_on(
+        &self,
+        conn: &mut Connection,
+        username: &str,
+        password: &str,
+    ) -> Result<Result<User, AuthError>, LdapError> {
+        let c = &self.config;
+        if !conn.service_bound {
+            conn.ldap
+                .with_timeout(self.timeout)
+                .simple_bind(&c.bind_dn, &self.bind_password)
+                .await?
+                .success()?;
+            conn.service_bound = true;
+        }
+        let filter = c.user_filter.replace("{username}", &ldap_escape(username));
+        let attrs = [c.id_attribute.as_str(), c.display_name_attribute.as_str()];
+        let (entries, _) = conn
+            .ldap
+            .with_timeout(self.timeout)
+            .search(&c.base_dn, Scope::Subtree, &filter, attrs)
+            .await?
+            .success()?;
+        let entry = match entries.len() {
+            1 => SearchEntry::construct(entries.into_iter().next().expect("one entry")),
+            n => {
+                if n > 1 {
+                    tracing::warn!(
+                        matches = n,
+                        "LDAP userFilter matched several entries; refusing the login"
+                    );
+                }
+                // Spend one bind round trip, as for an existing user, so
+                // timing does not tell which usernames exist.
+                let decoy = format!("cn=no-such-user,{}", c.base_dn);
+                conn.service_bound = false;
+                let _ = conn
+                    .ldap
+                    .with_timeout(self.timeout)
+                    .simple_bind(&decoy, password)
+                    .await?;
+                return Ok(Err(AuthError::InvalidCredentials));
+            }
+        };
+        let Some(id) = attribute(&entry, &c.id_attribute) else {
+            tracing::error!(dn = %entry.dn, attribute = %c.id_attribute, "LDAP user has no id attribute");
+            return Ok(Err(AuthError::Unavailable(format!(
+                "the directory entry has no {} attribute (identity.ldap.idAttribute)",
+                c.id_attribute
+            ))));
+        };
+        conn.service_bound = false;
+        let bind = conn
+            .ldap
+            .with_timeout(self.timeout)
+            .simple_bind(&entry.dn, password)
+            .await?;
+        match bind.rc {
+            0 => Ok(Ok(User {
+                id: format!("ldap:{id}"),
+                display_name: attribute(&entry, &c.display_name_attribute)
+                    .unwrap_or_else(|| username.to_owned()),
+                username: username.to_owned(),
+                groups: vec![],
+            })),
+            INVALID_CREDENTIALS => Ok(Err(AuthError::InvalidCredentials)),
+            _ => Err(LdapError::LdapResult { result: bind }),
+        }
+    }
+}
+
+#[async_trait]
+impl IdentityProvider for LdapDirectory {
+    async fn authenticate(&self, username: &str, password: &str) -> Result<User, AuthError> {
+        // An empty password is an "unauthenticated bind" (RFC 4513 5.1.2),
+        // which many directories accept for any DN: never send one.
+        if password.is_empty() || username.is_empty() {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let unavailable = |e: &dyn std::fmt::Display| {
+            tracing::error!(error = %e, url = %self.config.url, "LDAP directory unavailable");
+            AuthError::Unavailable(format!("LDAP: {e}"))
+        };
+        let Ok(_permit) = tokio::time::timeout(self.timeout, self.permits.acquire()).await else {
+            return Err(unavailable(&"every pooled connection is busy"));
+        };
+        // A pooled connection may have been closed by the directory while
+        // idle; then try once more on a fresh one.
+        if let Some(mut conn) = self.take_idle() {
+            match self.login_on(&mut conn, username, password).await {
+                Ok(result) => {
+                    self.put_idle(conn);
+                    return result;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "pooled LDAP connection failed; reconnecting")
+                }
+            }
+        }
+        let mut conn = self.connect().await.map_err(|e| unavailable(&e))?;
+        let result = self
+            .login_on(&mut conn, username, password)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        self.put_idle(conn);
+        result
+    }
+}
+
+/// The first value of `name` (case-insensitive); binary values (such as
+/// Active Directory's `objectGUID`) as lowercase hex.
+fn attribute(entry: &SearchEntry, name: &str) -> Option<String> {
+    let text = entry
+        .attrs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.first().cloned());
+    text.or_else(|| {
+        entry
+            .bin_attrs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.first())
+            .map(|bytes| bytes.iter().map(|b| format!("{b:02x}")).collect())
+    })
+    .filter(|v| !v.is_empty())
+}
+
+fn tls_config(ca_pem: &[u8]) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let mut found = 0;
+    for cert in rustls_pemfile::certs(&mut &ca_pem[..]) {
+        let cert = cert.map_err(|e| format!("not PEM: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("not a usable CA certificate: {e}"))?;
+        found += 1;
+    }
+    if found == 0 {
+        return Err("no PEM certificate in it".into());
+    }
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_ids_become_hex_and_names_match_any_case() {
+        let entry = SearchEntry {
+            dn: "cn=x".into(),
+            attrs: [("cn".to_owned(), vec!["Ann".to_owned()])].into(),
+            bin_attrs: [("objectGUID".to_owned(), vec![vec![0xab, 0x01]])].into(),
+        };
+        assert_eq!(attribute(&entry, "CN"), Some("Ann".into()));
+        assert_eq!(attribute(&entry, "objectguid"), Some("ab01".into()));
+        assert_eq!(attribute(&entry, "mail"), None);
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused() {
+        assert!(tls_config(b"not a pem").is_err());
+    }
+}

@@ -1,0 +1,226 @@
+//! Brute-force protection for password logins: failed attempts are counted
+//! per username and per client address; past a few free failures each
+//! further attempt must wait a delay that doubles per failure, and past a
+//! threshold the username (or address) is locked for a while.
+//!
+//! Attempts that arrive too early are refused *before* any password is
+//! hashed or any directory is asked, so a guessing run costs us a map
+//! lookup, not a hash. Usernames are counted whether or not they exist, and
+//! the refusal reads the same either way, so it reveals nothing.
+//!
+//! The counts live in this process. With several replicas an attacker gets
+//! each replica's allowance; the delays still bound the guessing rate to a
+//! small multiple of one replica's.
+//!
+//! Why not a rate-limiting crate such as `governor`: those implement a
+//! steady-rate bucket (GCRA), while login protection needs per-key failure
+//! counts with growing delays, a lockout, a reset on success and the
+//! server's own (test-advanceable) clock. That is this small module.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use crate::config::LoginProtectionConfig;
+
+/// Unix time in milliseconds ([`crate::clock::Clock::now_millis`]): whole
+/// seconds would let a one-second delay shrink to a millisecond.
+pub type Millis = i64;
+
+/// At most this many usernames and addresses are tracked at once; past it,
+/// expired records are dropped first and new usernames are then not
+/// tracked (addresses still are), so memory stays bounded under a spray.
+const MAX_TRACKED: usize = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    User(String),
+    Ip(IpAddr),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    failures: u32,
+    last_failure: Millis,
+}
+
+/// Failed-login bookkeeping for the whole server.
+pub struct LoginThrottle {
+    config: LoginProtectionConfig,
+    records: Mutex<HashMap<Key, Record>>,
+}
+
+/// An attempt refused because it came too early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooEarly {
+    /// Seconds until the next attempt is allowed.
+    pub retry_after: u64,
+}
+
+impl LoginThrottle {
+    /// A throttle with the given policy.
+    pub fn new(config: LoginProtectionConfig) -> LoginThrottle {
+        LoginThrottle {
+            config,
+            records: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `username` may try a password from `ip` now.
+    pub fn check(&self, username: &str, ip: Option<IpAddr>, now: Millis) -> Result<(), TooEarly> {
+        let records = self.lock();
+        let mut wait = 0;
+        if let Some(r) = records.get(&user_key(username)) {
+            wait = wait.max(self.user_wait(r, now));
+        }
+        if let Some(ip) = ip
+            && let Some(r) = records.get(&Key::Ip(ip))
+        {
+            wait = wait.max(self.ip_wait(r, now));
+        }
+        if wait > 0 {
+            Err(TooEarly { retry_after: wait })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records a failed attempt.
+    pub fn failed(&self, username: &str, ip: Option<IpAddr>, now: Millis) {
+        let mut records = self.lock();
+        let mut keys = vec![user_key(username)];
+        keys.extend(ip.map(Key::Ip));
+        for key in keys {
+            if !records.contains_key(&key) && records.len() >= MAX_TRACKED {
+                let forget = self.config.lockout_seconds as i64 * 1000;
+                records.retain(|_, r| now < r.last_failure + forget);
+                if records.len() >= MAX_TRACKED && matches!(key, Key::User(_)) {
+                    tracing::warn!("login throttle is full; not tracking a new username");
+                    continue;
+                }
+            }
+            let record = records.entry(key).or_insert(Record {
+                failures: 0,
+                last_failure: now,
+            });
+            if now >= record.last_failure + self.config.lockout_seconds as i64 * 1000 {
+                record.failures = 0;
+            }
+            record.failures = record.failures.saturating_add(1);
+            record.last_failure = now;
+        }
+    }
+
+    /// Records a successful login: the username starts afresh. The
+    /// address keeps its count, so one known password does not reset a
+    /// spray from the same address.
+    pub fn succeeded(&self, username: &str) {
+        self.lock().remove(&user_key(username));
+    }
+
+    fn user_wait(&self, r: &Record, now: Millis) -> u64 {
+        let c = &self.config;
+        let until = if r.failures >= c.lockout_failures {
+            r.last_failure + c.lockout_seconds as i64 * 1000
+        } else if r.failures > c.free_failures {
+            let doublings = (r.failures - c.free_failures - 1).min(31);
+            let delay = (1u64 << doublings).min(c.max_delay_seconds);
+            r.last_failure + delay as i64 * 1000
+        } else {
+            return 0;
+        };
+        seconds_until(until, now)
+    }
+
+    fn ip_wait(&self, r: &Record, now: Millis) -> u64 {
+        let c = &self.config;
+        if r.failures >= c.ip_lockout_failures {
+            seconds_until(r.last_failure + c.lockout_seconds as i64 * 1000, now)
+        } else {
+            0
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Record>> {
+        // A panic while holding the lock leaves plain counters behind;
+        // they are still usable.
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Whole seconds (rounded up) from `now` to `until`.
+fn seconds_until(until: Millis, now: Millis) -> u64 {
+    ((until - now).max(0) as u64).div_ceil(1000)
+}
+
+/// Directories compare usernames case-insensitively; so does the count, so
+/// that `Ann` and `ann` share one allowance.
+fn user_key(username: &str) -> Key {
+    Key::User(username.trim().to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn throttle() -> LoginThrottle {
+        LoginThrottle::new(LoginProtectionConfig {
+            free_failures: 2,
+            max_delay_seconds: 8,
+            lockout_failures: 7,
+            lockout_seconds: 600,
+            ip_lockout_failures: 20,
+            trust_forwarded_for: false,
+        })
+    }
+
+    const IP: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+
+    #[test]
+    fn delays_grow_then_the_username_locks() {
+        let t = throttle();
+        let mut now = 1_000_000;
+        let mut waits = vec![];
+        for _ in 0..7 {
+            assert_eq!(t.check("ann", IP, now), Ok(()), "allowed at {now}");
+            t.failed("ann", IP, now);
+            // A moment later: the delay is counted from the failure.
+            let wait = t
+                .check("ann", IP, now + 5)
+                .err()
+                .map_or(0, |e| e.retry_after);
+            waits.push(wait);
+            now += wait as i64 * 1000;
+        }
+        assert_eq!(waits, vec![0, 0, 1, 2, 4, 8, 600]);
+        assert_eq!(
+            t.check("ANN", IP, now - 1500),
+            Err(TooEarly { retry_after: 2 }),
+            "case does not escape the lock"
+        );
+        assert_eq!(t.check("ann", IP, now), Ok(()), "the lockout ends");
+        t.failed("ann", IP, now);
+        assert_eq!(t.check("ann", IP, now), Ok(()), "and the count starts over");
+    }
+
+    #[test]
+    fn success_clears_the_username_but_not_the_address() {
+        let t = throttle();
+        for i in 0..19 {
+            t.failed(&format!("user{i}"), IP, 1_000_000);
+        }
+        t.failed("ann", IP, 1_000_000);
+        t.failed("ann", IP, 1_000_000);
+        t.failed("ann", None, 1_000_000);
+        assert!(t.check("ann", None, 1_000_000).is_err());
+        t.succeeded("ann");
+        assert_eq!(t.check("ann", None, 1_000_000), Ok(()));
+        assert_eq!(
+            t.check("someone-else", IP, 1_000_000),
+            Err(TooEarly { retry_after: 600 }),
+            "the address that failed 21 times is locked for everyone"
+        );
+        let other = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(t.check("someone-else", other, 1_000_000), Ok(()));
+    }
+}
