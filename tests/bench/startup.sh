@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PROFILE=release RUNS=${RUNS:-7}
-if [ "${1:-}" = "--smoke" ]; then PROFILE=dev RUNS=2; fi
+if [ "${1:-}" = "--smoke" ]; then PROFILE=dev RUNS=${RUNS:-2}; fi
 cargo build -q --profile "$PROFILE" -p alexa-link-server --bin alexa-link-server
 BIN=target/$([ "$PROFILE" = dev ] && echo debug || echo release)/alexa-link-server
 exec python3 - "$BIN" "$RUNS" "$PROFILE" <<'PY'

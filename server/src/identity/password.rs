@@ -40,6 +40,12 @@ impl PasswordHashKind {
     }
 }
 
+/// Verified against for unknown users: an argon2id hash with the default
+/// parameters, so it costs what a real user's verification costs. Its
+/// password does not matter (a decoy check never lets anyone in), so it is
+/// a constant rather than a hash computed at every start.
+const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$ZPX90FawuIIuZMfvVLRe4A$HeuC1WkPCVNft0CKeQBM05vUtjAR0u9KPxHz3RBQ4VQ";
+
 /// Verifies passwords with at most `permits` hashes computed at once.
 #[derive(Clone)]
 pub struct PasswordVerifier {
@@ -53,7 +59,7 @@ impl PasswordVerifier {
     pub fn new(concurrency: usize) -> PasswordVerifier {
         PasswordVerifier {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            decoy: hash_argon2(&crate::tokens::random_nonce()).into(),
+            decoy: DECOY_HASH.into(),
         }
     }
 
@@ -129,6 +135,17 @@ mod tests {
         assert_eq!(PasswordHashKind::detect(&bc), Ok(PasswordHashKind::Bcrypt));
         assert!(v.verify(bc.clone().into(), "s3cret").await);
         assert!(!v.verify(bc.into(), "wrong").await);
+    }
+
+    #[test]
+    fn the_decoy_costs_what_a_default_argon2id_hash_costs() {
+        let decoy = PasswordHash::new(DECOY_HASH).expect("parses");
+        assert_eq!(decoy.algorithm.as_str(), "argon2id");
+        let params = Params::try_from(&decoy).expect("params");
+        assert_eq!((params.m_cost(), params.t_cost(), params.p_cost()), {
+            let d = Params::default();
+            (d.m_cost(), d.t_cost(), d.p_cost())
+        });
     }
 
     #[test]
