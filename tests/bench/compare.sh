@@ -14,7 +14,14 @@
 #
 # Prints a table with our/peer ratios and the targets, and writes it as JSON
 # (BENCH_OUT, default under $TMPDIR; never in the repository). Fails when any
-# response of any run is an error (not a 200 with the expected body).
+# response of any run is an error (not a 200 with the expected body) or a run
+# falls short of its count; socket errors (wrk's timeout is 10 s, twice
+# Alexa's 4.5 s) are counted as errors in the table and the JSON.
+#
+# Our store lives in a temporary directory on disk, and every write is
+# fsynced before the answer, as in production. OURS_STORE_DIR=/dev/shm puts
+# it on tmpfs instead, for a like-for-like look at the peer's in-memory
+# adapter (the run's header says so).
 #
 #   tests/bench/compare.sh           # release build, 20000 requests per run, levels 1 10 50 200
 #   tests/bench/compare.sh --smoke   # debug build, 200 requests, levels 1 10 (CI)
@@ -65,7 +72,7 @@ load() {
   done_file=$WORK/done; : >"$done_file"
   out=$WORK/wrk.out
   BENCH_DONE_FILE=$done_file BENCH_REQUESTS=$n BENCH_THREADS=$threads \
-    wrk -t"$threads" -c"$c" -d"${TIME_BOUND}s" --latency -s tests/bench/counted.lua "$url" >"$out" 2>&1 &
+    wrk -t"$threads" -c"$c" -d"${TIME_BOUND}s" --timeout 10s --latency -s tests/bench/counted.lua "$url" >"$out" 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     if [ "$(wc -l <"$done_file")" -ge "$threads" ]; then kill -INT "$pid" 2>/dev/null || true; break; fi
@@ -90,7 +97,7 @@ scenario() {
 }
 
 start() { # start O|P
-  if [ "$1" = O ]; then start_bench_server O; else start_server P node tests/bench/peer/server.mjs; fi
+  if [ "$1" = O ]; then TMPDIR=${OURS_STORE_DIR:-${TMPDIR:-/tmp}} start_bench_server O; else start_server P node tests/bench/peer/server.mjs; fi
 }
 
 # measure SERVER(O|P) LABEL SCENARIO CONCURRENCY REQUESTS: a fresh server,
@@ -109,19 +116,22 @@ measure() {
   printf '  %-20s %-18s c=%-4s %s peak_rss_kb=%s\n' "$label" "$sc" "$c" "${result#RESULT }" "$hwm"
 }
 
-# check LABEL SCENARIO C N RESULT: fails loudly on any error or short run.
+# check LABEL SCENARIO C N RESULT: fails loudly on any error answer or short
+# run; warns of socket errors (they count as errors in the table).
 check() {
   local responses bad sock
   responses=$(sed -E 's/.*responses=([0-9]+).*/\1/' <<<"$5")
   bad=$(sed -E 's/.* bad=([0-9]+).*/\1/' <<<"$5")
   sock=$(sed -E 's/.*socket_errors=([0-9]+).*/\1/' <<<"$5")
-  if [ "$bad" != 0 ] || [ "$sock" != 0 ] || [ "$responses" -lt "$4" ]; then
-    echo "FAILED: $1 $2 at $3 connections: $responses/$4 responses, $bad bad, $sock socket errors" >&2
+  if [ "$bad" != 0 ] || [ "$responses" -lt "$4" ]; then
+    echo "FAILED: $1 $2 at $3 connections: $responses/$4 responses, $bad error answers: ${5#RESULT }" >&2
     exit 1
   fi
+  [ "$sock" = 0 ] || echo "  warning: $1 $2 at $3 connections: socket errors: ${5#RESULT }" >&2
 }
 
-echo "== ours vs peer [$PROFILE, $REQUESTS requests per run after $WARMUP warm-up, levels $LEVELS]"
+STORE_WHERE=$(df --output=fstype "${OURS_STORE_DIR:-${TMPDIR:-/tmp}}" | tail -n 1)
+echo "== ours vs peer [$PROFILE, $REQUESTS requests per run after $WARMUP warm-up, levels $LEVELS, our store on $STORE_WHERE]"
 i=0
 for sc in client_credentials refresh_token introspection; do
   for c in $LEVELS; do
@@ -165,4 +175,4 @@ scripts/dynamodb-local stop "$DYNAMO_PID"; DYNAMO_PID=
 
 echo
 python3 tests/bench/report.py "$ROWS" "$STARTUP" "$BENCH_OUT" \
-  "profile=$PROFILE requests=$REQUESTS warmup=$WARMUP levels=$LEVELS dynamodb_requests=$DYNAMO_REQUESTS"
+  "profile=$PROFILE requests=$REQUESTS warmup=$WARMUP levels=$LEVELS store_fs=$STORE_WHERE dynamodb_requests=$DYNAMO_REQUESTS"

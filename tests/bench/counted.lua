@@ -83,8 +83,9 @@ function done(summary, latency, requests)
   end
   local e = summary.errors
   io.write(string.format(
-    "RESULT requests=%d responses=%d duration_us=%d p50_us=%d p99_us=%d max_us=%d bad=%d socket_errors=%d\n",
+    "RESULT requests=%d responses=%d duration_us=%d p50_us=%d p99_us=%d max_us=%d bad=%d socket_errors=%d"
+      .. " connect=%d read=%d write=%d timeout=%d\n",
     summary.requests, responses, math.max(0, math.floor(last - first)),
     math.floor(latency:percentile(50)), math.floor(latency:percentile(99)), math.floor(latency.max),
-    bad_seen, e.connect + e.read + e.write + e.timeout))
+    bad_seen, e.connect + e.read + e.write + e.timeout, e.connect, e.read, e.write, e.timeout))
 end

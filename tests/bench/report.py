@@ -34,6 +34,8 @@ for line in open(rows_path):
         "p99_ms": values["p99_us"] / 1000,
         "max_ms": values["max_us"] / 1000,
         "errors": values["bad"] + values["socket_errors"],
+        "error_answers": values["bad"],
+        "socket_errors": {k: values[k] for k in ("connect", "read", "write", "timeout")},
         "peak_rss_mb": round(values["peak_rss_kb"] / 1024, 1) if values["peak_rss_kb"] else None,
     })
 
