@@ -161,7 +161,14 @@ echo "  partner_token_cached c=$ALONE_C ${result#RESULT }"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 DYNAMO_PID=$(scripts/dynamodb-local start "$port")
 for c in $([ "$PROFILE" = dev ] && echo 4 || echo "10 50"); do
-  BENCH_DYNAMODB_ENDPOINT="http://127.0.0.1:$port" start_bench_server O
+  # A freshly started DynamoDB Local on a busy machine may take longer than
+  # the store's 1 s attempt timeout to create the first table: try again.
+  for attempt in 1 2 3; do
+    BENCH_DYNAMODB_ENDPOINT="http://127.0.0.1:$port" start_bench_server O 2>"$WORK/start.err" && break
+    [ "$attempt" = 3 ] && { cat "$WORK/start.err" >&2; exit 1; }
+    echo "  (DynamoDB Local not ready for the bench server, attempt $attempt; retrying)"
+    sleep 2
+  done
   scenario O refresh_token
   [ "$WARMUP" -gt 0 ] && load "$URL" "$c" "$((WARMUP / 4))" >/dev/null
   result=$(load "$URL" "$c" "$DYNAMO_REQUESTS")

@@ -26,7 +26,7 @@ start_server() {
   "$@" <"$work/stdin" >"$work/out" 2>"$work/err" &
   local pid=$!
   exec {fd}>"$work/stdin"   # holding the fifo open keeps the server serving
-  for _ in $(seq 1 600); do grep -q '^READY' "$work/out" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 600); do grep -qs '^READY' "$work/out" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   grep -q '^READY' "$work/out" || { echo "$name did not start:" >&2; cat "$work/err" >&2; return 1; }
   printf -v "${name}_PID" %s "$pid"
   printf -v "${name}_FD" %s "$fd"
