@@ -7,17 +7,27 @@
 //!
 //!     PARTNER_URL <partner-token URL for that user>
 //!     TOKEN_URL <token endpoint URL>
+//!     INTROSPECT_URL <introspection endpoint URL>
 //!     BASIC <HTTP Basic credentials of the app client, base64>
+//!     CLIENT_BASIC <HTTP Basic credentials of the linked (Alexa) client, base64>
+//!     REFRESH_TOKEN <the user's refresh token>
+//!     ACCESS_TOKEN <the user's access token>
 //!     READY
+//!
+//! For repeatable load, the linked client here does not rotate refresh
+//! tokens (the same token refreshes again and again) and may also use
+//! `client_credentials`: one client serves every scenario of
+//! `tests/bench/compare.sh`, like the peer's single client.
 //!
 //! and serves until stdin closes. Driven by the scripts in `tests/bench/`.
 
 use std::io::Read as _;
 
+use alexa_link_server::config::{Config, GrantType};
 use alexa_link_server::testing::lwa::LwaStandIn;
 use alexa_link_server::testing::{
-    ClientAuth, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, TestServer, USERS, dynamodb_store, link,
-    reciprocal, unique_table,
+    CLIENT_ID, CLIENT_SECRET, ClientAuth, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, TestServer, USERS,
+    dynamodb_store, link, reciprocal, unique_table,
 };
 use base64::Engine as _;
 
@@ -27,8 +37,7 @@ async fn main() {
     let dynamodb = std::env::var("BENCH_DYNAMODB_ENDPOINT")
         .ok()
         .filter(|e| !e.is_empty());
-    let server =
-        TestServer::start_with_partner_and(&lwa, |c| c.logging.level = "warn".into()).await;
+    let server = TestServer::start_with_partner_and(&lwa, bench_config).await;
     let server = match dynamodb {
         Some(endpoint) => {
             // Same config, DynamoDB store instead of the embedded one.
@@ -75,14 +84,20 @@ async fn main() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{OTHER_CLIENT_ID}:{OTHER_CLIENT_SECRET}"));
+    let basic = |id: &str, secret: &str| {
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    };
+    let token = |name: &str| tokens[name].as_str().expect("token").to_owned();
     println!(
         "PARTNER_URL {}?user_id=user-ann",
         server.url("/api/partner/token")
     );
     println!("TOKEN_URL {}", server.url("/oauth/token"));
-    println!("BASIC {basic}");
+    println!("INTROSPECT_URL {}", server.url("/oauth/introspect"));
+    println!("BASIC {}", basic(OTHER_CLIENT_ID, OTHER_CLIENT_SECRET));
+    println!("CLIENT_BASIC {}", basic(CLIENT_ID, CLIENT_SECRET));
+    println!("REFRESH_TOKEN {}", token("refresh_token"));
+    println!("ACCESS_TOKEN {}", token("access_token"));
     println!("READY");
     // Serve until the driver closes our stdin.
     tokio::task::spawn_blocking(|| {
@@ -97,4 +112,13 @@ async fn main() {
         "the measured paths never called LWA"
     );
     server.stop().await;
+}
+
+/// The test config, quieter, with the linked client set up for repeatable
+/// load: no refresh-token rotation, and `client_credentials` allowed.
+fn bench_config(config: &mut Config) {
+    config.logging.level = "warn".into();
+    let client = &mut config.clients[0];
+    client.refresh_token.rotation = false;
+    client.grant_types.push(GrantType::ClientCredentials);
 }

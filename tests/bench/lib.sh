@@ -15,31 +15,36 @@ build_bench_server() {
 }
 
 # start_bench_server NAME: starts it; sets NAME_PID, NAME_DIR and the printed values.
-start_bench_server() {
-  local name=$1 work
+start_bench_server() { start_server "$1" "$BENCH_BIN"; }
+
+# start_server NAME COMMAND...: starts a server that prints KEY VALUE lines,
+# then READY, and serves until its stdin closes (the bench server, the peer).
+start_server() {
+  local name=$1 work; shift
   work=$(mktemp -d)
   mkfifo "$work/stdin"
-  "$BENCH_BIN" <"$work/stdin" >"$work/out" 2>"$work/err" &
+  "$@" <"$work/stdin" >"$work/out" 2>"$work/err" &
   local pid=$!
   exec {fd}>"$work/stdin"   # holding the fifo open keeps the server serving
-  for _ in $(seq 1 600); do grep -q '^READY' "$work/out" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  grep -q '^READY' "$work/out" || { echo "bench server did not start:" >&2; cat "$work/err" >&2; return 1; }
+  for _ in $(seq 1 600); do grep -qs '^READY' "$work/out" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  grep -q '^READY' "$work/out" || { echo "$name did not start:" >&2; cat "$work/err" >&2; return 1; }
   printf -v "${name}_PID" %s "$pid"
   printf -v "${name}_FD" %s "$fd"
   printf -v "${name}_DIR" %s "$work"
-  printf -v "${name}_PARTNER_URL" %s "$(awk '$1=="PARTNER_URL"{print $2}' "$work/out")"
-  printf -v "${name}_TOKEN_URL" %s "$(awk '$1=="TOKEN_URL"{print $2}' "$work/out")"
-  printf -v "${name}_BASIC" %s "$(awk '$1=="BASIC"{print $2}' "$work/out")"
+  local key
+  for key in PARTNER_URL TOKEN_URL INTROSPECT_URL BASIC CLIENT_BASIC REFRESH_TOKEN ACCESS_TOKEN; do
+    printf -v "${name}_${key}" %s "$(awk -v k="$key" '$1==k{print $2}' "$work/out")"
+  done
 }
 
-# stop_bench_server NAME: closes its stdin and waits; fails if it failed.
+# stop_bench_server NAME (either kind): closes its stdin and waits; fails if it failed.
 stop_bench_server() {
   local name=$1 pid fd dir
   pid=${name}_PID; fd=${name}_FD; dir=${name}_DIR
   [ -n "${!pid:-}" ] || return 0
   eval "exec ${!fd}>&-"
   local rc=0; wait "${!pid}" || rc=$?
-  [ $rc = 0 ] || { echo "bench server $name failed:" >&2; cat "${!dir}/err" >&2; }
+  [ $rc = 0 ] || { echo "server $name failed:" >&2; cat "${!dir}/err" >&2; }
   rm -rf "${!dir}"
   printf -v "$pid" %s ""
   return $rc

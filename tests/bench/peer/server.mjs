@@ -1,0 +1,129 @@
+// The benchmark's peer: panva's oidc-provider (a certified OpenID Provider)
+// configured like our bench client, so tests/bench/compare.sh can drive both
+// with the same requests.
+//
+// One confidential client (client_secret_basic) with client_credentials and
+// refresh_token (authorization_code too: refresh tokens come from a grant),
+// opaque access tokens (no resource indicators, so no JWTs), refresh tokens
+// that do not rotate (like our non-rotating bench client), introspection on,
+// and the provider's default in-memory adapter.
+//
+// A user's grant and refresh token are seeded through the provider's own
+// models (what its authorization_code grant would have stored) instead of a
+// browser flow. Then it checks its own token endpoint answers 200 for each
+// scenario and prints, one per line:
+//
+//     PID <pid>
+//     TOKEN_URL <url>
+//     INTROSPECT_URL <url>
+//     BASIC <base64 client credentials>
+//     REFRESH_TOKEN <a refresh token of the seeded grant>
+//     ACCESS_TOKEN <an access token of that grant, for introspection>
+//     READY
+//
+// Listens on 127.0.0.1 (PORT, default a free port); stops on SIGTERM or when
+// stdin closes.
+import http from 'node:http';
+
+import Provider from 'oidc-provider';
+
+const CLIENT_ID = 'bench-client';
+const CLIENT_SECRET = 'bench-client-secret-0123456789';
+const ACCOUNT = 'user-ann';
+const SCOPE = 'offline_access profile';
+
+const server = http.createServer();
+await new Promise((resolve) => server.listen(Number(process.env.PORT || 0), '127.0.0.1', resolve));
+const base = `http://127.0.0.1:${server.address().port}`;
+
+const provider = new Provider(base, {
+  clients: [{
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    response_types: ['code'],
+    redirect_uris: ['https://app.example.com/callback'],
+    scope: 'openid offline_access profile',
+  }],
+  scopes: ['openid', 'offline_access', 'profile'],
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    // Like ours: a client sees only its own tokens.
+    introspection: {
+      enabled: true,
+      allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId,
+    },
+    revocation: { enabled: true },
+  },
+  rotateRefreshToken: false,
+  findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+  // The same lifetimes as our bench clients.
+  ttl: {
+    AccessToken: 3600,
+    ClientCredentials: 3600,
+    RefreshToken: 14 * 24 * 3600,
+    Grant: 14 * 24 * 3600,
+    Session: 3600,
+    Interaction: 600,
+    AuthorizationCode: 60,
+    IdToken: 3600,
+  },
+});
+server.on('request', provider.callback());
+
+// What the authorization_code grant would have stored for a linked user.
+const client = await provider.Client.find(CLIENT_ID);
+const grant = new provider.Grant({ accountId: ACCOUNT, clientId: CLIENT_ID });
+grant.addOIDCScope(SCOPE);
+const grantId = await grant.save();
+const refresh = new provider.RefreshToken({
+  client,
+  accountId: ACCOUNT,
+  grantId,
+  scope: SCOPE,
+  gty: 'authorization_code',
+});
+const refreshToken = await refresh.save();
+
+const basic = Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64');
+const post = async (path, form) => {
+  const response = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${basic}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams(form),
+  });
+  const body = await response.json();
+  if (response.status !== 200) {
+    throw new Error(`${path} ${form.grant_type ?? ''}: ${response.status} ${JSON.stringify(body)}`);
+  }
+  return body;
+};
+
+// Each scenario answers 200 before anyone measures it.
+const refreshed = await post('/token', { grant_type: 'refresh_token', refresh_token: refreshToken });
+if (refreshed.refresh_token !== refreshToken || refreshed.id_token) {
+  throw new Error(`unexpected refresh response: ${JSON.stringify(refreshed)}`);
+}
+await post('/token', { grant_type: 'client_credentials', scope: 'profile' });
+const introspected = await post('/token/introspection', { token: refreshed.access_token });
+if (introspected.active !== true) {
+  throw new Error(`introspection: ${JSON.stringify(introspected)}`);
+}
+
+console.log(`PID ${process.pid}`);
+console.log(`TOKEN_URL ${base}/token`);
+console.log(`INTROSPECT_URL ${base}/token/introspection`);
+console.log(`BASIC ${basic}`);
+console.log(`REFRESH_TOKEN ${refreshToken}`);
+console.log(`ACCESS_TOKEN ${refreshed.access_token}`);
+console.log('READY');
+
+const stop = () => server.close(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.stdin.on('end', stop);
+process.stdin.resume();
