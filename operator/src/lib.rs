@@ -19,6 +19,9 @@ pub mod resolve;
 pub mod status;
 pub mod validate;
 
+#[cfg(test)]
+mod reconcile_tests;
+
 use kube::CustomResourceExt;
 
 /// The CRD as YAML, exactly what `alexa-link-operator crd` prints and
