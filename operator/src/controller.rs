@@ -72,6 +72,8 @@ pub struct Context {
     pub failures: Mutex<HashMap<String, u32>>,
     /// Resync period after a successful reconcile.
     pub resync: Duration,
+    /// How many resources are reconciled at once.
+    pub concurrency: u16,
 }
 
 impl Context {
@@ -91,6 +93,7 @@ impl Context {
             caps,
             failures: Mutex::new(HashMap::new()),
             resync: Duration::from_secs(300),
+            concurrency: 16,
         }
     }
 }
@@ -272,6 +275,7 @@ pub async fn run(
     );
     let store = controller.store();
     let mut controller = controller
+        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
         .owns(api::<Deployment>(&client, &namespace), ours.clone())
         .owns(api::<Service>(&client, &namespace), ours.clone())
         .owns(api::<ServiceAccount>(&client, &namespace), ours.clone())

@@ -58,6 +58,9 @@ struct RunArgs {
     /// Seconds between resyncs of a resource that reconciled fine.
     #[arg(long, default_value_t = 300)]
     resync_seconds: u64,
+    /// How many resources are reconciled at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: u16,
 }
 
 #[tokio::main]
@@ -204,6 +207,7 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let mut ctx = Context::new(client.clone(), metrics.clone(), caps);
     ctx.resync = Duration::from_secs(args.resync_seconds.max(10));
+    ctx.concurrency = args.concurrency.max(1);
     controller::run(
         Arc::new(ctx),
         args.namespace.clone(),
