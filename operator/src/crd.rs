@@ -69,7 +69,7 @@ pub const GROUP: &str = "skilllink.dev";
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.storage.embedded) || !has(self.replicas) || self.replicas == 1").message("the embedded store supports exactly one replica"))]
-#[x_kube(validation = Rule::new("!has(self.partner) || self.partner.linkedClients.all(c, self.clients.exists(k, k.clientId == c))").message("partner.linkedClients must name clients of this resource"))]
+#[x_kube(validation = Rule::new("!has(self.partner) || !has(self.partner.linkedClients) || self.partner.linkedClients.all(c, self.clients.exists(k, k.clientId == c))").message("partner.linkedClients must name clients of this resource"))]
 pub struct AlexaSkillLinkSpec {
     /// Public DNS name Alexa and browsers reach over HTTPS on port 443, e.g.
     /// `link.example.com`. Every endpoint URL in the status is built from it.

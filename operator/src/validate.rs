@@ -493,4 +493,96 @@ mod tests {
             ["k1", "k2", "session"]
         );
     }
+
+    /// The CRD's CEL rules (evaluated client-side by kube's CEL engine, as
+    /// an API server >= 1.25 would) and [`validate_spec`] agree: each
+    /// mutation is refused by both or accepted by both.
+    #[test]
+    fn cel_rules_and_validate_spec_agree() {
+        use crate::crd::{AlexaSkillLink, IngressTlsSpec};
+        type Mutation = (&'static str, fn(&mut AlexaSkillLinkSpec));
+        let mutations: &[Mutation] = &[
+            ("unchanged", |_| {}),
+            ("two identity backends", |s| {
+                s.identity.ldap = Some(LdapIdentitySpec {
+                    url: "ldaps://ldap:636".into(),
+                    bind_dn: "cn=svc".into(),
+                    bind_password_ref: SecretKeyRef {
+                        name: "l".into(),
+                        key: "p".into(),
+                    },
+                    user_base_dn: "ou=people".into(),
+                    user_filter: None,
+                })
+            }),
+            ("no identity backend", |s| s.identity.static_ = None),
+            ("two tls modes", |s| s.tls.secret_name = Some("tls".into())),
+            ("no tls mode", |s| s.tls.ingress = None),
+            ("secretName tls", |s| {
+                s.tls.ingress = None;
+                s.tls.secret_name = Some("tls".into())
+            }),
+            ("ingress tls with a secret", |s| {
+                s.tls.ingress = Some(IngressTlsSpec {
+                    secret_name: Some("t".into()),
+                })
+            }),
+            ("no storage", |s| s.storage.embedded = None),
+            ("embedded with two replicas", |s| s.replicas = Some(2)),
+            ("embedded with one replica", |s| s.replicas = Some(1)),
+            ("duplicate client id", |s| {
+                s.clients.push(s.clients[0].clone())
+            }),
+            ("second client", |s| {
+                let mut c = s.clients[0].clone();
+                c.client_id = "other".into();
+                s.clients.push(c)
+            }),
+            ("code grant without redirect", |s| {
+                s.clients[0].alexa_vendor_id = None
+            }),
+            ("client credentials without redirect", |s| {
+                s.clients[0].alexa_vendor_id = None;
+                s.clients[0].grant_types = vec![GrantTypeSpec::ClientCredentials];
+            }),
+            ("redirect uris instead of vendor", |s| {
+                s.clients[0].alexa_vendor_id = None;
+                s.clients[0].redirect_uris = vec!["https://app.example.com/cb".into()];
+            }),
+            ("idle lifetime without rotation", |s| {
+                s.clients[0].refresh_token = Some(RefreshTokenSpec {
+                    rotation: Some(false),
+                    grace_period_seconds: None,
+                    idle_lifetime_seconds: Some(3600),
+                    absolute_lifetime_seconds: None,
+                })
+            }),
+            ("idle lifetime with rotation", |s| {
+                s.clients[0].refresh_token = Some(RefreshTokenSpec {
+                    rotation: Some(true),
+                    grace_period_seconds: None,
+                    idle_lifetime_seconds: Some(3600),
+                    absolute_lifetime_seconds: None,
+                })
+            }),
+        ];
+        for (what, mutate) in mutations {
+            let mut asl: AlexaSkillLink = fixture("minimal.yaml");
+            mutate(&mut asl.spec);
+            let cel = kube::core::cel::validate_cel(&asl);
+            let ours = validate_spec(&asl.spec);
+            assert_eq!(
+                cel.is_ok(),
+                ours.is_ok(),
+                "{what}: CEL says {cel:?}, validate_spec says {ours:?}"
+            );
+        }
+
+        // The partner rule lives on the full fixture.
+        let mut asl: AlexaSkillLink = fixture("full.yaml");
+        assert!(kube::core::cel::validate_cel(&asl).is_ok());
+        asl.spec.partner.as_mut().expect("partner").linked_clients = vec!["nobody".into()];
+        assert!(kube::core::cel::validate_cel(&asl).is_err());
+        assert!(validate_spec(&asl.spec).is_err());
+    }
 }

@@ -6,7 +6,7 @@
 #   - the operator's peak RSS (VmHWM),
 #   - API writes per resource (the operator's own write counter), and how
 #     many of them a restart with nothing changed sends (should be 0).
-# Usage: tests/operator/bench.sh [N]
+# Usage: tests/operator/bench.sh [N]    (PROFILE=debug to skip the release build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -28,7 +28,8 @@ command -v kubectl >/dev/null || "$TOOLS/install-helm.sh"
 "$TOOLS/build-k8s-controlplane.sh" >/dev/null
 "$TOOLS/start-k8s-controlplane.sh"
 export KUBECONFIG=$K8S_WORK/run/kubeconfig
-cargo build -q --release -p alexa-link-operator
+PROFILE=${PROFILE:-release}
+if [ "$PROFILE" = release ]; then cargo build -q --release -p alexa-link-operator; else cargo build -q -p alexa-link-operator; fi
 kubectl apply --validate=false -f crds/alexaskilllinks.yaml >/dev/null
 kubectl wait --for=condition=Established crd/alexaskilllinks.skilllink.dev --timeout=30s >/dev/null
 kubectl create namespace bench >/dev/null
@@ -47,7 +48,7 @@ current() { # resources whose status describes their generation
     | awk '$1 == $2 {n++} END {print n + 0}'
 }
 
-RUST_LOG=warn "$ROOT/target/release/alexa-link-operator" run --admin-listen "$ADMIN" --namespace bench \
+RUST_LOG=warn "$ROOT/target/$PROFILE/alexa-link-operator" run --admin-listen "$ADMIN" --namespace bench \
   --lease-namespace bench > "$WORK/operator.log" 2>&1 &
 OPERATOR_PID=$!
 for _ in $(seq 100); do curl -sf "http://$ADMIN/readyz" >/dev/null && break; sleep 0.1; done
@@ -63,7 +64,7 @@ rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$OPERATOR_PID/status")
 kill "$OPERATOR_PID"; wait "$OPERATOR_PID" 2>/dev/null || true
 
 # Restart with nothing changed: count its writes.
-RUST_LOG=warn "$ROOT/target/release/alexa-link-operator" run --admin-listen "$ADMIN" --namespace bench \
+RUST_LOG=warn "$ROOT/target/$PROFILE/alexa-link-operator" run --admin-listen "$ADMIN" --namespace bench \
   --lease-namespace bench >> "$WORK/operator.log" 2>&1 &
 OPERATOR_PID=$!
 for _ in $(seq 100); do curl -sf "http://$ADMIN/readyz" >/dev/null && break; sleep 0.1; done
@@ -72,8 +73,8 @@ restart_writes=$(writes)
 restart_reconciles=$(curl -sf "http://$ADMIN/metrics" | awk '/^alexa_link_operator_reconciles_total/ {print $2}')
 
 awk -v n="$N" -v s="$start" -v c="$created" -v d="$done_at" -v w="$total_writes" -v r="$rss_kib" \
-    -v rw="$restart_writes" -v rr="$restart_reconciles" 'BEGIN {
-  printf "resources:                         %d\n", n
+    -v rw="$restart_writes" -v rr="$restart_reconciles" -v p="$PROFILE" 'BEGIN {
+  printf "resources:                         %d (operator built %s)\n", n, p
   printf "kubectl create of all:             %.1f s\n", c - s
   printf "all observedGeneration current:    %.1f s after the first create\n", d - s
   printf "operator peak RSS:                 %.1f MiB\n", r / 1024
