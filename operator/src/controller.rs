@@ -31,7 +31,7 @@ use crate::labels::{MANAGER, Names};
 use crate::metrics::{InvalidLabels, Metrics};
 use crate::resolve::resolve;
 use crate::status::{self, Outcome, ready_of};
-use crate::validate::{referenced_secrets, validate};
+use crate::validate::{referenced_secrets, validate, validate_name};
 
 /// Why a reconcile failed; all are transient and retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +121,8 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
         return Ok(Action::await_change());
     }
     let resolved = resolve(&ctx.client, asl).await.map_err(Error::Resolve)?;
-    let built = validate(&asl.spec, &resolved)
+    let built = validate_name(&asl.name_any())
+        .and_then(|()| validate(&asl.spec, &resolved))
         .and_then(|()| build::children(asl, &resolved, ctx.caps, &mut random_key));
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let (desired, action) = match built {

@@ -149,6 +149,28 @@ pub fn validate(spec: &AlexaSkillLinkSpec, resolved: &Resolved) -> Result<(), In
     Ok(())
 }
 
+/// The resource's name becomes a Service name and a label value: a
+/// DNS-1035 label of at most 63 characters.
+pub fn validate_name(name: &str) -> Result<(), Invalid> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            reasons::INVALID_SPEC,
+            format!(
+                "metadata.name {name:?} must be a DNS-1035 label (lower-case letters, digits and '-', starting with a letter, at most 63 characters): it names the Service."
+            ),
+        ))
+    }
+}
+
 /// The rules the CRD states in CEL, plus the schema's bounds.
 pub fn validate_spec(spec: &AlexaSkillLinkSpec) -> Result<(), Invalid> {
     if spec.host.is_empty() {
@@ -351,6 +373,24 @@ mod tests {
                 .message
                 .contains("exactly one identity backend")
         );
+    }
+
+    #[test]
+    fn names_must_fit_a_service_name() {
+        assert_eq!(validate_name("minimal"), Ok(()));
+        assert_eq!(validate_name(&"a".repeat(63)), Ok(()));
+        for bad in [
+            "",
+            "9lives",
+            "Upper",
+            "trailing-",
+            "dot.ted",
+            &"a".repeat(64),
+        ] {
+            let e = validate_name(bad).expect_err(bad);
+            assert_eq!(e.reason, reasons::INVALID_SPEC);
+            assert!(e.message.starts_with("metadata.name"), "{}", e.message);
+        }
     }
 
     #[test]
