@@ -133,9 +133,15 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
                     reason: invalid.reason.to_owned(),
                 })
                 .inc();
-            // No requeue: a spec or Secret change triggers the next reconcile.
             let s = status::desired(asl, &Outcome::Invalid(&invalid), now);
-            (s, Action::await_change())
+            // No requeue: a spec or Secret change triggers the next reconcile.
+            // cert-manager's CRDs are not watched, so look again slowly.
+            let action = if invalid.reason == reasons::CERT_MANAGER_MISSING {
+                Action::requeue(ctx.resync)
+            } else {
+                Action::await_change()
+            };
+            (s, action)
         }
         Ok(children) => {
             let deployment = apply_all(&ctx.client, &ctx.metrics, ctx.caps, asl, &children).await?;

@@ -177,6 +177,31 @@ k create secret generic missing-users --from-file=users.yaml=examples/users.yaml
 wait_for 30 "no-users recovers" bash -c "kubectl -n $NS get asl no-users -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}' | grep -x >/dev/null DeploymentNotAvailable"
 ok "a missing Secret is Ready=False SecretMissing with a Warning event; creating it recovers"
 
+# --- cert-manager: a clear condition without its CRDs, a Certificate with them
+bad cm-tls | sed 's/    ingress: {}/    certManager: {issuerRef: {name: letsencrypt, kind: ClusterIssuer}}/' | k apply -f - >/dev/null
+wait_for 30 "cm-tls CertManagerMissing" bash -c "kubectl -n $NS get asl cm-tls -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}' | grep -x CertManagerMissing >/dev/null"
+kubectl apply -f - >/dev/null <<'CRD'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: certificates.cert-manager.io}
+spec:
+  group: cert-manager.io
+  scope: Namespaced
+  names: {plural: certificates, singular: certificate, kind: Certificate}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+CRD
+kubectl wait --for=condition=Established crd/certificates.cert-manager.io --timeout=30s >/dev/null
+k annotate asl cm-tls e2e/poke=1 >/dev/null # CRDs are not watched: the resync would find it later
+wait_for 30 "Certificate cm-tls-tls" k get certificates.cert-manager.io cm-tls-tls
+[ "$(k get certificates.cert-manager.io cm-tls-tls -o jsonpath='{.spec.dnsNames[0]} {.spec.secretName} {.spec.issuerRef.kind}')" = "link.example.com cm-tls-tls ClusterIssuer" ] \
+  || fail "certificate: $(k get certificates.cert-manager.io cm-tls-tls -o yaml)"
+k get deployment cm-tls -o jsonpath='{.spec.template.spec.volumes[*].secret.secretName}' | grep -w cm-tls-tls >/dev/null || fail "certificate Secret not mounted"
+ok "tls.certManager: CertManagerMissing without cert-manager; with its CRD a Certificate for the host, mounted"
+
 # --- restart: no writes on unchanged resources; the standby took over nothing
 [ "$(writes "$ADMIN2")" = 0 ] && [ "$(reconciles "$ADMIN2")" = 0 ] || fail "the standby replica reconciled or wrote"
 sleep 2
