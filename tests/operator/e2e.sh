@@ -72,7 +72,11 @@ ready_pods() { # mark every pod of an instance Ready, as a kubelet would
 kubectl apply --validate=false -f crds/alexaskilllinks.yaml >/dev/null
 kubectl wait --for=condition=Established crd/alexaskilllinks.skilllink.dev --timeout=30s >/dev/null
 kubectl create namespace "$NS" >/dev/null
-ok "CRD installed and established"
+wait_for 30 "kubectl explain" bash -c "kubectl explain asl.spec.clients.accessTokenLifetimeSeconds | grep '<integer>' >/dev/null"
+kubectl explain asl.spec.clients.accessTokenLifetimeSeconds | grep "at least 360 (Alexa's minimum)" >/dev/null || fail "explain lacks the field doc"
+kubectl explain asl.spec.tls | grep -E 'secretName\s+<string>' >/dev/null || fail "explain: $(kubectl explain asl.spec.tls)"
+kubectl get alexa >/dev/null 2>&1 || fail "category alexa unknown"
+ok "CRD installed and established; kubectl explain shows types and docs; category alexa"
 
 # The operator runs with the RBAC of examples/operator-install.yaml: its
 # ServiceAccount's token (created by the token controller on 1.20).

@@ -80,6 +80,31 @@ pub fn children(
     caps: Capabilities,
     fresh_key: &mut dyn FnMut() -> String,
 ) -> Result<Children, Invalid> {
+    // Exhaustive on purpose: a new spec field does not compile until it is
+    // listed here with the builder that consumes it.
+    let crate::crd::AlexaSkillLinkSpec {
+        host: _,               // config (publicUrl), ingress, certificate
+        clients: _,            // config
+        identity: _,           // config; validate (unsupported backends)
+        partner: _,            // config
+        tls: _,                // config, mounts, service, ingress, certificate
+        storage: _,            // config, pvc, deployment (replicas, strategy)
+        encryption_key_ref: _, // config, keys_secret, mounts
+        session_key_ref: _,    // config, keys_secret, mounts
+        replicas: _,           // deployment, pdb
+        image: _,              // deployment
+        image_pull_policy: _,  // deployment
+        resources: _,          // deployment
+        service: _,            // service
+        ingress: _,            // ingress
+        network_policy: _,     // network_policy
+        service_account: _,    // service_account
+        node_selector: _,      // deployment
+        tolerations: _,        // deployment
+        affinity: _,           // deployment
+        log_level: _,          // config
+        deletion_policy: _,    // state_meta (pvc, keys_secret)
+    } = &asl.spec;
     let name = asl.name_any();
     let names = Names::new(&name);
     let mounts = mounts::Mounts::for_spec(&asl.spec, &names);
