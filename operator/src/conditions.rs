@@ -36,6 +36,9 @@ pub mod reasons {
     pub const IDENTITY_BACKEND_UNSUPPORTED: &str = "IdentityBackendUnsupported";
     /// The rendered server config fails the server's own validation.
     pub const INVALID_CONFIG: &str = "InvalidConfig";
+    /// The resource cannot be read by this operator (event only: without
+    /// reading it the operator cannot write its status either).
+    pub const UNREADABLE_RESOURCE: &str = "UnreadableResource";
     /// Nothing is wrong.
     pub const HEALTHY: &str = "Healthy";
 }

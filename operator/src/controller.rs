@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
@@ -15,7 +16,7 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
-use kube::core::PartialObjectMeta;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -234,23 +235,77 @@ pub fn error_policy(asl: Arc<AlexaSkillLink>, error: &Error, ctx: Arc<Context>) 
     Action::requeue(delay)
 }
 
+/// What the controller watches: a resource that failed to deserialize (say,
+/// written against a newer CRD) arrives as an error of its own instead of
+/// failing the whole list and stalling every other resource.
+pub type Guarded = DeserializeGuard<AlexaSkillLink>;
+
+/// Reconciles a guarded resource: a readable one normally, an unreadable
+/// one by a Warning event and no requeue.
+pub async fn reconcile_guarded(obj: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, Error> {
+    match &obj.0 {
+        Ok(asl) => reconcile(Arc::new(asl.clone()), ctx).await,
+        Err(invalid) => {
+            ctx.metrics
+                .invalid
+                .get_or_create(&InvalidLabels {
+                    reason: reasons::UNREADABLE_RESOURCE.to_owned(),
+                })
+                .inc();
+            let m = &invalid.metadata;
+            tracing::warn!(namespace = ?m.namespace, name = ?m.name, error = %invalid.error, "cannot read resource");
+            let reference = ObjectReference {
+                api_version: Some(AlexaSkillLink::api_version(&()).into_owned()),
+                kind: Some(AlexaSkillLink::kind(&()).into_owned()),
+                name: m.name.clone(),
+                namespace: m.namespace.clone(),
+                uid: m.uid.clone(),
+                ..ObjectReference::default()
+            };
+            let event = Event {
+                type_: EventType::Warning,
+                reason: reasons::UNREADABLE_RESOURCE.into(),
+                note: Some(format!(
+                    "The operator cannot read this resource ({}); is the operator older than the CRD?",
+                    invalid.error
+                )),
+                action: "Reconcile".into(),
+                secondary: None,
+            };
+            if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+                tracing::warn!(error = %e, "failed to publish event");
+            }
+            Ok(Action::await_change())
+        }
+    }
+}
+
+/// [`error_policy`] for guarded resources.
+pub fn error_policy_guarded(obj: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> Action {
+    match &obj.0 {
+        Ok(asl) => error_policy(Arc::new(asl.clone()), error, ctx),
+        Err(_) => Action::await_change(),
+    }
+}
+
 /// The resources whose references include Secret `name` in `namespace`.
-pub fn referencing(
-    store: &Store<AlexaSkillLink>,
-    namespace: &str,
-    name: &str,
-) -> Vec<ObjectRef<AlexaSkillLink>> {
+pub fn referencing(store: &Store<Guarded>, namespace: &str, name: &str) -> Vec<ObjectRef<Guarded>> {
     store
         .state()
         .into_iter()
-        .filter(|asl| asl.namespace().as_deref() == Some(namespace))
-        .filter(|asl| {
+        .filter_map(|g| {
+            g.0.as_ref()
+                .ok()
+                .map(|asl| (ObjectRef::from_obj(g.as_ref()), asl.clone()))
+        })
+        .filter(|(_, asl)| asl.namespace().as_deref() == Some(namespace))
+        .filter(|(_, asl)| {
             let names = Names::new(&asl.name_any());
             name == names.keys
                 || name == names.tls
                 || referenced_secrets(&asl.spec).contains_key(name)
         })
-        .map(|asl| ObjectRef::from_obj(asl.as_ref()))
+        .map(|(r, _)| r)
         .collect()
 }
 
@@ -277,7 +332,7 @@ pub async fn run(
     let ours =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     let controller = Controller::new(
-        api::<AlexaSkillLink>(&client, &namespace),
+        api::<Guarded>(&client, &namespace),
         watcher::Config::default(),
     );
     let store = controller.store();
@@ -310,7 +365,7 @@ pub async fn run(
             },
         )
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile_guarded, error_policy_guarded, ctx)
         .for_each(|result| async move {
             match result {
                 Ok((obj, _)) => tracing::debug!(resource = %obj, "reconciled"),

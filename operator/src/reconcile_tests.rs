@@ -357,3 +357,24 @@ async fn unwanted_children_of_ours_are_deleted_and_others_left_alone() {
             .contains_key(&format!("{PDBS}/minimal"))
     );
 }
+
+#[tokio::test]
+async fn unreadable_resource_gets_a_warning_event_and_no_requeue() {
+    use crate::controller::{Guarded, reconcile_guarded};
+    let mut v = serde_json::to_value(fixture("minimal.yaml")).expect("json");
+    // What a newer CRD might allow and this operator cannot read.
+    v["spec"]["clients"][0]["pkce"] = json!("S512Only");
+    let guarded: Guarded = serde_json::from_value(v).expect("the guard always deserializes");
+    assert!(guarded.0.is_err());
+    let api = fake_with_secrets();
+    let (ctx, server) = context(&api);
+    let action = reconcile_guarded(Arc::new(guarded), ctx.clone())
+        .await
+        .expect("handled");
+    server.abort();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(
+        calls(&api),
+        ["POST /apis/events.k8s.io/v1/namespaces/skills/events".to_owned()]
+    );
+}
