@@ -58,7 +58,14 @@ kubectl -n bench create -f "$WORK/links.yaml" >/dev/null
 created=$(date +%s.%N)
 while [ "$(current)" -lt "$N" ]; do sleep 1; done
 done_at=$(date +%s.%N)
-sleep 5 # let follow-up events (Deployment status changes) settle
+# Let follow-up events settle (the deployment controller updating 1,000
+# Deployment statuses, each a real change the operator reports): wait until
+# the write counter has not moved for 10 s.
+last=-1; quiet=0
+while [ "$quiet" -lt 10 ]; do
+  now=$(writes); if [ "$now" = "$last" ]; then quiet=$((quiet + 1)); else quiet=0; last=$now; fi; sleep 1
+done
+settled_at=$(date +%s.%N)
 total_writes=$(writes)
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$OPERATOR_PID/status")
 kill "$OPERATOR_PID"; wait "$OPERATOR_PID" 2>/dev/null || true
@@ -73,10 +80,11 @@ restart_writes=$(writes)
 restart_reconciles=$(curl -sf "http://$ADMIN/metrics" | awk '/^alexa_link_operator_reconciles_total/ {print $2}')
 
 awk -v n="$N" -v s="$start" -v c="$created" -v d="$done_at" -v w="$total_writes" -v r="$rss_kib" \
-    -v rw="$restart_writes" -v rr="$restart_reconciles" -v p="$PROFILE" 'BEGIN {
+    -v q="$settled_at" -v rw="$restart_writes" -v rr="$restart_reconciles" -v p="$PROFILE" 'BEGIN {
   printf "resources:                         %d (operator built %s)\n", n, p
   printf "kubectl create of all:             %.1f s\n", c - s
   printf "all observedGeneration current:    %.1f s after the first create\n", d - s
+  printf "writes settled (10 s quiet):       %.1f s after the first create\n", q - s - 10
   printf "operator peak RSS:                 %.1f MiB\n", r / 1024
   printf "API writes:                        %d (%.2f per resource)\n", w, w / n
   printf "restart, nothing changed:          %d reconciles, %d writes\n", rr, rw
