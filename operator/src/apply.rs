@@ -1,0 +1,277 @@
+//! Apply: server-side apply of every wanted child under one field manager,
+//! and deletion of the children no longer wanted.
+//!
+//! Each applied child carries a hash of what was applied. A child whose
+//! hash already matches is not applied again, so a reconcile that changes
+//! nothing sends no write (only reads).
+
+use std::fmt::Debug;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::build::{Capabilities, Children, certificate};
+use crate::crd::AlexaSkillLink;
+use crate::labels::{APPLIED_HASH_ANNOTATION, MANAGER, Names};
+use crate::metrics::Metrics;
+
+/// Why applying failed. Always transient from the reconciler's view.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A server-side apply was refused or failed.
+    #[error("failed to apply {kind} {name:?}: {source}")]
+    Apply {
+        /// Child kind.
+        kind: &'static str,
+        /// Child name.
+        name: String,
+        /// The API error.
+        source: kube::Error,
+    },
+    /// Reading a child failed.
+    #[error("failed to read {kind} {name:?}: {source}")]
+    Read {
+        /// Child kind.
+        kind: &'static str,
+        /// Child name.
+        name: String,
+        /// The API error.
+        source: kube::Error,
+    },
+    /// Deleting an unwanted child failed.
+    #[error("failed to delete {kind} {name:?}: {source}")]
+    Delete {
+        /// Child kind.
+        kind: &'static str,
+        /// Child name.
+        name: String,
+        /// The API error.
+        source: kube::Error,
+    },
+}
+
+/// Applies `children` of `asl`; returns the Deployment as the API server has it.
+pub async fn apply_all(
+    client: &Client,
+    metrics: &Metrics,
+    caps: Capabilities,
+    asl: &AlexaSkillLink,
+    children: &Children,
+) -> Result<Deployment, ApplyError> {
+    let ns = asl
+        .namespace()
+        .unwrap_or_else(|| client.default_namespace().to_owned());
+    let names = Names::new(&asl.name_any());
+    let a = Applier {
+        client,
+        metrics,
+        ns: &ns,
+        instance: asl.name_any(),
+    };
+
+    a.ensure::<ServiceAccount>("ServiceAccount", children.service_account.clone())
+        .await?;
+    if let Some(s) = &children.keys_secret {
+        a.ensure::<Secret>("Secret", s.clone()).await?;
+    }
+    a.ensure::<ConfigMap>("ConfigMap", children.config_map.clone())
+        .await?;
+    match &children.pvc {
+        Some(p) => {
+            a.ensure::<PersistentVolumeClaim>("PersistentVolumeClaim", p.clone())
+                .await?;
+        }
+        None => {
+            a.remove::<PersistentVolumeClaim>("PersistentVolumeClaim", &names.data)
+                .await?
+        }
+    }
+    let cert_api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &ns, &certificate::api_resource());
+    match &children.certificate {
+        Some(c) => {
+            a.ensure_with(&cert_api, "Certificate", c.clone()).await?;
+        }
+        // Without cert-manager installed the GET answers 404: nothing to do.
+        None => a.remove_with(&cert_api, "Certificate", &names.tls).await?,
+    }
+    let deployment = a
+        .ensure::<Deployment>("Deployment", children.deployment.clone())
+        .await?;
+    a.ensure::<Service>("Service", children.service.clone())
+        .await?;
+    if caps.pdb_v1 {
+        match &children.pdb {
+            Some(p) => {
+                a.ensure::<PodDisruptionBudget>("PodDisruptionBudget", p.clone())
+                    .await?;
+            }
+            None => {
+                a.remove::<PodDisruptionBudget>("PodDisruptionBudget", &names.main)
+                    .await?
+            }
+        }
+    }
+    match &children.ingress {
+        Some(i) => {
+            a.ensure::<Ingress>("Ingress", i.clone()).await?;
+        }
+        None => a.remove::<Ingress>("Ingress", &names.main).await?,
+    }
+    match &children.network_policy {
+        Some(n) => {
+            a.ensure::<NetworkPolicy>("NetworkPolicy", n.clone())
+                .await?;
+        }
+        None => {
+            a.remove::<NetworkPolicy>("NetworkPolicy", &names.main)
+                .await?
+        }
+    }
+    if children.keys_secret.is_none() {
+        a.remove::<Secret>("Secret", &names.keys).await?;
+    }
+    Ok(deployment)
+}
+
+struct Applier<'a> {
+    client: &'a Client,
+    metrics: &'a Metrics,
+    ns: &'a str,
+    instance: String,
+}
+
+/// Hash of a child as the operator wants it (without the hash annotation).
+pub fn applied_hash<K: Serialize>(obj: &K) -> String {
+    let bytes = serde_json::to_vec(obj).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Applier<'_> {
+    async fn ensure<K>(&self, kind: &'static str, desired: K) -> Result<K, ApplyError>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + Serialize
+            + DeserializeOwned
+            + Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), self.ns);
+        self.ensure_with(&api, kind, desired).await
+    }
+
+    async fn ensure_with<K>(
+        &self,
+        api: &Api<K>,
+        kind: &'static str,
+        mut desired: K,
+    ) -> Result<K, ApplyError>
+    where
+        K: Resource + Clone + Serialize + DeserializeOwned + Debug,
+    {
+        let hash = applied_hash(&desired);
+        desired
+            .meta_mut()
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(APPLIED_HASH_ANNOTATION.to_owned(), hash.clone());
+        let name = desired.name_any();
+        let existing = api
+            .get_opt(&name)
+            .await
+            .map_err(|source| ApplyError::Read {
+                kind,
+                name: name.clone(),
+                source,
+            })?;
+        if let Some(existing) = existing
+            && existing.annotations().get(APPLIED_HASH_ANNOTATION) == Some(&hash)
+        {
+            return Ok(existing);
+        }
+        let applied = api
+            .patch(
+                &name,
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&desired),
+            )
+            .await
+            .map_err(|source| ApplyError::Apply {
+                kind,
+                name: name.clone(),
+                source,
+            })?;
+        self.metrics.api_write(kind, "apply");
+        Ok(applied)
+    }
+
+    /// Deletes child `name` if it exists and is one of ours.
+    async fn remove<K>(&self, kind: &'static str, name: &str) -> Result<(), ApplyError>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), self.ns);
+        self.remove_with(&api, kind, name).await
+    }
+
+    async fn remove_with<K>(
+        &self,
+        api: &Api<K>,
+        kind: &'static str,
+        name: &str,
+    ) -> Result<(), ApplyError>
+    where
+        K: Resource + Clone + DeserializeOwned + Debug,
+    {
+        let existing = match api.get_opt(name).await {
+            Ok(e) => e,
+            // An API the cluster does not serve (cert-manager not
+            // installed) answers a bare 404: nothing of that kind exists.
+            Err(kube::Error::Api(e)) if e.code == 404 => None,
+            Err(source) => {
+                return Err(ApplyError::Read {
+                    kind,
+                    name: name.to_owned(),
+                    source,
+                });
+            }
+        };
+        let Some(existing) = existing else {
+            return Ok(());
+        };
+        let labels = existing.labels();
+        let ours = labels
+            .get("app.kubernetes.io/managed-by")
+            .map(String::as_str)
+            == Some(MANAGER)
+            && labels.get("app.kubernetes.io/instance") == Some(&self.instance);
+        if !ours {
+            return Ok(());
+        }
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => {
+                self.metrics.api_write(kind, "delete");
+                Ok(())
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            Err(source) => Err(ApplyError::Delete {
+                kind,
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The ConfigMap holding the rendered server config.
+
+use std::collections::BTreeMap;
+
+use alexa_link_server::config::Config;
+use k8s_openapi::api::core::v1::ConfigMap;
+
+use crate::crd::AlexaSkillLink;
+use crate::labels::Names;
+
+/// Key of the config document in the ConfigMap (the file name in the pod).
+pub const CONFIG_KEY: &str = "config.yaml";
+
+/// The ConfigMap `<name>-config`.
+pub fn build(asl: &AlexaSkillLink, names: &Names, config: &Config) -> ConfigMap {
+    ConfigMap {
+        metadata: super::meta(asl, &names.config),
+        data: Some(BTreeMap::from([(CONFIG_KEY.to_owned(), config.to_yaml())])),
+        ..ConfigMap::default()
+    }
+}

@@ -1,0 +1,272 @@
+//! The Deployment running the server: hardened pod, Secrets mounted as
+//! files, probes on the admin port, and a pod-template hash so that a new
+//! config or a rotated Secret rolls the pods.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    Capabilities as LinuxCapabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort,
+    EmptyDirVolumeSource, HTTPGetAction, PersistentVolumeClaimVolumeSource, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, SeccompProfile, Secret, SecretVolumeSource, SecurityContext,
+    Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use sha2::{Digest, Sha256};
+
+use super::mounts::{CONFIG_DIR, CONFIG_FILE, DATA_DIR, Mounts, SECRETS_DIR};
+use super::service::public_port_name;
+use super::{ADMIN_PORT, PUBLIC_PORT};
+use crate::crd::{AlexaSkillLink, AlexaSkillLinkSpec, PullPolicy};
+use crate::labels::{CONFIG_HASH_ANNOTATION, Names, labels, selector_labels};
+use crate::resolve::Resolved;
+use crate::validate::referenced_secrets;
+
+/// The image when the spec names none.
+pub fn default_image() -> String {
+    format!(
+        "ghcr.io/alexa-link/alexa-link:{}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The UID and GID the server runs as (no root, no fixed user in the image).
+const RUN_AS: i64 = 65532;
+
+/// Replicas: the embedded store allows exactly one.
+pub fn replicas(spec: &AlexaSkillLinkSpec) -> i32 {
+    if spec.storage.embedded.is_some() {
+        1
+    } else {
+        spec.replicas.unwrap_or(1)
+    }
+}
+
+/// Hash of everything the pods read at start: the config and the keys of
+/// referenced Secrets. TLS certificates are left out on purpose: the
+/// server reloads them from disk, so a renewal needs no restart.
+pub fn config_hash(
+    config_map: &ConfigMap,
+    spec: &AlexaSkillLinkSpec,
+    names: &Names,
+    resolved: &Resolved,
+    keys_secret: Option<&Secret>,
+) -> String {
+    let mut h = Sha256::new();
+    for (k, v) in config_map.data.iter().flatten() {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    let tls_secret = spec.tls.secret_name.as_deref();
+    for (secret, keys) in referenced_secrets(spec) {
+        if Some(secret.as_str()) == tls_secret {
+            continue;
+        }
+        let data = resolved
+            .secrets
+            .get(&secret)
+            .cloned()
+            .flatten()
+            .unwrap_or_default();
+        for key in keys {
+            h.update(secret.as_bytes());
+            h.update([0]);
+            h.update(key.as_bytes());
+            h.update([0]);
+            if let Some(v) = data.get(&key) {
+                h.update(v);
+            }
+            h.update([0]);
+        }
+    }
+    if let Some(s) = keys_secret {
+        for (k, v) in s.data.iter().flatten() {
+            h.update(names.keys.as_bytes());
+            h.update(k.as_bytes());
+            h.update(&v.0);
+            h.update([0]);
+        }
+    }
+    let digest = h.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The Deployment `<name>`.
+pub fn build(asl: &AlexaSkillLink, names: &Names, mounts: &Mounts, hash: &str) -> Deployment {
+    let spec = &asl.spec;
+    let mut volumes = vec![
+        Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: names.config.clone(),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        Volume {
+            name: "tmp".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        },
+    ];
+    let mut volume_mounts = vec![
+        VolumeMount {
+            name: "config".into(),
+            mount_path: CONFIG_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        },
+        VolumeMount {
+            name: "tmp".into(),
+            mount_path: "/tmp".into(),
+            ..VolumeMount::default()
+        },
+    ];
+    for secret in &mounts.secrets {
+        let name = mounts.volume_name(secret);
+        volumes.push(Volume {
+            name: name.clone(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.clone()),
+                default_mode: Some(0o440),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        volume_mounts.push(VolumeMount {
+            name,
+            mount_path: format!("{SECRETS_DIR}/{secret}"),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    }
+    if spec.storage.embedded.is_some() {
+        volumes.push(Volume {
+            name: "data".into(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: names.data.clone(),
+                read_only: Some(false),
+            }),
+            ..Volume::default()
+        });
+        volume_mounts.push(VolumeMount {
+            name: "data".into(),
+            mount_path: DATA_DIR.into(),
+            ..VolumeMount::default()
+        });
+    }
+    let probe = |path: &str, period: i32, failures: i32| Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String("admin".into()),
+            scheme: Some("HTTP".into()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        timeout_seconds: Some(2),
+        ..Probe::default()
+    };
+    let seccomp = || SeccompProfile {
+        type_: "RuntimeDefault".into(),
+        ..SeccompProfile::default()
+    };
+    let container = Container {
+        name: "server".into(),
+        image: Some(spec.image.clone().unwrap_or_else(default_image)),
+        image_pull_policy: spec.image_pull_policy.map(|p| {
+            match p {
+                PullPolicy::Always => "Always",
+                PullPolicy::IfNotPresent => "IfNotPresent",
+                PullPolicy::Never => "Never",
+            }
+            .to_owned()
+        }),
+        args: Some(vec!["--config".into(), CONFIG_FILE.into()]),
+        ports: Some(vec![
+            ContainerPort {
+                name: Some(public_port_name(asl).into()),
+                container_port: PUBLIC_PORT,
+                protocol: Some("TCP".into()),
+                ..ContainerPort::default()
+            },
+            ContainerPort {
+                name: Some("admin".into()),
+                container_port: ADMIN_PORT,
+                protocol: Some("TCP".into()),
+                ..ContainerPort::default()
+            },
+        ]),
+        startup_probe: Some(probe("/healthz", 2, 30)),
+        liveness_probe: Some(probe("/healthz", 10, 3)),
+        readiness_probe: Some(probe("/readyz", 5, 2)),
+        resources: spec.resources.clone(),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            privileged: Some(false),
+            read_only_root_filesystem: Some(true),
+            run_as_non_root: Some(true),
+            run_as_user: Some(RUN_AS),
+            run_as_group: Some(RUN_AS),
+            capabilities: Some(LinuxCapabilities {
+                drop: Some(vec!["ALL".into()]),
+                add: None,
+            }),
+            seccomp_profile: Some(seccomp()),
+            ..SecurityContext::default()
+        }),
+        volume_mounts: Some(volume_mounts),
+        ..Container::default()
+    };
+    let mut pod_labels = labels(&names.main);
+    pod_labels.extend(selector_labels(&names.main));
+    Deployment {
+        metadata: super::meta(asl, &names.main),
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas(spec)),
+            selector: LabelSelector {
+                match_labels: Some(selector_labels(&names.main)),
+                ..LabelSelector::default()
+            },
+            // One pod owns the embedded store's volume at a time.
+            strategy: spec.storage.embedded.as_ref().map(|_| DeploymentStrategy {
+                type_: Some("Recreate".into()),
+                rolling_update: None,
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: Some(BTreeMap::from([(
+                        CONFIG_HASH_ANNOTATION.to_owned(),
+                        hash.to_owned(),
+                    )])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(names.main.clone()),
+                    automount_service_account_token: Some(false),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(RUN_AS),
+                        run_as_group: Some(RUN_AS),
+                        fs_group: Some(RUN_AS),
+                        seccomp_profile: Some(seccomp()),
+                        ..PodSecurityContext::default()
+                    }),
+                    containers: vec![container],
+                    volumes: Some(volumes),
+                    node_selector: (!spec.node_selector.is_empty())
+                        .then(|| spec.node_selector.clone()),
+                    tolerations: (!spec.tolerations.is_empty()).then(|| spec.tolerations.clone()),
+                    affinity: spec.affinity.clone(),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}

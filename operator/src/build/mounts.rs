@@ -1,0 +1,52 @@
+//! Where the pods find what the server config names: every Secret the
+//! server reads is mounted as a directory of files.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::crd::AlexaSkillLinkSpec;
+use crate::labels::Names;
+use crate::validate::{needs_generated_keys, referenced_secrets};
+
+/// Directory of the rendered config.
+pub const CONFIG_DIR: &str = "/etc/alexa-link";
+/// The config file the server is started with.
+pub const CONFIG_FILE: &str = "/etc/alexa-link/config.yaml";
+/// Secrets are mounted at `<SECRETS_DIR>/<secret name>/<key>`.
+pub const SECRETS_DIR: &str = "/var/run/secrets/alexa-link";
+/// The embedded store's volume.
+pub const DATA_DIR: &str = "/var/lib/alexa-link";
+
+/// The Secrets mounted into the server pods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mounts {
+    /// Names of the mounted Secrets, in volume order.
+    pub secrets: BTreeSet<String>,
+}
+
+impl Mounts {
+    /// Every Secret the server of `spec` reads: the referenced ones, the
+    /// generated keys, and the cert-manager certificate.
+    pub fn for_spec(spec: &AlexaSkillLinkSpec, names: &Names) -> Self {
+        let mut secrets: BTreeSet<String> = referenced_secrets(spec).into_keys().collect();
+        if needs_generated_keys(spec) {
+            secrets.insert(names.keys.clone());
+        }
+        if spec.tls.cert_manager.is_some() {
+            secrets.insert(names.tls.clone());
+        }
+        Self { secrets }
+    }
+
+    /// The file holding `key` of Secret `secret`.
+    pub fn file(secret: &str, key: &str) -> PathBuf {
+        PathBuf::from(format!("{SECRETS_DIR}/{secret}/{key}"))
+    }
+
+    /// Volume name of a mounted Secret: an index, because Secret names may
+    /// be longer than a volume name can be.
+    pub fn volume_name(&self, secret: &str) -> String {
+        let index = self.secrets.iter().position(|s| s == secret).unwrap_or(0);
+        format!("secret-{index}")
+    }
+}

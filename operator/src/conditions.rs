@@ -1,0 +1,44 @@
+//! Condition types and reasons, as constants so that code, tests and the
+//! README name the same words.
+
+/// Condition types.
+pub mod types {
+    /// The summary: the service answers requests.
+    pub const READY: &str = "Ready";
+    /// A rollout or a child is still being brought to the desired state.
+    pub const PROGRESSING: &str = "Progressing";
+    /// The spec cannot be realised, or pods that were available are not.
+    pub const DEGRADED: &str = "Degraded";
+}
+
+/// Condition reasons: one CamelCase word each.
+pub mod reasons {
+    /// Every child is applied and the Deployment is available.
+    pub const AVAILABLE: &str = "Available";
+    /// Children are applied; the Deployment has no available replica yet.
+    pub const DEPLOYMENT_NOT_AVAILABLE: &str = "DeploymentNotAvailable";
+    /// The Deployment is rolling out new pods.
+    pub const ROLLING_OUT: &str = "RollingOut";
+    /// The Deployment has finished its rollout.
+    pub const ROLLED_OUT: &str = "RolledOut";
+    /// The spec breaks a rule (a field is named in the message).
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// A referenced Secret does not exist.
+    pub const SECRET_MISSING: &str = "SecretMissing";
+    /// A referenced Secret lacks the named key.
+    pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
+    /// `tls.certManager` is set but cert-manager's CRDs are not installed.
+    pub const CERT_MANAGER_MISSING: &str = "CertManagerMissing";
+    /// `storage.dynamodb` is set but the server does not support it yet.
+    pub const DYNAMODB_UNSUPPORTED: &str = "DynamoDBUnsupported";
+    /// `identity.ldap` or `identity.oidc` is set but the server does not
+    /// support it yet.
+    pub const IDENTITY_BACKEND_UNSUPPORTED: &str = "IdentityBackendUnsupported";
+    /// The rendered server config fails the server's own validation.
+    pub const INVALID_CONFIG: &str = "InvalidConfig";
+    /// The resource cannot be read by this operator (event only: without
+    /// reading it the operator cannot write its status either).
+    pub const UNREADABLE_RESOURCE: &str = "UnreadableResource";
+    /// Nothing is wrong.
+    pub const HEALTHY: &str = "Healthy";
+}

@@ -1,0 +1,376 @@
+//! The reconciler: one reconcile is the pipeline
+//! resolve -> validate -> build -> apply -> status,
+//! each step in its own module, pure where it can be.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::core::{DeserializeGuard, PartialObjectMeta};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::json;
+
+use crate::apply::{ApplyError, apply_all};
+use crate::build::{self, Capabilities, keys_secret::random_key};
+use crate::conditions::reasons;
+use crate::crd::{AlexaSkillLink, AlexaSkillLinkStatus};
+use crate::labels::{MANAGER, Names};
+use crate::metrics::{InvalidLabels, Metrics};
+use crate::resolve::resolve;
+use crate::status::{self, Outcome, ready_of};
+use crate::validate::{referenced_secrets, validate, validate_name};
+
+/// Why a reconcile failed; all are transient and retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading referenced objects failed.
+    #[error("failed to read referenced objects: {0}")]
+    Resolve(#[source] kube::Error),
+    /// Applying or deleting a child failed.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    /// Writing the status failed.
+    #[error("failed to write status: {0}")]
+    Status(#[source] kube::Error),
+}
+
+impl Error {
+    /// The metric label of this error.
+    pub fn stage(&self) -> &'static str {
+        match self {
+            Error::Resolve(_) => "resolve",
+            Error::Apply(_) => "apply",
+            Error::Status(_) => "status",
+        }
+    }
+}
+
+/// Everything a reconcile needs.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Publishes events.
+    pub recorder: Recorder,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// What the cluster serves.
+    pub caps: Capabilities,
+    /// Failed attempts in a row, per object, for exponential backoff.
+    pub failures: Mutex<HashMap<String, u32>>,
+    /// Resync period after a successful reconcile.
+    pub resync: Duration,
+    /// How many resources are reconciled at once.
+    pub concurrency: u16,
+}
+
+impl Context {
+    /// A context with the default resync (5 minutes).
+    pub fn new(client: Client, metrics: Arc<Metrics>, caps: Capabilities) -> Self {
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: MANAGER.into(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        );
+        Self {
+            client,
+            recorder,
+            metrics,
+            caps,
+            failures: Mutex::new(HashMap::new()),
+            resync: Duration::from_secs(300),
+            concurrency: 16,
+        }
+    }
+}
+
+fn key(asl: &AlexaSkillLink) -> String {
+    format!("{}/{}", asl.namespace().unwrap_or_default(), asl.name_any())
+}
+
+/// Reconciles one resource.
+pub async fn reconcile(asl: Arc<AlexaSkillLink>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = reconcile_inner(&asl, &ctx).await;
+    ctx.metrics.reconciled(started.elapsed());
+    if result.is_ok()
+        && let Ok(mut f) = ctx.failures.lock()
+    {
+        f.remove(&key(&asl));
+    }
+    result
+}
+
+async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, Error> {
+    // Children carry owner references: garbage collection removes them.
+    if asl.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let resolved = resolve(&ctx.client, asl).await.map_err(Error::Resolve)?;
+    let built = validate_name(&asl.name_any())
+        .and_then(|()| validate(&asl.spec, &resolved))
+        .and_then(|()| build::children(asl, &resolved, ctx.caps, &mut random_key));
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let (desired, action) = match built {
+        Err(invalid) => {
+            ctx.metrics
+                .invalid
+                .get_or_create(&InvalidLabels {
+                    reason: invalid.reason.to_owned(),
+                })
+                .inc();
+            let s = status::desired(asl, &Outcome::Invalid(&invalid), now);
+            // No requeue: a spec or Secret change triggers the next reconcile.
+            // cert-manager's CRDs are not watched, so look again slowly.
+            let action = if invalid.reason == reasons::CERT_MANAGER_MISSING {
+                Action::requeue(ctx.resync)
+            } else {
+                Action::await_change()
+            };
+            (s, action)
+        }
+        Ok(children) => {
+            let deployment = apply_all(&ctx.client, &ctx.metrics, ctx.caps, asl, &children).await?;
+            let s = status::desired(
+                asl,
+                &Outcome::Applied {
+                    deployment: &deployment,
+                    notes: &children.notes,
+                },
+                now,
+            );
+            (s, Action::requeue(ctx.resync))
+        }
+    };
+    write_status(asl, ctx, &desired).await?;
+    Ok(action)
+}
+
+/// Writes the status if it changed, and publishes an event when the Ready
+/// condition flipped or changed its reason.
+async fn write_status(
+    asl: &AlexaSkillLink,
+    ctx: &Context,
+    desired: &AlexaSkillLinkStatus,
+) -> Result<(), Error> {
+    if asl.status.as_ref() == Some(desired) {
+        return Ok(());
+    }
+    let api: Api<AlexaSkillLink> =
+        Api::namespaced(ctx.client.clone(), &asl.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": AlexaSkillLink::api_version(&()),
+        "kind": AlexaSkillLink::kind(&()),
+        "status": desired,
+    });
+    api.patch_status(
+        &asl.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(Error::Status)?;
+    ctx.metrics.api_write("AlexaSkillLink", "status");
+    let before = ready_of(asl.status.as_ref());
+    let after = ready_of(Some(desired));
+    if before != after
+        && let Some(ready) = desired.conditions.iter().find(|c| c.type_ == "Ready")
+    {
+        let type_ = if ready.status == "True" || ready.reason == reasons::DEPLOYMENT_NOT_AVAILABLE {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        };
+        let event = Event {
+            type_,
+            reason: ready.reason.clone(),
+            note: Some(ready.message.clone()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        // An event is a courtesy: failing to publish it fails nothing.
+        if let Err(e) = ctx.recorder.publish(&event, &asl.object_ref(&())).await {
+            tracing::warn!(error = %e, "failed to publish event");
+        } else {
+            ctx.metrics.api_write("Event", "create");
+        }
+    }
+    Ok(())
+}
+
+/// Backoff after a failed reconcile: 2 s doubling to 5 minutes, per object.
+pub fn backoff(failures: u32) -> Duration {
+    let secs = 2u64.saturating_pow(failures.min(16) + 1).min(300);
+    Duration::from_secs(secs)
+}
+
+/// The controller's error policy: count the error, back off per object.
+pub fn error_policy(asl: Arc<AlexaSkillLink>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.error(error.stage());
+    let n = match ctx.failures.lock() {
+        Ok(mut f) => {
+            let n = f.entry(key(&asl)).or_insert(0);
+            *n += 1;
+            *n - 1
+        }
+        Err(_) => 0,
+    };
+    let delay = backoff(n);
+    tracing::warn!(resource = %key(&asl), error = %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// What the controller watches: a resource that failed to deserialize (say,
+/// written against a newer CRD) arrives as an error of its own instead of
+/// failing the whole list and stalling every other resource.
+pub type Guarded = DeserializeGuard<AlexaSkillLink>;
+
+/// Reconciles a guarded resource: a readable one normally, an unreadable
+/// one by a Warning event and no requeue.
+pub async fn reconcile_guarded(obj: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, Error> {
+    match &obj.0 {
+        Ok(asl) => reconcile(Arc::new(asl.clone()), ctx).await,
+        Err(invalid) => {
+            ctx.metrics
+                .invalid
+                .get_or_create(&InvalidLabels {
+                    reason: reasons::UNREADABLE_RESOURCE.to_owned(),
+                })
+                .inc();
+            let m = &invalid.metadata;
+            tracing::warn!(namespace = ?m.namespace, name = ?m.name, error = %invalid.error, "cannot read resource");
+            let reference = ObjectReference {
+                api_version: Some(AlexaSkillLink::api_version(&()).into_owned()),
+                kind: Some(AlexaSkillLink::kind(&()).into_owned()),
+                name: m.name.clone(),
+                namespace: m.namespace.clone(),
+                uid: m.uid.clone(),
+                ..ObjectReference::default()
+            };
+            let event = Event {
+                type_: EventType::Warning,
+                reason: reasons::UNREADABLE_RESOURCE.into(),
+                note: Some(format!(
+                    "The operator cannot read this resource ({}); is the operator older than the CRD?",
+                    invalid.error
+                )),
+                action: "Reconcile".into(),
+                secondary: None,
+            };
+            if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+                tracing::warn!(error = %e, "failed to publish event");
+            }
+            Ok(Action::await_change())
+        }
+    }
+}
+
+/// [`error_policy`] for guarded resources.
+pub fn error_policy_guarded(obj: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> Action {
+    match &obj.0 {
+        Ok(asl) => error_policy(Arc::new(asl.clone()), error, ctx),
+        Err(_) => Action::await_change(),
+    }
+}
+
+/// The resources whose references include Secret `name` in `namespace`.
+pub fn referencing(store: &Store<Guarded>, namespace: &str, name: &str) -> Vec<ObjectRef<Guarded>> {
+    store
+        .state()
+        .into_iter()
+        .filter_map(|g| {
+            g.0.as_ref()
+                .ok()
+                .map(|asl| (ObjectRef::from_obj(g.as_ref()), asl.clone()))
+        })
+        .filter(|(_, asl)| asl.namespace().as_deref() == Some(namespace))
+        .filter(|(_, asl)| {
+            let names = Names::new(&asl.name_any());
+            name == names.keys
+                || name == names.tls
+                || referenced_secrets(&asl.spec).contains_key(name)
+        })
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = ctx.client.clone();
+    fn api<K>(client: &Client, ns: &Option<String>) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let ours =
+        watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
+    let controller = Controller::new(
+        api::<Guarded>(&client, &namespace),
+        watcher::Config::default(),
+    );
+    let store = controller.store();
+    let mut controller = controller
+        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
+        .owns(api::<Deployment>(&client, &namespace), ours.clone())
+        .owns(api::<Service>(&client, &namespace), ours.clone())
+        .owns(api::<ServiceAccount>(&client, &namespace), ours.clone())
+        .owns(api::<ConfigMap>(&client, &namespace), ours.clone())
+        .owns(
+            api::<PersistentVolumeClaim>(&client, &namespace),
+            ours.clone(),
+        )
+        .owns(api::<Ingress>(&client, &namespace), ours.clone())
+        .owns(api::<NetworkPolicy>(&client, &namespace), ours.clone());
+    if ctx.caps.pdb_v1 {
+        controller = controller.owns(
+            api::<PodDisruptionBudget>(&client, &namespace),
+            ours.clone(),
+        );
+    }
+    // Referenced Secrets: metadata only, so Secret values are never cached.
+    controller
+        .watches(
+            api::<PartialObjectMeta<Secret>>(&client, &namespace),
+            watcher::Config::default(),
+            move |secret| {
+                let ns = secret.namespace().unwrap_or_default();
+                referencing(&store, &ns, &secret.name_any())
+            },
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile_guarded, error_policy_guarded, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((obj, _)) => tracing::debug!(resource = %obj, "reconciled"),
+                Err(e) => tracing::debug!(error = %e, "reconcile not run"),
+            }
+        })
+        .await;
+}

@@ -1,0 +1,254 @@
+//! `alexa-link-operator`: `run` the controller, or print the `crd`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use alexa_link_operator::admin::{self, AdminState};
+use alexa_link_operator::build::Capabilities;
+use alexa_link_operator::controller::{self, Context};
+use alexa_link_operator::leader::LeaseLock;
+use alexa_link_operator::metrics::Metrics;
+use clap::{Parser, Subcommand};
+use kube::Client;
+use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Runs alexa-link OAuth servers from AlexaSkillLink resources"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the AlexaSkillLink CustomResourceDefinition as YAML.
+    Crd,
+    /// Run the controller against the cluster of KUBECONFIG or the pod's
+    /// service account.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// Address of the admin server (`/healthz`, `/readyz`, `/metrics`).
+    #[arg(long, env = "ADMIN_LISTEN", default_value = "0.0.0.0:8081")]
+    admin_listen: SocketAddr,
+    /// Namespace of the leader-election Lease (default: the client's namespace).
+    #[arg(long, env = "POD_NAMESPACE")]
+    lease_namespace: Option<String>,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "alexa-link-operator")]
+    lease_name: String,
+    /// This replica's identity in the Lease (default: POD_NAME or hostname).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Seconds a Lease stays valid without renewal.
+    #[arg(long, default_value_t = 15)]
+    lease_seconds: u64,
+    /// Seconds between resyncs of a resource that reconciled fine.
+    #[arg(long, default_value_t = 300)]
+    resync_seconds: u64,
+    /// How many resources are reconciled at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: u16,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crd => {
+            print!("{}", alexa_link_operator::crd_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::Run(args) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info,kube=warn".into()),
+                )
+                .init();
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            match run(args).await {
+                Ok(code) => code,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn pdb_v1_served(client: &Client) -> anyhow::Result<bool> {
+    match client.list_api_group_resources("policy/v1").await {
+        Ok(list) => Ok(list
+            .resources
+            .iter()
+            .any(|r| r.name == "poddisruptionbudgets")),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::try_default().await?;
+    let caps = Capabilities {
+        pdb_v1: pdb_v1_served(&client).await?,
+    };
+    tracing::info!(?caps, "connected to the API server");
+
+    let metrics = Arc::new(Metrics::default());
+    let mut registry = Registry::default();
+    metrics.register(&mut registry);
+    let admin_state = Arc::new(AdminState {
+        registry,
+        ready: AtomicBool::new(false),
+    });
+
+    // One shutdown signal for everything: SIGTERM/Ctrl-C or a lost lease.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    {
+        let stop_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        });
+    }
+    let admin = tokio::spawn(admin::serve(
+        args.admin_listen,
+        admin_state.clone(),
+        stopped(stop_rx.clone()),
+    ));
+    admin_state.ready.store(true, Ordering::Relaxed);
+
+    let identity = args.identity.clone().unwrap_or_else(|| {
+        std::fs::read_to_string("/etc/hostname")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| format!("alexa-link-operator-{}", std::process::id()))
+    });
+    let lease_ns = args
+        .lease_namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_owned());
+    let duration = Duration::from_secs(args.lease_seconds.max(3));
+    let lock = LeaseLock::new(
+        client.clone(),
+        &lease_ns,
+        &args.lease_name,
+        &identity,
+        duration,
+    );
+
+    // Standby until we hold the lease (or are told to stop).
+    loop {
+        if *stop_rx.borrow() {
+            let _ = admin.await;
+            return Ok(ExitCode::SUCCESS);
+        }
+        match lock.try_acquire().await {
+            Ok(true) => break,
+            Ok(false) => tracing::debug!("another replica leads; standing by"),
+            Err(e) => tracing::warn!(error = %e, "failed to read the leader Lease"),
+        }
+        let mut rx = stop_rx.clone();
+        let _ = tokio::time::timeout(duration / 3, rx.changed()).await;
+    }
+    tracing::info!(%identity, lease = %args.lease_name, "leading");
+
+    // Renew; on losing the lease stop at once, so two replicas never write.
+    let lost = Arc::new(AtomicBool::new(false));
+    let renew = {
+        let (lock, stop_tx, lost, mut rx) =
+            (lock.clone(), stop_tx.clone(), lost.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            let mut last_ok = tokio::time::Instant::now();
+            loop {
+                if tokio::time::timeout(duration / 3, rx.changed())
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+                match lock.try_acquire().await {
+                    Ok(true) => last_ok = tokio::time::Instant::now(),
+                    Ok(false) => {
+                        tracing::error!("lost the leader Lease to another replica");
+                        lost.store(true, Ordering::Relaxed);
+                        let _ = stop_tx.send(true);
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "failed to renew the leader Lease");
+                        if last_ok.elapsed() >= duration * 2 / 3 {
+                            lost.store(true, Ordering::Relaxed);
+                            let _ = stop_tx.send(true);
+                            return;
+                        }
+                    }
+                }
+            }
+        })
+    };
+
+    let mut ctx = Context::new(client.clone(), metrics.clone(), caps);
+    ctx.resync = Duration::from_secs(args.resync_seconds.max(10));
+    ctx.concurrency = args.concurrency.max(1);
+    controller::run(
+        Arc::new(ctx),
+        args.namespace.clone(),
+        stopped(stop_rx.clone()),
+    )
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = renew.await;
+    if !lost.load(Ordering::Relaxed)
+        && let Err(e) = lock.release().await
+    {
+        tracing::warn!(error = %e, "failed to release the leader Lease");
+    }
+    let _ = admin.await;
+    tracing::info!(writes = metrics.total_writes(), "stopped");
+    Ok(if lost.load(Ordering::Relaxed) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,380 @@
+//! Reconcile scenarios against kube's tower-test mock client: a small
+//! in-memory API server answers GET, server-side-apply PATCH, DELETE and
+//! event POSTs, and every test asserts the exact calls a scenario makes.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::{Method, Request, Response, StatusCode};
+use kube::Client;
+use kube::client::Body;
+use kube::runtime::controller::Action;
+use serde_json::{Value, json};
+use tower_test::mock;
+
+use crate::build::Capabilities;
+use crate::build::testing::fixture;
+use crate::controller::{Context, backoff, error_policy, reconcile};
+use crate::crd::AlexaSkillLink;
+use crate::metrics::Metrics;
+
+const NS: &str = "/api/v1/namespaces/skills";
+const APPS: &str = "/apis/apps/v1/namespaces/skills";
+const NET: &str = "/apis/networking.k8s.io/v1/namespaces/skills";
+const CERTS: &str = "/apis/cert-manager.io/v1/namespaces/skills/certificates";
+const PDBS: &str = "/apis/policy/v1/namespaces/skills/poddisruptionbudgets";
+const ASL: &str = "/apis/skilllink.dev/v1alpha1/namespaces/skills/alexaskilllinks";
+
+/// The fake API server's state: objects by path, the calls seen, and
+/// paths whose writes fail with a 500.
+#[derive(Default)]
+struct FakeApi {
+    objects: BTreeMap<String, Value>,
+    calls: Vec<String>,
+    failing: Vec<String>,
+}
+
+fn status(code: StatusCode, reason: &str) -> Response<Body> {
+    let body = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": reason, "reason": reason, "code": code.as_u16(),
+    });
+    Response::builder()
+        .status(code)
+        .body(Body::from(serde_json::to_vec(&body).expect("json")))
+        .expect("response")
+}
+
+fn ok(v: &Value) -> Response<Body> {
+    Response::new(Body::from(serde_json::to_vec(v).expect("json")))
+}
+
+async fn serve(mut handle: mock::Handle<Request<Body>, Response<Body>>, api: Arc<Mutex<FakeApi>>) {
+    while let Some((req, send)) = handle.next_request().await {
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let body = req.into_body().collect_bytes().await.expect("body");
+        let mut api = api.lock().expect("lock");
+        api.calls.push(format!("{method} {path}"));
+        let response = if method != Method::GET && api.failing.contains(&path) {
+            status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError")
+        } else if method == Method::GET {
+            match api.objects.get(&path) {
+                Some(v) => ok(v),
+                None => status(StatusCode::NOT_FOUND, "NotFound"),
+            }
+        } else if method == Method::PATCH || method == Method::POST {
+            let v: Value = serde_json::from_slice(&body).expect("json body");
+            if let Some(main) = path.strip_suffix("/status") {
+                // The status subresource answers with the whole object.
+                let mut whole = api.objects.get(main).cloned().unwrap_or_default();
+                whole["status"] = v["status"].clone();
+                api.objects.insert(main.to_owned(), whole.clone());
+                ok(&whole)
+            } else {
+                if method == Method::PATCH {
+                    api.objects.insert(path.clone(), v.clone());
+                }
+                ok(&v)
+            }
+        } else if method == Method::DELETE {
+            api.objects.remove(&path);
+            ok(&json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}))
+        } else {
+            status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed")
+        };
+        send.send_response(response);
+    }
+}
+
+fn secret(data: &[(&str, &str)]) -> Value {
+    use base64::Engine;
+    let data: serde_json::Map<String, Value> = data
+        .iter()
+        .map(|(k, v)| {
+            (
+                (*k).to_owned(),
+                Value::String(base64::engine::general_purpose::STANDARD.encode(v)),
+            )
+        })
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": data})
+}
+
+/// A fake API server holding the minimal fixture's Secrets.
+fn fake_with_secrets() -> Arc<Mutex<FakeApi>> {
+    let mut api = FakeApi::default();
+    api.objects.insert(
+        format!("{NS}/secrets/minimal-alexa-client"),
+        secret(&[("secret", "s3cret")]),
+    );
+    api.objects.insert(
+        format!("{NS}/secrets/minimal-users"),
+        secret(&[("users.yaml", "users: []")]),
+    );
+    api.objects.insert(
+        format!("{ASL}/minimal"),
+        serde_json::to_value(fixture("minimal.yaml")).expect("json"),
+    );
+    Arc::new(Mutex::new(api))
+}
+
+fn context(api: &Arc<Mutex<FakeApi>>) -> (Arc<Context>, tokio::task::JoinHandle<()>) {
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let server = tokio::spawn(serve(handle, api.clone()));
+    let client = Client::new(service, "default");
+    let ctx = Context::new(
+        client,
+        Arc::new(Metrics::default()),
+        Capabilities { pdb_v1: true },
+    );
+    (Arc::new(ctx), server)
+}
+
+fn calls(api: &Arc<Mutex<FakeApi>>) -> Vec<String> {
+    std::mem::take(&mut api.lock().expect("lock").calls)
+}
+
+/// Every read and write a first reconcile of the minimal fixture makes.
+fn first_reconcile_calls() -> Vec<String> {
+    [
+        format!("GET {NS}/secrets/minimal-alexa-client"),
+        format!("GET {NS}/secrets/minimal-users"),
+        format!("GET {NS}/secrets/minimal-keys"),
+        format!("GET {NS}/serviceaccounts/minimal"),
+        format!("PATCH {NS}/serviceaccounts/minimal"),
+        format!("GET {NS}/secrets/minimal-keys"),
+        format!("PATCH {NS}/secrets/minimal-keys"),
+        format!("GET {NS}/configmaps/minimal-config"),
+        format!("PATCH {NS}/configmaps/minimal-config"),
+        format!("GET {NS}/persistentvolumeclaims/minimal-data"),
+        format!("PATCH {NS}/persistentvolumeclaims/minimal-data"),
+        format!("GET {CERTS}/minimal-tls"),
+        format!("GET {APPS}/deployments/minimal"),
+        format!("PATCH {APPS}/deployments/minimal"),
+        format!("GET {NS}/services/minimal"),
+        format!("PATCH {NS}/services/minimal"),
+        format!("GET {PDBS}/minimal"),
+        format!("GET {NET}/ingresses/minimal"),
+        format!("PATCH {NET}/ingresses/minimal"),
+        format!("GET {NET}/networkpolicies/minimal"),
+        format!("PATCH {ASL}/minimal/status"),
+        "POST /apis/events.k8s.io/v1/namespaces/skills/events".to_owned(),
+    ]
+    .to_vec()
+}
+
+/// Runs one reconcile, capturing the status it wrote into the fake.
+async fn run(
+    asl: &AlexaSkillLink,
+    api: &Arc<Mutex<FakeApi>>,
+) -> Result<Action, crate::controller::Error> {
+    let (ctx, server) = context(api);
+    let result = reconcile(Arc::new(asl.clone()), ctx).await;
+    server.abort();
+    result
+}
+
+#[tokio::test]
+async fn first_reconcile_applies_every_child_then_writes_status_and_one_event() {
+    let api = fake_with_secrets();
+    let asl = fixture("minimal.yaml");
+    let action = run(&asl, &api).await.expect("reconciles");
+    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    assert_eq!(calls(&api), first_reconcile_calls());
+
+    let objects = api.lock().expect("lock").objects.clone();
+    let deployment = &objects[&format!("{APPS}/deployments/minimal")];
+    assert_eq!(
+        deployment["metadata"]["ownerReferences"][0]["kind"],
+        "AlexaSkillLink"
+    );
+    assert_eq!(
+        deployment["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "alexa-link-operator"
+    );
+    assert!(deployment["metadata"]["annotations"]["skilllink.dev/applied-hash"].is_string());
+}
+
+#[tokio::test]
+async fn unchanged_resource_is_reconciled_with_reads_only() {
+    let api = fake_with_secrets();
+    let mut asl = fixture("minimal.yaml");
+    let (ctx, server) = context(&api);
+    reconcile(Arc::new(asl.clone()), ctx.clone())
+        .await
+        .expect("first");
+    server.abort();
+    calls(&api);
+    // What the first reconcile wrote is now the resource's status.
+    let (ctx2, server2) = context(&api);
+    let stored = api.lock().expect("lock").objects[&format!("{ASL}/minimal")].clone();
+    let status_patch = serde_json::from_value(stored["status"].clone()).expect("status");
+    asl.status = Some(status_patch);
+    reconcile(Arc::new(asl.clone()), ctx2.clone())
+        .await
+        .expect("second");
+    server2.abort();
+    let seen = calls(&api);
+    let writes: Vec<&String> = seen.iter().filter(|c| !c.starts_with("GET ")).collect();
+    assert!(writes.is_empty(), "no-op reconcile wrote: {writes:?}");
+    let expected_reads: Vec<String> = first_reconcile_calls()
+        .into_iter()
+        .filter(|c| c.starts_with("GET "))
+        .collect();
+    assert_eq!(seen, expected_reads);
+    assert_eq!(ctx2.metrics.total_writes(), 0);
+    assert!(ctx.metrics.total_writes() >= 8);
+}
+
+#[tokio::test]
+async fn missing_secret_reports_ready_false_without_requeue_or_children() {
+    let api = fake_with_secrets();
+    api.lock()
+        .expect("lock")
+        .objects
+        .remove(&format!("{NS}/secrets/minimal-users"));
+    let asl = fixture("minimal.yaml");
+    let action = run(&asl, &api).await.expect("reconciles");
+    assert_eq!(action, Action::await_change());
+    assert_eq!(
+        calls(&api),
+        [
+            format!("GET {NS}/secrets/minimal-alexa-client"),
+            format!("GET {NS}/secrets/minimal-users"),
+            format!("GET {NS}/secrets/minimal-keys"),
+            format!("PATCH {ASL}/minimal/status"),
+            "POST /apis/events.k8s.io/v1/namespaces/skills/events".to_owned(),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn failing_write_is_an_error_with_growing_per_object_backoff() {
+    let api = fake_with_secrets();
+    api.lock()
+        .expect("lock")
+        .failing
+        .push(format!("{APPS}/deployments/minimal"));
+    let asl = Arc::new(fixture("minimal.yaml"));
+    let (ctx, server) = context(&api);
+    let err = reconcile(asl.clone(), ctx.clone())
+        .await
+        .expect_err("fails");
+    assert_eq!(err.stage(), "apply");
+    assert!(
+        err.to_string()
+            .starts_with("failed to apply Deployment \"minimal\""),
+        "{err}"
+    );
+    // Nothing after the failing write happened: no status, no event.
+    let seen = calls(&api);
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some(&*format!("PATCH {APPS}/deployments/minimal"))
+    );
+    assert_eq!(
+        error_policy(asl.clone(), &err, ctx.clone()),
+        Action::requeue(backoff(0))
+    );
+    assert_eq!(
+        error_policy(asl.clone(), &err, ctx.clone()),
+        Action::requeue(backoff(1))
+    );
+    assert!(backoff(1) > backoff(0));
+    assert_eq!(backoff(30), Duration::from_secs(300));
+    // Success resets the backoff.
+    api.lock().expect("lock").failing.clear();
+    reconcile(asl.clone(), ctx.clone()).await.expect("recovers");
+    assert_eq!(error_policy(asl, &err, ctx), Action::requeue(backoff(0)));
+    server.abort();
+}
+
+#[tokio::test]
+async fn first_reconcile_reports_endpoints_and_not_ready_until_available() {
+    let api = fake_with_secrets();
+    run(&fixture("minimal.yaml"), &api)
+        .await
+        .expect("reconciles");
+    let stored = api.lock().expect("lock").objects[&format!("{ASL}/minimal")].clone();
+    let status: crate::crd::AlexaSkillLinkStatus =
+        serde_json::from_value(stored["status"].clone()).expect("status");
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "DeploymentNotAvailable")
+    );
+    assert_eq!(status.observed_generation, Some(1));
+    let e = status.endpoints.expect("endpoints");
+    assert_eq!(e.authorization, "https://link.example.com/oauth/authorize");
+    assert_eq!(
+        e.reciprocal,
+        "https://link.example.com/api/reciprocal/authorize"
+    );
+}
+
+#[tokio::test]
+async fn unwanted_children_of_ours_are_deleted_and_others_left_alone() {
+    let api = fake_with_secrets();
+    let ours = json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "minimal", "labels": {
+            "app.kubernetes.io/managed-by": "alexa-link-operator",
+            "app.kubernetes.io/instance": "minimal"}},
+    });
+    let foreign = json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "minimal", "labels": {"team": "other"}},
+    });
+    {
+        let mut a = api.lock().expect("lock");
+        a.objects
+            .insert(format!("{NET}/networkpolicies/minimal"), ours);
+        a.objects.insert(format!("{PDBS}/minimal"), foreign);
+    }
+    run(&fixture("minimal.yaml"), &api)
+        .await
+        .expect("reconciles");
+    let seen = calls(&api);
+    assert!(
+        seen.contains(&format!("DELETE {NET}/networkpolicies/minimal")),
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|c| c.starts_with("DELETE") && c.contains("poddisruptionbudgets"))
+    );
+    assert!(
+        api.lock()
+            .expect("lock")
+            .objects
+            .contains_key(&format!("{PDBS}/minimal"))
+    );
+}
+
+#[tokio::test]
+async fn unreadable_resource_gets_a_warning_event_and_no_requeue() {
+    use crate::controller::{Guarded, reconcile_guarded};
+    let mut v = serde_json::to_value(fixture("minimal.yaml")).expect("json");
+    // What a newer CRD might allow and this operator cannot read.
+    v["spec"]["clients"][0]["pkce"] = json!("S512Only");
+    let guarded: Guarded = serde_json::from_value(v).expect("the guard always deserializes");
+    assert!(guarded.0.is_err());
+    let api = fake_with_secrets();
+    let (ctx, server) = context(&api);
+    let action = reconcile_guarded(Arc::new(guarded), ctx.clone())
+        .await
+        .expect("handled");
+    server.abort();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(
+        calls(&api),
+        ["POST /apis/events.k8s.io/v1/namespaces/skills/events".to_owned()]
+    );
+}

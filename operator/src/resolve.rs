@@ -1,0 +1,58 @@
+//! Resolve: read what a resource references (its Secrets, the generated
+//! keys, whether cert-manager is installed). The only step before apply
+//! that talks to the API server; everything after it is pure until apply.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::{Api, Client, ResourceExt};
+
+use crate::crd::AlexaSkillLink;
+use crate::labels::Names;
+use crate::validate::{needs_generated_keys, referenced_secrets};
+
+/// What resolve read. Secret values stay in memory for hashing only; they
+/// are never logged nor put into events or status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resolved {
+    /// Referenced Secrets by name: `None` when the Secret does not exist.
+    pub secrets: BTreeMap<String, Option<BTreeMap<String, Vec<u8>>>>,
+    /// The data of the existing generated `<name>-keys` Secret.
+    pub generated_keys: Option<BTreeMap<String, Vec<u8>>>,
+    /// cert-manager's Certificate CRD exists.
+    pub cert_manager_installed: bool,
+}
+
+/// The name of cert-manager's Certificate CRD.
+pub const CERT_MANAGER_CRD: &str = "certificates.cert-manager.io";
+
+/// Reads everything `asl` references.
+pub async fn resolve(client: &Client, asl: &AlexaSkillLink) -> Result<Resolved, kube::Error> {
+    let ns = asl
+        .namespace()
+        .unwrap_or_else(|| client.default_namespace().to_owned());
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let mut resolved = Resolved::default();
+    for name in referenced_secrets(&asl.spec).into_keys() {
+        let data = secrets.get_opt(&name).await?.map(secret_data);
+        resolved.secrets.insert(name, data);
+    }
+    if needs_generated_keys(&asl.spec) {
+        let names = Names::new(&asl.name_any());
+        resolved.generated_keys = secrets.get_opt(&names.keys).await?.map(secret_data);
+    }
+    if asl.spec.tls.cert_manager.is_some() {
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        resolved.cert_manager_installed = crds.get_opt(CERT_MANAGER_CRD).await?.is_some();
+    }
+    Ok(resolved)
+}
+
+fn secret_data(s: Secret) -> BTreeMap<String, Vec<u8>> {
+    s.data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect()
+}

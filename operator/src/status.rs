@@ -1,0 +1,315 @@
+//! Status: computed purely from the outcome of a reconcile and the
+//! Deployment's own status, then written only when it changed.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::ResourceExt;
+
+use crate::conditions::{reasons, types};
+use crate::crd::{AlexaSkillLink, AlexaSkillLinkStatus, Endpoints};
+use crate::validate::Invalid;
+
+/// What the reconcile found, as input to the status.
+#[derive(Debug, Clone)]
+pub enum Outcome<'a> {
+    /// The spec or a reference is unusable.
+    Invalid(&'a Invalid),
+    /// Every child is applied; the Deployment as the API server returned it.
+    Applied {
+        /// The applied Deployment (with its status).
+        deployment: &'a Deployment,
+        /// Sentences about skipped children.
+        notes: &'a [String],
+    },
+}
+
+/// The endpoint URLs for `host`.
+pub fn endpoints(host: &str) -> Endpoints {
+    let base = format!("https://{host}");
+    Endpoints {
+        authorization: format!("{base}/oauth/authorize"),
+        token: format!("{base}/oauth/token"),
+        reciprocal: format!("{base}/api/reciprocal/authorize"),
+        partner_token: format!("{base}/api/partner/token"),
+        metadata: format!("{base}/.well-known/oauth-authorization-server"),
+    }
+}
+
+/// The desired status. `now` stamps conditions whose status flipped;
+/// unchanged conditions keep their `lastTransitionTime`.
+pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaSkillLinkStatus {
+    let generation = asl.metadata.generation;
+    let old = asl.status.clone().unwrap_or_default();
+    let cond = |type_: &str, ok: bool, reason: &str, message: String| {
+        let status = if ok { "True" } else { "False" }.to_owned();
+        let previous = old.conditions.iter().find(|c| c.type_ == type_);
+        let last_transition_time = match previous {
+            Some(p) if p.status == status => p.last_transition_time.clone(),
+            _ => now.clone(),
+        };
+        Condition {
+            type_: type_.to_owned(),
+            status,
+            reason: reason.to_owned(),
+            message,
+            observed_generation: generation,
+            last_transition_time,
+        }
+    };
+    match outcome {
+        Outcome::Invalid(invalid) => AlexaSkillLinkStatus {
+            observed_generation: generation,
+            conditions: vec![
+                cond(types::READY, false, invalid.reason, invalid.message.clone()),
+                cond(
+                    types::PROGRESSING,
+                    false,
+                    invalid.reason,
+                    "Nothing is rolled out until the problem in the Ready condition is fixed."
+                        .into(),
+                ),
+                cond(
+                    types::DEGRADED,
+                    true,
+                    invalid.reason,
+                    invalid.message.clone(),
+                ),
+            ],
+            endpoints: old.endpoints.clone(),
+            replicas: old.replicas,
+            ready_replicas: old.ready_replicas,
+            available_replicas: old.available_replicas,
+        },
+        Outcome::Applied { deployment, notes } => {
+            let name = asl.name_any();
+            let ds = deployment.status.clone().unwrap_or_default();
+            let want = deployment
+                .spec
+                .as_ref()
+                .and_then(|s| s.replicas)
+                .unwrap_or(1);
+            let available = ds.available_replicas.unwrap_or(0);
+            let updated = ds.updated_replicas.unwrap_or(0);
+            let deployment_available = ds
+                .conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == "Available" && c.status == "True")
+                && available > 0;
+            let current = ds.observed_generation >= deployment.metadata.generation
+                && updated >= want
+                && ds.replicas.unwrap_or(0) <= want;
+            let note = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", notes.join(" "))
+            };
+            let ready = if deployment_available {
+                cond(
+                    types::READY,
+                    true,
+                    reasons::AVAILABLE,
+                    format!(
+                        "Deployment {name:?} has {available} of {want} replicas available.{note}"
+                    ),
+                )
+            } else {
+                cond(
+                    types::READY,
+                    false,
+                    reasons::DEPLOYMENT_NOT_AVAILABLE,
+                    format!(
+                        "Deployment {name:?} has no available replica yet ({available} of {want}).{note}"
+                    ),
+                )
+            };
+            let progressing = if current {
+                cond(
+                    types::PROGRESSING,
+                    false,
+                    reasons::ROLLED_OUT,
+                    format!("Deployment {name:?} runs the current pod template."),
+                )
+            } else {
+                cond(
+                    types::PROGRESSING,
+                    true,
+                    reasons::ROLLING_OUT,
+                    format!(
+                        "Deployment {name:?} has {updated} of {want} replicas on the current pod template."
+                    ),
+                )
+            };
+            let degraded = cond(
+                types::DEGRADED,
+                false,
+                reasons::HEALTHY,
+                "The spec is valid and every child is applied.".into(),
+            );
+            AlexaSkillLinkStatus {
+                observed_generation: generation,
+                conditions: vec![ready, progressing, degraded],
+                endpoints: Some(endpoints(&asl.spec.host)),
+                replicas: Some(want),
+                ready_replicas: Some(ds.ready_replicas.unwrap_or(0)),
+                available_replicas: Some(available),
+            }
+        }
+    }
+}
+
+/// The Ready condition's (status, reason), for transition events.
+pub fn ready_of(status: Option<&AlexaSkillLinkStatus>) -> Option<(String, String)> {
+    status?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == types::READY)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentSpec, DeploymentStatus};
+    use k8s_openapi::jiff::Timestamp;
+
+    use super::*;
+    use crate::build::testing::fixture;
+
+    fn t(secs: i64) -> Time {
+        Time(Timestamp::from_second(secs).expect("time"))
+    }
+
+    fn deployment(available: i32) -> Deployment {
+        Deployment {
+            spec: Some(DeploymentSpec {
+                replicas: Some(1),
+                ..DeploymentSpec::default()
+            }),
+            status: Some(DeploymentStatus {
+                available_replicas: Some(available),
+                ready_replicas: Some(available),
+                updated_replicas: Some(1),
+                replicas: Some(1),
+                conditions: Some(vec![DeploymentCondition {
+                    type_: "Available".into(),
+                    status: if available > 0 { "True" } else { "False" }.into(),
+                    ..DeploymentCondition::default()
+                }]),
+                ..DeploymentStatus::default()
+            }),
+            ..Deployment::default()
+        }
+    }
+
+    fn ready(s: &AlexaSkillLinkStatus) -> &Condition {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == types::READY)
+            .expect("Ready")
+    }
+
+    #[test]
+    fn ready_follows_deployment_availability() {
+        let mut asl = fixture("minimal.yaml");
+        let d0 = deployment(0);
+        let s0 = desired(
+            &asl,
+            &Outcome::Applied {
+                deployment: &d0,
+                notes: &[],
+            },
+            t(100),
+        );
+        assert_eq!(ready(&s0).status, "False");
+        assert_eq!(ready(&s0).reason, reasons::DEPLOYMENT_NOT_AVAILABLE);
+        assert_eq!(s0.observed_generation, Some(1));
+        assert_eq!(
+            s0.endpoints.as_ref().expect("endpoints").token,
+            "https://link.example.com/oauth/token"
+        );
+
+        asl.status = Some(s0.clone());
+        let d1 = deployment(1);
+        let s1 = desired(
+            &asl,
+            &Outcome::Applied {
+                deployment: &d1,
+                notes: &[],
+            },
+            t(200),
+        );
+        assert_eq!(ready(&s1).status, "True");
+        assert_eq!(ready(&s1).reason, reasons::AVAILABLE);
+        assert_eq!(ready(&s1).last_transition_time, t(200), "flipped: moved");
+        let degraded = s1
+            .conditions
+            .iter()
+            .find(|c| c.type_ == types::DEGRADED)
+            .expect("Degraded");
+        assert_eq!(degraded.last_transition_time, t(100), "unchanged: kept");
+    }
+
+    #[test]
+    fn unchanged_outcome_gives_an_equal_status() {
+        let mut asl = fixture("minimal.yaml");
+        let d = deployment(1);
+        let s = desired(
+            &asl,
+            &Outcome::Applied {
+                deployment: &d,
+                notes: &[],
+            },
+            t(100),
+        );
+        asl.status = Some(s.clone());
+        let again = desired(
+            &asl,
+            &Outcome::Applied {
+                deployment: &d,
+                notes: &[],
+            },
+            t(999),
+        );
+        assert_eq!(again, s, "no change, so no status write");
+    }
+
+    #[test]
+    fn invalid_spec_is_ready_false_and_degraded() {
+        let asl = fixture("minimal.yaml");
+        let invalid = Invalid::new(reasons::SECRET_MISSING, "Secret \"x\" does not exist.");
+        let s = desired(&asl, &Outcome::Invalid(&invalid), t(1));
+        assert_eq!(ready(&s).status, "False");
+        assert_eq!(ready(&s).reason, "SecretMissing");
+        assert_eq!(ready(&s).message, "Secret \"x\" does not exist.");
+        let degraded = s
+            .conditions
+            .iter()
+            .find(|c| c.type_ == types::DEGRADED)
+            .expect("Degraded");
+        assert_eq!(degraded.status, "True");
+    }
+
+    #[test]
+    fn every_reason_is_one_camel_case_word() {
+        for r in [
+            reasons::AVAILABLE,
+            reasons::DEPLOYMENT_NOT_AVAILABLE,
+            reasons::ROLLING_OUT,
+            reasons::ROLLED_OUT,
+            reasons::INVALID_SPEC,
+            reasons::SECRET_MISSING,
+            reasons::SECRET_KEY_MISSING,
+            reasons::CERT_MANAGER_MISSING,
+            reasons::DYNAMODB_UNSUPPORTED,
+            reasons::IDENTITY_BACKEND_UNSUPPORTED,
+            reasons::INVALID_CONFIG,
+            reasons::HEALTHY,
+        ] {
+            assert!(
+                r.chars().next().is_some_and(|c| c.is_ascii_uppercase()),
+                "{r}"
+            );
+            assert!(r.chars().all(|c| c.is_ascii_alphanumeric()), "{r}");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Benchmark (not a timed test): creates N AlexaSkillLinks (default 1,000) on
+# a real control plane from ../shared/tools and reports
+#   - the time from the first create until every resource has
+#     status.observedGeneration == metadata.generation,
+#   - the operator's peak RSS (VmHWM),
+#   - API writes per resource (the operator's own write counter), and how
+#     many of them a restart with nothing changed sends (should be 0).
+# Usage: tests/operator/bench.sh [N]    (PROFILE=debug to skip the release build)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+TOOLS=$(cd "$ROOT/../shared/tools" && pwd)
+N=${1:-1000}
+export K8S_WORK=${K8S_WORK:-/var/tmp/alexa-link-operator-bench}
+export K8S_PORT=${K8S_PORT:-27443} ETCD_PORT=${ETCD_PORT:-23379}
+ADMIN=127.0.0.1:${OPERATOR_ADMIN_PORT:-38281}
+WORK=$(mktemp -d)
+OPERATOR_PID=
+cleanup() {
+  [ -n "$OPERATOR_PID" ] && kill "$OPERATOR_PID" 2>/dev/null
+  "$TOOLS/stop-k8s-controlplane.sh" || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command -v kubectl >/dev/null || "$TOOLS/install-helm.sh"
+"$TOOLS/build-k8s-controlplane.sh" >/dev/null
+"$TOOLS/start-k8s-controlplane.sh"
+export KUBECONFIG=$K8S_WORK/run/kubeconfig
+PROFILE=${PROFILE:-release}
+if [ "$PROFILE" = release ]; then cargo build -q --release -p alexa-link-operator; else cargo build -q -p alexa-link-operator; fi
+kubectl apply --validate=false -f crds/alexaskilllinks.yaml >/dev/null
+kubectl wait --for=condition=Established crd/alexaskilllinks.skilllink.dev --timeout=30s >/dev/null
+kubectl create namespace bench >/dev/null
+
+# Shared Secrets, then N resources in one file.
+awk 'BEGIN{RS="---\n"; ORS="---\n"} !/kind: AlexaSkillLink/' examples/minimal-link.yaml > "$WORK/secrets.yaml"
+kubectl -n bench apply -f "$WORK/secrets.yaml" >/dev/null
+asl=$(awk 'BEGIN{RS="---\n"} /kind: AlexaSkillLink/ {print}' examples/minimal-link.yaml)
+for i in $(seq -w 1 "$N"); do
+  printf -- '---\n%s\n' "$asl" | sed -e "s/^  name: minimal\$/  name: link-$i/" -e "s/host: link.example.com/host: link-$i.example.com/"
+done > "$WORK/links.yaml"
+
+writes() { curl -sf "http://$ADMIN/metrics" | awk '/^alexa_link_operator_api_writes_total/ {s += $2} END {print s + 0}'; }
+current() { # resources whose status describes their generation
+  kubectl -n bench get asl -o jsonpath='{range .items[*]}{.metadata.generation} {.status.observedGeneration}{"\n"}{end}' \
+    | awk '$1 == $2 {n++} END {print n + 0}'
+}
+
+RUST_LOG=warn "$ROOT/target/$PROFILE/alexa-link-operator" run --admin-listen "$ADMIN" --namespace bench \
+  --lease-namespace bench > "$WORK/operator.log" 2>&1 &
+OPERATOR_PID=$!
+for _ in $(seq 100); do curl -sf "http://$ADMIN/readyz" >/dev/null && break; sleep 0.1; done
+
+start=$(date +%s.%N)
+kubectl -n bench create -f "$WORK/links.yaml" >/dev/null
+created=$(date +%s.%N)
+while [ "$(current)" -lt "$N" ]; do sleep 1; done
+done_at=$(date +%s.%N)
+# Let follow-up events settle (the deployment controller updating 1,000
+# Deployment statuses, each a real change the operator reports): wait until
+# the write counter has not moved for 10 s.
+last=-1; quiet=0
+while [ "$quiet" -lt 10 ]; do
+  now=$(writes); if [ "$now" = "$last" ]; then quiet=$((quiet + 1)); else quiet=0; last=$now; fi; sleep 1
+done
+settled_at=$(date +%s.%N)
+total_writes=$(writes)
+rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$OPERATOR_PID/status")
+kill "$OPERATOR_PID"; wait "$OPERATOR_PID" 2>/dev/null || true
+
+# Restart with nothing changed: count its writes.
+RUST_LOG=warn "$ROOT/target/$PROFILE/alexa-link-operator" run --admin-listen "$ADMIN" --namespace bench \
+  --lease-namespace bench >> "$WORK/operator.log" 2>&1 &
+OPERATOR_PID=$!
+for _ in $(seq 100); do curl -sf "http://$ADMIN/readyz" >/dev/null && break; sleep 0.1; done
+sleep 20
+restart_writes=$(writes)
+restart_reconciles=$(curl -sf "http://$ADMIN/metrics" | awk '/^alexa_link_operator_reconciles_total/ {print $2}')
+
+awk -v n="$N" -v s="$start" -v c="$created" -v d="$done_at" -v w="$total_writes" -v r="$rss_kib" \
+    -v q="$settled_at" -v rw="$restart_writes" -v rr="$restart_reconciles" -v p="$PROFILE" 'BEGIN {
+  printf "resources:                         %d (operator built %s)\n", n, p
+  printf "kubectl create of all:             %.1f s\n", c - s
+  printf "all observedGeneration current:    %.1f s after the first create\n", d - s
+  printf "writes settled (10 s quiet):       %.1f s after the first create\n", q - s - 10
+  printf "operator peak RSS:                 %.1f MiB\n", r / 1024
+  printf "API writes:                        %d (%.2f per resource)\n", w, w / n
+  printf "restart, nothing changed:          %d reconciles, %d writes\n", rr, rw
+}'
