@@ -51,11 +51,12 @@ ok "helm lint --strict with default and non-default values"
 
 for bad in replicaCount=-1 replicaCount=two watch.scope=everywhere image.pullPolicy=Sometimes \
            leaderElection.leaseSeconds=1 adminPort=80 unknownKey=1 serviceMonitor.interval=soon \
-           podDisruptionBudget.minAvailable=half; do
+           podDisruptionBudget.minAvailable=half leaderElection.enabled=maybe \
+           replicaCount=2,leaderElection.enabled=false; do
   if helm template t "$CHART" --set "$bad" >/dev/null 2>"$TMP/err"; then fail "values.schema.json accepts $bad"; fi
   grep -q "values don't meet the specifications of the schema" "$TMP/err" || fail "$bad rejected, not by the schema: $(cat "$TMP/err")"
 done
-ok "values.schema.json rejects 9 bad values"
+ok "values.schema.json rejects 11 bad values (two replicas without leader election among them)"
 
 helm template alo "$CHART" -n alexa-link-system > "$TMP/default.yaml"
 helm template alo "$CHART" -n alexa-link-system -f "$NONDEFAULT" > "$TMP/nondefault.yaml"
@@ -72,11 +73,12 @@ def one(ds, kind, name=None):
 def triples(rules):
     return {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
 want = triples(one(docs(install), "ClusterRole")["rules"])
+leases = {t for t in want if t[1] == "leases"}
 d = docs(f"{tmp}/default.yaml")
-got = triples(one(d, "ClusterRole")["rules"]) | triples(one(d, "Role", "alo-alexa-link-operator-leader-election")["rules"])
-assert got == want, f"chart RBAC differs from examples/operator-install.yaml: extra {got - want}, missing {want - got}"
-lease = one(d, "Role", "alo-alexa-link-operator-leader-election")["rules"]
-assert any(r.get("resourceNames") == ["alo-alexa-link-operator"] and set(r["verbs"]) == {"get", "update"} for r in lease), lease
+# One replica (the default): no leader election, so no Lease permission.
+got = triples(one(d, "ClusterRole")["rules"])
+assert got == want - leases, f"chart RBAC differs from examples/operator-install.yaml: extra {got - want}, missing {want - leases - got}"
+assert not [x for x in d if x["kind"] == "Role"], "a Role without leader election"
 dep = one(d, "Deployment")
 pod = dep["spec"]["template"]["spec"]; c = pod["containers"][0]
 assert c["image"] == "ghcr.io/alexa-link/alexa-link:0.1.0", c["image"]
@@ -86,7 +88,8 @@ sc = c["securityContext"]
 assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"] and sc["capabilities"]["drop"] == ["ALL"], sc
 assert c["readinessProbe"]["httpGet"]["path"] == "/readyz" and c["livenessProbe"]["httpGet"]["path"] == "/healthz"
 assert "requests" in c["resources"] and "limits" in c["resources"]
-assert "--lease-name=alo-alexa-link-operator" in c["args"] and not any(a.startswith("--namespace") for a in c["args"]), c["args"]
+assert "--leader-elect=false" in c["args"] and not any(a.startswith("--namespace") for a in c["args"]), c["args"]
+assert dep["spec"]["strategy"]["type"] == "Recreate", dep["spec"]
 kinds = {x["kind"] for x in d}
 assert not kinds & {"PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor"}, kinds
 # Non-default: namespace scope (Roles in `links`, no ClusterRole but the CRD reader), 3 replicas, extras.
@@ -98,10 +101,14 @@ assert [x["metadata"]["name"] for x in crs] == ["alo-alexa-link-operator-crd-rea
 assert triples(crs[0]["rules"]) == {("apiextensions.k8s.io", "customresourcedefinitions", "get")}
 role = one(n, "Role", "alo-alexa-link-operator")
 assert role["metadata"]["namespace"] == "links"
-assert triples(role["rules"]) | triples(crs[0]["rules"]) | triples(one(n, "Role", "alo-alexa-link-operator-leader-election")["rules"]) == want
-assert one(n, "Role", "alo-alexa-link-operator-leader-election")["metadata"]["namespace"] == "alexa-link-system"
+# Three replicas: leader election, with a Lease Role in the release namespace.
+lease = one(n, "Role", "alo-alexa-link-operator-leader-election")
+assert triples(role["rules"]) | triples(crs[0]["rules"]) | triples(lease["rules"]) == want
+assert lease["metadata"]["namespace"] == "alexa-link-system"
+assert any(r.get("resourceNames") == ["alo-alexa-link-operator"] and set(r["verbs"]) == {"get", "update"} for r in lease["rules"]), lease
 dep = one(n, "Deployment"); c = dep["spec"]["template"]["spec"]["containers"][0]
 assert dep["spec"]["replicas"] == 3 and "--namespace=links" in c["args"] and "--lease-seconds=20" in c["args"], c["args"]
+assert "--leader-elect=true" in c["args"] and "--lease-name=alo-alexa-link-operator" in c["args"] and "strategy" not in dep["spec"], c["args"]
 assert c["image"] == "registry.example.com/mirror/alexa-link:0.1.0-custom" and c["imagePullPolicy"] == "Always"
 t = one(d, "Pod")
 assert t["metadata"]["annotations"]["helm.sh/hook"] == "test", t["metadata"]
@@ -109,9 +116,9 @@ assert t["spec"]["containers"][0]["command"][-1] == "http://alo-alexa-link-opera
 assert one(d, "Service")["spec"]["ports"][0]["protocol"] == "TCP"
 w = docs(f"{tmp}/with-crds.yaml")
 assert one(w, "CustomResourceDefinition")["metadata"]["name"] == "alexaskilllinks.skilllink.dev"
-print("rendered manifests: RBAC equals examples/operator-install.yaml's; hardened pod; namespace scope uses Roles")
+print("  rendered: RBAC equals examples/operator-install.yaml's (leases only with leader election); hardened pod; namespace scope uses Roles")
 PY
-ok "rendered manifests: RBAC matches examples/operator-install.yaml, hardened Deployment, namespace mode"
+ok "rendered manifests: RBAC matches examples/operator-install.yaml, leader election only above one replica, hardened Deployment, namespace mode"
 
 
 # kubernetes-validate knows built-in kinds only: CRD-defined kinds are skipped, with a note.
@@ -166,6 +173,7 @@ helm install alo "$CHART" -n alo-system > "$TMP/install.out" || fail "helm insta
 kubectl get crd alexaskilllinks.skilllink.dev >/dev/null || fail "helm install did not install the CRD"
 kubectl -n alo-system get deployment,serviceaccount,service alo-alexa-link-operator >/dev/null
 kubectl get clusterrole,clusterrolebinding alo-alexa-link-operator >/dev/null
+if kubectl -n alo-system get role alo-alexa-link-operator-leader-election >/dev/null 2>&1; then fail "Lease Role with one replica"; fi
 [ "$(kubectl -n alo-system get deployment alo-alexa-link-operator -o jsonpath='{.spec.replicas}')" = 1 ] || fail "replicas"
 for want in "kubectl -n default apply -f examples/minimal-link.yaml" "kubectl -n default wait --for=condition=Ready asl/minimal" "kubectl -n default get asl -o wide"; do
   grep -qF -- "$want" "$TMP/install.out" || fail "NOTES.txt lacks '$want': $(cat "$TMP/install.out")"
@@ -178,9 +186,11 @@ helm upgrade alo "$CHART" -n alo-system --set replicaCount=2,watch.scope=namespa
 kubectl -n alo-system get deployment alo-alexa-link-operator -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- '--namespace=links' || fail "upgrade: args"
 kubectl -n links get role,rolebinding alo-alexa-link-operator >/dev/null
 if kubectl get clusterrole alo-alexa-link-operator >/dev/null 2>&1; then fail "upgrade kept the cluster-wide ClusterRole"; fi
+kubectl -n alo-system get role,rolebinding alo-alexa-link-operator-leader-election >/dev/null
+kubectl -n alo-system get deployment alo-alexa-link-operator -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- '--leader-elect=true' || fail "upgrade: leader election"
 kubectl -n alo-system get poddisruptionbudget.v1beta1.policy,networkpolicy alo-alexa-link-operator >/dev/null
 [ "$(helm -n alo-system history alo -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 2 ] || fail "history"
-ok "helm upgrade with changed values: 2 replicas, namespace scope (Role in links, no ClusterRole), PDB (policy/v1beta1 on 1.20), NetworkPolicy"
+ok "helm upgrade with changed values: 2 replicas with leader election (Lease Role), namespace scope (Role in links, no ClusterRole), PDB (policy/v1beta1 on 1.20), NetworkPolicy"
 
 helm uninstall alo -n alo-system >/dev/null
 if kubectl -n alo-system get deployment alo-alexa-link-operator >/dev/null 2>&1; then fail "uninstall left the Deployment"; fi
@@ -236,15 +246,20 @@ yaml.safe_dump(c, open(sys.argv[2], "w"))
 PY
 if kubectl --kubeconfig "$TMP/operator.kubeconfig" get pods -A >/dev/null 2>&1; then fail "the chart's ServiceAccount may list pods"; fi
 [ -x target/debug/alexa-link-operator ] || cargo build -q -p alexa-link-operator --bins
-KUBECONFIG=$TMP/operator.kubeconfig RUST_LOG=info,kube=warn target/debug/alexa-link-operator run \
-  --admin-listen "$ADMIN" --lease-name alexa-link-operator --identity helm-e2e >"$TMP/operator.log" 2>&1 &
+# The arguments of the chart's Deployment, but for the admin address.
+mapfile -t args < <(kubectl -n alexa-link-system get deployment alexa-link-operator \
+  -o go-template='{{range (index .spec.template.spec.containers 0).args}}{{.}}{{"\n"}}{{end}}' | grep -v -- --admin-listen)
+echo "  operator args from the chart: ${args[*]}"
+[[ " ${args[*]} " == *" --leader-elect=false "* ]] || fail "one replica should run without leader election: ${args[*]}"
+KUBECONFIG=$TMP/operator.kubeconfig RUST_LOG=info,kube=warn target/debug/alexa-link-operator "${args[@]}" \
+  --admin-listen "$ADMIN" --identity helm-e2e >"$TMP/operator.log" 2>&1 &
 OPERATOR_PID=$!
-wait_for 30 "operator leads" grep -q leading "$TMP/operator.log"
+wait_for 30 "operator reconciles" grep -q "leader election off" "$TMP/operator.log"
 for obj in deployment/minimal service/minimal configmap/minimal-config serviceaccount/minimal secret/minimal-keys persistentvolumeclaim/minimal-data ingress/minimal; do
   wait_for 30 "$obj" kubectl -n alexa get "$obj"
 done
-kubectl -n alexa-link-system get lease alexa-link-operator -o jsonpath='{.spec.holderIdentity}' | grep -q helm-e2e || fail "lease not held"
-ok "the operator with the chart's RBAC (lease in alexa-link-system) creates every child of the quickstart's link"
+if kubectl -n alexa-link-system get lease alexa-link-operator >/dev/null 2>&1; then fail "a Lease without leader election"; fi
+ok "the operator with the chart's args and RBAC (one replica: no Lease) creates every child of the quickstart's link"
 
 wait_for 30 "pod of minimal" bash -c "kubectl -n alexa get pods -l app.kubernetes.io/instance=minimal -o name | grep pod"
 for p in $(kubectl -n alexa get pods -l app.kubernetes.io/instance=minimal -o name); do # as a kubelet would

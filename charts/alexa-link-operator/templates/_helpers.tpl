@@ -70,3 +70,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   resources: [events]
   verbs: [create, patch]
 {{- end -}}
+
+{{/* "true" when replicas take a leader-election Lease. */}}
+{{- define "alo.leaderElect" -}}
+{{- $e := .Values.leaderElection.enabled -}}
+{{- if kindIs "bool" $e -}}{{ $e }}{{- else -}}{{ gt (int .Values.replicaCount) 1 }}{{- end -}}
+{{- end -}}
