@@ -159,20 +159,20 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     );
 
     // Standby until we hold the lease (or are told to stop).
-    while args.leader_elect {
-        if *stop_rx.borrow() {
-            let _ = admin.await;
-            return Ok(ExitCode::SUCCESS);
-        }
-        match lock.try_acquire().await {
-            Ok(true) => break,
-            Ok(false) => tracing::debug!("another replica leads; standing by"),
-            Err(e) => tracing::warn!(error = %e, "failed to read the leader Lease"),
-        }
-        let mut rx = stop_rx.clone();
-        let _ = tokio::time::timeout(duration / 3, rx.changed()).await;
-    }
     if args.leader_elect {
+        loop {
+            if *stop_rx.borrow() {
+                let _ = admin.await;
+                return Ok(ExitCode::SUCCESS);
+            }
+            match lock.try_acquire().await {
+                Ok(true) => break,
+                Ok(false) => tracing::debug!("another replica leads; standing by"),
+                Err(e) => tracing::warn!(error = %e, "failed to read the leader Lease"),
+            }
+            let mut rx = stop_rx.clone();
+            let _ = tokio::time::timeout(duration / 3, rx.changed()).await;
+        }
         tracing::info!(%identity, lease = %args.lease_name, "leading");
     } else {
         tracing::info!(%identity, "leader election off; reconciling");
