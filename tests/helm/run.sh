@@ -72,7 +72,9 @@ def one(ds, kind, name=None):
     return m[0]
 def triples(rules):
     return {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
-want = triples(one(docs(install), "ClusterRole")["rules"])
+# The chart adds update on /finalizers (for blockOwnerDeletion under
+# OwnerReferencesPermissionEnforcement); everything else is the same.
+want = triples(one(docs(install), "ClusterRole")["rules"]) | {("skilllink.dev", "alexaskilllinks/finalizers", "update")}
 leases = {t for t in want if t[1] == "leases"}
 d = docs(f"{tmp}/default.yaml")
 # One replica (the default): no leader election, so no Lease permission.

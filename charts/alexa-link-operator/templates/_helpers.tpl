@@ -49,6 +49,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [skilllink.dev]
   resources: [alexaskilllinks/status]
   verbs: [get, patch, update]
+# Children carry owner references with blockOwnerDeletion; clusters with the
+# OwnerReferencesPermissionEnforcement admission plugin (e.g. OpenShift)
+# require update on the owner's finalizers for that. The operator sets none.
+- apiGroups: [skilllink.dev]
+  resources: [alexaskilllinks/finalizers]
+  verbs: [update]
 # Children: created and updated by server-side apply, deleted when unwanted.
 # Secrets are among them: the operator generates `<name>-keys`.
 - apiGroups: [""]
