@@ -43,6 +43,10 @@ struct RunArgs {
     /// Address of the admin server (`/healthz`, `/readyz`, `/metrics`).
     #[arg(long, env = "ADMIN_LISTEN", default_value = "0.0.0.0:8081")]
     admin_listen: SocketAddr,
+    /// Take a leader-election Lease before reconciling. Needed when more than
+    /// one replica runs; with exactly one (`false`) no Lease is read or written.
+    #[arg(long, env = "LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
     /// Namespace of the leader-election Lease (default: the client's namespace).
     #[arg(long, env = "POD_NAMESPACE")]
     lease_namespace: Option<String>,
@@ -155,27 +159,35 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     );
 
     // Standby until we hold the lease (or are told to stop).
-    loop {
-        if *stop_rx.borrow() {
-            let _ = admin.await;
-            return Ok(ExitCode::SUCCESS);
+    if args.leader_elect {
+        loop {
+            if *stop_rx.borrow() {
+                let _ = admin.await;
+                return Ok(ExitCode::SUCCESS);
+            }
+            match lock.try_acquire().await {
+                Ok(true) => break,
+                Ok(false) => tracing::debug!("another replica leads; standing by"),
+                Err(e) => tracing::warn!(error = %e, "failed to read the leader Lease"),
+            }
+            let mut rx = stop_rx.clone();
+            let _ = tokio::time::timeout(duration / 3, rx.changed()).await;
         }
-        match lock.try_acquire().await {
-            Ok(true) => break,
-            Ok(false) => tracing::debug!("another replica leads; standing by"),
-            Err(e) => tracing::warn!(error = %e, "failed to read the leader Lease"),
-        }
-        let mut rx = stop_rx.clone();
-        let _ = tokio::time::timeout(duration / 3, rx.changed()).await;
+        tracing::info!(%identity, lease = %args.lease_name, "leading");
+    } else {
+        tracing::info!(%identity, "leader election off; reconciling");
     }
-    tracing::info!(%identity, lease = %args.lease_name, "leading");
 
     // Renew; on losing the lease stop at once, so two replicas never write.
     let lost = Arc::new(AtomicBool::new(false));
     let renew = {
         let (lock, stop_tx, lost, mut rx) =
             (lock.clone(), stop_tx.clone(), lost.clone(), stop_rx.clone());
+        let leader_elect = args.leader_elect;
         tokio::spawn(async move {
+            if !leader_elect {
+                return;
+            }
             let mut last_ok = tokio::time::Instant::now();
             loop {
                 if tokio::time::timeout(duration / 3, rx.changed())
@@ -216,7 +228,8 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     .await;
     let _ = stop_tx.send(true);
     let _ = renew.await;
-    if !lost.load(Ordering::Relaxed)
+    if args.leader_elect
+        && !lost.load(Ordering::Relaxed)
         && let Err(e) = lock.release().await
     {
         tracing::warn!(error = %e, "failed to release the leader Lease");
