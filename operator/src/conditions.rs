@@ -29,8 +29,6 @@ pub mod reasons {
     pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
     /// `tls.certManager` is set but cert-manager's CRDs are not installed.
     pub const CERT_MANAGER_MISSING: &str = "CertManagerMissing";
-    /// `storage.dynamodb` is set but the server does not support it yet.
-    pub const DYNAMODB_UNSUPPORTED: &str = "DynamoDBUnsupported";
     /// `identity.ldap` or `identity.oidc` is set but the server does not
     /// support it yet.
     pub const IDENTITY_BACKEND_UNSUPPORTED: &str = "IdentityBackendUnsupported";

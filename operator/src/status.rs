@@ -300,7 +300,6 @@ mod tests {
             reasons::SECRET_MISSING,
             reasons::SECRET_KEY_MISSING,
             reasons::CERT_MANAGER_MISSING,
-            reasons::DYNAMODB_UNSUPPORTED,
             reasons::IDENTITY_BACKEND_UNSUPPORTED,
             reasons::INVALID_CONFIG,
             reasons::HEALTHY,

@@ -49,6 +49,11 @@ pub struct SecretRef {
     pub key: String,
 }
 
+/// Key of the access key id in `storage.dynamodb.credentialsSecretName`.
+pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+/// Key of the secret access key in `storage.dynamodb.credentialsSecretName`.
+pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+
 /// Every user-provided Secret key the server reads, with the field naming it.
 pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
     let mut refs = Vec::new();
@@ -112,6 +117,23 @@ pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
     }
     if let Some(s) = &spec.session_key_ref {
         push("sessionKeyRef".into(), &s.name, &s.key);
+    }
+    if let Some(name) = spec
+        .storage
+        .dynamodb
+        .as_ref()
+        .and_then(|d| d.credentials_secret_name.as_ref())
+    {
+        push(
+            "storage.dynamodb.credentialsSecretName".into(),
+            name,
+            AWS_ACCESS_KEY_ID,
+        );
+        push(
+            "storage.dynamodb.credentialsSecretName".into(),
+            name,
+            AWS_SECRET_ACCESS_KEY,
+        );
     }
     if let Some(name) = &spec.tls.secret_name {
         push("tls.secretName".into(), name, "tls.crt");
@@ -288,12 +310,6 @@ fn supported(spec: &AlexaSkillLinkSpec) -> Result<(), Invalid> {
             ),
         ));
     }
-    if spec.storage.dynamodb.is_some() {
-        return Err(Invalid::new(
-            reasons::DYNAMODB_UNSUPPORTED,
-            "spec.storage.dynamodb is not supported by this server version; use storage.embedded.",
-        ));
-    }
     Ok(())
 }
 
@@ -467,22 +483,32 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_backends_have_their_own_reasons() {
+    fn dynamodb_with_several_replicas_is_valid_and_its_credentials_are_required() {
         let asl = fixture("minimal.yaml");
-        let resolved = resolved_for(&asl);
         let mut s = asl.spec.clone();
         s.storage.embedded = None;
+        s.replicas = Some(3);
         s.storage.dynamodb = Some(DynamoDbStorageSpec {
-            table_name: "t".into(),
+            table_name: "alexa-link".into(),
             region: "eu-west-1".into(),
             endpoint: None,
             create_table: false,
-            credentials_secret_name: None,
+            credentials_secret_name: Some("aws-keys".into()),
         });
-        assert_eq!(
-            validate(&s, &resolved).expect_err("unsupported").reason,
-            reasons::DYNAMODB_UNSUPPORTED
+        let mut resolved = resolved_for(&asl);
+        let e = validate(&s, &resolved).expect_err("the credentials Secret is missing");
+        assert_eq!(e.reason, reasons::SECRET_MISSING);
+        assert!(e.message.contains("aws-keys"), "{}", e.message);
+        resolved.secrets.insert(
+            "aws-keys".into(),
+            Some(
+                [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]
+                    .into_iter()
+                    .map(|k| (k.to_owned(), Default::default()))
+                    .collect(),
+            ),
         );
+        validate(&s, &resolved).expect("valid with DynamoDB and 3 replicas");
     }
 
     #[test]

@@ -5,9 +5,10 @@
 use std::net::SocketAddr;
 
 use alexa_link_server::config::{
-    AuthorizationConfig, ClientConfig, Config, EmbeddedStoreConfig, GrantType, IdentityConfig,
-    LogFormat, LoggingConfig, LwaRegion, PartnerConfig, PkcePolicy, RefreshTokenPolicy,
-    ServerConfig, StaticIdentityConfig, StoreConfig, TlsConfig,
+    AuthorizationConfig, AwsCredentialFiles, ClientConfig, Config, DynamoDbStoreConfig,
+    EmbeddedStoreConfig, GrantType, IdentityConfig, LogFormat, LoggingConfig, LwaRegion,
+    PartnerConfig, PkcePolicy, RefreshTokenPolicy, ServerConfig, StaticIdentityConfig, StoreConfig,
+    TlsConfig,
 };
 use url::Url;
 
@@ -16,7 +17,7 @@ use super::{ADMIN_PORT, PUBLIC_PORT};
 use crate::conditions::reasons;
 use crate::crd::{AlexaSkillLinkSpec, ClientSpec, GrantTypeSpec, LwaRegionSpec, PkceSpec};
 use crate::labels::Names;
-use crate::validate::Invalid;
+use crate::validate::{AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, Invalid};
 
 /// Key of the generated session key in the `<name>-keys` Secret.
 pub const SESSION_KEY: &str = "session-key";
@@ -60,16 +61,37 @@ pub fn render(
             ));
         }
     };
-    let store = match &spec.storage.embedded {
-        Some(_) => StoreConfig::Embedded(EmbeddedStoreConfig {
+    let store = match (&spec.storage.embedded, &spec.storage.dynamodb) {
+        (Some(_), _) => StoreConfig::Embedded(EmbeddedStoreConfig {
             path: format!("{DATA_DIR}/{STORE_FILE}").into(),
         }),
-        None => {
-            return Err(Invalid::new(
-                reasons::DYNAMODB_UNSUPPORTED,
-                "storage.dynamodb: this server version supports only the embedded store.",
-            ));
-        }
+        (None, Some(d)) => StoreConfig::Dynamodb(DynamoDbStoreConfig {
+            table_name: d.table_name.clone(),
+            region: d.region.clone(),
+            endpoint: match &d.endpoint {
+                Some(e) => Some(Url::parse(e).map_err(|err| {
+                    Invalid::spec(
+                        "storage.dynamodb.endpoint",
+                        format!("is not an absolute URL: {err}"),
+                    )
+                })?),
+                None => None,
+            },
+            create_table: d.create_table,
+            // Absent: the default AWS chain, i.e. the pod's service account
+            // (IRSA annotations in spec.serviceAccount).
+            credentials: d
+                .credentials_secret_name
+                .as_ref()
+                .map(|name| AwsCredentialFiles {
+                    access_key_id_file: Mounts::file(name, AWS_ACCESS_KEY_ID),
+                    secret_access_key_file: Mounts::file(name, AWS_SECRET_ACCESS_KEY),
+                }),
+            max_attempts: 3,
+            attempt_timeout_millis: 1000,
+        }),
+        // validate() requires exactly one backend before build runs.
+        (None, None) => return Err(Invalid::spec("storage", "must set embedded or dynamodb")),
     };
     let clients = spec.clients.iter().map(client).collect::<Vec<_>>();
     let mut partners = Vec::new();

@@ -281,6 +281,43 @@ mod tests {
     }
 
     #[test]
+    fn dynamodb_resource_builds_the_expected_children() {
+        assert_matches_fixture("dynamodb");
+    }
+
+    #[test]
+    fn dynamodb_runs_several_replicas_without_a_volume() {
+        let c = build("dynamodb.yaml");
+        assert!(c.pvc.is_none(), "DynamoDB needs no volume");
+        assert!(c.pdb.is_some(), "three replicas get a PodDisruptionBudget");
+        let replicas = c.deployment.spec.as_ref().and_then(|s| s.replicas);
+        assert_eq!(replicas, Some(3));
+        let data = c.config_map.data.as_ref().expect("data");
+        let config =
+            alexa_link_server::config::Config::from_yaml(data.values().next().expect("config"))
+                .expect("parses");
+        match &config.store {
+            alexa_link_server::config::StoreConfig::Dynamodb(d) => {
+                assert_eq!(
+                    (d.table_name.as_str(), d.region.as_str(), d.create_table),
+                    ("alexa-link", "eu-west-1", false)
+                );
+                assert!(d.credentials.is_none(), "IRSA: the default AWS chain");
+            }
+            other => panic!("expected the DynamoDB store, got {other:?}"),
+        }
+        assert_eq!(
+            c.service_account
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("eks.amazonaws.com/role-arn"))
+                .map(String::as_str),
+            Some("arn:aws:iam::123456789012:role/alexa-link")
+        );
+    }
+
+    #[test]
     fn minimal_has_exactly_the_children_it_needs() {
         let c = build("minimal.yaml");
         assert!(c.keys_secret.is_some(), "no key refs: keys are generated");
