@@ -557,9 +557,9 @@ impl DynamoStore {
         }
     }
 
-    /// Deletes a grant's tokens and the partner links it owns, found through
-    /// the index (eventually consistent: cleanup, not enforcement).
-    async fn delete_grant_items(&self, grant: &GrantId) -> Result<(), StoreError> {
+    /// Every item whose index key `gk` is `key`, all pages.
+    async fn query_index(&self, key: String) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let out = self
@@ -567,40 +567,47 @@ impl DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .index_name(GK_INDEX)
-                .key_condition_expression("gk = :g")
-                .expression_attribute_values(":g", s(grant_key(grant)))
+                .key_condition_expression("gk = :k")
+                .expression_attribute_values(":k", s(key.clone()))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(unavailable)?;
-            for item in out.items() {
-                let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) else {
-                    continue;
-                };
-                let mut delete = self
-                    .client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .key("pk", s(pk.clone()));
-                if pk.starts_with("l#") {
-                    // A relinked user's newer link belongs to another grant.
-                    delete = delete
-                        .condition_expression("gk = :g")
-                        .expression_attribute_values(":g", s(grant_key(grant)));
-                }
-                match delete.send().await {
-                    Ok(_) => {}
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
-                    Err(e) => return Err(unavailable(e)),
-                }
-            }
+            items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(()),
+                _ => return Ok(items),
             }
         }
+    }
+
+    /// Deletes a grant's tokens and the partner links it owns, found through
+    /// the index (eventually consistent: cleanup, not enforcement).
+    async fn delete_grant_items(&self, grant: &GrantId) -> Result<(), StoreError> {
+        for item in self.query_index(grant_key(grant)).await? {
+            let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) else {
+                continue;
+            };
+            let mut delete = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(pk.clone()));
+            if pk.starts_with("l#") {
+                // A relinked user's newer link belongs to another grant.
+                delete = delete
+                    .condition_expression("gk = :g")
+                    .expression_attribute_values(":g", s(grant_key(grant)));
+            }
+            match delete.send().await {
+                Ok(_) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -916,38 +923,20 @@ impl Store for DynamoStore {
         now: UnixTime,
     ) -> Result<Vec<(GrantId, GrantRecord)>, StoreError> {
         let mut grants = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GK_INDEX)
-                .key_condition_expression("gk = :u")
-                .expression_attribute_values(":u", s(user_key(user_id)))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items() {
-                let Some(id) = item
-                    .get("pk")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|pk| pk.strip_prefix("g#"))
-                else {
-                    continue;
-                };
-                let Some(id) = GrantId::from_hex(id) else {
-                    continue;
-                };
-                let grant = grant_from(item)?;
-                if grant.is_active(now) {
-                    grants.push((id, grant));
-                }
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
+        for item in self.query_index(user_key(user_id)).await? {
+            let Some(id) = item
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|pk| pk.strip_prefix("g#"))
+            else {
+                continue;
+            };
+            let Some(id) = GrantId::from_hex(id) else {
+                continue;
+            };
+            let grant = grant_from(&item)?;
+            if grant.is_active(now) {
+                grants.push((id, grant));
             }
         }
         grants.sort_by_key(|(_, g)| g.created_at);
