@@ -510,6 +510,29 @@ impl DynamoStore {
         )
     }
 
+    /// Transaction items that store a new access token and, when given, a
+    /// new refresh token (the DynamoDB side of the embedded store's
+    /// `insert_tokens`).
+    fn token_items(
+        &self,
+        access: &(TokenHash, AccessTokenRecord),
+        refresh: Option<&(TokenHash, RefreshTokenRecord)>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(self.access_put(&access.0, &access.1)?)
+                .build(),
+        ];
+        if let Some((hash, record)) = refresh {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.refresh_put(hash, record)?)
+                    .build(),
+            );
+        }
+        Ok(items)
+    }
+
     /// The grant is unrevoked and unexpired (a transaction condition).
     fn grant_active_check(
         &self,
@@ -683,17 +706,8 @@ impl Store for DynamoStore {
             TransactWriteItem::builder()
                 .put(built(grant_put.build())?)
                 .build(),
-            TransactWriteItem::builder()
-                .put(self.access_put(&grant.access.0, &grant.access.1)?)
-                .build(),
         ];
-        if let Some((hash, record)) = &grant.refresh {
-            items.push(
-                TransactWriteItem::builder()
-                    .put(self.refresh_put(hash, record)?)
-                    .build(),
-            );
-        }
+        items.extend(self.token_items(&grant.access, grant.refresh.as_ref())?);
         match self.transact(items).await? {
             Transaction::Committed => Ok(()),
             Transaction::ConditionFailed(reasons) => match reasons.first() {
@@ -833,17 +847,8 @@ impl Store for DynamoStore {
             TransactWriteItem::builder()
                 .condition_check(self.grant_active_check(&grant, now)?)
                 .build(),
-            TransactWriteItem::builder()
-                .put(self.access_put(&rotation.access.0, &rotation.access.1)?)
-                .build(),
         ];
-        if let Some((hash, record)) = &rotation.refresh {
-            items.push(
-                TransactWriteItem::builder()
-                    .put(self.refresh_put(hash, record)?)
-                    .build(),
-            );
-        }
+        items.extend(self.token_items(&rotation.access, rotation.refresh.as_ref())?);
         match self.transact(items).await? {
             Transaction::Committed => Ok(()),
             Transaction::ConditionFailed(_) | Transaction::Conflict => Err(RotateError::Conflict),
