@@ -114,7 +114,12 @@ assert "--leader-elect=true" in c["args"] and "--lease-name=alo-alexa-link-opera
 assert c["image"] == "registry.example.com/mirror/alexa-link:0.1.0-custom" and c["imagePullPolicy"] == "Always"
 t = one(d, "Pod")
 assert t["metadata"]["annotations"]["helm.sh/hook"] == "test", t["metadata"]
-assert t["spec"]["containers"][0]["command"][-1] == "http://alo-alexa-link-operator.alexa-link-system.svc:8081/readyz", t["spec"]
+# No shell, no wget, no DNS assumed: our image's healthcheck, at the address
+# the kubelet puts in the Service's environment variables.
+tc = t["spec"]["containers"][0]
+assert tc["command"] == ["/usr/local/bin/alexa-link-healthcheck",
+    "http://$(ALO_ALEXA_LINK_OPERATOR_SERVICE_HOST):$(ALO_ALEXA_LINK_OPERATOR_SERVICE_PORT_ADMIN)/readyz"], t["spec"]
+assert tc["image"] == "ghcr.io/alexa-link/alexa-link:0.1.0" and t["spec"]["enableServiceLinks"], t["spec"]
 assert one(d, "Service")["spec"]["ports"][0]["protocol"] == "TCP"
 w = docs(f"{tmp}/with-crds.yaml")
 assert one(w, "CustomResourceDefinition")["metadata"]["name"] == "alexaskilllinks.skilllink.dev"
