@@ -114,4 +114,109 @@ metric() { # metric NAME: its value (summed over labels) at the operator's /metr
   curl -sf --max-time 5 "http://$OPERATOR_ADMIN/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 {s += $2} END {print s + 0}'
 }
 
+# --- the minimal examples, Ready because their pods are ----------------------------------
+NS=links
+k create namespace "$NS" >/dev/null
+tls_ca
+tls_cert link link.example.com
+# An example's AlexaSkillLink without its placeholder Secrets (as its header says).
+example_link() { python3 -c 'import sys,yaml; print(yaml.safe_dump([d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "AlexaSkillLink"][0]))' "$1"; }
+k -n "$NS" create secret generic minimal-alexa-client --from-literal=secret="$(openssl rand -hex 32)" >/dev/null
+k -n "$NS" create secret generic minimal-users --from-file=users.yaml=examples/users.yaml >/dev/null
+TLS_SECRET=$(openssl rand -hex 32)
+k -n "$NS" create secret generic minimal-tls-client --from-literal=secret="$TLS_SECRET" >/dev/null
+k -n "$NS" create secret generic minimal-tls-users --from-file=users.yaml=examples/users.yaml >/dev/null
+k -n "$NS" create secret tls minimal-tls-cert --cert="$CERTS/link.crt" --key="$CERTS/link.key" >/dev/null
+pv minimal-data "$NS" minimal-data
+pv minimal-tls-data "$NS" minimal-tls-data
+t0=$(now_ms)
+example_link examples/minimal-link.yaml | k -n "$NS" apply -f - >/dev/null
+example_link examples/minimal-tls-link.yaml | k -n "$NS" apply -f - >/dev/null
+k -n "$NS" wait --for=condition=Ready asl/minimal asl/minimal-tls --timeout=120s >/dev/null || fail "minimal links not Ready"
+LINK_READY_MS=$(( $(now_ms) - t0 ))
+for l in minimal minimal-tls; do
+  [ "$(k -n "$NS" get deploy "$l" -o jsonpath='{.status.availableReplicas}')" = 1 ] || fail "$l: Deployment not available"
+  [ "$(k -n "$NS" get asl "$l" -o jsonpath='{.status.availableReplicas}')" = 1 ] || fail "$l: status.availableReplicas"
+  [ "$(k -n "$NS" get pods -l "app.kubernetes.io/instance=$l" -o jsonpath='{.items[0].status.containerStatuses[0].ready}')" = true ] || fail "$l: pod not ready"
+done
+endpoints=$(k -n "$NS" get asl minimal -o jsonpath='{.status.endpoints.authorization} {.status.endpoints.token} {.status.endpoints.reciprocal} {.status.endpoints.partnerToken}')
+[ "$endpoints" = "https://link.example.com/oauth/authorize https://link.example.com/oauth/token https://link.example.com/api/reciprocal/authorize https://link.example.com/api/partner/token" ] \
+  || fail "endpoints: $endpoints"
+k -n "$NS" get asl -o wide | grep -Eq 'minimal-tls +True +link.example.com +1' || fail "get asl -o wide: $(k -n "$NS" get asl -o wide)"
+ok "examples/minimal-link.yaml and minimal-tls-link.yaml Ready=True in $LINK_READY_MS ms (kubelet probes, no status patching); endpoints and -o wide right"
+
+# TLS at an Ingress (none runs here): the Service speaks plain HTTP on 80.
+MIN_IP=$(svc_ip "$NS" minimal)
+wait_for 10 "minimal's Service answers" curl -sf --max-time 3 --resolve "link.example.com:80:$MIN_IP" http://link.example.com/.well-known/oauth-authorization-server
+meta=$(curl -sf --max-time 5 --resolve "link.example.com:80:$MIN_IP" http://link.example.com/.well-known/oauth-authorization-server)
+[ "$(jq -r .token_endpoint <<<"$meta")" = https://link.example.com/oauth/token ] || fail "minimal metadata: $meta"
+ok "minimal (TLS at the Ingress): its Service answers the metadata document over HTTP on port 80"
+
+# The server presents the certificate from the Secret: the whole Alexa flow over it.
+FLOW_HOST=link.example.com FLOW_ADDR=$(svc_ip "$NS" minimal-tls)
+wait_for 10 "minimal-tls answers over TLS" fcurl -f https://link.example.com/.well-known/oauth-authorization-server
+[ "$(served_serial link.example.com "$FLOW_ADDR" 443)" = "$(cert_serial "$CERTS/link.crt")" ] || fail "minimal-tls serves another certificate"
+alexa_code alexa-skill user password "$TMP/tls"
+alexa_token alexa-skill "$TLS_SECRET" "$TMP/tls"
+[ "$(alexa_refresh alexa-skill "$TLS_SECRET" "$TMP/tls")" = 200 ] || fail "refresh: $(cat "$TMP/tls.refreshed.json")"
+[ "$(introspect_active alexa-skill "$TLS_SECRET" "$(cat "$TMP/tls.access")")" = true ] || fail "the refreshed access token is not active"
+ok "minimal-tls through its ClusterIP over TLS (the Secret's certificate): authorize, login, consent, code, token, refresh, introspect"
+
+# --- mutual linking against the LWA stand-in on the bridge -------------------------------
+# The server takes a plain-HTTP LWA URL only on loopback (and trusts only
+# public CAs): the stand-in runs in the server pod's network namespace, like
+# a sidecar, and the link's tokenUrl is http://127.0.0.1:18080.
+LWA_URL=http://127.0.0.1:18080/auth/o2/token
+LWA_ID= LWA_SECRET=
+while read -r key value; do
+  case $key in CLIENT_ID) LWA_ID=$value;; CLIENT_SECRET) LWA_SECRET=$value;; esac
+done < <("$ROOT/target/debug/examples/lwa_standin" credentials)
+[ -n "$LWA_ID" ] && [ -n "$LWA_SECRET" ] || fail "lwa_standin credentials"
+container_pid() { # NAMESPACE POD: the host PID of the pod's first container
+  local id
+  id=$(k -n "$1" get pod "$2" -o jsonpath='{.status.containerStatuses[0].containerID}')
+  ctr --address "$NRUN/containerd/containerd.sock" -n k8s.io tasks ls | awk -v id="${id#containerd://}" '$1 == id {print $2}'
+}
+start_lwa() { # NAMESPACE POD: the stand-in in that pod's network namespace
+  local pid
+  pid=$(container_pid "$1" "$2"); [ -n "$pid" ] || fail "no container PID for $1/$2"
+  coproc LWA { exec nsenter --net="/proc/$pid/ns/net" "$ROOT/target/debug/examples/lwa_standin" 127.0.0.1:18080; }
+  LWA_PID=$LWA_PID
+  exec 3>&"${LWA[1]}" 4<&"${LWA[0]}"
+  while line=$(lwa_read); [ "$line" != READY ]; do :; done
+}
+lwa_read() { local line; IFS= read -r -t 10 line <&4 || fail "the LWA stand-in did not answer"; echo "$line"; }
+lwa_code() { echo code >&3; local l; l=$(lwa_read); echo "${l#CODE }"; }
+lwa_calls() { echo calls >&3; local l; l=$(lwa_read); echo "${l#CALLS }"; }
+tls_cert mutual mutual.example.com
+k -n "$NS" create secret tls mutual-tls --cert="$CERTS/mutual.crt" --key="$CERTS/mutual.key" >/dev/null
+ALEXA_SECRET=$(openssl rand -hex 32) BACKEND_SECRET=$(openssl rand -hex 32)
+k -n "$NS" create secret generic mutual-clients --from-literal=alexa="$ALEXA_SECRET" --from-literal=backend="$BACKEND_SECRET" >/dev/null
+k -n "$NS" create secret generic mutual-lwa --from-literal=client-id="$LWA_ID" --from-literal=client-secret="$LWA_SECRET" >/dev/null
+k -n "$NS" create secret generic mutual-users --from-file=users.yaml=<(python3 -c 'import sys,yaml; d=[x for x in yaml.safe_load_all(open(sys.argv[1])) if x and x["metadata"]["name"] == "mutual-users"][0]; print(d["stringData"]["users.yaml"])' examples/mutual-link.yaml) >/dev/null
+pv mutual-data "$NS" mutual-data
+# The example as it stands, but for where this node can reach: LWA at the
+# stand-in, TLS by the server itself (no Ingress controller runs here).
+example_link examples/mutual-link.yaml | python3 -c '
+import sys, yaml
+d = yaml.safe_load(sys.stdin)
+d["spec"]["partner"]["tokenUrl"] = sys.argv[1]
+d["spec"]["tls"] = {"secretName": "mutual-tls"}
+d["spec"].pop("ingress", None)
+print(yaml.safe_dump(d))' "$LWA_URL" | k -n "$NS" apply -f - >/dev/null
+k -n "$NS" wait --for=condition=Ready asl/mutual --timeout=120s >/dev/null || fail "mutual not Ready"
+start_lwa "$NS" "$(k -n "$NS" get pods -l app.kubernetes.io/instance=mutual -o jsonpath='{.items[0].metadata.name}')"
+FLOW_HOST=mutual.example.com FLOW_ADDR=$(svc_ip "$NS" mutual)
+wait_for 10 "mutual answers over TLS" fcurl -f https://mutual.example.com/.well-known/oauth-authorization-server
+alexa_code alexa-skill user password "$TMP/mutual"
+alexa_token alexa-skill "$ALEXA_SECRET" "$TMP/mutual"
+reciprocal=$(fcurl -w ' %{http_code}' -H "Authorization: Bearer $(cat "$TMP/mutual.access")" https://mutual.example.com/api/reciprocal/authorize \
+  -d grant_type=reciprocal_authorization_code -d "code=$(lwa_code)" -d client_id=alexa-skill)
+[[ $reciprocal == *'"status":"linked"'*' 200' ]] || fail "reciprocal: $reciprocal"
+[ "$(lwa_calls)" = "1 0" ] || fail "LWA calls after the reciprocal exchange: $(lwa_calls)"
+backend=$(fcurl -f -u "skill-backend:$BACKEND_SECRET" https://mutual.example.com/oauth/token -d grant_type=client_credentials -d scope=partner_token | jq -r .access_token)
+partner=$(fcurl -w ' %{http_code}' -H "Authorization: Bearer $backend" "https://mutual.example.com/api/partner/token?user_id=user&partner_id=amazon")
+[[ $partner == *'"access_token":"Atza|'*' 200' ]] || fail "partner token: $partner"
+ok "mutual linking through the Service over TLS: link, reciprocal code exchanged by the pod at the LWA stand-in (in its network namespace), partner token (Atza|) for the backend"
+
 echo "node suite: $pass passed"
