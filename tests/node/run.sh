@@ -162,7 +162,14 @@ alexa_token alexa-skill "$TLS_SECRET" "$TMP/tls"
 [ "$(introspect_active alexa-skill "$TLS_SECRET" "$(cat "$TMP/tls.access")")" = true ] || fail "the refreshed access token is not active"
 ok "minimal-tls through its ClusterIP over TLS (the Secret's certificate): authorize, login, consent, code, token, refresh, introspect"
 
-# --- mutual linking against the LWA stand-in on the bridge -------------------------------
+# Rotate the certificate now (the kubelet refreshes Secret volumes on its
+# sync period, up to a minute or so); checked after the mutual link.
+TLS_POD=$(k -n "$NS" get pods -l app.kubernetes.io/instance=minimal-tls -o jsonpath='{.items[0].metadata.name}')
+tls_cert link2 link.example.com
+k -n "$NS" create secret tls minimal-tls-cert --cert="$CERTS/link2.crt" --key="$CERTS/link2.key" --dry-run=client -o yaml | k apply -f - >/dev/null
+TLS_ROTATED_AT=$SECONDS
+
+# --- mutual linking against the LWA stand-in ----------------------------------------------
 # The server takes a plain-HTTP LWA URL only on loopback (and trusts only
 # public CAs): the stand-in runs in the server pod's network namespace, like
 # a sidecar, and the link's tokenUrl is http://127.0.0.1:18080.
@@ -218,5 +225,61 @@ backend=$(fcurl -f -u "skill-backend:$BACKEND_SECRET" https://mutual.example.com
 partner=$(fcurl -w ' %{http_code}' -H "Authorization: Bearer $backend" "https://mutual.example.com/api/partner/token?user_id=user&partner_id=amazon")
 [[ $partner == *'"access_token":"Atza|'*' 200' ]] || fail "partner token: $partner"
 ok "mutual linking through the Service over TLS: link, reciprocal code exchanged by the pod at the LWA stand-in (in its network namespace), partner token (Atza|) for the backend"
+
+# --- the operator pod is killed: the new one writes nothing for unchanged links ----------------
+links=$(k get asl -A -o name | wc -l)
+wait_for 60 "the operator settled" bash -c "[ \"\$(curl -sf --max-time 5 http://$OPERATOR_ADMIN/metrics | awk '/^alexa_link_operator_reconciles_total/ {s += \$2} END {print s + 0}')\" -ge $links ]"
+versions() { k get asl,deployment,service,configmap,secret,serviceaccount,networkpolicy,pvc -A -o jsonpath='{range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}={.metadata.resourceVersion}{"\n"}{end}' | grep -v -e '^Deployment/' -e '/alexa-link-system/' -e '/kube-system/' -e 'kubernetes.io/service-account-token' | sort; }
+sleep 2
+v1=$(versions)
+old_op=$OPERATOR_POD
+k -n "$OPNS" delete pod "$old_op" --grace-period=0 --force >/dev/null 2>&1
+wait_for 60 "a new operator pod" bash -c "kubectl -n $OPNS get pods -l app.kubernetes.io/instance=alo -o jsonpath='{.items[*].metadata.name}' | grep -v $old_op | grep -q ."
+OPERATOR_POD=$(k -n "$OPNS" get pods -l app.kubernetes.io/instance=alo -o jsonpath='{.items[0].metadata.name}')
+k -n "$OPNS" wait --for=condition=Ready "pod/$OPERATOR_POD" --timeout=60s >/dev/null || fail "the new operator pod is not Ready"
+wait_for 60 "the new operator reconciled all $links links" bash -c "[ \"\$(curl -sf --max-time 5 http://$OPERATOR_ADMIN/metrics | awk '/^alexa_link_operator_reconciles_total/ {s += \$2} END {print s + 0}')\" -ge $links ]"
+sleep 3
+writes=$(metric alexa_link_operator_api_writes_total)
+[ "$writes" = 0 ] || fail "the new operator wrote $writes times: $(curl -s "http://$OPERATOR_ADMIN/metrics" | grep writes_total)"
+[ "$(versions)" = "$v1" ] || fail "resourceVersions changed after the restart: $(diff <(echo "$v1") <(versions))"
+# ... and it keeps reconciling: a child deleted by hand comes back.
+k -n "$NS" delete configmap minimal-config >/dev/null
+wait_for 30 "minimal-config recreated" k -n "$NS" get configmap minimal-config
+ok "operator pod killed: the new one ($OPERATOR_POD) reconciled $links links with 0 writes (resourceVersions unchanged), then recreated a deleted ConfigMap"
+
+# --- TLS Secret rotation: picked up by the running pod ----------------------------------------
+wait_for 150 "the new certificate served" bash -c "[ \"\$(openssl s_client -connect $(svc_ip "$NS" minimal-tls):443 -servername link.example.com </dev/null 2>/dev/null | openssl x509 -noout -serial | cut -d= -f2)\" = $(cert_serial "$CERTS/link2.crt") ]"
+TLS_ROTATION_S=$((SECONDS - TLS_ROTATED_AT))
+[ "$(k -n "$NS" get pods -l app.kubernetes.io/instance=minimal-tls -o jsonpath='{.items[*].metadata.name} {.items[*].status.containerStatuses[0].restartCount}')" = "$TLS_POD 0" ] \
+  || fail "the TLS rotation restarted or replaced the pod"
+FLOW_HOST=link.example.com FLOW_ADDR=$(svc_ip "$NS" minimal-tls)
+[ "$(alexa_refresh alexa-skill "$TLS_SECRET" "$TMP/tls")" = 200 ] || fail "refresh after the TLS rotation"
+ok "TLS Secret rotated: the same pod ($TLS_POD, no restart) serves the new certificate after ${TLS_ROTATION_S}s"
+
+# --- client-secret rotation: a new ReplicaSet; the old secret stops working -------------------
+old_rs=$(k -n "$NS" get pods -l app.kubernetes.io/instance=minimal-tls -o jsonpath='{.items[0].metadata.labels.pod-template-hash}')
+NEW_SECRET=$(openssl rand -hex 32)
+k -n "$NS" create secret generic minimal-tls-client --from-literal=secret="$NEW_SECRET" --dry-run=client -o yaml | k apply -f - >/dev/null
+wait_for 150 "a new ReplicaSet for minimal-tls (Recreate: after the old pod is gone)" bash -c "kubectl -n $NS get rs -l app.kubernetes.io/instance=minimal-tls -o name 2>/dev/null | wc -l | grep -qx 2"
+k -n "$NS" rollout status deploy/minimal-tls --timeout=120s >/dev/null || fail "rollout after the client-secret rotation"
+wait_for 60 "only the new pod" bash -c "[ \"\$(kubectl -n $NS get pods -l app.kubernetes.io/instance=minimal-tls -o jsonpath='{.items[*].metadata.labels.pod-template-hash}')\" != $old_rs ] && [ \$(kubectl -n $NS get pods -l app.kubernetes.io/instance=minimal-tls -o name | wc -l) = 1 ]"
+k -n "$NS" wait --for=condition=Ready asl/minimal-tls --timeout=60s >/dev/null || fail "minimal-tls not Ready after the rotation"
+wait_for 20 "minimal-tls answers" fcurl -f https://link.example.com/.well-known/oauth-authorization-server
+old=$(fcurl -o /dev/null -w '%{http_code}' -u "alexa-skill:$TLS_SECRET" https://link.example.com/oauth/token -d grant_type=refresh_token --data-urlencode "refresh_token=$(cat "$TMP/tls.refresh")")
+[ "$old" = 401 ] || fail "the old client secret answered $old"
+[ "$(alexa_refresh alexa-skill "$NEW_SECRET" "$TMP/tls")" = 200 ] || fail "refresh with the new secret: $(cat "$TMP/tls.refreshed.json")"
+TLS_SECRET=$NEW_SECRET
+ok "client secret rotated: new ReplicaSet ($old_rs -> $(k -n "$NS" get pods -l app.kubernetes.io/instance=minimal-tls -o jsonpath='{.items[0].metadata.labels.pod-template-hash}')), the old secret gets 401, the new one refreshes the grant made before (kept on the volume)"
+
+# --- deleting links: pods and children go; deletionPolicy decides about the store ---------------
+k -n "$NS" delete asl minimal mutual --wait=false >/dev/null
+wait_for 120 "pods of minimal and mutual gone" bash -c "[ -z \"\$(kubectl -n $NS get pods -l 'app.kubernetes.io/instance in (minimal,mutual)' -o name)\" ]"
+for obj in deployment/minimal service/minimal configmap/minimal-config serviceaccount/minimal deployment/mutual service/mutual networkpolicy/mutual; do
+  wait_for 60 "$obj collected" bash -c "! kubectl -n $NS get $obj"
+done
+k -n "$NS" get pvc minimal-data >/dev/null || fail "Retain: minimal-data was deleted"
+k -n "$NS" get secret minimal-keys >/dev/null || fail "Retain: minimal-keys was deleted"
+wait_for 60 "Delete: mutual-data collected" bash -c "! kubectl -n $NS get pvc mutual-data"
+ok "deleting links removes their pods and children; Retain (minimal) keeps the claim and keys, Delete (mutual) removes the claim"
 
 echo "node suite: $pass passed"
