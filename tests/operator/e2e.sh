@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end test of the operator against a real Kubernetes control plane
 # (kube-apiserver + etcd + kube-controller-manager v1.20.2 from ../shared/tools),
-# with the operator running as a process. No kubelet runs: the test marks pods
-# Ready through their status subresource, as a kubelet would.
+# with the operator running as a process. No kubelet runs here, so no pod is
+# ever Ready and nothing pretends otherwise: what depends on running pods
+# (Ready=True, status.endpoints, availableReplicas) is checked on a real node
+# by tests/node/run.sh.
 #
 # Starts its own control plane on private ports in $K8S_WORK (outside the
 # clone) and stops everything it started by PID, also on failure.
@@ -60,12 +62,6 @@ writes() { # total API writes reported by an operator's /metrics
 }
 reconciles() {
   curl -sf "http://$1/metrics" | awk '/^alexa_link_operator_reconciles_total/ {print $2}'
-}
-ready_pods() { # mark every pod of an instance Ready, as a kubelet would
-  for p in $(k get pods -l "app.kubernetes.io/instance=$1" -o name); do
-    k patch "$p" --subresource=status --type=merge \
-      -p '{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
-  done
 }
 
 # --- install the CRD (x-kubernetes-validations is unknown to 1.20: --validate=false)
@@ -139,15 +135,12 @@ for col in NAME READY HOST REPLICAS REASON MESSAGE AGE; do [[ $header == *$col* 
 k get asl -o wide | grep >/dev/null 'minimal.*False.*link.example.com.*DeploymentNotAvailable' || fail "$(k get asl -o wide)"
 ok "kubectl get asl -o wide shows Ready, Host, Replicas, Reason, Message, Age"
 
-# --- Ready follows the Deployment's availability
+# --- Ready=True needs pods that really run: tests/node/run.sh (kubelet probes).
+# Here the pod exists (the ReplicaSet made it) and the link says why it waits.
 wait_for 30 "pod of minimal" bash -c "kubectl -n $NS get pods -l app.kubernetes.io/instance=minimal -o name | grep >/dev/null pod"
-ready_pods minimal
-k wait --for=condition=Ready asl/minimal --timeout=60s >/dev/null
-endpoints=$(k get asl minimal -o jsonpath='{.status.endpoints.authorization} {.status.endpoints.token} {.status.endpoints.reciprocal} {.status.endpoints.partnerToken}')
-[ "$endpoints" = "https://link.example.com/oauth/authorize https://link.example.com/oauth/token https://link.example.com/api/reciprocal/authorize https://link.example.com/api/partner/token" ] \
-  || fail "endpoints: $endpoints"
-[ "$(k get asl minimal -o jsonpath='{.status.availableReplicas}')" = 1 ] || fail "availableReplicas"
-ok "kubectl wait --for=condition=Ready succeeds; status.endpoints are right"
+k get asl minimal -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}' | grep -x >/dev/null 'False/DeploymentNotAvailable' \
+  || fail "minimal without running pods: $(k get asl minimal -o jsonpath='{.status.conditions}')"
+ok "without a kubelet the pod stays Pending and the link Ready=False DeploymentNotAvailable (Ready=True: tests/node/run.sh)"
 
 # --- rotating a referenced Secret rolls the pods
 hash() { k get deployment minimal -o jsonpath='{.spec.template.metadata.annotations.skilllink\.dev/config-hash}'; }
