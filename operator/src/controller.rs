@@ -25,6 +25,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::apply::{ApplyError, apply_all};
+use crate::build::deployment::ServerImage;
 use crate::build::{self, Capabilities, keys_secret::random_key};
 use crate::conditions::reasons;
 use crate::crd::{AlexaSkillLink, AlexaSkillLinkStatus};
@@ -75,6 +76,8 @@ pub struct Context {
     pub resync: Duration,
     /// How many resources are reconciled at once.
     pub concurrency: u16,
+    /// The server image for resources that name none.
+    pub server_image: ServerImage,
 }
 
 impl Context {
@@ -95,6 +98,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             resync: Duration::from_secs(300),
             concurrency: 16,
+            server_image: ServerImage::default(),
         }
     }
 }
@@ -124,7 +128,9 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
     let resolved = resolve(&ctx.client, asl).await.map_err(Error::Resolve)?;
     let built = validate_name(&asl.name_any())
         .and_then(|()| validate(&asl.spec, &resolved))
-        .and_then(|()| build::children(asl, &resolved, ctx.caps, &mut random_key));
+        .and_then(|()| {
+            build::children(asl, &resolved, ctx.caps, &ctx.server_image, &mut random_key)
+        });
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let (desired, action) = match built {
         Err(invalid) => {

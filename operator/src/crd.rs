@@ -461,6 +461,35 @@ pub enum PullPolicy {
     Never,
 }
 
+impl PullPolicy {
+    /// The name Kubernetes uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "Always",
+            PullPolicy::IfNotPresent => "IfNotPresent",
+            PullPolicy::Never => "Never",
+        }
+    }
+}
+
+/// A pull policy name that is none of Always, IfNotPresent, Never.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown image pull policy {0:?} (expected Always, IfNotPresent or Never)")]
+pub struct UnknownPullPolicy(String);
+
+impl std::str::FromStr for PullPolicy {
+    type Err = UnknownPullPolicy;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "Always" => Ok(PullPolicy::Always),
+            "IfNotPresent" => Ok(PullPolicy::IfNotPresent),
+            "Never" => Ok(PullPolicy::Never),
+            other => Err(UnknownPullPolicy(other.to_owned())),
+        }
+    }
+}
+
 /// The Service in front of the pods.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]

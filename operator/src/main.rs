@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use alexa_link_operator::admin::{self, AdminState};
 use alexa_link_operator::build::Capabilities;
+use alexa_link_operator::build::deployment::ServerImage;
 use alexa_link_operator::controller::{self, Context};
+use alexa_link_operator::crd::PullPolicy;
 use alexa_link_operator::leader::LeaseLock;
 use alexa_link_operator::metrics::Metrics;
 use clap::{Parser, Subcommand};
@@ -65,6 +67,29 @@ struct RunArgs {
     /// How many resources are reconciled at once.
     #[arg(long, default_value_t = 16)]
     concurrency: u16,
+    /// Server image for resources without `spec.image` (default: the
+    /// release image of this operator's version).
+    #[arg(long, env = "SERVER_IMAGE")]
+    server_image: Option<String>,
+    /// Pull policy for resources without `spec.imagePullPolicy`: Always,
+    /// IfNotPresent or Never (default: Kubernetes' own).
+    #[arg(long, env = "SERVER_IMAGE_PULL_POLICY")]
+    server_image_pull_policy: Option<PullPolicy>,
+}
+
+impl RunArgs {
+    /// The server image the flags name, over the built-in default.
+    fn server_image(&self) -> ServerImage {
+        let default = ServerImage::default();
+        ServerImage {
+            image: self
+                .server_image
+                .clone()
+                .filter(|i| !i.trim().is_empty())
+                .unwrap_or(default.image),
+            pull_policy: self.server_image_pull_policy.or(default.pull_policy),
+        }
+    }
 }
 
 #[tokio::main]
@@ -220,6 +245,8 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut ctx = Context::new(client.clone(), metrics.clone(), caps);
     ctx.resync = Duration::from_secs(args.resync_seconds.max(10));
     ctx.concurrency = args.concurrency.max(1);
+    ctx.server_image = args.server_image();
+    tracing::info!(image = %ctx.server_image.image, pull_policy = ?ctx.server_image.pull_policy, "default server image");
     controller::run(
         Arc::new(ctx),
         args.namespace.clone(),
@@ -263,5 +290,62 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        let argv = ["alexa-link-operator", "run"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Run(a) => Ok(a),
+            Command::Crd => panic!("parsed as crd"),
+        }
+    }
+
+    #[test]
+    fn server_image_flags_name_the_default_image() {
+        let a = run_args(&[
+            "--server-image",
+            "localhost/alexa-link:dev",
+            "--server-image-pull-policy",
+            "Never",
+        ])
+        .expect("parses");
+        assert_eq!(
+            a.server_image(),
+            ServerImage {
+                image: "localhost/alexa-link:dev".into(),
+                pull_policy: Some(PullPolicy::Never),
+            }
+        );
+        let a = run_args(&["--server-image-pull-policy", "IfNotPresent"]).expect("parses");
+        assert_eq!(a.server_image().image, ServerImage::default().image);
+        assert_eq!(a.server_image().pull_policy, Some(PullPolicy::IfNotPresent));
+    }
+
+    #[test]
+    fn without_flags_the_built_in_image_stays() {
+        // Only when the environment does not set them (CI may not).
+        if std::env::var_os("SERVER_IMAGE").is_some()
+            || std::env::var_os("SERVER_IMAGE_PULL_POLICY").is_some()
+        {
+            return;
+        }
+        let a = run_args(&[]).expect("parses");
+        assert_eq!(a.server_image(), ServerImage::default());
+    }
+
+    #[test]
+    fn an_unknown_pull_policy_is_a_clear_error() {
+        let e = run_args(&["--server-image-pull-policy", "Sometimes"])
+            .err()
+            .expect("rejected");
+        assert!(
+            e.to_string().contains("Always, IfNotPresent or Never"),
+            "{e}"
+        );
     }
 }

@@ -23,12 +23,44 @@ use crate::labels::{CONFIG_HASH_ANNOTATION, Names, labels, selector_labels};
 use crate::resolve::Resolved;
 use crate::validate::referenced_secrets;
 
-/// The image when the spec names none.
+/// The image when neither the spec nor the operator's `--server-image`
+/// names one.
 pub fn default_image() -> String {
     format!(
         "ghcr.io/alexa-link/alexa-link:{}",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+/// The server image the operator runs when a resource names none: set by
+/// `--server-image` / `--server-image-pull-policy`, so a cluster that mirrors
+/// or builds its own image needs no `spec.image` on every resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerImage {
+    /// Image reference.
+    pub image: String,
+    /// Pull policy; `None` leaves Kubernetes' own default.
+    pub pull_policy: Option<PullPolicy>,
+}
+
+impl Default for ServerImage {
+    fn default() -> Self {
+        Self {
+            image: default_image(),
+            pull_policy: None,
+        }
+    }
+}
+
+impl ServerImage {
+    /// Image and pull policy for `spec`: each of `spec.image` and
+    /// `spec.imagePullPolicy` overrides the operator's own, independently.
+    pub fn for_spec(&self, spec: &AlexaSkillLinkSpec) -> (String, Option<PullPolicy>) {
+        (
+            spec.image.clone().unwrap_or_else(|| self.image.clone()),
+            spec.image_pull_policy.or(self.pull_policy),
+        )
+    }
 }
 
 /// The UID and GID the server runs as (no root, no fixed user in the image).
@@ -95,8 +127,15 @@ pub fn config_hash(
 }
 
 /// The Deployment `<name>`.
-pub fn build(asl: &AlexaSkillLink, names: &Names, mounts: &Mounts, hash: &str) -> Deployment {
+pub fn build(
+    asl: &AlexaSkillLink,
+    names: &Names,
+    mounts: &Mounts,
+    hash: &str,
+    server_image: &ServerImage,
+) -> Deployment {
     let spec = &asl.spec;
+    let (image, pull_policy) = server_image.for_spec(spec);
     let mut volumes = vec![
         Volume {
             name: "config".into(),
@@ -176,15 +215,8 @@ pub fn build(asl: &AlexaSkillLink, names: &Names, mounts: &Mounts, hash: &str) -
     };
     let container = Container {
         name: "server".into(),
-        image: Some(spec.image.clone().unwrap_or_else(default_image)),
-        image_pull_policy: spec.image_pull_policy.map(|p| {
-            match p {
-                PullPolicy::Always => "Always",
-                PullPolicy::IfNotPresent => "IfNotPresent",
-                PullPolicy::Never => "Never",
-            }
-            .to_owned()
-        }),
+        image: Some(image),
+        image_pull_policy: pull_policy.map(|p| p.as_str().to_owned()),
         args: Some(vec!["--config".into(), CONFIG_FILE.into()]),
         ports: Some(vec![
             ContainerPort {

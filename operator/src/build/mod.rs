@@ -78,6 +78,7 @@ pub fn children(
     asl: &AlexaSkillLink,
     resolved: &Resolved,
     caps: Capabilities,
+    image: &deployment::ServerImage,
     fresh_key: &mut dyn FnMut() -> String,
 ) -> Result<Children, Invalid> {
     // Exhaustive on purpose: a new spec field does not compile until it is
@@ -92,8 +93,8 @@ pub fn children(
         encryption_key_ref: _, // config, keys_secret, mounts
         session_key_ref: _,    // config, keys_secret, mounts
         replicas: _,           // deployment, pdb
-        image: _,              // deployment
-        image_pull_policy: _,  // deployment
+        image: _,              // deployment (over --server-image)
+        image_pull_policy: _,  // deployment (over --server-image-pull-policy)
         resources: _,          // deployment
         service: _,            // service
         ingress: _,            // ingress
@@ -123,7 +124,7 @@ pub fn children(
     let notes = note.into_iter().collect();
     Ok(Children {
         service_account: service_account::build(asl, &names),
-        deployment: deployment::build(asl, &names, &mounts, &hash),
+        deployment: deployment::build(asl, &names, &mounts, &hash, image),
         service: service::build(asl, &names),
         pvc: pvc::build(asl, &names),
         ingress: ingress::build(asl, &names),
@@ -213,10 +214,12 @@ mod tests {
     use crate::labels::CONFIG_HASH_ANNOTATION;
 
     const CAPS: Capabilities = Capabilities { pdb_v1: true };
+    static IMAGE: std::sync::LazyLock<deployment::ServerImage> =
+        std::sync::LazyLock::new(deployment::ServerImage::default);
 
     fn build(name: &str) -> Children {
         let asl = fixture(name);
-        children(&asl, &resolved_for(&asl), CAPS, &mut counter_keys()).expect("builds")
+        children(&asl, &resolved_for(&asl), CAPS, &IMAGE, &mut counter_keys()).expect("builds")
     }
 
     /// All children as one multi-document YAML, in apply order.
@@ -382,8 +385,8 @@ mod tests {
     fn rotating_a_referenced_secret_changes_the_pod_template_hash() {
         let asl = fixture("minimal.yaml");
         let resolved = resolved_for(&asl);
-        let before = children(&asl, &resolved, CAPS, &mut counter_keys()).expect("builds");
-        let again = children(&asl, &resolved, CAPS, &mut counter_keys()).expect("builds");
+        let before = children(&asl, &resolved, CAPS, &IMAGE, &mut counter_keys()).expect("builds");
+        let again = children(&asl, &resolved, CAPS, &IMAGE, &mut counter_keys()).expect("builds");
         assert_eq!(pod_hash(&before), pod_hash(&again), "hash is deterministic");
 
         let mut rotated = resolved.clone();
@@ -393,7 +396,7 @@ mod tests {
             .and_then(Option::as_mut)
             .expect("secret")
             .insert("secret".into(), b"a new client secret".to_vec());
-        let after = children(&asl, &rotated, CAPS, &mut counter_keys()).expect("builds");
+        let after = children(&asl, &rotated, CAPS, &IMAGE, &mut counter_keys()).expect("builds");
         assert_ne!(pod_hash(&before), pod_hash(&after));
 
         // A key the server does not read changes nothing.
@@ -404,7 +407,7 @@ mod tests {
             .and_then(Option::as_mut)
             .expect("secret")
             .insert("unused".into(), b"x".to_vec());
-        let same = children(&asl, &unrelated, CAPS, &mut counter_keys()).expect("builds");
+        let same = children(&asl, &unrelated, CAPS, &IMAGE, &mut counter_keys()).expect("builds");
         assert_eq!(pod_hash(&before), pod_hash(&same));
     }
 
@@ -418,7 +421,7 @@ mod tests {
         ]);
         resolved.generated_keys = Some(existing);
         let mut never = || -> String { panic!("no new key may be generated") };
-        let c = children(&asl, &resolved, CAPS, &mut never).expect("builds");
+        let c = children(&asl, &resolved, CAPS, &IMAGE, &mut never).expect("builds");
         let data = c.keys_secret.expect("keys").data.expect("data");
         assert_eq!(data["session-key"], ByteString(vec![b's'; 64]));
         assert_eq!(data["encryption-key"], ByteString(vec![b'e'; 64]));
@@ -535,5 +538,77 @@ mod tests {
         let (pdb, note) = pdb::wanted(&asl, &names, 3, Capabilities { pdb_v1: false });
         assert!(pdb.is_none());
         assert!(note.expect("note").contains("policy/v1"));
+    }
+
+    fn image_of(c: &Children) -> (Option<String>, Option<String>) {
+        let pod = c
+            .deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .expect("pod");
+        (
+            pod.containers[0].image.clone(),
+            pod.containers[0].image_pull_policy.clone(),
+        )
+    }
+
+    #[test]
+    fn operator_server_image_applies_unless_the_spec_names_its_own() {
+        let mirrored = deployment::ServerImage {
+            image: "registry.internal/alexa-link:dev".into(),
+            pull_policy: Some(crate::crd::PullPolicy::Never),
+        };
+        let asl = fixture("minimal.yaml");
+        assert_eq!(asl.spec.image, None, "the fixture names no image");
+        let c = children(
+            &asl,
+            &resolved_for(&asl),
+            CAPS,
+            &mirrored,
+            &mut counter_keys(),
+        )
+        .expect("builds");
+        assert_eq!(
+            image_of(&c),
+            (
+                Some("registry.internal/alexa-link:dev".into()),
+                Some("Never".into())
+            )
+        );
+
+        // Without the flags: the built-in image and Kubernetes' default policy.
+        let c =
+            children(&asl, &resolved_for(&asl), CAPS, &IMAGE, &mut counter_keys()).expect("builds");
+        assert_eq!(image_of(&c), (Some(deployment::default_image()), None));
+
+        // spec.image and spec.imagePullPolicy each override on their own.
+        let mut own = asl.clone();
+        own.spec.image = Some("example.org/own:1".into());
+        let c = children(
+            &own,
+            &resolved_for(&own),
+            CAPS,
+            &mirrored,
+            &mut counter_keys(),
+        )
+        .expect("builds");
+        assert_eq!(
+            image_of(&c),
+            (Some("example.org/own:1".into()), Some("Never".into()))
+        );
+        own.spec.image_pull_policy = Some(crate::crd::PullPolicy::Always);
+        let c = children(
+            &own,
+            &resolved_for(&own),
+            CAPS,
+            &mirrored,
+            &mut counter_keys(),
+        )
+        .expect("builds");
+        assert_eq!(
+            image_of(&c),
+            (Some("example.org/own:1".into()), Some("Always".into()))
+        );
     }
 }
