@@ -94,6 +94,8 @@ assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"] and s
 assert c["readinessProbe"]["httpGet"]["path"] == "/readyz" and c["livenessProbe"]["httpGet"]["path"] == "/healthz"
 assert "requests" in c["resources"] and "limits" in c["resources"]
 assert "--leader-elect=false" in c["args"] and not any(a.startswith("--namespace") for a in c["args"]), c["args"]
+# The servers it deploys run the chart's image, with its pull policy.
+assert "--server-image=ghcr.io/alexa-link/alexa-link:0.1.0" in c["args"] and "--server-image-pull-policy=IfNotPresent" in c["args"], c["args"]
 assert dep["spec"]["strategy"]["type"] == "Recreate", dep["spec"]
 kinds = {x["kind"] for x in d}
 assert not kinds & {"PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor"}, kinds
@@ -115,6 +117,7 @@ dep = one(n, "Deployment"); c = dep["spec"]["template"]["spec"]["containers"][0]
 assert dep["spec"]["replicas"] == 3 and "--namespace=links" in c["args"] and "--lease-seconds=20" in c["args"], c["args"]
 assert "--leader-elect=true" in c["args"] and "--lease-name=alo-alexa-link-operator" in c["args"] and "strategy" not in dep["spec"], c["args"]
 assert c["image"] == "registry.example.com/mirror/alexa-link:0.1.0-custom" and c["imagePullPolicy"] == "Always"
+assert "--server-image=registry.example.com/mirror/alexa-link:0.1.0-custom" in c["args"] and "--server-image-pull-policy=Always" in c["args"], c["args"]
 t = one(d, "Pod")
 assert t["metadata"]["annotations"]["helm.sh/hook"] == "test", t["metadata"]
 # No shell, no wget, no DNS assumed: our image's healthcheck, at the address
