@@ -64,8 +64,18 @@ command -v containerd >/dev/null || skip "containerd is not installed"
 
 # --- the image: what the tests already compiled (CI), in the release layout ---------
 t0=$(now_ms)
-cargo build -q --locked -p alexa-link-server -p alexa-link-operator --bins
-cargo build -q --locked -p alexa-link-server --example lwa_standin
+# In CI the binaries the Rust tests just built are newer than every source:
+# use them (a plain `cargo build` would rebuild them without the test
+# features, minutes on 2 cores); otherwise build.
+stale=
+for b in alexa-link-server alexa-link-operator examples/lwa_standin; do
+  [ -x "target/debug/$b" ] || { stale=1; break; }
+  [ -z "$(find server operator Cargo.lock -newer "target/debug/$b" -name '*.rs' -o -newer "target/debug/$b" -name 'Cargo.*' | head -1)" ] || { stale=1; break; }
+done
+if [ -n "$stale" ]; then
+  cargo build -q --locked -p alexa-link-server -p alexa-link-operator --bins
+  cargo build -q --locked -p alexa-link-server --example lwa_standin
+fi
 IMAGE=${NODE_E2E_IMAGE:-$TMP/alexa-link.tar}
 if [ -z "${NODE_E2E_IMAGE:-}" ]; then
   # Not the release name: the servers find it only if the chart's image
