@@ -259,6 +259,42 @@ k -n "$NS" delete configmap minimal-config >/dev/null
 wait_for 30 "minimal-config recreated" k -n "$NS" get configmap minimal-config
 ok "operator pod killed: the new one ($OPERATOR_POD) reconciled $links links with 0 writes (resourceVersions unchanged), then recreated a deleted ConfigMap"
 
+# --- DynamoDB Local on the bridge, 3 replicas serving one table -------------------------------------
+DYNAMO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("10.88.0.1", 0)); print(s.getsockname()[1])')
+DYNAMO_PID=$("$ROOT/scripts/dynamodb-local" start "$DYNAMO_PORT") || fail "DynamoDB Local did not start"
+tls_cert dynamodb dynamodb.example.com
+DYN_SECRET=$(openssl rand -hex 32)
+k -n "$NS" create secret generic dynamodb-alexa-client --from-literal=secret="$DYN_SECRET" >/dev/null
+k -n "$NS" create secret generic dynamodb-users --from-file=users.yaml=examples/users.yaml >/dev/null
+k -n "$NS" create secret generic dynamodb-aws --from-literal=AWS_ACCESS_KEY_ID=nodee2e --from-literal=AWS_SECRET_ACCESS_KEY=nodee2esecret >/dev/null
+k -n "$NS" create secret tls dynamodb-tls --cert="$CERTS/dynamodb.crt" --key="$CERTS/dynamodb.key" >/dev/null
+t0=$(now_ms)
+example_link examples/dynamodb-link.yaml | python3 -c '
+import sys, yaml
+d = yaml.safe_load(sys.stdin)
+d["spec"]["host"] = "dynamodb.example.com"
+d["spec"]["storage"]["dynamodb"].update(endpoint=sys.argv[1], tableName="alexa-link-node-e2e")
+d["spec"]["replicas"] = 1   # scaled to 3 below, as in the example
+print(yaml.safe_dump(d))' "http://$BRIDGE_IP:$DYNAMO_PORT" | k -n "$NS" apply -f - >/dev/null
+k -n "$NS" wait --for=condition=Ready asl/dynamodb --timeout=180s >/dev/null || fail "dynamodb link not Ready"
+DYN_READY_MS=$(( $(now_ms) - t0 ))
+t0=$(now_ms)
+k -n "$NS" patch asl dynamodb --type=merge -p '{"spec":{"replicas":3}}' >/dev/null
+wait_for 120 "dynamodb scaled to 3 available" bash -c "[ \"\$(kubectl -n $NS get asl dynamodb -o jsonpath='{.status.availableReplicas}/{.status.conditions[?(@.type==\"Ready\")].status}')\" = 3/True ]"
+DYN_SCALE_MS=$(( $(now_ms) - t0 ))
+[ "$(k -n "$NS" get asl dynamodb -o jsonpath='{.status.availableReplicas}')" = 3 ] || fail "dynamodb: $(k -n "$NS" get asl dynamodb -o wide)"
+mapfile -t pods < <(k -n "$NS" get pods -l app.kubernetes.io/instance=dynamodb -o jsonpath='{range .items[*]}{.status.podIP}{"\n"}{end}')
+[ ${#pods[@]} = 3 ] || fail "dynamodb pods: ${pods[*]}"
+# The code from pod 1, exchanged at pod 2, refreshed at pod 3, introspected at pod 1.
+FLOW_HOST=dynamodb.example.com FLOW_PORT=8443
+FLOW_ADDR=${pods[0]}; alexa_code alexa-skill user password "$TMP/dyn"
+FLOW_ADDR=${pods[1]}; alexa_token alexa-skill "$DYN_SECRET" "$TMP/dyn"
+FLOW_ADDR=${pods[2]}; [ "$(alexa_refresh alexa-skill "$DYN_SECRET" "$TMP/dyn")" = 200 ] || fail "refresh at pod 3: $(cat "$TMP/dyn.refreshed.json")"
+FLOW_ADDR=${pods[0]}; [ "$(introspect_active alexa-skill "$DYN_SECRET" "$(cat "$TMP/dyn.access")")" = true ] || fail "introspection at pod 1"
+FLOW_PORT=443 FLOW_ADDR=$(svc_ip "$NS" dynamodb)
+for _ in 1 2 3 4 5 6; do [ "$(alexa_refresh alexa-skill "$DYN_SECRET" "$TMP/dyn")" = 200 ] || fail "refresh through the Service"; done
+ok "DynamoDB link (examples/dynamodb-link.yaml, DynamoDB Local on $BRIDGE_IP) Ready in $DYN_READY_MS ms, scaled to 3 replicas in $DYN_SCALE_MS ms: code at pod 1, token at pod 2, refresh at pod 3, introspection at pod 1; 6 refreshes through the Service"
+
 # --- TLS Secret rotation: picked up by the running pod ----------------------------------------
 wait_for 150 "the new certificate served" bash -c "[ \"\$(openssl s_client -connect $(svc_ip "$NS" minimal-tls):443 -servername link.example.com </dev/null 2>/dev/null | openssl x509 -noout -serial | cut -d= -f2)\" = $(cert_serial "$CERTS/link2.crt") ]"
 TLS_ROTATION_S=$((SECONDS - TLS_ROTATED_AT))
@@ -312,37 +348,6 @@ code=$(alexa_refresh alexa-skill "$TLS_SECRET" "$TMP/tls")
 [ "$(introspect_active alexa-skill "$TLS_SECRET" "$(cat "$TMP/tls.access")")" = true ] || fail "access token after the kill not active"
 ok "SIGKILL of the server after $acked acknowledged refreshes: the container restarted and the last acknowledged refresh token still refreshes"
 
-# --- DynamoDB Local on the bridge, 3 replicas serving one table -------------------------------------
-DYNAMO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("10.88.0.1", 0)); print(s.getsockname()[1])')
-DYNAMO_PID=$("$ROOT/scripts/dynamodb-local" start "$DYNAMO_PORT") || fail "DynamoDB Local did not start"
-tls_cert dynamodb dynamodb.example.com
-DYN_SECRET=$(openssl rand -hex 32)
-k -n "$NS" create secret generic dynamodb-alexa-client --from-literal=secret="$DYN_SECRET" >/dev/null
-k -n "$NS" create secret generic dynamodb-users --from-file=users.yaml=examples/users.yaml >/dev/null
-k -n "$NS" create secret generic dynamodb-aws --from-literal=AWS_ACCESS_KEY_ID=nodee2e --from-literal=AWS_SECRET_ACCESS_KEY=nodee2esecret >/dev/null
-k -n "$NS" create secret tls dynamodb-tls --cert="$CERTS/dynamodb.crt" --key="$CERTS/dynamodb.key" >/dev/null
-t0=$(now_ms)
-example_link examples/dynamodb-link.yaml | python3 -c '
-import sys, yaml
-d = yaml.safe_load(sys.stdin)
-d["spec"]["host"] = "dynamodb.example.com"
-d["spec"]["storage"]["dynamodb"].update(endpoint=sys.argv[1], tableName="alexa-link-node-e2e")
-print(yaml.safe_dump(d))' "http://$BRIDGE_IP:$DYNAMO_PORT" | k -n "$NS" apply -f - >/dev/null
-k -n "$NS" wait --for=condition=Ready asl/dynamodb --timeout=180s >/dev/null || fail "dynamodb link not Ready"
-DYN_READY_MS=$(( $(now_ms) - t0 ))
-[ "$(k -n "$NS" get asl dynamodb -o jsonpath='{.status.availableReplicas}')" = 3 ] || fail "dynamodb: $(k -n "$NS" get asl dynamodb -o wide)"
-mapfile -t pods < <(k -n "$NS" get pods -l app.kubernetes.io/instance=dynamodb -o jsonpath='{range .items[*]}{.status.podIP}{"\n"}{end}')
-[ ${#pods[@]} = 3 ] || fail "dynamodb pods: ${pods[*]}"
-# The code from pod 1, exchanged at pod 2, refreshed at pod 3, introspected at pod 1.
-FLOW_HOST=dynamodb.example.com FLOW_PORT=8443
-FLOW_ADDR=${pods[0]}; alexa_code alexa-skill user password "$TMP/dyn"
-FLOW_ADDR=${pods[1]}; alexa_token alexa-skill "$DYN_SECRET" "$TMP/dyn"
-FLOW_ADDR=${pods[2]}; [ "$(alexa_refresh alexa-skill "$DYN_SECRET" "$TMP/dyn")" = 200 ] || fail "refresh at pod 3: $(cat "$TMP/dyn.refreshed.json")"
-FLOW_ADDR=${pods[0]}; [ "$(introspect_active alexa-skill "$DYN_SECRET" "$(cat "$TMP/dyn.access")")" = true ] || fail "introspection at pod 1"
-FLOW_PORT=443 FLOW_ADDR=$(svc_ip "$NS" dynamodb)
-for _ in 1 2 3 4 5 6; do [ "$(alexa_refresh alexa-skill "$DYN_SECRET" "$TMP/dyn")" = 200 ] || fail "refresh through the Service"; done
-ok "DynamoDB link (examples/dynamodb-link.yaml, DynamoDB Local on $BRIDGE_IP) Ready with 3 replicas in $DYN_READY_MS ms: code at pod 1, token at pod 2, refresh at pod 3, introspection at pod 1; 6 refreshes through the Service"
-
 # --- what it costs: RSS of the running processes ---------------------------------------------------
 rss() { awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$(container_pid "$1" "$2")/status"; }
 SERVER_RSS=$(rss "$NS" "$(tls_pod)")
@@ -389,5 +394,5 @@ grep -q '"token":"https://link.example.com/oauth/token"' "$TMP/qs.out" || fail "
 [ "$(k -n alexa get deploy minimal -o jsonpath='{.spec.template.spec.containers[0].image}')" = "ghcr.io/alexa-link/alexa-link:$VERSION" ] || fail "quickstart server image"
 ok "README quickstart as written (scripts/image, ctr import, helm install, Secrets, link, wait, get asl, endpoints) on the node in $QS_MS ms"
 
-echo "figures: image $IMAGE_MB MiB (debug); helm install -> operator Ready ${INSTALL_MS} ms; kubectl apply -> Ready: minimal+minimal-tls ${LINK_READY_MS} ms, dynamodb (3 replicas) ${DYN_READY_MS} ms; TLS rotation seen after ${TLS_ROTATION_S} s; RSS server ${SERVER_RSS} MiB (DynamoDB ${DYN_RSS} MiB), operator ${OPERATOR_RSS} MiB"
+echo "figures: image $IMAGE_MB MiB (debug); helm install -> operator Ready ${INSTALL_MS} ms; kubectl apply -> Ready: minimal+minimal-tls ${LINK_READY_MS} ms, dynamodb ${DYN_READY_MS} ms, scaled 1 -> 3 in ${DYN_SCALE_MS} ms; TLS rotation seen after ${TLS_ROTATION_S} s; RSS server ${SERVER_RSS} MiB (DynamoDB ${DYN_RSS} MiB), operator ${OPERATOR_RSS} MiB"
 echo "node suite: $pass passed"
