@@ -77,13 +77,14 @@ if [ -n "$stale" ]; then
   cargo build -q --locked -p alexa-link-server --example lwa_standin
 fi
 IMAGE=${NODE_E2E_IMAGE:-$TMP/alexa-link.tar}
+BUILD=debug; [ -n "${NODE_E2E_IMAGE:-}" ] && BUILD="image $NODE_E2E_IMAGE"
 if [ -z "${NODE_E2E_IMAGE:-}" ]; then
   # Not the release name: the servers find it only if the chart's image
   # values reach the operator (--server-image).
   scripts/image --debug --tag "$IMAGE_TAG" --out "$IMAGE" >/dev/null
 fi
 IMAGE_MB=$(( $(stat -c %s "$IMAGE") / 1048576 ))
-ok "image built in $(( $(now_ms) - t0 )) ms: $IMAGE_MB MiB (debug binaries, tag $IMAGE_TAG)"
+ok "image ready in $(( $(now_ms) - t0 )) ms: $IMAGE_MB MiB ($BUILD, tag $IMAGE_TAG)"
 
 # --- control plane and node --------------------------------------------------------
 "$TOOLS/stop-k8s-node.sh" >/dev/null 2>&1 || true   # leftovers of an interrupted run
@@ -353,7 +354,7 @@ rss() { awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$(container_pid "$1" "$2")/
 SERVER_RSS=$(rss "$NS" "$(tls_pod)")
 DYN_RSS=$(rss "$NS" "$(k -n "$NS" get pods -l app.kubernetes.io/instance=dynamodb -o jsonpath='{.items[0].metadata.name}')")
 OPERATOR_RSS=$(rss "$OPNS" "$OPERATOR_POD")
-ok "RSS (VmRSS of the container processes, debug builds): server (embedded store) $SERVER_RSS MiB, server (DynamoDB) $DYN_RSS MiB, operator $OPERATOR_RSS MiB"
+ok "RSS (VmRSS of the container processes, $BUILD): server (embedded store) $SERVER_RSS MiB, server (DynamoDB) $DYN_RSS MiB, operator $OPERATOR_RSS MiB"
 
 # --- deleting links: pods and children go; deletionPolicy decides about the store ---------------
 k -n "$NS" delete asl minimal mutual dynamodb --wait=false >/dev/null
@@ -394,5 +395,5 @@ grep -q '"token":"https://link.example.com/oauth/token"' "$TMP/qs.out" || fail "
 [ "$(k -n alexa get deploy minimal -o jsonpath='{.spec.template.spec.containers[0].image}')" = "ghcr.io/alexa-link/alexa-link:$VERSION" ] || fail "quickstart server image"
 ok "README quickstart as written (scripts/image, ctr import, helm install, Secrets, link, wait, get asl, endpoints) on the node in $QS_MS ms"
 
-echo "figures: image $IMAGE_MB MiB (debug); helm install -> operator Ready ${INSTALL_MS} ms; kubectl apply -> Ready: minimal+minimal-tls ${LINK_READY_MS} ms, dynamodb ${DYN_READY_MS} ms, scaled 1 -> 3 in ${DYN_SCALE_MS} ms; TLS rotation seen after ${TLS_ROTATION_S} s; RSS server ${SERVER_RSS} MiB (DynamoDB ${DYN_RSS} MiB), operator ${OPERATOR_RSS} MiB"
+echo "figures ($BUILD): image $IMAGE_MB MiB; helm install -> operator Ready ${INSTALL_MS} ms; kubectl apply -> Ready: minimal+minimal-tls ${LINK_READY_MS} ms, dynamodb ${DYN_READY_MS} ms, scaled 1 -> 3 in ${DYN_SCALE_MS} ms; TLS rotation seen after ${TLS_ROTATION_S} s; RSS server ${SERVER_RSS} MiB (DynamoDB ${DYN_RSS} MiB), operator ${OPERATOR_RSS} MiB"
 echo "node suite: $pass passed"
