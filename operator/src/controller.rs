@@ -32,8 +32,9 @@ use crate::crd::{AlexaSkillLink, AlexaSkillLinkStatus};
 use crate::labels::{MANAGER, Names};
 use crate::metrics::{InvalidLabels, Metrics};
 use crate::resolve::resolve;
+use crate::secret_refs::referenced_secrets;
 use crate::status::{self, Outcome, ready_of};
-use crate::validate::{referenced_secrets, validate, validate_name};
+use crate::validate::validate;
 
 /// Why a reconcile failed; all are transient and retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -126,11 +127,8 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
         return Ok(Action::await_change());
     }
     let resolved = resolve(&ctx.client, asl).await.map_err(Error::Resolve)?;
-    let built = validate_name(&asl.name_any())
-        .and_then(|()| validate(&asl.spec, &resolved))
-        .and_then(|()| {
-            build::children(asl, &resolved, ctx.caps, &ctx.server_image, &mut random_key)
-        });
+    let built = validate(asl, &resolved)
+        .map(|link| build::children(&link, ctx.caps, &ctx.server_image, &mut random_key));
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let (desired, action) = match built {
         Err(invalid) => {
