@@ -7,7 +7,8 @@
 #   - API writes per resource (the operator's own write counter), and how
 #     many of them a restart with nothing changed sends (should be 0).
 # Usage: tests/operator/bench.sh [N]    (PROFILE=debug to skip the release build;
-#        OPERATOR_BIN=path to run a prebuilt operator, e.g. a before/after pair)
+#        OPERATOR_BIN=path to run a prebuilt operator, e.g. a before/after pair;
+#        OPERATOR_ARGS="--concurrency 64" to try the operator's knobs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -56,7 +57,7 @@ current() { # resources whose status describes their generation
 }
 
 RUST_LOG=warn "$OPERATOR_BIN" run --admin-listen "$ADMIN" --namespace bench \
-  --lease-namespace bench > "$WORK/operator.log" 2>&1 &
+  --lease-namespace bench ${OPERATOR_ARGS:-} > "$WORK/operator.log" 2>&1 &
 OPERATOR_PID=$!
 for _ in $(seq 100); do curl -sf "http://$ADMIN/readyz" >/dev/null && break; sleep 0.1; done
 
@@ -80,7 +81,7 @@ kill "$OPERATOR_PID"; wait "$OPERATOR_PID" 2>/dev/null || true
 
 # Restart with nothing changed: count its writes.
 RUST_LOG=warn "$OPERATOR_BIN" run --admin-listen "$ADMIN" --namespace bench \
-  --lease-namespace bench >> "$WORK/operator.log" 2>&1 &
+  --lease-namespace bench ${OPERATOR_ARGS:-} >> "$WORK/operator.log" 2>&1 &
 OPERATOR_PID=$!
 for _ in $(seq 100); do curl -sf "http://$ADMIN/readyz" >/dev/null && break; sleep 0.1; done
 sleep 20
