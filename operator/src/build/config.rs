@@ -1,10 +1,10 @@
 //! Renders the server's own config type from the spec. Using
-//! `alexa_link_server::config::Config` (not a copy of its format) means the
+//! `alexa_link_config::Config` (not a copy of its format) means the
 //! operator cannot write a document the server would not parse.
 
 use std::net::SocketAddr;
 
-use alexa_link_server::config::{
+use alexa_link_config::{
     AuthorizationConfig, AwsCredentialFiles, ClientConfig, Config, DynamoDbStoreConfig,
     EmbeddedStoreConfig, GrantType, IdentityConfig, LogFormat, LoggingConfig, LwaRegion,
     PartnerConfig, PkcePolicy, RefreshTokenPolicy, ServerConfig, StaticIdentityConfig, StoreConfig,

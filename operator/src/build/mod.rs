@@ -293,11 +293,10 @@ mod tests {
         let replicas = c.deployment.spec.as_ref().and_then(|s| s.replicas);
         assert_eq!(replicas, Some(3));
         let data = c.config_map.data.as_ref().expect("data");
-        let config =
-            alexa_link_server::config::Config::from_yaml(data.values().next().expect("config"))
-                .expect("parses");
+        let config = alexa_link_config::Config::from_yaml(data.values().next().expect("config"))
+            .expect("parses");
         match &config.store {
-            alexa_link_server::config::StoreConfig::Dynamodb(d) => {
+            alexa_link_config::StoreConfig::Dynamodb(d) => {
                 assert_eq!(
                     (d.table_name.as_str(), d.region.as_str(), d.create_table),
                     ("alexa-link", "eu-west-1", false)
@@ -478,7 +477,7 @@ mod tests {
         for name in ["minimal.yaml", "full.yaml"] {
             let c = build(name);
             let text = &c.config_map.data.expect("data")["config.yaml"];
-            let parsed = alexa_link_server::config::Config::from_yaml(text).expect("server parses");
+            let parsed = alexa_link_config::Config::from_yaml(text).expect("server parses");
             assert_eq!(parsed.validate(), Ok(()), "{name}");
         }
     }
