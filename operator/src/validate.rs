@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use alexa_link_server::config::Config;
+use alexa_link_config::Config;
 use kube::ResourceExt;
 use url::Url;
 

@@ -1,19 +1,19 @@
 //! Renders the server's own config type from a [`ValidatedLink`]. Using
-//! `alexa_link_server::config::Config` (not a copy of its format) means the
+//! `alexa_link_config::Config` (not a copy of its format) means the
 //! operator cannot write a document the server would not parse; every
-//! default the spec leaves open is the server's own (see [`ServerDefaults`]),
+//! default the spec leaves open is the config crate's public constant,
 //! never a number re-typed here.
 
 use std::net::SocketAddr;
-use std::sync::LazyLock;
 
-use alexa_link_server::config::{
+use alexa_link_config::identity::{ldap, oidc};
+use alexa_link_config::{
     AuthorizationConfig, AwsCredentialFiles, ClientConfig, Config, DynamoDbStoreConfig,
     EmbeddedStoreConfig, GrantType, IdentityConfig, LdapIdentityConfig, LogFormat, LoggingConfig,
     LwaRegion, OidcIdentityConfig, PartnerConfig, PkcePolicy, RefreshTokenPolicy, ServerConfig,
     StaticIdentityConfig, StoreConfig, TlsConfig,
 };
-use serde_json::json;
+use alexa_link_config::{clients as client_defaults, partners, store as store_defaults};
 
 use super::mounts::{DATA_DIR, Mounts};
 use super::{ADMIN_PORT, PUBLIC_PORT};
@@ -25,45 +25,6 @@ use crate::validate::{Identity, LdapTransport, Storage, ValidatedLink};
 /// The embedded store's file.
 pub const STORE_FILE: &str = "store.redb";
 
-/// The server's defaults for every section the operator renders, obtained
-/// the way the server gets them: by deserializing a section that sets only
-/// its required fields. A new or changed default in the server is picked
-/// up without touching the operator.
-pub struct ServerDefaults {
-    /// Defaults of a client.
-    pub client: ClientConfig,
-    /// Defaults of a partner (id, refresh margin, LWA timeout).
-    pub partner: PartnerConfig,
-    /// Defaults of the DynamoDB store (attempts, attempt timeout).
-    pub dynamodb: DynamoDbStoreConfig,
-    /// Defaults of the LDAP backend (filter, attributes, pool, timeout).
-    pub ldap: LdapIdentityConfig,
-    /// Defaults of the OIDC backend (scopes, claims, timeout).
-    pub oidc: OidcIdentityConfig,
-}
-
-/// Read once; the unit test `server_defaults_are_the_servers` proves the
-/// sections deserialize, so this cannot fail in a build that passed tests.
-pub static SERVER_DEFAULTS: LazyLock<ServerDefaults> = LazyLock::new(|| {
-    fn section<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
-        #[allow(clippy::expect_used)]
-        serde_json::from_value(v).expect("a section with its required fields deserializes")
-    }
-    ServerDefaults {
-        client: section(json!({"clientId": "x", "clientSecretFile": "/x"})),
-        partner: section(json!({
-            "linkedClients": [], "clientIdFile": "/x", "clientSecretFile": "/x"
-        })),
-        dynamodb: section(json!({"tableName": "x", "region": "x"})),
-        ldap: section(json!({
-            "url": "ldap://x", "bindDn": "x", "bindPasswordFile": "/x", "baseDn": "x"
-        })),
-        oidc: section(json!({
-            "issuerUrl": "https://x", "clientId": "x", "clientSecretFile": "/x"
-        })),
-    }
-});
-
 fn file(r: &SecretKeyRef) -> std::path::PathBuf {
     Mounts::file(&r.name, &r.key)
 }
@@ -72,7 +33,6 @@ fn file(r: &SecretKeyRef) -> std::path::PathBuf {
 /// already rendered it and ran the server's validation on the result.
 pub fn render(link: &ValidatedLink) -> Config {
     let spec = &link.resource.spec;
-    let defaults = &*SERVER_DEFAULTS;
     let tls = link.tls.server_secret(&link.names).map(|s| TlsConfig {
         cert_file: Mounts::file(&s, "tls.crt"),
         key_file: Mounts::file(&s, "tls.key"),
@@ -82,56 +42,53 @@ pub fn render(link: &ValidatedLink) -> Config {
             users_file: Some(file(users)),
             users: Vec::new(),
         }),
-        Identity::Ldap(l) => {
-            let d = &defaults.ldap;
-            IdentityConfig::Ldap(LdapIdentityConfig {
-                url: l.url.clone(),
-                start_tls: l.transport == LdapTransport::StartTls,
-                ca_file: l.ca_bundle.as_ref().map(file),
-                bind_dn: l.bind_dn.clone(),
-                bind_password_file: file(&l.bind_password),
-                base_dn: l.base_dn.clone(),
-                user_filter: l
-                    .user_filter
-                    .clone()
-                    .unwrap_or_else(|| d.user_filter.clone()),
-                id_attribute: l
-                    .id_attribute
-                    .clone()
-                    .unwrap_or_else(|| d.id_attribute.clone()),
-                display_name_attribute: l
-                    .display_name_attribute
-                    .clone()
-                    .unwrap_or_else(|| d.display_name_attribute.clone()),
-                pool_size: l.pool_size.map_or(d.pool_size, |p| p as usize),
-                timeout_seconds: l.timeout_seconds.unwrap_or(d.timeout_seconds),
-            })
-        }
-        Identity::Oidc(o) => {
-            let d = &defaults.oidc;
-            IdentityConfig::Oidc(OidcIdentityConfig {
-                issuer_url: o.issuer_url.clone(),
-                client_id: o.client_id.clone(),
-                client_secret_file: file(&o.client_secret),
-                scopes: if o.scopes.is_empty() {
-                    d.scopes.clone()
-                } else {
-                    o.scopes.clone()
-                },
-                user_id_claim: o
-                    .user_id_claim
-                    .clone()
-                    .unwrap_or_else(|| d.user_id_claim.clone()),
-                display_name_claim: o
-                    .display_name_claim
-                    .clone()
-                    .unwrap_or_else(|| d.display_name_claim.clone()),
-                issuer_id: o.issuer_id.clone(),
-                request_timeout_seconds: o
-                    .request_timeout_seconds
-                    .unwrap_or(d.request_timeout_seconds),
-            })
-        }
+        Identity::Ldap(l) => IdentityConfig::Ldap(LdapIdentityConfig {
+            url: l.url.clone(),
+            start_tls: l.transport == LdapTransport::StartTls,
+            ca_file: l.ca_bundle.as_ref().map(file),
+            bind_dn: l.bind_dn.clone(),
+            bind_password_file: file(&l.bind_password),
+            base_dn: l.base_dn.clone(),
+            user_filter: l
+                .user_filter
+                .clone()
+                .unwrap_or_else(|| ldap::DEFAULT_USER_FILTER.to_owned()),
+            id_attribute: l
+                .id_attribute
+                .clone()
+                .unwrap_or_else(|| ldap::DEFAULT_ID_ATTRIBUTE.to_owned()),
+            display_name_attribute: l
+                .display_name_attribute
+                .clone()
+                .unwrap_or_else(|| ldap::DEFAULT_DISPLAY_NAME_ATTRIBUTE.to_owned()),
+            pool_size: l.pool_size.map_or(ldap::DEFAULT_POOL_SIZE, |p| p as usize),
+            timeout_seconds: l.timeout_seconds.unwrap_or(ldap::DEFAULT_TIMEOUT_SECONDS),
+        }),
+        Identity::Oidc(o) => IdentityConfig::Oidc(OidcIdentityConfig {
+            issuer_url: o.issuer_url.clone(),
+            client_id: o.client_id.clone(),
+            client_secret_file: file(&o.client_secret),
+            scopes: if o.scopes.is_empty() {
+                oidc::DEFAULT_SCOPES
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect()
+            } else {
+                o.scopes.clone()
+            },
+            user_id_claim: o
+                .user_id_claim
+                .clone()
+                .unwrap_or_else(|| oidc::DEFAULT_USER_ID_CLAIM.to_owned()),
+            display_name_claim: o
+                .display_name_claim
+                .clone()
+                .unwrap_or_else(|| oidc::DEFAULT_DISPLAY_NAME_CLAIM.to_owned()),
+            issuer_id: o.issuer_id.clone(),
+            request_timeout_seconds: o
+                .request_timeout_seconds
+                .unwrap_or(oidc::DEFAULT_REQUEST_TIMEOUT_SECONDS),
+        }),
     };
     let store = match &link.storage {
         Storage::Embedded(_) => StoreConfig::Embedded(EmbeddedStoreConfig {
@@ -151,15 +108,15 @@ pub fn render(link: &ValidatedLink) -> Config {
                     access_key_id_file: Mounts::file(name, AWS_ACCESS_KEY_ID),
                     secret_access_key_file: Mounts::file(name, AWS_SECRET_ACCESS_KEY),
                 }),
-            max_attempts: defaults.dynamodb.max_attempts,
-            attempt_timeout_millis: defaults.dynamodb.attempt_timeout_millis,
+            max_attempts: store_defaults::DEFAULT_DYNAMODB_MAX_ATTEMPTS,
+            attempt_timeout_millis: store_defaults::DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MILLIS,
         }),
     };
     let clients = spec.clients.iter().map(client).collect::<Vec<_>>();
     let (partners, encryption_key_files) = match &link.partner {
         Some(p) => (
             vec![PartnerConfig {
-                id: defaults.partner.id.clone(),
+                id: partners::DEFAULT_PARTNER_ID.to_owned(),
                 linked_clients: p.linked_clients.clone(),
                 client_id_file: file(&p.client_id),
                 client_secret_file: file(&p.client_secret),
@@ -170,8 +127,8 @@ pub fn render(link: &ValidatedLink) -> Config {
                 },
                 token_url: p.token_url.clone(),
                 scopes: p.scopes.clone(),
-                refresh_margin_seconds: defaults.partner.refresh_margin_seconds,
-                request_timeout_seconds: defaults.partner.request_timeout_seconds,
+                refresh_margin_seconds: partners::DEFAULT_REFRESH_MARGIN_SECONDS,
+                request_timeout_seconds: partners::DEFAULT_REQUEST_TIMEOUT_SECONDS,
             }],
             p.encryption_keys.iter().map(file).collect(),
         ),
@@ -203,7 +160,6 @@ pub fn render(link: &ValidatedLink) -> Config {
 }
 
 fn client(c: &ClientSpec) -> ClientConfig {
-    let defaults = &SERVER_DEFAULTS.client;
     let policy = RefreshTokenPolicy::default();
     let refresh_token = match &c.refresh_token {
         Some(r) => RefreshTokenPolicy {
@@ -224,7 +180,7 @@ fn client(c: &ClientSpec) -> ClientConfig {
         alexa_vendor_id: c.alexa_vendor_id.clone(),
         scopes: c.scopes.clone(),
         grant_types: if c.grant_types.is_empty() {
-            defaults.grant_types.clone()
+            client_defaults::DEFAULT_GRANT_TYPES.to_vec()
         } else {
             c.grant_types
                 .iter()
@@ -237,12 +193,12 @@ fn client(c: &ClientSpec) -> ClientConfig {
         },
         access_token_lifetime_seconds: c
             .access_token_lifetime_seconds
-            .unwrap_or(defaults.access_token_lifetime_seconds),
+            .unwrap_or(client_defaults::DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS),
         refresh_token,
         pkce: match c.pkce {
             Some(PkceSpec::OptionalInsecure) => PkcePolicy::OptionalInsecure,
             Some(PkceSpec::Required) => PkcePolicy::Required,
-            None => defaults.pkce,
+            None => PkcePolicy::default(),
         },
         skip_consent: c.skip_consent,
         partner_token_access: c.partner_token_access,
@@ -253,23 +209,32 @@ fn client(c: &ClientSpec) -> ClientConfig {
 mod tests {
     use super::*;
 
+    /// The constants the operator imports are the ones the server applies
+    /// when a field is absent: parse sections with only required fields.
     #[test]
-    fn server_defaults_are_the_servers() {
-        let d = &*SERVER_DEFAULTS;
-        // Spot checks that the values are the server's documented defaults
-        // (README), read through its own serde defaults.
-        assert_eq!(d.dynamodb.max_attempts, 3);
-        assert_eq!(d.dynamodb.attempt_timeout_millis, 1000);
-        assert_eq!(d.partner.id, "amazon");
-        assert_eq!(d.partner.refresh_margin_seconds, 300);
-        assert_eq!(d.partner.request_timeout_seconds, 5);
-        assert_eq!(d.client.access_token_lifetime_seconds, 3600);
+    fn imported_defaults_are_what_the_server_applies() {
+        let l: LdapIdentityConfig =
+            serde_yaml::from_str("{url: 'ldap://x', bindDn: x, bindPasswordFile: /x, baseDn: x}")
+                .expect("ldap");
+        assert_eq!(l.user_filter, ldap::DEFAULT_USER_FILTER);
+        assert_eq!(l.id_attribute, ldap::DEFAULT_ID_ATTRIBUTE);
         assert_eq!(
-            d.client.grant_types,
-            [GrantType::AuthorizationCode, GrantType::RefreshToken]
+            l.display_name_attribute,
+            ldap::DEFAULT_DISPLAY_NAME_ATTRIBUTE
         );
-        assert_eq!(d.ldap.user_filter, "(uid={username})");
-        assert_eq!(d.ldap.id_attribute, "entryUUID");
-        assert_eq!(d.oidc.user_id_claim, "sub");
+        assert_eq!(
+            (l.pool_size, l.timeout_seconds),
+            (ldap::DEFAULT_POOL_SIZE, ldap::DEFAULT_TIMEOUT_SECONDS)
+        );
+        let o: OidcIdentityConfig =
+            serde_yaml::from_str("{issuerUrl: 'https://x', clientId: x, clientSecretFile: /x}")
+                .expect("oidc");
+        assert_eq!(o.scopes, oidc::DEFAULT_SCOPES);
+        assert_eq!(o.user_id_claim, oidc::DEFAULT_USER_ID_CLAIM);
+        assert_eq!(o.display_name_claim, oidc::DEFAULT_DISPLAY_NAME_CLAIM);
+        assert_eq!(
+            o.request_timeout_seconds,
+            oidc::DEFAULT_REQUEST_TIMEOUT_SECONDS
+        );
     }
 }

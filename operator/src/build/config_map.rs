@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use alexa_link_server::config::Config;
+use alexa_link_config::Config;
 use k8s_openapi::api::core::v1::ConfigMap;
 
 use crate::validate::ValidatedLink;

@@ -301,11 +301,10 @@ mod tests {
         let replicas = c.deployment.spec.as_ref().and_then(|s| s.replicas);
         assert_eq!(replicas, Some(3));
         let data = c.config_map.data.as_ref().expect("data");
-        let config =
-            alexa_link_server::config::Config::from_yaml(data.values().next().expect("config"))
-                .expect("parses");
+        let config = alexa_link_config::Config::from_yaml(data.values().next().expect("config"))
+            .expect("parses");
         match &config.store {
-            alexa_link_server::config::StoreConfig::Dynamodb(d) => {
+            alexa_link_config::StoreConfig::Dynamodb(d) => {
                 assert_eq!(
                     (d.table_name.as_str(), d.region.as_str(), d.create_table),
                     ("alexa-link", "eu-west-1", false)
@@ -486,7 +485,7 @@ mod tests {
         for name in ["minimal.yaml", "full.yaml"] {
             let c = build(name);
             let text = &c.config_map.data.expect("data")["config.yaml"];
-            let parsed = alexa_link_server::config::Config::from_yaml(text).expect("server parses");
+            let parsed = alexa_link_config::Config::from_yaml(text).expect("server parses");
             assert_eq!(parsed.validate(), Ok(()), "{name}");
         }
     }
@@ -627,10 +626,10 @@ mod tests {
         assert_matches_fixture("oidc");
     }
 
-    fn server_config(c: &Children) -> alexa_link_server::config::Config {
+    fn server_config(c: &Children) -> alexa_link_config::Config {
         let data = c.config_map.data.as_ref().expect("data");
-        let config = alexa_link_server::config::Config::from_yaml(&data["config.yaml"])
-            .expect("server parses");
+        let config =
+            alexa_link_config::Config::from_yaml(&data["config.yaml"]).expect("server parses");
         assert_eq!(config.validate(), Ok(()), "server accepts");
         config
     }
@@ -652,7 +651,7 @@ mod tests {
 
     #[test]
     fn ldap_renders_every_field_with_its_secrets_as_files() {
-        use alexa_link_server::config::IdentityConfig;
+        use alexa_link_config::IdentityConfig;
         let c = build("ldap.yaml");
         let IdentityConfig::Ldap(l) = server_config(&c).identity else {
             panic!("expected the LDAP backend");
@@ -689,7 +688,7 @@ mod tests {
 
     #[test]
     fn ldap_fields_left_out_take_the_servers_defaults() {
-        use alexa_link_server::config::IdentityConfig;
+        use alexa_link_config::IdentityConfig;
         let mut asl = fixture("ldap.yaml");
         let l = asl.spec.identity.ldap.as_mut().expect("ldap");
         l.url = "ldaps://directory.corp.svc:636".into();
@@ -708,20 +707,20 @@ mod tests {
         let IdentityConfig::Ldap(l) = server_config(&c).identity else {
             panic!("expected the LDAP backend");
         };
-        let d = &config::SERVER_DEFAULTS.ldap;
+        use alexa_link_config::identity::ldap as d;
         assert!(!l.start_tls, "ldaps:// is TLS from the start");
-        assert_eq!(l.user_filter, d.user_filter);
-        assert_eq!(l.id_attribute, d.id_attribute);
-        assert_eq!(l.display_name_attribute, d.display_name_attribute);
+        assert_eq!(l.user_filter, d::DEFAULT_USER_FILTER);
+        assert_eq!(l.id_attribute, d::DEFAULT_ID_ATTRIBUTE);
+        assert_eq!(l.display_name_attribute, d::DEFAULT_DISPLAY_NAME_ATTRIBUTE);
         assert_eq!(
             (l.pool_size, l.timeout_seconds),
-            (d.pool_size, d.timeout_seconds)
+            (d::DEFAULT_POOL_SIZE, d::DEFAULT_TIMEOUT_SECONDS)
         );
     }
 
     #[test]
     fn oidc_renders_issuer_scopes_and_claims_with_the_client_id_from_its_secret() {
-        use alexa_link_server::config::IdentityConfig;
+        use alexa_link_config::IdentityConfig;
         let asl = fixture("oidc.yaml");
         let mut resolved = resolved_for(&asl);
         // As `kubectl create secret --from-file` leaves it: a trailing newline.
@@ -762,11 +761,14 @@ mod tests {
         let IdentityConfig::Oidc(o) = server_config(&c).identity else {
             panic!("expected the OIDC backend");
         };
-        let d = &config::SERVER_DEFAULTS.oidc;
-        assert_eq!(o.scopes, d.scopes);
-        assert_eq!(o.user_id_claim, d.user_id_claim);
-        assert_eq!(o.display_name_claim, d.display_name_claim);
-        assert_eq!(o.request_timeout_seconds, d.request_timeout_seconds);
+        use alexa_link_config::identity::oidc as d;
+        assert_eq!(o.scopes, d::DEFAULT_SCOPES);
+        assert_eq!(o.user_id_claim, d::DEFAULT_USER_ID_CLAIM);
+        assert_eq!(o.display_name_claim, d::DEFAULT_DISPLAY_NAME_CLAIM);
+        assert_eq!(
+            o.request_timeout_seconds,
+            d::DEFAULT_REQUEST_TIMEOUT_SECONDS
+        );
     }
 
     /// The pod-template hash of `fixture` after `key` of `secret` is set to
