@@ -142,7 +142,11 @@ pub struct AlexaSkillLinkSpec {
     pub log_level: Option<String>,
     /// What happens to stored grants and tokens when this resource is
     /// deleted. `Retain` (default) keeps the embedded store's volume and the
-    /// generated keys; `Delete` removes them with the resource.
+    /// generated keys; `Delete` removes them with the resource. With
+    /// `storage.dynamodb`, table items are not deleted by either policy
+    /// (the table may be shared and its items carry no key naming the
+    /// link): they stay readable by a re-created link with the same keys
+    /// and table, and expire by their TTL; delete the table to remove them.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
