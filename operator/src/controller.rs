@@ -113,7 +113,7 @@ impl Context {
             caps,
             failures: Mutex::new(HashMap::new()),
             resync: Duration::from_secs(300),
-            concurrency: 16,
+            concurrency: 32,
             server_image: ServerImage::default(),
             written: Mutex::new(HashMap::new()),
         }
