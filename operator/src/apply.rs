@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::build::{Capabilities, Children, certificate};
+use crate::build::{self, Capabilities, Children};
 use crate::crd::AlexaSkillLink;
 use crate::labels::{APPLIED_HASH_ANNOTATION, MANAGER, Names};
 use crate::metrics::Metrics;
@@ -78,14 +78,30 @@ pub async fn apply_all(
         instance: asl.name_any(),
     };
 
-    a.ensure::<ServiceAccount>("ServiceAccount", children.service_account.clone())
+    // Exhaustive on purpose (no `..`): a new child kind does not compile
+    // until it is applied (and removed when unwanted) here.
+    let Children {
+        service_account,
+        config_map,
+        keys_secret,
+        pvc,
+        deployment,
+        service,
+        pdb,
+        ingress,
+        network_policy,
+        certificate,
+        notes: _, // status only
+    } = children;
+
+    a.ensure::<ServiceAccount>("ServiceAccount", service_account.clone())
         .await?;
-    if let Some(s) = &children.keys_secret {
+    if let Some(s) = keys_secret {
         a.ensure::<Secret>("Secret", s.clone()).await?;
     }
-    a.ensure::<ConfigMap>("ConfigMap", children.config_map.clone())
+    a.ensure::<ConfigMap>("ConfigMap", config_map.clone())
         .await?;
-    match &children.pvc {
+    match pvc {
         Some(p) => {
             a.ensure::<PersistentVolumeClaim>("PersistentVolumeClaim", p.clone())
                 .await?;
@@ -96,8 +112,8 @@ pub async fn apply_all(
         }
     }
     let cert_api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), &ns, &certificate::api_resource());
-    match &children.certificate {
+        Api::namespaced_with(client.clone(), &ns, &build::certificate::api_resource());
+    match certificate {
         Some(c) => {
             a.ensure_with(&cert_api, "Certificate", c.clone()).await?;
         }
@@ -105,12 +121,11 @@ pub async fn apply_all(
         None => a.remove_with(&cert_api, "Certificate", &names.tls).await?,
     }
     let deployment = a
-        .ensure::<Deployment>("Deployment", children.deployment.clone())
+        .ensure::<Deployment>("Deployment", deployment.clone())
         .await?;
-    a.ensure::<Service>("Service", children.service.clone())
-        .await?;
+    a.ensure::<Service>("Service", service.clone()).await?;
     if caps.pdb_v1 {
-        match &children.pdb {
+        match pdb {
             Some(p) => {
                 a.ensure::<PodDisruptionBudget>("PodDisruptionBudget", p.clone())
                     .await?;
@@ -121,13 +136,13 @@ pub async fn apply_all(
             }
         }
     }
-    match &children.ingress {
+    match ingress {
         Some(i) => {
             a.ensure::<Ingress>("Ingress", i.clone()).await?;
         }
         None => a.remove::<Ingress>("Ingress", &names.main).await?,
     }
-    match &children.network_policy {
+    match network_policy {
         Some(n) => {
             a.ensure::<NetworkPolicy>("NetworkPolicy", n.clone())
                 .await?;
@@ -137,7 +152,7 @@ pub async fn apply_all(
                 .await?
         }
     }
-    if children.keys_secret.is_none() {
+    if keys_secret.is_none() {
         a.remove::<Secret>("Secret", &names.keys).await?;
     }
     Ok(deployment)

@@ -1,5 +1,6 @@
 //! Condition types and reasons, as constants so that code, tests and the
-//! README name the same words.
+//! README name the same words, and [`Invalid`], the one error that carries
+//! a reason into the Ready condition.
 
 /// Condition types.
 pub mod types {
@@ -29,9 +30,9 @@ pub mod reasons {
     pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
     /// `tls.certManager` is set but cert-manager's CRDs are not installed.
     pub const CERT_MANAGER_MISSING: &str = "CertManagerMissing";
-    /// `identity.ldap` or `identity.oidc` is set but the server does not
-    /// support it yet.
-    pub const IDENTITY_BACKEND_UNSUPPORTED: &str = "IdentityBackendUnsupported";
+    /// A referenced Secret key holds a value the server cannot use (the
+    /// OIDC client id must be non-empty UTF-8 text).
+    pub const SECRET_VALUE_INVALID: &str = "SecretValueInvalid";
     /// The rendered server config fails the server's own validation.
     pub const INVALID_CONFIG: &str = "InvalidConfig";
     /// The resource cannot be read by this operator (event only: without
@@ -39,4 +40,33 @@ pub mod reasons {
     pub const UNREADABLE_RESOURCE: &str = "UnreadableResource";
     /// Nothing is wrong.
     pub const HEALTHY: &str = "Healthy";
+}
+
+/// Why a resource cannot be realised: a condition reason and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Invalid {
+    /// One CamelCase word from [`reasons`].
+    pub reason: &'static str,
+    /// A sentence naming the field or the Secret.
+    pub message: String,
+}
+
+impl Invalid {
+    /// An invalid resource with `reason`.
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// A bad spec field: "spec.<field> <problem>."
+    pub fn spec(field: &str, problem: impl Into<String>) -> Self {
+        let problem = problem.into();
+        Self::new(
+            reasons::INVALID_SPEC,
+            format!("spec.{field} {}.", problem.trim_end_matches('.')),
+        )
+    }
 }

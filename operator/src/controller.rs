@@ -2,6 +2,7 @@
 //! resolve -> validate -> build -> apply -> status,
 //! each step in its own module, pure where it can be.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,8 +33,9 @@ use crate::crd::{AlexaSkillLink, AlexaSkillLinkStatus};
 use crate::labels::{MANAGER, Names};
 use crate::metrics::{InvalidLabels, Metrics};
 use crate::resolve::resolve;
+use crate::secret_refs::referenced_secrets;
 use crate::status::{self, Outcome, ready_of};
-use crate::validate::{referenced_secrets, validate, validate_name};
+use crate::validate::validate;
 
 /// Why a reconcile failed; all are transient and retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,20 @@ pub struct Context {
     pub concurrency: u16,
     /// The server image for resources that name none.
     pub server_image: ServerImage,
+    /// The last status written per object, with the resourceVersion the
+    /// object had before: the controller's cache may still hold that
+    /// version when the next reconcile starts, and must not make the
+    /// operator write the same status (and event) twice.
+    pub written: Mutex<HashMap<String, Written>>,
+}
+
+/// A status the operator wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// `metadata.resourceVersion` of the resource the status was computed from.
+    pub resource_version: Option<String>,
+    /// The status written.
+    pub status: AlexaSkillLinkStatus,
 }
 
 impl Context {
@@ -97,8 +113,9 @@ impl Context {
             caps,
             failures: Mutex::new(HashMap::new()),
             resync: Duration::from_secs(300),
-            concurrency: 16,
+            concurrency: 32,
             server_image: ServerImage::default(),
+            written: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -123,14 +140,13 @@ pub async fn reconcile(asl: Arc<AlexaSkillLink>, ctx: Arc<Context>) -> Result<Ac
 async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, Error> {
     // Children carry owner references: garbage collection removes them.
     if asl.metadata.deletion_timestamp.is_some() {
+        forget(ctx, asl);
         return Ok(Action::await_change());
     }
+    let asl = &with_current_status(ctx, asl);
     let resolved = resolve(&ctx.client, asl).await.map_err(Error::Resolve)?;
-    let built = validate_name(&asl.name_any())
-        .and_then(|()| validate(&asl.spec, &resolved))
-        .and_then(|()| {
-            build::children(asl, &resolved, ctx.caps, &ctx.server_image, &mut random_key)
-        });
+    let built = validate(asl, &resolved)
+        .map(|link| build::children(&link, ctx.caps, &ctx.server_image, &mut random_key));
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let (desired, action) = match built {
         Err(invalid) => {
@@ -174,7 +190,8 @@ async fn write_status(
     ctx: &Context,
     desired: &AlexaSkillLinkStatus,
 ) -> Result<(), Error> {
-    if asl.status.as_ref() == Some(desired) {
+    let current = asl.status.as_ref();
+    if current == Some(desired) {
         return Ok(());
     }
     let api: Api<AlexaSkillLink> =
@@ -192,7 +209,16 @@ async fn write_status(
     .await
     .map_err(Error::Status)?;
     ctx.metrics.api_write("AlexaSkillLink", "status");
-    let before = ready_of(asl.status.as_ref());
+    if let Ok(mut w) = ctx.written.lock() {
+        w.insert(
+            key(asl),
+            Written {
+                resource_version: asl.metadata.resource_version.clone(),
+                status: desired.clone(),
+            },
+        );
+    }
+    let before = ready_of(current);
     let after = ready_of(Some(desired));
     if before != after
         && let Some(ready) = desired.conditions.iter().find(|c| c.type_ == "Ready")
@@ -217,6 +243,33 @@ async fn write_status(
         }
     }
     Ok(())
+}
+
+/// The resource with its status as it is now: the one we last wrote, when
+/// the cache still shows the version we computed that write from (so the
+/// next status keeps its transition times and no event repeats).
+fn with_current_status<'a>(ctx: &Context, asl: &'a AlexaSkillLink) -> Cow<'a, AlexaSkillLink> {
+    let remembered = ctx
+        .written
+        .lock()
+        .ok()
+        .and_then(|w| w.get(&key(asl)).cloned());
+    match remembered {
+        Some(w) if w.resource_version == asl.metadata.resource_version => {
+            let mut fresh = asl.clone();
+            fresh.status = Some(w.status);
+            Cow::Owned(fresh)
+        }
+        _ => Cow::Borrowed(asl),
+    }
+}
+
+/// Drops what is remembered about a resource being deleted.
+fn forget(ctx: &Context, asl: &AlexaSkillLink) {
+    let k = key(asl);
+    if let Ok(mut w) = ctx.written.lock() {
+        w.remove(&k);
+    }
 }
 
 /// Backoff after a failed reconcile: 2 s doubling to 5 minutes, per object.

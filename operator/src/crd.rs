@@ -142,7 +142,11 @@ pub struct AlexaSkillLinkSpec {
     pub log_level: Option<String>,
     /// What happens to stored grants and tokens when this resource is
     /// deleted. `Retain` (default) keeps the embedded store's volume and the
-    /// generated keys; `Delete` removes them with the resource.
+    /// generated keys; `Delete` removes them with the resource. With
+    /// `storage.dynamodb`, table items are not deleted by either policy
+    /// (the table may be shared and its items carry no key naming the
+    /// link): they stay readable by a re-created link with the same keys
+    /// and table, and expire by their TTL; delete the table to remove them.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
@@ -276,35 +280,91 @@ pub struct StaticIdentitySpec {
 }
 
 /// LDAP login: bind as a service account, search for the user, bind as the user.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.startTls) || !self.startTls || self.url.startsWith('ldap://')").message("startTls is for ldap:// URLs; ldaps:// is TLS from the start"))]
 pub struct LdapIdentitySpec {
-    /// Server URL, `ldaps://host:636` or `ldap://host:389`.
+    /// Server URL, `ldaps://host:636` or `ldap://host:389` (with `startTls`
+    /// to upgrade the connection before the password is sent).
+    #[schemars(length(min = 1), regex(pattern = r"^ldaps?://"))]
     pub url: String,
-    /// DN the server binds as to search.
+    /// Upgrade an `ldap://` connection with StartTLS before binding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_tls: Option<bool>,
+    /// The Secret key holding the PEM CA bundle that signs the directory's
+    /// certificate (for `ldaps://` and StartTLS). Absent: the system roots.
+    /// Mounted as a file; rotating it rolls the pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle_ref: Option<SecretKeyRef>,
+    /// DN the server binds as to search, e.g.
+    /// `cn=alexa-link,ou=services,dc=example,dc=com`.
+    #[schemars(length(min = 1))]
     pub bind_dn: String,
-    /// The Secret key holding the bind password.
+    /// The Secret key holding the bind password. Mounted as a file;
+    /// rotating it rolls the pods.
     pub bind_password_ref: SecretKeyRef,
-    /// Base DN of the user search.
+    /// Base DN of the (subtree) user search, e.g. `ou=people,dc=example,dc=com`.
+    #[schemars(length(min = 1))]
     pub user_base_dn: String,
-    /// Search filter; `{username}` is replaced by the escaped login name.
+    /// Search filter in parentheses; `{username}` is replaced by the escaped
+    /// login name and exactly one entry must match. Defaults to the
+    /// server's `(uid={username})`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_filter: Option<String>,
+    /// Immutable attribute identifying a user across renames: `entryUUID`
+    /// (the server's default, OpenLDAP) or `objectGUID` (Active Directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_attribute: Option<String>,
+    /// Attribute with the name shown on pages. Defaults to the server's `cn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name_attribute: Option<String>,
+    /// Connections each pod keeps open to the directory (1 to 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
+    pub pool_size: Option<u32>,
+    /// Timeout of connecting and of each LDAP operation (1 to 30 seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 30))]
+    pub timeout_seconds: Option<u64>,
 }
 
-/// Delegated login at an upstream OpenID Connect provider.
+/// Delegated login at an upstream OpenID Connect provider. Register
+/// `https://<host>/oauth/callback` as the redirect URI of our client there.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct OidcIdentitySpec {
-    /// Issuer URL; discovery is read from `/.well-known/openid-configuration`.
+    /// Issuer URL (https); discovery is read from
+    /// `<issuerUrl>/.well-known/openid-configuration`.
+    #[schemars(length(min = 1))]
     pub issuer_url: String,
-    /// The Secret key holding our client id at the issuer.
+    /// The Secret key holding our client id at the issuer. The client id is
+    /// not a secret: it is written into the server config, so changing it
+    /// rolls the pods.
     pub client_id_ref: SecretKeyRef,
-    /// The Secret key holding our client secret at the issuer.
+    /// The Secret key holding our client secret at the issuer. Mounted as a
+    /// file; rotating it rolls the pods.
     pub client_secret_ref: SecretKeyRef,
-    /// Scopes requested upstream; defaults to `openid`.
+    /// Scopes requested upstream (`openid` is always added). Defaults to
+    /// the server's `openid profile`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
+    /// The ID-token claim identifying a user. Defaults to the server's
+    /// `sub`; change it only to a claim the provider documents as immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id_claim: Option<String>,
+    /// The ID-token claim with the name shown on pages. Defaults to the
+    /// server's `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name_claim: Option<String>,
+    /// Short stable name of the issuer in stored user ids (letters, digits,
+    /// `-`, `_`, `.`). Absent: derived from `issuerUrl`; set it before moving
+    /// to a new issuer URL that keeps the same subjects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_id: Option<String>,
+    /// Timeout of each request to the provider (1 to 30 seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 30))]
+    pub request_timeout_seconds: Option<u64>,
 }
 
 /// Login with Amazon settings for mutual account linking.

@@ -1,8 +1,9 @@
 //! The alexa-link operator: the `AlexaSkillLink` CRD and its reconciler.
 //!
 //! A reconcile is a pipeline of modules: [`resolve`] (read referenced
-//! Secrets and cert-manager's presence) -> [`validate`] (pure) -> [`build`]
-//! (pure, one module per child kind) -> [`apply`] (server-side apply,
+//! Secrets and cert-manager's presence) -> [`validate`] (pure, into a typed
+//! [`validate::ValidatedLink`]) -> [`build`] (pure, one module per child
+//! kind, from the ValidatedLink only) -> [`apply`] (server-side apply,
 //! deletion of unwanted children) -> [`status`] (written only on change).
 //! [`controller`] wires them to kube's controller runtime.
 
@@ -16,6 +17,7 @@ pub mod labels;
 pub mod leader;
 pub mod metrics;
 pub mod resolve;
+pub mod secret_refs;
 pub mod status;
 pub mod validate;
 

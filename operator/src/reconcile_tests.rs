@@ -378,3 +378,23 @@ async fn unreadable_resource_gets_a_warning_event_and_no_requeue() {
         ["POST /apis/events.k8s.io/v1/namespaces/skills/events".to_owned()]
     );
 }
+
+#[tokio::test]
+async fn a_stale_cache_does_not_write_the_same_status_or_event_twice() {
+    let api = fake_with_secrets();
+    let asl = Arc::new(fixture("minimal.yaml"));
+    let (ctx, server) = context(&api);
+    reconcile(asl.clone(), ctx.clone()).await.expect("first");
+    calls(&api);
+    let after_first = ctx.metrics.total_writes();
+    // The controller's cache has not seen our status write yet: the same
+    // object (same resourceVersion, no status) is reconciled again.
+    reconcile(asl.clone(), ctx.clone()).await.expect("second");
+    server.abort();
+    let writes: Vec<String> = calls(&api)
+        .into_iter()
+        .filter(|c| !c.starts_with("GET "))
+        .collect();
+    assert!(writes.is_empty(), "stale cache caused writes: {writes:?}");
+    assert_eq!(ctx.metrics.total_writes(), after_first);
+}

@@ -10,7 +10,7 @@ use kube::{Api, Client, ResourceExt};
 
 use crate::crd::AlexaSkillLink;
 use crate::labels::Names;
-use crate::validate::{needs_generated_keys, referenced_secrets};
+use crate::secret_refs::{needs_generated_keys, referenced_secrets};
 
 /// What resolve read. Secret values stay in memory for hashing only; they
 /// are never logged nor put into events or status.

@@ -5,9 +5,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 
-use crate::conditions::{reasons, types};
+use crate::conditions::{Invalid, reasons, types};
 use crate::crd::{AlexaSkillLink, AlexaSkillLinkStatus, Endpoints};
-use crate::validate::Invalid;
 
 /// What the reconcile found, as input to the status.
 #[derive(Debug, Clone)]
@@ -300,8 +299,9 @@ mod tests {
             reasons::SECRET_MISSING,
             reasons::SECRET_KEY_MISSING,
             reasons::CERT_MANAGER_MISSING,
-            reasons::IDENTITY_BACKEND_UNSUPPORTED,
+            reasons::SECRET_VALUE_INVALID,
             reasons::INVALID_CONFIG,
+            reasons::UNREADABLE_RESOURCE,
             reasons::HEALTHY,
         ] {
             assert!(

@@ -1,174 +1,454 @@
-//! Validate: pure checks of a spec and of what resolve read, as a chain in
-//! which the first failing check names the reason (cert-manager's Ready
-//! chain). The spec checks repeat the CRD's CEL rules, because API servers
-//! older than 1.25 store resources without running them.
+//! Validate: decide once whether a resource can be realised, into a typed
+//! [`ValidatedLink`] that every builder takes as its only input.
+//!
+//! The checks run as a chain in which the first failing one names the
+//! reason (cert-manager's Ready chain): the name, the spec rules (repeating
+//! the CRD's CEL rules, because API servers older than 1.25 store resources
+//! without running them), the URLs, the referenced Secrets, cert-manager,
+//! and last the server's own validation of the config the builders will
+//! render. A builder cannot see an invalid spec: there is no other way to
+//! get a `ValidatedLink`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
+use alexa_link_config::Config;
+use kube::ResourceExt;
+use url::Url;
+
+pub use crate::conditions::Invalid;
 use crate::conditions::reasons;
-use crate::crd::{AlexaSkillLinkSpec, GrantTypeSpec};
+use crate::crd::{
+    AlexaSkillLink, AlexaSkillLinkSpec, EmbeddedStorageSpec, GrantTypeSpec, IssuerRef,
+    LwaRegionSpec, SecretKeyRef,
+};
+use crate::labels::Names;
 use crate::resolve::Resolved;
+use crate::secret_refs::{ENCRYPTION_KEY, SESSION_KEY, needs_generated_keys, secret_refs};
 
-/// Why a resource cannot be realised: a condition reason and a sentence.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct Invalid {
-    /// One CamelCase word from [`crate::conditions::reasons`].
-    pub reason: &'static str,
-    /// A sentence naming the field or the Secret.
-    pub message: String,
+/// A resource that passed every check, with each decision made into a type.
+///
+/// Fields the operator passes through untouched (resources, placement,
+/// Service and Ingress settings, ...) are read from `resource.spec`; every
+/// field that needs a decision or a parse is here, decided.
+#[derive(Debug, Clone)]
+pub struct ValidatedLink {
+    /// The resource as read (metadata for the children's owner references).
+    pub resource: AlexaSkillLink,
+    /// Names of the children.
+    pub names: Names,
+    /// `https://<host>`.
+    pub public_url: Url,
+    /// Where users log in.
+    pub identity: Identity,
+    /// Where grants and tokens are kept.
+    pub storage: Storage,
+    /// How HTTPS is terminated.
+    pub tls: Tls,
+    /// Mutual account linking, when on.
+    pub partner: Option<Partner>,
+    /// The Secret key with the session key (referenced or generated).
+    pub session_key: SecretKeyRef,
+    /// Whether the operator generates `<name>-keys`.
+    pub generates_keys: bool,
+    /// Server pods.
+    pub replicas: i32,
+    /// What resolve read: the referenced Secrets (all present with their
+    /// keys) and the existing generated keys.
+    pub secrets: Resolved,
 }
 
-impl Invalid {
-    /// An invalid resource with `reason`.
-    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            reason,
-            message: message.into(),
+/// The identity backend, exactly one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Identity {
+    /// Users from a Secret.
+    Static {
+        /// The users YAML.
+        users: SecretKeyRef,
+    },
+    /// An LDAP directory.
+    Ldap(LdapIdentity),
+    /// An upstream OpenID Provider.
+    Oidc(OidcIdentity),
+}
+
+/// How the LDAP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LdapTransport {
+    /// `ldaps://`: TLS from the first byte.
+    Ldaps,
+    /// `ldap://` upgraded with StartTLS before binding.
+    StartTls,
+    /// `ldap://` in the clear (a directory on a trusted network only).
+    Plain,
+}
+
+/// A validated `identity.ldap`; `None` fields take the server's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LdapIdentity {
+    /// The directory.
+    pub url: Url,
+    /// TLS from the start, StartTLS, or none.
+    pub transport: LdapTransport,
+    /// PEM CA bundle (only with TLS).
+    pub ca_bundle: Option<SecretKeyRef>,
+    /// The searching service account.
+    pub bind_dn: String,
+    /// Its password.
+    pub bind_password: SecretKeyRef,
+    /// Base of the user search.
+    pub base_dn: String,
+    /// The search filter.
+    pub user_filter: Option<String>,
+    /// The immutable id attribute.
+    pub id_attribute: Option<String>,
+    /// The display-name attribute.
+    pub display_name_attribute: Option<String>,
+    /// Connections per pod.
+    pub pool_size: Option<u32>,
+    /// Connect and operation timeout.
+    pub timeout_seconds: Option<u64>,
+}
+
+/// A validated `identity.oidc`; `None` fields take the server's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcIdentity {
+    /// The issuer.
+    pub issuer_url: Url,
+    /// Our client id at the issuer, as read from its Secret.
+    pub client_id: String,
+    /// Our client secret at the issuer.
+    pub client_secret: SecretKeyRef,
+    /// Upstream scopes; empty: the server's default.
+    pub scopes: Vec<String>,
+    /// The user-id claim.
+    pub user_id_claim: Option<String>,
+    /// The display-name claim.
+    pub display_name_claim: Option<String>,
+    /// The issuer's short name in user ids.
+    pub issuer_id: Option<String>,
+    /// Timeout of each request to the provider.
+    pub request_timeout_seconds: Option<u64>,
+}
+
+/// The store, exactly one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Storage {
+    /// A file on the `<name>-data` volume (one replica).
+    Embedded(EmbeddedStorageSpec),
+    /// A DynamoDB table.
+    Dynamodb(DynamoDbStorage),
+}
+
+/// A validated `storage.dynamodb`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynamoDbStorage {
+    /// Table name.
+    pub table_name: String,
+    /// AWS region.
+    pub region: String,
+    /// Endpoint override.
+    pub endpoint: Option<Url>,
+    /// Create the table when missing.
+    pub create_table: bool,
+    /// Secret with static credentials; `None`: the pod's identity (IRSA).
+    pub credentials_secret: Option<String>,
+}
+
+/// How HTTPS is terminated, exactly one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tls {
+    /// The server presents this `kubernetes.io/tls` Secret.
+    Secret {
+        /// Secret name.
+        name: String,
+    },
+    /// cert-manager fills `<name>-tls`, which the server presents.
+    CertManager {
+        /// The signing issuer.
+        issuer: IssuerRef,
+    },
+    /// The Ingress terminates TLS; the server speaks HTTP behind it.
+    Ingress {
+        /// The Ingress's certificate Secret; `None`: the controller default.
+        secret_name: Option<String>,
+    },
+}
+
+impl Tls {
+    /// The Secret the server itself presents, if it terminates TLS.
+    pub fn server_secret(&self, names: &Names) -> Option<String> {
+        match self {
+            Tls::Secret { name } => Some(name.clone()),
+            Tls::CertManager { .. } => Some(names.tls.clone()),
+            Tls::Ingress { .. } => None,
         }
     }
-
-    /// A bad spec field: "spec.<field> <problem>."
-    pub fn spec(field: &str, problem: impl Into<String>) -> Self {
-        let problem = problem.into();
-        Self::new(
-            reasons::INVALID_SPEC,
-            format!("spec.{field} {}.", problem.trim_end_matches('.')),
-        )
-    }
 }
 
-/// One reference to a key of a user-provided Secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretRef {
-    /// The referencing field, e.g. `clients[0].clientSecretRef`.
-    pub field: String,
-    /// Secret name.
-    pub name: String,
-    /// Key in the Secret.
-    pub key: String,
+/// Validated mutual account linking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partner {
+    /// The skill's LWA client id.
+    pub client_id: SecretKeyRef,
+    /// The skill's LWA client secret.
+    pub client_secret: SecretKeyRef,
+    /// LWA region.
+    pub region: LwaRegionSpec,
+    /// Token endpoint override.
+    pub token_url: Option<Url>,
+    /// Scopes reported with partner tokens.
+    pub scopes: Vec<String>,
+    /// Clients through which users link (the default resolved).
+    pub linked_clients: Vec<String>,
+    /// Encryption keys, first encrypts (referenced or generated).
+    pub encryption_keys: Vec<SecretKeyRef>,
 }
 
-/// Key of the access key id in `storage.dynamodb.credentialsSecretName`.
-pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
-/// Key of the secret access key in `storage.dynamodb.credentialsSecretName`.
-pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
-
-/// Every user-provided Secret key the server reads, with the field naming it.
-pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
-    let mut refs = Vec::new();
-    let mut push = |field: String, name: &str, key: &str| {
-        refs.push(SecretRef {
-            field,
-            name: name.to_owned(),
-            key: key.to_owned(),
-        })
-    };
-    for (i, c) in spec.clients.iter().enumerate() {
-        push(
-            format!("clients[{i}].clientSecretRef"),
-            &c.client_secret_ref.name,
-            &c.client_secret_ref.key,
-        );
-    }
-    if let Some(s) = &spec.identity.static_ {
-        push(
-            "identity.static.usersSecretRef".into(),
-            &s.users_secret_ref.name,
-            &s.users_secret_ref.key,
-        );
-    }
-    if let Some(l) = &spec.identity.ldap {
-        push(
-            "identity.ldap.bindPasswordRef".into(),
-            &l.bind_password_ref.name,
-            &l.bind_password_ref.key,
-        );
-    }
-    if let Some(o) = &spec.identity.oidc {
-        push(
-            "identity.oidc.clientIdRef".into(),
-            &o.client_id_ref.name,
-            &o.client_id_ref.key,
-        );
-        push(
-            "identity.oidc.clientSecretRef".into(),
-            &o.client_secret_ref.name,
-            &o.client_secret_ref.key,
-        );
-    }
-    if let Some(p) = &spec.partner {
-        push(
-            "partner.clientIdRef".into(),
-            &p.client_id_ref.name,
-            &p.client_id_ref.key,
-        );
-        push(
-            "partner.clientSecretRef".into(),
-            &p.client_secret_ref.name,
-            &p.client_secret_ref.key,
-        );
-        // Without partners the server does not read encryption keys.
-        if let Some(e) = &spec.encryption_key_ref {
-            for (i, key) in e.keys.iter().enumerate() {
-                push(format!("encryptionKeyRef.keys[{i}]"), &e.name, key);
-            }
-        }
-    }
-    if let Some(s) = &spec.session_key_ref {
-        push("sessionKeyRef".into(), &s.name, &s.key);
-    }
-    if let Some(name) = spec
-        .storage
-        .dynamodb
-        .as_ref()
-        .and_then(|d| d.credentials_secret_name.as_ref())
-    {
-        push(
-            "storage.dynamodb.credentialsSecretName".into(),
-            name,
-            AWS_ACCESS_KEY_ID,
-        );
-        push(
-            "storage.dynamodb.credentialsSecretName".into(),
-            name,
-            AWS_SECRET_ACCESS_KEY,
-        );
-    }
-    if let Some(name) = &spec.tls.secret_name {
-        push("tls.secretName".into(), name, "tls.crt");
-        push("tls.secretName".into(), name, "tls.key");
-    }
-    refs
-}
-
-/// The user-provided Secrets the server reads: name -> keys.
-pub fn referenced_secrets(spec: &AlexaSkillLinkSpec) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for r in secret_refs(spec) {
-        out.entry(r.name).or_default().insert(r.key);
-    }
-    out
-}
-
-/// Whether the operator generates the `<name>-keys` Secret.
-pub fn needs_generated_keys(spec: &AlexaSkillLinkSpec) -> bool {
-    spec.session_key_ref.is_none() || (spec.partner.is_some() && spec.encryption_key_ref.is_none())
-}
-
-/// The whole chain: spec rules, supported backends, referenced Secrets,
-/// cert-manager.
-pub fn validate(spec: &AlexaSkillLinkSpec, resolved: &Resolved) -> Result<(), Invalid> {
+/// The whole chain, ending in the typed link.
+pub fn validate(asl: &AlexaSkillLink, resolved: &Resolved) -> Result<ValidatedLink, Invalid> {
+    let name = asl.name_any();
+    validate_name(&name)?;
+    let spec = &asl.spec;
     validate_spec(spec)?;
-    supported(spec)?;
     secrets_present(spec, resolved)?;
-    if spec.tls.cert_manager.is_some() && !resolved.cert_manager_installed {
+    let names = Names::new(&name);
+    let link = ValidatedLink {
+        public_url: Url::parse(&format!("https://{}", spec.host))
+            .map_err(|e| Invalid::spec("host", format!("is not a valid DNS name: {e}")))?,
+        identity: identity(spec, resolved)?,
+        storage: storage(spec)?,
+        tls: tls(spec)?,
+        partner: partner(spec, &names)?,
+        session_key: spec
+            .session_key_ref
+            .clone()
+            .unwrap_or_else(|| SecretKeyRef {
+                name: names.keys.clone(),
+                key: SESSION_KEY.to_owned(),
+            }),
+        generates_keys: needs_generated_keys(spec),
+        replicas: if spec.storage.embedded.is_some() {
+            1
+        } else {
+            spec.replicas.unwrap_or(1)
+        },
+        secrets: resolved.clone(),
+        names,
+        resource: asl.clone(),
+    };
+    if matches!(link.tls, Tls::CertManager { .. }) && !resolved.cert_manager_installed {
         return Err(Invalid::new(
             reasons::CERT_MANAGER_MISSING,
             "spec.tls.certManager is set but cert-manager's Certificate CRD (certificates.cert-manager.io) is not installed.",
         ));
     }
-    Ok(())
+    server_accepts(&crate::build::config::render(&link))?;
+    Ok(link)
+}
+
+/// The server's own validation of the config the builders render.
+fn server_accepts(config: &Config) -> Result<(), Invalid> {
+    config.validate().map_err(|errors| {
+        let list = errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
+        Invalid::new(
+            reasons::INVALID_CONFIG,
+            format!("The server rejects the rendered config: {list}."),
+        )
+    })
+}
+
+fn parse_url(field: &str, value: &str) -> Result<Url, Invalid> {
+    Url::parse(value).map_err(|e| Invalid::spec(field, format!("is not an absolute URL: {e}")))
+}
+
+/// An endpoint the server calls over HTTP: `host:port` parses as a URL of
+/// scheme `host`, so the scheme is checked too.
+fn parse_http_url(field: &str, value: &str) -> Result<Url, Invalid> {
+    let url = parse_url(field, value)?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Invalid::spec(
+            field,
+            format!("must be an http:// or https:// URL with a host, got {value:?}"),
+        ));
+    }
+    Ok(url)
+}
+
+fn identity(spec: &AlexaSkillLinkSpec, resolved: &Resolved) -> Result<Identity, Invalid> {
+    let id = &spec.identity;
+    if let Some(s) = &id.static_ {
+        return Ok(Identity::Static {
+            users: s.users_secret_ref.clone(),
+        });
+    }
+    if let Some(l) = &id.ldap {
+        let url = parse_url("identity.ldap.url", &l.url)?;
+        let transport = match (url.scheme(), l.start_tls.unwrap_or(false)) {
+            ("ldaps", false) => LdapTransport::Ldaps,
+            ("ldap", true) => LdapTransport::StartTls,
+            ("ldap", false) => LdapTransport::Plain,
+            ("ldaps", true) => {
+                return Err(Invalid::spec(
+                    "identity.ldap.startTls",
+                    "is for ldap:// URLs; ldaps:// is TLS from the start",
+                ));
+            }
+            (other, _) => {
+                return Err(Invalid::spec(
+                    "identity.ldap.url",
+                    format!("must be ldap:// or ldaps://, got {other}://"),
+                ));
+            }
+        };
+        if transport == LdapTransport::Plain && l.ca_bundle_ref.is_some() {
+            return Err(Invalid::spec(
+                "identity.ldap.caBundleRef",
+                "is used only with ldaps:// or startTls: true",
+            ));
+        }
+        return Ok(Identity::Ldap(LdapIdentity {
+            url,
+            transport,
+            ca_bundle: l.ca_bundle_ref.clone(),
+            bind_dn: l.bind_dn.clone(),
+            bind_password: l.bind_password_ref.clone(),
+            base_dn: l.user_base_dn.clone(),
+            user_filter: l.user_filter.clone(),
+            id_attribute: l.id_attribute.clone(),
+            display_name_attribute: l.display_name_attribute.clone(),
+            pool_size: l.pool_size,
+            timeout_seconds: l.timeout_seconds,
+        }));
+    }
+    if let Some(o) = &id.oidc {
+        let issuer_url = parse_url("identity.oidc.issuerUrl", &o.issuer_url)?;
+        let r = &o.client_id_ref;
+        let value = resolved
+            .secrets
+            .get(&r.name)
+            .and_then(Option::as_ref)
+            .and_then(|data| data.get(&r.key));
+        // Secrets made with `--from-file` end in a newline; it is no part
+        // of a client id.
+        let client_id = value
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                Invalid::new(
+                    reasons::SECRET_VALUE_INVALID,
+                    format!(
+                        "Secret {:?} key {:?} (spec.identity.oidc.clientIdRef) must hold the client id as non-empty UTF-8 text.",
+                        r.name, r.key
+                    ),
+                )
+            })?;
+        return Ok(Identity::Oidc(OidcIdentity {
+            issuer_url,
+            client_id: client_id.to_owned(),
+            client_secret: o.client_secret_ref.clone(),
+            scopes: o.scopes.clone(),
+            user_id_claim: o.user_id_claim.clone(),
+            display_name_claim: o.display_name_claim.clone(),
+            issuer_id: o.issuer_id.clone(),
+            request_timeout_seconds: o.request_timeout_seconds,
+        }));
+    }
+    Err(exactly_one_identity())
+}
+
+fn exactly_one_identity() -> Invalid {
+    Invalid::spec(
+        "identity",
+        "must set exactly one identity backend: static, ldap or oidc",
+    )
+}
+
+fn storage(spec: &AlexaSkillLinkSpec) -> Result<Storage, Invalid> {
+    match (&spec.storage.embedded, &spec.storage.dynamodb) {
+        (Some(e), None) => Ok(Storage::Embedded(e.clone())),
+        (None, Some(d)) => Ok(Storage::Dynamodb(DynamoDbStorage {
+            table_name: d.table_name.clone(),
+            region: d.region.clone(),
+            endpoint: d
+                .endpoint
+                .as_deref()
+                .map(|e| parse_http_url("storage.dynamodb.endpoint", e))
+                .transpose()?,
+            create_table: d.create_table,
+            credentials_secret: d.credentials_secret_name.clone(),
+        })),
+        _ => Err(Invalid::spec(
+            "storage",
+            "must set exactly one storage backend: embedded or dynamodb",
+        )),
+    }
+}
+
+fn tls(spec: &AlexaSkillLinkSpec) -> Result<Tls, Invalid> {
+    let t = &spec.tls;
+    match (&t.secret_name, &t.cert_manager, &t.ingress) {
+        (Some(name), None, None) => Ok(Tls::Secret { name: name.clone() }),
+        (None, Some(cm), None) => Ok(Tls::CertManager {
+            issuer: cm.issuer_ref.clone(),
+        }),
+        (None, None, Some(i)) => Ok(Tls::Ingress {
+            secret_name: i.secret_name.clone(),
+        }),
+        _ => Err(Invalid::spec(
+            "tls",
+            "must set exactly one TLS mode: secretName, certManager or ingress",
+        )),
+    }
+}
+
+fn partner(spec: &AlexaSkillLinkSpec, names: &Names) -> Result<Option<Partner>, Invalid> {
+    let Some(p) = &spec.partner else {
+        return Ok(None);
+    };
+    let linked_clients = if p.linked_clients.is_empty() {
+        spec.clients
+            .iter()
+            .filter(|c| {
+                c.grant_types.is_empty()
+                    || c.grant_types.contains(&GrantTypeSpec::AuthorizationCode)
+            })
+            .map(|c| c.client_id.clone())
+            .collect()
+    } else {
+        p.linked_clients.clone()
+    };
+    let encryption_keys = match &spec.encryption_key_ref {
+        Some(r) => r
+            .keys
+            .iter()
+            .map(|k| SecretKeyRef {
+                name: r.name.clone(),
+                key: k.clone(),
+            })
+            .collect(),
+        None => vec![SecretKeyRef {
+            name: names.keys.clone(),
+            key: ENCRYPTION_KEY.to_owned(),
+        }],
+    };
+    Ok(Some(Partner {
+        client_id: p.client_id_ref.clone(),
+        client_secret: p.client_secret_ref.clone(),
+        region: p.region,
+        token_url: p
+            .token_url
+            .as_deref()
+            .map(|u| parse_http_url("partner.tokenUrl", u))
+            .transpose()?,
+        scopes: p.scopes.clone(),
+        linked_clients,
+        encryption_keys,
+    }))
 }
 
 /// The resource's name becomes a Service name and a label value: a
@@ -204,10 +484,21 @@ pub fn validate_spec(spec: &AlexaSkillLinkSpec) -> Result<(), Invalid> {
         spec.identity.oidc.is_some(),
     ];
     if identities.iter().filter(|b| **b).count() != 1 {
-        return Err(Invalid::spec(
-            "identity",
-            "must set exactly one identity backend: static, ldap or oidc",
-        ));
+        return Err(exactly_one_identity());
+    }
+    if let Some(l) = &spec.identity.ldap {
+        if !(l.url.starts_with("ldap://") || l.url.starts_with("ldaps://")) {
+            return Err(Invalid::spec(
+                "identity.ldap.url",
+                "must start with ldap:// or ldaps://",
+            ));
+        }
+        if l.start_tls == Some(true) && !l.url.starts_with("ldap://") {
+            return Err(Invalid::spec(
+                "identity.ldap.startTls",
+                "is for ldap:// URLs; ldaps:// is TLS from the start",
+            ));
+        }
     }
     let tls_modes = [
         spec.tls.secret_name.is_some(),
@@ -295,24 +586,6 @@ pub fn validate_spec(spec: &AlexaSkillLinkSpec) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Backends the server of this release cannot run yet.
-fn supported(spec: &AlexaSkillLinkSpec) -> Result<(), Invalid> {
-    if spec.identity.ldap.is_some() || spec.identity.oidc.is_some() {
-        let which = if spec.identity.ldap.is_some() {
-            "ldap"
-        } else {
-            "oidc"
-        };
-        return Err(Invalid::new(
-            reasons::IDENTITY_BACKEND_UNSUPPORTED,
-            format!(
-                "spec.identity.{which} is not supported by this server version; use identity.static."
-            ),
-        ));
-    }
-    Ok(())
-}
-
 fn secrets_present(spec: &AlexaSkillLinkSpec, resolved: &Resolved) -> Result<(), Invalid> {
     for r in secret_refs(spec) {
         match resolved.secrets.get(&r.name) {
@@ -346,9 +619,29 @@ mod tests {
     use super::*;
     use crate::build::testing::{fixture, resolved_for};
     use crate::crd::{DynamoDbStorageSpec, LdapIdentitySpec, RefreshTokenSpec, SecretKeyRef};
+    use crate::secret_refs::{AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, referenced_secrets};
 
     fn minimal() -> AlexaSkillLinkSpec {
         fixture("minimal.yaml").spec
+    }
+
+    fn ldap_spec() -> LdapIdentitySpec {
+        LdapIdentitySpec {
+            url: "ldaps://ldap:636".into(),
+            start_tls: None,
+            ca_bundle_ref: None,
+            bind_dn: "cn=svc".into(),
+            bind_password_ref: SecretKeyRef {
+                name: "l".into(),
+                key: "p".into(),
+            },
+            user_base_dn: "ou=people".into(),
+            user_filter: None,
+            id_attribute: None,
+            display_name_attribute: None,
+            pool_size: None,
+            timeout_seconds: None,
+        }
     }
 
     fn spec_error(spec: &AlexaSkillLinkSpec) -> Invalid {
@@ -361,23 +654,14 @@ mod tests {
             let asl = fixture(name);
             let mut resolved = resolved_for(&asl);
             resolved.cert_manager_installed = true;
-            assert_eq!(validate(&asl.spec, &resolved), Ok(()), "{name}");
+            assert_eq!(validate(&asl, &resolved).map(|_| ()), Ok(()), "{name}");
         }
     }
 
     #[test]
     fn exactly_one_identity_backend() {
         let mut s = minimal();
-        s.identity.ldap = Some(LdapIdentitySpec {
-            url: "ldaps://ldap:636".into(),
-            bind_dn: "cn=svc".into(),
-            bind_password_ref: SecretKeyRef {
-                name: "l".into(),
-                key: "p".into(),
-            },
-            user_base_dn: "ou=people".into(),
-            user_filter: None,
-        });
+        s.identity.ldap = Some(ldap_spec());
         let e = spec_error(&s);
         assert_eq!(e.reason, reasons::INVALID_SPEC);
         assert!(e.message.starts_with("spec.identity "), "{}", e.message);
@@ -496,7 +780,9 @@ mod tests {
             credentials_secret_name: Some("aws-keys".into()),
         });
         let mut resolved = resolved_for(&asl);
-        let e = validate(&s, &resolved).expect_err("the credentials Secret is missing");
+        let mut asl = asl.clone();
+        asl.spec = s;
+        let e = validate(&asl, &resolved).expect_err("the credentials Secret is missing");
         assert_eq!(e.reason, reasons::SECRET_MISSING);
         assert!(e.message.contains("aws-keys"), "{}", e.message);
         resolved.secrets.insert(
@@ -508,7 +794,8 @@ mod tests {
                     .collect(),
             ),
         );
-        validate(&s, &resolved).expect("valid with DynamoDB and 3 replicas");
+        let link = validate(&asl, &resolved).expect("valid with DynamoDB and 3 replicas");
+        assert_eq!(link.replicas, 3);
     }
 
     #[test]
@@ -516,7 +803,7 @@ mod tests {
         let asl = fixture("minimal.yaml");
         let mut resolved = resolved_for(&asl);
         resolved.secrets.insert("minimal-users".into(), None);
-        let e = validate(&asl.spec, &resolved).expect_err("missing");
+        let e = validate(&asl, &resolved).expect_err("missing");
         assert_eq!(e.reason, reasons::SECRET_MISSING);
         assert_eq!(
             e.message,
@@ -526,7 +813,7 @@ mod tests {
         resolved
             .secrets
             .insert("minimal-users".into(), Some(Default::default()));
-        let e = validate(&asl.spec, &resolved).expect_err("missing key");
+        let e = validate(&asl, &resolved).expect_err("missing key");
         assert_eq!(e.reason, reasons::SECRET_KEY_MISSING);
         assert!(
             e.message.contains("has no key \"users.yaml\""),
@@ -539,7 +826,7 @@ mod tests {
     fn cert_manager_must_be_installed() {
         let asl = fixture("full.yaml");
         let resolved = resolved_for(&asl);
-        let e = validate(&asl.spec, &resolved).expect_err("no cert-manager");
+        let e = validate(&asl, &resolved).expect_err("no cert-manager");
         assert_eq!(e.reason, reasons::CERT_MANAGER_MISSING);
     }
 
@@ -570,18 +857,26 @@ mod tests {
         let mutations: &[Mutation] = &[
             ("unchanged", |_| {}),
             ("two identity backends", |s| {
-                s.identity.ldap = Some(LdapIdentitySpec {
-                    url: "ldaps://ldap:636".into(),
-                    bind_dn: "cn=svc".into(),
-                    bind_password_ref: SecretKeyRef {
-                        name: "l".into(),
-                        key: "p".into(),
-                    },
-                    user_base_dn: "ou=people".into(),
-                    user_filter: None,
-                })
+                s.identity.ldap = Some(ldap_spec())
             }),
             ("no identity backend", |s| s.identity.static_ = None),
+            ("ldap instead of static", |s| {
+                s.identity.static_ = None;
+                s.identity.ldap = Some(ldap_spec())
+            }),
+            ("ldaps with startTls", |s| {
+                s.identity.static_ = None;
+                let mut l = ldap_spec();
+                l.start_tls = Some(true);
+                s.identity.ldap = Some(l)
+            }),
+            ("ldap with startTls", |s| {
+                s.identity.static_ = None;
+                let mut l = ldap_spec();
+                l.url = "ldap://ldap:389".into();
+                l.start_tls = Some(true);
+                s.identity.ldap = Some(l)
+            }),
             ("two tls modes", |s| s.tls.secret_name = Some("tls".into())),
             ("no tls mode", |s| s.tls.ingress = None),
             ("secretName tls", |s| {
@@ -650,5 +945,278 @@ mod tests {
         asl.spec.partner.as_mut().expect("partner").linked_clients = vec!["nobody".into()];
         assert!(kube::core::cel::validate_cel(&asl).is_err());
         assert!(validate_spec(&asl.spec).is_err());
+    }
+
+    /// One row per reason `validate` can give (and per rule behind it):
+    /// a mutation of a valid fixture and the reason and message it must
+    /// produce.
+    #[test]
+    fn every_reason_from_a_table() {
+        type Mutation = fn(&mut AlexaSkillLink, &mut Resolved);
+        let rows: &[(&str, &str, Mutation, &str, &str)] = &[
+            (
+                "minimal.yaml",
+                "bad name",
+                |a, _| a.metadata.name = Some("Bad_Name".into()),
+                reasons::INVALID_SPEC,
+                "metadata.name \"Bad_Name\" must be a DNS-1035 label",
+            ),
+            (
+                "minimal.yaml",
+                "empty host",
+                |a, _| a.spec.host.clear(),
+                reasons::INVALID_SPEC,
+                "spec.host must not be empty.",
+            ),
+            (
+                "minimal.yaml",
+                "host with a space",
+                |a, _| a.spec.host = "bad host".into(),
+                reasons::INVALID_SPEC,
+                "spec.host is not a valid DNS name",
+            ),
+            (
+                "ldap.yaml",
+                "ldap url of another scheme",
+                |a, _| {
+                    a.spec.identity.ldap.as_mut().expect("ldap").url = "http://directory:389".into()
+                },
+                reasons::INVALID_SPEC,
+                "spec.identity.ldap.url must start with ldap:// or ldaps://.",
+            ),
+            (
+                "ldap.yaml",
+                "startTls on ldaps",
+                |a, _| {
+                    a.spec.identity.ldap.as_mut().expect("ldap").url =
+                        "ldaps://directory:636".into()
+                },
+                reasons::INVALID_SPEC,
+                "spec.identity.ldap.startTls is for ldap:// URLs",
+            ),
+            (
+                "ldap.yaml",
+                "unparseable ldap url",
+                |a, _| {
+                    a.spec.identity.ldap.as_mut().expect("ldap").url = "ldap://exa mple:389".into()
+                },
+                reasons::INVALID_SPEC,
+                "spec.identity.ldap.url is not an absolute URL",
+            ),
+            (
+                "ldap.yaml",
+                "CA bundle in the clear",
+                |a, _| a.spec.identity.ldap.as_mut().expect("ldap").start_tls = Some(false),
+                reasons::INVALID_SPEC,
+                "spec.identity.ldap.caBundleRef is used only with ldaps:// or startTls: true.",
+            ),
+            (
+                "ldap.yaml",
+                "bind password Secret missing",
+                |_, r| {
+                    r.secrets.insert("ldap-bind".into(), None);
+                },
+                reasons::SECRET_MISSING,
+                "Secret \"ldap-bind\" does not exist (referenced by spec.identity.ldap.bindPasswordRef).",
+            ),
+            (
+                "ldap.yaml",
+                "CA bundle key missing",
+                |_, r| {
+                    r.secrets
+                        .insert("ldap-directory-ca".into(), Some(Default::default()));
+                },
+                reasons::SECRET_KEY_MISSING,
+                "Secret \"ldap-directory-ca\" has no key \"ca.crt\" (referenced by spec.identity.ldap.caBundleRef).",
+            ),
+            (
+                "ldap.yaml",
+                "filter without {username}",
+                |a, _| {
+                    a.spec.identity.ldap.as_mut().expect("ldap").user_filter =
+                        Some("(uid=admin)".into())
+                },
+                reasons::INVALID_CONFIG,
+                "identity.ldap.userFilter",
+            ),
+            (
+                "oidc.yaml",
+                "issuer over plain http",
+                |a, _| {
+                    a.spec.identity.oidc.as_mut().expect("oidc").issuer_url =
+                        "http://login.example.com".into()
+                },
+                reasons::INVALID_CONFIG,
+                "identity.oidc.issuerUrl",
+            ),
+            (
+                "oidc.yaml",
+                "issuer not a URL",
+                |a, _| {
+                    a.spec.identity.oidc.as_mut().expect("oidc").issuer_url =
+                        "login.example.com".into()
+                },
+                reasons::INVALID_SPEC,
+                "spec.identity.oidc.issuerUrl is not an absolute URL",
+            ),
+            (
+                "oidc.yaml",
+                "empty client id",
+                |_, r| {
+                    r.secrets
+                        .get_mut("oidc-upstream")
+                        .and_then(Option::as_mut)
+                        .expect("secret")
+                        .insert("client-id".into(), b" \n".to_vec());
+                },
+                reasons::SECRET_VALUE_INVALID,
+                "Secret \"oidc-upstream\" key \"client-id\" (spec.identity.oidc.clientIdRef) must hold the client id as non-empty UTF-8 text.",
+            ),
+            (
+                "oidc.yaml",
+                "client id not UTF-8",
+                |_, r| {
+                    r.secrets
+                        .get_mut("oidc-upstream")
+                        .and_then(Option::as_mut)
+                        .expect("secret")
+                        .insert("client-id".into(), vec![0xff, 0xfe]);
+                },
+                reasons::SECRET_VALUE_INVALID,
+                "must hold the client id as non-empty UTF-8 text",
+            ),
+            (
+                "oidc.yaml",
+                "client secret Secret missing",
+                |_, r| {
+                    r.secrets.remove("oidc-upstream");
+                },
+                reasons::SECRET_MISSING,
+                "Secret \"oidc-upstream\" does not exist (referenced by spec.identity.oidc.clientIdRef).",
+            ),
+            (
+                "oidc.yaml",
+                "bad scope",
+                |a, _| {
+                    a.spec.identity.oidc.as_mut().expect("oidc").scopes = vec!["two words".into()]
+                },
+                reasons::INVALID_CONFIG,
+                "identity.oidc.scopes[0]",
+            ),
+            (
+                "oidc.yaml",
+                "cert-manager absent",
+                |_, r| r.cert_manager_installed = false,
+                reasons::CERT_MANAGER_MISSING,
+                "spec.tls.certManager is set but cert-manager",
+            ),
+            (
+                "dynamodb.yaml",
+                "endpoint without a scheme",
+                |a, _| {
+                    a.spec.storage.dynamodb.as_mut().expect("dynamodb").endpoint =
+                        Some("localhost:8000".into())
+                },
+                reasons::INVALID_SPEC,
+                "spec.storage.dynamodb.endpoint must be an http:// or https:// URL with a host, got \"localhost:8000\".",
+            ),
+            (
+                "dynamodb.yaml",
+                "endpoint not a URL",
+                |a, _| {
+                    a.spec.storage.dynamodb.as_mut().expect("dynamodb").endpoint =
+                        Some("/dynamodb".into())
+                },
+                reasons::INVALID_SPEC,
+                "spec.storage.dynamodb.endpoint is not an absolute URL",
+            ),
+            (
+                "dynamodb.yaml",
+                "table name too short",
+                |a, _| {
+                    a.spec
+                        .storage
+                        .dynamodb
+                        .as_mut()
+                        .expect("dynamodb")
+                        .table_name = "ab".into()
+                },
+                reasons::INVALID_CONFIG,
+                "store.dynamodb.tableName",
+            ),
+            (
+                "full.yaml",
+                "token URL not a URL",
+                |a, _| {
+                    a.spec.partner.as_mut().expect("partner").token_url =
+                        Some("/auth/o2/token".into())
+                },
+                reasons::INVALID_SPEC,
+                "spec.partner.tokenUrl is not an absolute URL",
+            ),
+            (
+                "full.yaml",
+                "two storage backends",
+                |a, _| {
+                    a.spec.storage.dynamodb = Some(DynamoDbStorageSpec {
+                        table_name: "t".into(),
+                        region: "r".into(),
+                        endpoint: None,
+                        create_table: false,
+                        credentials_secret_name: None,
+                    })
+                },
+                reasons::INVALID_SPEC,
+                "spec.storage must set exactly one storage backend",
+            ),
+        ];
+        for (file, what, mutate, reason, message) in rows {
+            let mut asl = fixture(file);
+            let mut resolved = resolved_for(&asl);
+            resolved.cert_manager_installed = true;
+            validate(&asl, &resolved).unwrap_or_else(|e| panic!("{file} is valid: {e}"));
+            mutate(&mut asl, &mut resolved);
+            let e = validate(&asl, &resolved).expect_err(what);
+            assert_eq!(e.reason, *reason, "{what}: {}", e.message);
+            assert!(
+                e.message.contains(message),
+                "{what}: {:?} does not contain {message:?}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_validated_link_carries_every_decision() {
+        let asl = fixture("ldap.yaml");
+        let link = validate(&asl, &resolved_for(&asl)).expect("valid");
+        let Identity::Ldap(l) = &link.identity else {
+            panic!("ldap")
+        };
+        assert_eq!(l.transport, LdapTransport::StartTls);
+        assert_eq!(
+            link.tls,
+            Tls::Secret {
+                name: "ldap-tls".into()
+            }
+        );
+        assert!(matches!(link.storage, Storage::Embedded(_)));
+        assert_eq!(link.public_url.as_str(), "https://ldap-link.example.com/");
+        assert_eq!((link.replicas, link.generates_keys), (1, false));
+
+        let asl = fixture("full.yaml");
+        let mut resolved = resolved_for(&asl);
+        resolved.cert_manager_installed = true;
+        let link = validate(&asl, &resolved).expect("valid");
+        let p = link.partner.expect("partner");
+        assert_eq!(
+            p.token_url.map(String::from).as_deref(),
+            Some("https://lwa-proxy.internal/auth/o2/token")
+        );
+        // encryptionKeyRef.keys in order: the first encrypts.
+        let keys: Vec<&str> = p.encryption_keys.iter().map(|k| k.key.as_str()).collect();
+        assert_eq!(keys, ["k2", "k1"]);
+        // No linkedClients: every client using authorization_code.
+        assert_eq!(p.linked_clients, ["alexa-skill"]);
     }
 }

@@ -2,12 +2,12 @@
 //! account linking, including mutual account linking.
 //!
 //! The binary (`main.rs`) is a thin shell over this library: [`config`]
-//! defines the file it reads (and the operator renders), [`app`] turns it
-//! into running parts, [`server`] serves them.
+//! (the `alexa-link-config` crate) defines the file it reads and the
+//! operator renders, [`app`] turns it into running parts, [`server`] serves
+//! them.
 
 pub mod app;
 pub mod clock;
-pub mod config;
 pub mod dev;
 pub mod identity;
 pub mod keyring;
@@ -21,6 +21,10 @@ pub mod telemetry;
 pub mod tls;
 pub mod tokens;
 pub mod web;
+
+/// The config file's types, defaults and checks: the `alexa-link-config`
+/// crate (shared with the operator), under the name the server always used.
+pub use alexa_link_config as config;
 
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -6,7 +6,9 @@
 #   - the operator's peak RSS (VmHWM),
 #   - API writes per resource (the operator's own write counter), and how
 #     many of them a restart with nothing changed sends (should be 0).
-# Usage: tests/operator/bench.sh [N]    (PROFILE=debug to skip the release build)
+# Usage: tests/operator/bench.sh [N]    (PROFILE=debug to skip the release build;
+#        OPERATOR_BIN=path to run a prebuilt operator, e.g. a before/after pair;
+#        OPERATOR_ARGS="--concurrency 64" to try the operator's knobs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -29,7 +31,13 @@ command -v kubectl >/dev/null || "$TOOLS/install-helm.sh"
 "$TOOLS/start-k8s-controlplane.sh"
 export KUBECONFIG=$K8S_WORK/run/kubeconfig
 PROFILE=${PROFILE:-release}
-if [ "$PROFILE" = release ]; then cargo build -q --release -p alexa-link-operator; else cargo build -q -p alexa-link-operator; fi
+if [ -n "${OPERATOR_BIN:-}" ]; then
+  PROFILE="prebuilt $OPERATOR_BIN"
+elif [ "$PROFILE" = release ]; then
+  cargo build -q --release -p alexa-link-operator; OPERATOR_BIN=$ROOT/target/release/alexa-link-operator
+else
+  cargo build -q -p alexa-link-operator; OPERATOR_BIN=$ROOT/target/$PROFILE/alexa-link-operator
+fi
 kubectl apply --validate=false -f crds/alexaskilllinks.yaml >/dev/null
 kubectl wait --for=condition=Established crd/alexaskilllinks.skilllink.dev --timeout=30s >/dev/null
 kubectl create namespace bench >/dev/null
@@ -48,11 +56,12 @@ current() { # resources whose status describes their generation
     | awk '$1 == $2 {n++} END {print n + 0}'
 }
 
-RUST_LOG=warn "$ROOT/target/$PROFILE/alexa-link-operator" run --admin-listen "$ADMIN" --namespace bench \
-  --lease-namespace bench > "$WORK/operator.log" 2>&1 &
+RUST_LOG=warn "$OPERATOR_BIN" run --admin-listen "$ADMIN" --namespace bench \
+  --lease-namespace bench ${OPERATOR_ARGS:-} > "$WORK/operator.log" 2>&1 &
 OPERATOR_PID=$!
 for _ in $(seq 100); do curl -sf "http://$ADMIN/readyz" >/dev/null && break; sleep 0.1; done
 
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 start=$(date +%s.%N)
 kubectl -n bench create -f "$WORK/links.yaml" >/dev/null
 created=$(date +%s.%N)
@@ -71,16 +80,18 @@ rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$OPERATOR_PID/status")
 kill "$OPERATOR_PID"; wait "$OPERATOR_PID" 2>/dev/null || true
 
 # Restart with nothing changed: count its writes.
-RUST_LOG=warn "$ROOT/target/$PROFILE/alexa-link-operator" run --admin-listen "$ADMIN" --namespace bench \
-  --lease-namespace bench >> "$WORK/operator.log" 2>&1 &
+RUST_LOG=warn "$OPERATOR_BIN" run --admin-listen "$ADMIN" --namespace bench \
+  --lease-namespace bench ${OPERATOR_ARGS:-} >> "$WORK/operator.log" 2>&1 &
 OPERATOR_PID=$!
 for _ in $(seq 100); do curl -sf "http://$ADMIN/readyz" >/dev/null && break; sleep 0.1; done
 sleep 20
 restart_writes=$(writes)
+load_end=$(cut -d' ' -f1 /proc/loadavg)
 restart_reconciles=$(curl -sf "http://$ADMIN/metrics" | awk '/^alexa_link_operator_reconciles_total/ {print $2}')
 
 awk -v n="$N" -v s="$start" -v c="$created" -v d="$done_at" -v w="$total_writes" -v r="$rss_kib" \
-    -v q="$settled_at" -v rw="$restart_writes" -v rr="$restart_reconciles" -v p="$PROFILE" 'BEGIN {
+    -v q="$settled_at" -v rw="$restart_writes" -v rr="$restart_reconciles" -v p="$PROFILE" \
+    -v l0="$load_start" -v l1="$load_end" -v cpus="$(nproc)" 'BEGIN {
   printf "resources:                         %d (operator built %s)\n", n, p
   printf "kubectl create of all:             %.1f s\n", c - s
   printf "all observedGeneration current:    %.1f s after the first create\n", d - s
@@ -88,4 +99,5 @@ awk -v n="$N" -v s="$start" -v c="$created" -v d="$done_at" -v w="$total_writes"
   printf "operator peak RSS:                 %.1f MiB\n", r / 1024
   printf "API writes:                        %d (%.2f per resource)\n", w, w / n
   printf "restart, nothing changed:          %d reconciles, %d writes\n", rr, rw
+  printf "machine load (1 min avg):          %s at start, %s at end, %d cores\n", l0, l1, cpus
 }'

@@ -4,8 +4,7 @@
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::json;
 
-use crate::crd::AlexaSkillLink;
-use crate::labels::Names;
+use crate::validate::{Tls, ValidatedLink};
 
 /// cert-manager's Certificate, `cert-manager.io/v1`.
 pub fn api_resource() -> ApiResource {
@@ -16,18 +15,21 @@ pub fn api_resource() -> ApiResource {
 }
 
 /// The Certificate `<name>-tls`, filling the Secret `<name>-tls`.
-pub fn build(asl: &AlexaSkillLink, names: &Names) -> Option<DynamicObject> {
-    let cm = asl.spec.tls.cert_manager.as_ref()?;
+pub fn build(link: &ValidatedLink) -> Option<DynamicObject> {
+    let Tls::CertManager { issuer } = &link.tls else {
+        return None;
+    };
+    let names = &link.names;
     let mut obj = DynamicObject::new(&names.tls, &api_resource());
-    obj.metadata = super::meta(asl, &names.tls);
+    obj.metadata = super::meta(&link.resource, &names.tls);
     obj.data = json!({
         "spec": {
             "secretName": names.tls,
-            "dnsNames": [asl.spec.host],
+            "dnsNames": [link.resource.spec.host],
             "issuerRef": {
-                "name": cm.issuer_ref.name,
-                "kind": cm.issuer_ref.kind.clone().unwrap_or_else(|| "Issuer".into()),
-                "group": cm.issuer_ref.group.clone().unwrap_or_else(|| "cert-manager.io".into()),
+                "name": issuer.name,
+                "kind": issuer.kind.clone().unwrap_or_else(|| "Issuer".into()),
+                "group": issuer.group.clone().unwrap_or_else(|| "cert-manager.io".into()),
             },
         }
     });

@@ -1,149 +1,153 @@
-//! Renders the server's own config type from the spec. Using
-//! `alexa_link_server::config::Config` (not a copy of its format) means the
-//! operator cannot write a document the server would not parse.
+//! Renders the server's own config type from a [`ValidatedLink`]. Using
+//! `alexa_link_config::Config` (not a copy of its format) means the
+//! operator cannot write a document the server would not parse; every
+//! default the spec leaves open is the config crate's public constant,
+//! never a number re-typed here.
 
 use std::net::SocketAddr;
 
-use alexa_link_server::config::{
+use alexa_link_config::identity::{ldap, oidc};
+use alexa_link_config::{
     AuthorizationConfig, AwsCredentialFiles, ClientConfig, Config, DynamoDbStoreConfig,
-    EmbeddedStoreConfig, GrantType, IdentityConfig, LogFormat, LoggingConfig, LwaRegion,
-    PartnerConfig, PkcePolicy, RefreshTokenPolicy, ServerConfig, StaticIdentityConfig, StoreConfig,
-    TlsConfig,
+    EmbeddedStoreConfig, GrantType, IdentityConfig, LdapIdentityConfig, LogFormat, LoggingConfig,
+    LwaRegion, OidcIdentityConfig, PartnerConfig, PkcePolicy, RefreshTokenPolicy, ServerConfig,
+    StaticIdentityConfig, StoreConfig, TlsConfig,
 };
-use url::Url;
+use alexa_link_config::{clients as client_defaults, partners, store as store_defaults};
 
 use super::mounts::{DATA_DIR, Mounts};
 use super::{ADMIN_PORT, PUBLIC_PORT};
-use crate::conditions::reasons;
-use crate::crd::{AlexaSkillLinkSpec, ClientSpec, GrantTypeSpec, LwaRegionSpec, PkceSpec};
-use crate::labels::Names;
-use crate::validate::{AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, Invalid};
+use crate::crd::{ClientSpec, GrantTypeSpec, LwaRegionSpec, PkceSpec, SecretKeyRef};
+use crate::secret_refs::{AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY};
+pub use crate::secret_refs::{ENCRYPTION_KEY, SESSION_KEY};
+use crate::validate::{Identity, LdapTransport, Storage, ValidatedLink};
 
-/// Key of the generated session key in the `<name>-keys` Secret.
-pub const SESSION_KEY: &str = "session-key";
-/// Key of the generated encryption key in the `<name>-keys` Secret.
-pub const ENCRYPTION_KEY: &str = "encryption-key";
 /// The embedded store's file.
 pub const STORE_FILE: &str = "store.redb";
 
-/// The server config for `spec`, checked by the server's own validation.
-pub fn render(
-    spec: &AlexaSkillLinkSpec,
-    _mounts: &Mounts,
-    names: &Names,
-) -> Result<Config, Invalid> {
-    let public_url = Url::parse(&format!("https://{}", spec.host))
-        .map_err(|e| Invalid::spec("host", format!("is not a valid DNS name: {e}")))?;
-    let tls = if let Some(secret) = &spec.tls.secret_name {
-        Some(tls_files(secret))
-    } else if spec.tls.cert_manager.is_some() {
-        Some(tls_files(&names.tls))
-    } else {
-        None
-    };
-    let session_key_file = match &spec.session_key_ref {
-        Some(r) => Mounts::file(&r.name, &r.key),
-        None => Mounts::file(&names.keys, SESSION_KEY),
-    };
-    let identity = match &spec.identity.static_ {
-        Some(s) => IdentityConfig::Static(StaticIdentityConfig {
-            users_file: Some(Mounts::file(
-                &s.users_secret_ref.name,
-                &s.users_secret_ref.key,
-            )),
+fn file(r: &SecretKeyRef) -> std::path::PathBuf {
+    Mounts::file(&r.name, &r.key)
+}
+
+/// The server config for `link`. Infallible: [`crate::validate::validate`]
+/// already rendered it and ran the server's validation on the result.
+pub fn render(link: &ValidatedLink) -> Config {
+    let spec = &link.resource.spec;
+    let tls = link.tls.server_secret(&link.names).map(|s| TlsConfig {
+        cert_file: Mounts::file(&s, "tls.crt"),
+        key_file: Mounts::file(&s, "tls.key"),
+    });
+    let identity = match &link.identity {
+        Identity::Static { users } => IdentityConfig::Static(StaticIdentityConfig {
+            users_file: Some(file(users)),
             users: Vec::new(),
         }),
-        // validate() turned ldap and oidc away before build runs.
-        None => {
-            return Err(Invalid::new(
-                reasons::IDENTITY_BACKEND_UNSUPPORTED,
-                "identity: this server version supports only the static backend.",
-            ));
-        }
+        Identity::Ldap(l) => IdentityConfig::Ldap(LdapIdentityConfig {
+            url: l.url.clone(),
+            start_tls: l.transport == LdapTransport::StartTls,
+            ca_file: l.ca_bundle.as_ref().map(file),
+            bind_dn: l.bind_dn.clone(),
+            bind_password_file: file(&l.bind_password),
+            base_dn: l.base_dn.clone(),
+            user_filter: l
+                .user_filter
+                .clone()
+                .unwrap_or_else(|| ldap::DEFAULT_USER_FILTER.to_owned()),
+            id_attribute: l
+                .id_attribute
+                .clone()
+                .unwrap_or_else(|| ldap::DEFAULT_ID_ATTRIBUTE.to_owned()),
+            display_name_attribute: l
+                .display_name_attribute
+                .clone()
+                .unwrap_or_else(|| ldap::DEFAULT_DISPLAY_NAME_ATTRIBUTE.to_owned()),
+            pool_size: l.pool_size.map_or(ldap::DEFAULT_POOL_SIZE, |p| p as usize),
+            timeout_seconds: l.timeout_seconds.unwrap_or(ldap::DEFAULT_TIMEOUT_SECONDS),
+        }),
+        Identity::Oidc(o) => IdentityConfig::Oidc(OidcIdentityConfig {
+            issuer_url: o.issuer_url.clone(),
+            client_id: o.client_id.clone(),
+            client_secret_file: file(&o.client_secret),
+            scopes: if o.scopes.is_empty() {
+                oidc::DEFAULT_SCOPES
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect()
+            } else {
+                o.scopes.clone()
+            },
+            user_id_claim: o
+                .user_id_claim
+                .clone()
+                .unwrap_or_else(|| oidc::DEFAULT_USER_ID_CLAIM.to_owned()),
+            display_name_claim: o
+                .display_name_claim
+                .clone()
+                .unwrap_or_else(|| oidc::DEFAULT_DISPLAY_NAME_CLAIM.to_owned()),
+            issuer_id: o.issuer_id.clone(),
+            request_timeout_seconds: o
+                .request_timeout_seconds
+                .unwrap_or(oidc::DEFAULT_REQUEST_TIMEOUT_SECONDS),
+        }),
     };
-    let store = match (&spec.storage.embedded, &spec.storage.dynamodb) {
-        (Some(_), _) => StoreConfig::Embedded(EmbeddedStoreConfig {
+    let store = match &link.storage {
+        Storage::Embedded(_) => StoreConfig::Embedded(EmbeddedStoreConfig {
             path: format!("{DATA_DIR}/{STORE_FILE}").into(),
         }),
-        (None, Some(d)) => StoreConfig::Dynamodb(DynamoDbStoreConfig {
+        Storage::Dynamodb(d) => StoreConfig::Dynamodb(DynamoDbStoreConfig {
             table_name: d.table_name.clone(),
             region: d.region.clone(),
-            endpoint: match &d.endpoint {
-                Some(e) => Some(Url::parse(e).map_err(|err| {
-                    Invalid::spec(
-                        "storage.dynamodb.endpoint",
-                        format!("is not an absolute URL: {err}"),
-                    )
-                })?),
-                None => None,
-            },
+            endpoint: d.endpoint.clone(),
             create_table: d.create_table,
             // Absent: the default AWS chain, i.e. the pod's service account
             // (IRSA annotations in spec.serviceAccount).
             credentials: d
-                .credentials_secret_name
+                .credentials_secret
                 .as_ref()
                 .map(|name| AwsCredentialFiles {
                     access_key_id_file: Mounts::file(name, AWS_ACCESS_KEY_ID),
                     secret_access_key_file: Mounts::file(name, AWS_SECRET_ACCESS_KEY),
                 }),
-            max_attempts: 3,
-            attempt_timeout_millis: 1000,
+            max_attempts: store_defaults::DEFAULT_DYNAMODB_MAX_ATTEMPTS,
+            attempt_timeout_millis: store_defaults::DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MILLIS,
         }),
-        // validate() requires exactly one backend before build runs.
-        (None, None) => return Err(Invalid::spec("storage", "must set embedded or dynamodb")),
     };
     let clients = spec.clients.iter().map(client).collect::<Vec<_>>();
-    let mut partners = Vec::new();
-    let mut encryption_key_files = Vec::new();
-    if let Some(p) = &spec.partner {
-        let token_url = match &p.token_url {
-            Some(u) => Some(Url::parse(u).map_err(|e| {
-                Invalid::spec("partner.tokenUrl", format!("is not an absolute URL: {e}"))
-            })?),
-            None => None,
-        };
-        let linked_clients = if p.linked_clients.is_empty() {
-            clients
-                .iter()
-                .filter(|c| c.grant_types.contains(&GrantType::AuthorizationCode))
-                .map(|c| c.client_id.clone())
-                .collect()
-        } else {
-            p.linked_clients.clone()
-        };
-        partners.push(PartnerConfig {
-            id: "amazon".to_owned(),
-            linked_clients,
-            client_id_file: Mounts::file(&p.client_id_ref.name, &p.client_id_ref.key),
-            client_secret_file: Mounts::file(&p.client_secret_ref.name, &p.client_secret_ref.key),
-            region: match p.region {
-                LwaRegionSpec::NA => LwaRegion::Na,
-                LwaRegionSpec::EU => LwaRegion::Eu,
-                LwaRegionSpec::FE => LwaRegion::Fe,
-            },
-            token_url,
-            scopes: p.scopes.clone(),
-            refresh_margin_seconds: 300,
-            request_timeout_seconds: 5,
-        });
-        encryption_key_files = match &spec.encryption_key_ref {
-            Some(r) => r.keys.iter().map(|k| Mounts::file(&r.name, k)).collect(),
-            None => vec![Mounts::file(&names.keys, ENCRYPTION_KEY)],
-        };
-    }
-    let config = Config {
+    let (partners, encryption_key_files) = match &link.partner {
+        Some(p) => (
+            vec![PartnerConfig {
+                id: partners::DEFAULT_PARTNER_ID.to_owned(),
+                linked_clients: p.linked_clients.clone(),
+                client_id_file: file(&p.client_id),
+                client_secret_file: file(&p.client_secret),
+                region: match p.region {
+                    LwaRegionSpec::NA => LwaRegion::Na,
+                    LwaRegionSpec::EU => LwaRegion::Eu,
+                    LwaRegionSpec::FE => LwaRegion::Fe,
+                },
+                token_url: p.token_url.clone(),
+                scopes: p.scopes.clone(),
+                refresh_margin_seconds: partners::DEFAULT_REFRESH_MARGIN_SECONDS,
+                request_timeout_seconds: partners::DEFAULT_REQUEST_TIMEOUT_SECONDS,
+            }],
+            p.encryption_keys.iter().map(file).collect(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let logging = LoggingConfig::default();
+    Config {
         server: ServerConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], PUBLIC_PORT as u16)),
             admin_listen: SocketAddr::from(([0, 0, 0, 0], ADMIN_PORT as u16)),
-            public_url,
+            public_url: link.public_url.clone(),
             allow_insecure_http: tls.is_none(),
             tls,
-            session_key_file,
+            session_key_file: file(&link.session_key),
         },
         logging: LoggingConfig {
+            // Pods log JSON for the cluster's log pipeline.
             format: LogFormat::Json,
-            level: spec.log_level.clone().unwrap_or_else(|| "info".to_owned()),
+            level: spec.log_level.clone().unwrap_or(logging.level),
         },
         authorization: AuthorizationConfig::default(),
         login_protection: Default::default(),
@@ -152,50 +156,31 @@ pub fn render(
         store,
         partners,
         encryption_key_files,
-    };
-    config.validate().map_err(|errors| {
-        let list = errors
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("; ");
-        Invalid::new(
-            reasons::INVALID_CONFIG,
-            format!("The server rejects the rendered config: {list}."),
-        )
-    })?;
-    Ok(config)
-}
-
-fn tls_files(secret: &str) -> TlsConfig {
-    TlsConfig {
-        cert_file: Mounts::file(secret, "tls.crt"),
-        key_file: Mounts::file(secret, "tls.key"),
     }
 }
 
 fn client(c: &ClientSpec) -> ClientConfig {
-    let defaults = RefreshTokenPolicy::default();
+    let policy = RefreshTokenPolicy::default();
     let refresh_token = match &c.refresh_token {
         Some(r) => RefreshTokenPolicy {
-            rotation: r.rotation.unwrap_or(defaults.rotation),
+            rotation: r.rotation.unwrap_or(policy.rotation),
             grace_period_seconds: r
                 .grace_period_seconds
-                .unwrap_or(defaults.grace_period_seconds),
+                .unwrap_or(policy.grace_period_seconds),
             idle_lifetime_seconds: r.idle_lifetime_seconds,
             absolute_lifetime_seconds: r.absolute_lifetime_seconds,
         },
-        None => defaults,
+        None => policy,
     };
     ClientConfig {
         client_id: c.client_id.clone(),
-        client_secret_file: Mounts::file(&c.client_secret_ref.name, &c.client_secret_ref.key),
+        client_secret_file: file(&c.client_secret_ref),
         display_name: c.display_name.clone(),
         redirect_uris: c.redirect_uris.clone(),
         alexa_vendor_id: c.alexa_vendor_id.clone(),
         scopes: c.scopes.clone(),
         grant_types: if c.grant_types.is_empty() {
-            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+            client_defaults::DEFAULT_GRANT_TYPES.to_vec()
         } else {
             c.grant_types
                 .iter()
@@ -206,13 +191,50 @@ fn client(c: &ClientSpec) -> ClientConfig {
                 })
                 .collect()
         },
-        access_token_lifetime_seconds: c.access_token_lifetime_seconds.unwrap_or(3600),
+        access_token_lifetime_seconds: c
+            .access_token_lifetime_seconds
+            .unwrap_or(client_defaults::DEFAULT_ACCESS_TOKEN_LIFETIME_SECONDS),
         refresh_token,
         pkce: match c.pkce {
             Some(PkceSpec::OptionalInsecure) => PkcePolicy::OptionalInsecure,
-            Some(PkceSpec::Required) | None => PkcePolicy::Required,
+            Some(PkceSpec::Required) => PkcePolicy::Required,
+            None => PkcePolicy::default(),
         },
         skip_consent: c.skip_consent,
         partner_token_access: c.partner_token_access,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The constants the operator imports are the ones the server applies
+    /// when a field is absent: parse sections with only required fields.
+    #[test]
+    fn imported_defaults_are_what_the_server_applies() {
+        let l: LdapIdentityConfig =
+            serde_yaml::from_str("{url: 'ldap://x', bindDn: x, bindPasswordFile: /x, baseDn: x}")
+                .expect("ldap");
+        assert_eq!(l.user_filter, ldap::DEFAULT_USER_FILTER);
+        assert_eq!(l.id_attribute, ldap::DEFAULT_ID_ATTRIBUTE);
+        assert_eq!(
+            l.display_name_attribute,
+            ldap::DEFAULT_DISPLAY_NAME_ATTRIBUTE
+        );
+        assert_eq!(
+            (l.pool_size, l.timeout_seconds),
+            (ldap::DEFAULT_POOL_SIZE, ldap::DEFAULT_TIMEOUT_SECONDS)
+        );
+        let o: OidcIdentityConfig =
+            serde_yaml::from_str("{issuerUrl: 'https://x', clientId: x, clientSecretFile: /x}")
+                .expect("oidc");
+        assert_eq!(o.scopes, oidc::DEFAULT_SCOPES);
+        assert_eq!(o.user_id_claim, oidc::DEFAULT_USER_ID_CLAIM);
+        assert_eq!(o.display_name_claim, oidc::DEFAULT_DISPLAY_NAME_CLAIM);
+        assert_eq!(
+            o.request_timeout_seconds,
+            oidc::DEFAULT_REQUEST_TIMEOUT_SECONDS
+        );
     }
 }

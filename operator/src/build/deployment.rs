@@ -18,10 +18,10 @@ use sha2::{Digest, Sha256};
 use super::mounts::{CONFIG_DIR, CONFIG_FILE, DATA_DIR, Mounts, SECRETS_DIR};
 use super::service::public_port_name;
 use super::{ADMIN_PORT, PUBLIC_PORT};
-use crate::crd::{AlexaSkillLink, AlexaSkillLinkSpec, PullPolicy};
-use crate::labels::{CONFIG_HASH_ANNOTATION, Names, labels, selector_labels};
-use crate::resolve::Resolved;
-use crate::validate::referenced_secrets;
+use crate::crd::{AlexaSkillLinkSpec, PullPolicy};
+use crate::labels::{CONFIG_HASH_ANNOTATION, labels, selector_labels};
+use crate::secret_refs::referenced_secrets;
+use crate::validate::{Storage, ValidatedLink};
 
 /// The image when neither the spec nor the operator's `--server-image`
 /// names one.
@@ -66,25 +66,17 @@ impl ServerImage {
 /// The UID and GID the server runs as (no root, no fixed user in the image).
 const RUN_AS: i64 = 65532;
 
-/// Replicas: the embedded store allows exactly one.
-pub fn replicas(spec: &AlexaSkillLinkSpec) -> i32 {
-    if spec.storage.embedded.is_some() {
-        1
-    } else {
-        spec.replicas.unwrap_or(1)
-    }
-}
-
 /// Hash of everything the pods read at start: the config and the keys of
-/// referenced Secrets. TLS certificates are left out on purpose: the
-/// server reloads them from disk, so a renewal needs no restart.
+/// referenced Secrets (client secrets, users, the LDAP bind password and CA
+/// bundle, the OIDC client secret, partner and AWS credentials, keys). TLS
+/// certificates are left out on purpose: the server reloads them from
+/// disk, so a renewal needs no restart.
 pub fn config_hash(
     config_map: &ConfigMap,
-    spec: &AlexaSkillLinkSpec,
-    names: &Names,
-    resolved: &Resolved,
+    link: &ValidatedLink,
     keys_secret: Option<&Secret>,
 ) -> String {
+    let (spec, names, resolved) = (&link.resource.spec, &link.names, &link.secrets);
     let mut h = Sha256::new();
     for (k, v) in config_map.data.iter().flatten() {
         h.update(k.as_bytes());
@@ -128,13 +120,13 @@ pub fn config_hash(
 
 /// The Deployment `<name>`.
 pub fn build(
-    asl: &AlexaSkillLink,
-    names: &Names,
+    link: &ValidatedLink,
     mounts: &Mounts,
     hash: &str,
     server_image: &ServerImage,
 ) -> Deployment {
-    let spec = &asl.spec;
+    let (spec, names) = (&link.resource.spec, &link.names);
+    let embedded = matches!(link.storage, Storage::Embedded(_));
     let (image, pull_policy) = server_image.for_spec(spec);
     let mut volumes = vec![
         Volume {
@@ -182,7 +174,7 @@ pub fn build(
             ..VolumeMount::default()
         });
     }
-    if spec.storage.embedded.is_some() {
+    if embedded {
         volumes.push(Volume {
             name: "data".into(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
@@ -220,7 +212,7 @@ pub fn build(
         args: Some(vec!["--config".into(), CONFIG_FILE.into()]),
         ports: Some(vec![
             ContainerPort {
-                name: Some(public_port_name(asl).into()),
+                name: Some(public_port_name(&link.tls).into()),
                 container_port: PUBLIC_PORT,
                 protocol: Some("TCP".into()),
                 ..ContainerPort::default()
@@ -256,15 +248,15 @@ pub fn build(
     let mut pod_labels = labels(&names.main);
     pod_labels.extend(selector_labels(&names.main));
     Deployment {
-        metadata: super::meta(asl, &names.main),
+        metadata: super::meta(&link.resource, &names.main),
         spec: Some(DeploymentSpec {
-            replicas: Some(replicas(spec)),
+            replicas: Some(link.replicas),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(&names.main)),
                 ..LabelSelector::default()
             },
             // One pod owns the embedded store's volume at a time.
-            strategy: spec.storage.embedded.as_ref().map(|_| DeploymentStrategy {
+            strategy: embedded.then(|| DeploymentStrategy {
                 type_: Some("Recreate".into()),
                 rolling_update: None,
             }),

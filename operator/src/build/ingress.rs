@@ -6,24 +6,27 @@ use k8s_openapi::api::networking::v1::{
 };
 
 use super::service::public_port_name;
-use crate::crd::AlexaSkillLink;
-use crate::labels::Names;
+use crate::validate::{Tls, ValidatedLink};
 
 /// The Ingress `<name>`, or `None` when not wanted.
-pub fn build(asl: &AlexaSkillLink, names: &Names) -> Option<Ingress> {
-    let spec = &asl.spec;
-    if spec.ingress.is_none() && spec.tls.ingress.is_none() {
+pub fn build(link: &ValidatedLink) -> Option<Ingress> {
+    let (spec, names) = (&link.resource.spec, &link.names);
+    let tls_secret = match &link.tls {
+        Tls::Ingress { secret_name } => Some(secret_name.clone()),
+        _ => None,
+    };
+    if spec.ingress.is_none() && tls_secret.is_none() {
         return None;
     }
     let settings = spec.ingress.clone().unwrap_or_default();
-    let mut metadata = super::meta(asl, &names.main);
+    let mut metadata = super::meta(&link.resource, &names.main);
     if !settings.annotations.is_empty() {
         metadata.annotations = Some(settings.annotations.clone());
     }
-    let tls = spec.tls.ingress.as_ref().map(|t| {
+    let tls = tls_secret.map(|secret_name| {
         vec![IngressTLS {
             hosts: Some(vec![spec.host.clone()]),
-            secret_name: t.secret_name.clone(),
+            secret_name,
         }]
     });
     Some(Ingress {
@@ -41,7 +44,7 @@ pub fn build(asl: &AlexaSkillLink, names: &Names) -> Option<Ingress> {
                             service: Some(IngressServiceBackend {
                                 name: names.main.clone(),
                                 port: Some(ServiceBackendPort {
-                                    name: Some(public_port_name(asl).to_owned()),
+                                    name: Some(public_port_name(&link.tls).to_owned()),
                                     number: None,
                                 }),
                             }),

@@ -10,23 +10,15 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 
-use super::config::{ENCRYPTION_KEY, SESSION_KEY};
-use crate::crd::AlexaSkillLink;
-use crate::labels::Names;
-use crate::resolve::Resolved;
-use crate::validate::needs_generated_keys;
+use crate::secret_refs::{ENCRYPTION_KEY, SESSION_KEY};
+use crate::validate::ValidatedLink;
 
 /// The Secret, or `None` when the spec references both keys.
-pub fn build(
-    asl: &AlexaSkillLink,
-    names: &Names,
-    resolved: &Resolved,
-    fresh_key: &mut dyn FnMut() -> String,
-) -> Option<Secret> {
-    if !needs_generated_keys(&asl.spec) {
+pub fn build(link: &ValidatedLink, fresh_key: &mut dyn FnMut() -> String) -> Option<Secret> {
+    if !link.generates_keys {
         return None;
     }
-    let existing = resolved.generated_keys.clone().unwrap_or_default();
+    let existing = link.secrets.generated_keys.clone().unwrap_or_default();
     let mut data = BTreeMap::new();
     for key in [ENCRYPTION_KEY, SESSION_KEY] {
         let value = match existing.get(key) {
@@ -36,7 +28,7 @@ pub fn build(
         data.insert(key.to_owned(), ByteString(value));
     }
     Some(Secret {
-        metadata: super::state_meta(asl, &names.keys),
+        metadata: super::state_meta(&link.resource, &link.names.keys),
         data: Some(data),
         type_: Some("Opaque".to_owned()),
         ..Secret::default()

@@ -1,5 +1,6 @@
-//! Build: pure functions from a validated resource (plus what resolve read)
-//! to the children the operator applies. One module per child kind.
+//! Build: pure functions from a [`ValidatedLink`] (the resource, decided,
+//! with what resolve read) to the children the operator applies. One module
+//! per child kind; none of them can see an invalid spec.
 //!
 //! Nothing here talks to the API server, so every builder is unit-tested
 //! against YAML fixtures (`operator/tests/fixtures/`).
@@ -28,9 +29,8 @@ use kube::api::DynamicObject;
 use kube::{Resource, ResourceExt};
 
 use crate::crd::{AlexaSkillLink, DeletionPolicy};
-use crate::labels::{Names, labels};
-use crate::resolve::Resolved;
-use crate::validate::Invalid;
+use crate::labels::labels;
+use crate::validate::ValidatedLink;
 
 /// Public port of the server container.
 pub const PUBLIC_PORT: i32 = 8443;
@@ -72,27 +72,27 @@ pub struct Children {
     pub notes: Vec<String>,
 }
 
-/// Builds every child. Fails only when the rendered server config is
-/// rejected by the server's own validation.
+/// Builds every child of a validated link. Infallible: every decision that
+/// could fail was made by [`crate::validate::validate`].
 pub fn children(
-    asl: &AlexaSkillLink,
-    resolved: &Resolved,
+    link: &ValidatedLink,
     caps: Capabilities,
     image: &deployment::ServerImage,
     fresh_key: &mut dyn FnMut() -> String,
-) -> Result<Children, Invalid> {
+) -> Children {
     // Exhaustive on purpose: a new spec field does not compile until it is
-    // listed here with the builder that consumes it.
+    // listed here with the builder that consumes it (decided fields arrive
+    // through the ValidatedLink, pass-through ones through the spec).
     let crate::crd::AlexaSkillLinkSpec {
-        host: _,               // config (publicUrl), ingress, certificate
+        host: _,               // validate (publicUrl), ingress, certificate
         clients: _,            // config
-        identity: _,           // config; validate (unsupported backends)
-        partner: _,            // config
-        tls: _,                // config, mounts, service, ingress, certificate
-        storage: _,            // config, pvc, deployment (replicas, strategy)
-        encryption_key_ref: _, // config, keys_secret, mounts
-        session_key_ref: _,    // config, keys_secret, mounts
-        replicas: _,           // deployment, pdb
+        identity: _,           // validate -> Identity -> config, mounts, hash
+        partner: _,            // validate -> Partner -> config
+        tls: _,                // validate -> Tls -> config, mounts, service, ingress, certificate
+        storage: _,            // validate -> Storage -> config, pvc, deployment
+        encryption_key_ref: _, // validate -> Partner.encryption_keys, keys_secret, mounts
+        session_key_ref: _,    // validate -> session_key, keys_secret, mounts
+        replicas: _,           // validate -> replicas -> deployment, pdb
         image: _,              // deployment (over --server-image)
         image_pull_policy: _,  // deployment (over --server-image-pull-policy)
         resources: _,          // deployment
@@ -105,36 +105,27 @@ pub fn children(
         affinity: _,           // deployment
         log_level: _,          // config
         deletion_policy: _,    // state_meta (pvc, keys_secret)
-    } = &asl.spec;
-    let name = asl.name_any();
-    let names = Names::new(&name);
-    let mounts = mounts::Mounts::for_spec(&asl.spec, &names);
-    let keys_secret = keys_secret::build(asl, &names, resolved, fresh_key);
-    let server_config = config::render(&asl.spec, &mounts, &names)?;
-    let config_map = config_map::build(asl, &names, &server_config);
-    let hash = deployment::config_hash(
-        &config_map,
-        &asl.spec,
-        &names,
-        resolved,
-        keys_secret.as_ref(),
-    );
-    let replicas = deployment::replicas(&asl.spec);
-    let (pdb, note) = pdb::wanted(asl, &names, replicas, caps);
+    } = &link.resource.spec;
+    let mounts = mounts::Mounts::for_link(link);
+    let keys_secret = keys_secret::build(link, fresh_key);
+    let server_config = config::render(link);
+    let config_map = config_map::build(link, &server_config);
+    let hash = deployment::config_hash(&config_map, link, keys_secret.as_ref());
+    let (pdb, note) = pdb::wanted(link, caps);
     let notes = note.into_iter().collect();
-    Ok(Children {
-        service_account: service_account::build(asl, &names),
-        deployment: deployment::build(asl, &names, &mounts, &hash, image),
-        service: service::build(asl, &names),
-        pvc: pvc::build(asl, &names),
-        ingress: ingress::build(asl, &names),
-        network_policy: network_policy::build(asl, &names),
-        certificate: certificate::build(asl, &names),
+    Children {
+        service_account: service_account::build(link),
+        deployment: deployment::build(link, &mounts, &hash, image),
+        service: service::build(link),
+        pvc: pvc::build(link),
+        ingress: ingress::build(link),
+        network_policy: network_policy::build(link),
+        certificate: certificate::build(link),
         config_map,
         keys_secret,
         pdb,
         notes,
-    })
+    }
 }
 
 /// Metadata of a child: name, namespace, labels, and the controller owner
@@ -170,6 +161,7 @@ pub(crate) mod testing {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::resolve::Resolved;
 
     /// Reads a fixture resource and gives it a uid (as the API server would).
     pub fn fixture(name: &str) -> AlexaSkillLink {
@@ -183,7 +175,7 @@ pub(crate) mod testing {
     /// Every Secret the fixture references, filled with placeholder data.
     pub fn resolved_for(asl: &AlexaSkillLink) -> Resolved {
         let mut r = Resolved::default();
-        for (name, keys) in crate::validate::referenced_secrets(&asl.spec) {
+        for (name, keys) in crate::secret_refs::referenced_secrets(&asl.spec) {
             let data: BTreeMap<String, Vec<u8>> = keys
                 .into_iter()
                 .map(|k| (k.clone(), format!("{name}/{k} value").into_bytes()))
@@ -191,6 +183,14 @@ pub(crate) mod testing {
             r.secrets.insert(name, Some(data));
         }
         r
+    }
+
+    /// The fixture validated (cert-manager counted as installed): builders
+    /// are only ever given a ValidatedLink.
+    pub fn link(asl: &AlexaSkillLink, resolved: &Resolved) -> crate::validate::ValidatedLink {
+        let mut resolved = resolved.clone();
+        resolved.cert_manager_installed = true;
+        crate::validate::validate(asl, &resolved).unwrap_or_else(|e| panic!("valid: {e}"))
     }
 
     /// A deterministic key generator.
@@ -209,7 +209,7 @@ mod tests {
 
     use k8s_openapi::ByteString;
 
-    use super::testing::{counter_keys, fixture, resolved_for};
+    use super::testing::{counter_keys, fixture, link, resolved_for};
     use super::*;
     use crate::labels::CONFIG_HASH_ANNOTATION;
 
@@ -219,7 +219,12 @@ mod tests {
 
     fn build(name: &str) -> Children {
         let asl = fixture(name);
-        children(&asl, &resolved_for(&asl), CAPS, &IMAGE, &mut counter_keys()).expect("builds")
+        children(
+            &link(&asl, &resolved_for(&asl)),
+            CAPS,
+            &IMAGE,
+            &mut counter_keys(),
+        )
     }
 
     /// All children as one multi-document YAML, in apply order.
@@ -296,11 +301,10 @@ mod tests {
         let replicas = c.deployment.spec.as_ref().and_then(|s| s.replicas);
         assert_eq!(replicas, Some(3));
         let data = c.config_map.data.as_ref().expect("data");
-        let config =
-            alexa_link_server::config::Config::from_yaml(data.values().next().expect("config"))
-                .expect("parses");
+        let config = alexa_link_config::Config::from_yaml(data.values().next().expect("config"))
+            .expect("parses");
         match &config.store {
-            alexa_link_server::config::StoreConfig::Dynamodb(d) => {
+            alexa_link_config::StoreConfig::Dynamodb(d) => {
                 assert_eq!(
                     (d.table_name.as_str(), d.region.as_str(), d.create_table),
                     ("alexa-link", "eu-west-1", false)
@@ -385,8 +389,8 @@ mod tests {
     fn rotating_a_referenced_secret_changes_the_pod_template_hash() {
         let asl = fixture("minimal.yaml");
         let resolved = resolved_for(&asl);
-        let before = children(&asl, &resolved, CAPS, &IMAGE, &mut counter_keys()).expect("builds");
-        let again = children(&asl, &resolved, CAPS, &IMAGE, &mut counter_keys()).expect("builds");
+        let before = children(&link(&asl, &resolved), CAPS, &IMAGE, &mut counter_keys());
+        let again = children(&link(&asl, &resolved), CAPS, &IMAGE, &mut counter_keys());
         assert_eq!(pod_hash(&before), pod_hash(&again), "hash is deterministic");
 
         let mut rotated = resolved.clone();
@@ -396,7 +400,7 @@ mod tests {
             .and_then(Option::as_mut)
             .expect("secret")
             .insert("secret".into(), b"a new client secret".to_vec());
-        let after = children(&asl, &rotated, CAPS, &IMAGE, &mut counter_keys()).expect("builds");
+        let after = children(&link(&asl, &rotated), CAPS, &IMAGE, &mut counter_keys());
         assert_ne!(pod_hash(&before), pod_hash(&after));
 
         // A key the server does not read changes nothing.
@@ -407,7 +411,7 @@ mod tests {
             .and_then(Option::as_mut)
             .expect("secret")
             .insert("unused".into(), b"x".to_vec());
-        let same = children(&asl, &unrelated, CAPS, &IMAGE, &mut counter_keys()).expect("builds");
+        let same = children(&link(&asl, &unrelated), CAPS, &IMAGE, &mut counter_keys());
         assert_eq!(pod_hash(&before), pod_hash(&same));
     }
 
@@ -421,7 +425,7 @@ mod tests {
         ]);
         resolved.generated_keys = Some(existing);
         let mut never = || -> String { panic!("no new key may be generated") };
-        let c = children(&asl, &resolved, CAPS, &IMAGE, &mut never).expect("builds");
+        let c = children(&link(&asl, &resolved), CAPS, &IMAGE, &mut never);
         let data = c.keys_secret.expect("keys").data.expect("data");
         assert_eq!(data["session-key"], ByteString(vec![b's'; 64]));
         assert_eq!(data["encryption-key"], ByteString(vec![b'e'; 64]));
@@ -481,7 +485,7 @@ mod tests {
         for name in ["minimal.yaml", "full.yaml"] {
             let c = build(name);
             let text = &c.config_map.data.expect("data")["config.yaml"];
-            let parsed = alexa_link_server::config::Config::from_yaml(text).expect("server parses");
+            let parsed = alexa_link_config::Config::from_yaml(text).expect("server parses");
             assert_eq!(parsed.validate(), Ok(()), "{name}");
         }
     }
@@ -526,16 +530,18 @@ mod tests {
     #[test]
     fn pdb_only_with_several_replicas_and_skipped_with_a_note_without_policy_v1() {
         let asl = fixture("full.yaml");
-        let names = Names::new("full");
-        let (pdb, note) = pdb::wanted(&asl, &names, 1, CAPS);
+        let mut link = link(&asl, &resolved_for(&asl));
+        assert_eq!(link.replicas, 1, "the embedded store runs one replica");
+        let (pdb, note) = pdb::wanted(&link, CAPS);
         assert!(pdb.is_none() && note.is_none());
-        let (pdb, note) = pdb::wanted(&asl, &names, 3, CAPS);
+        link.replicas = 3;
+        let (pdb, note) = pdb::wanted(&link, CAPS);
         assert_eq!(
             pdb.and_then(|p| p.spec).and_then(|s| s.max_unavailable),
             Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(1))
         );
         assert!(note.is_none());
-        let (pdb, note) = pdb::wanted(&asl, &names, 3, Capabilities { pdb_v1: false });
+        let (pdb, note) = pdb::wanted(&link, Capabilities { pdb_v1: false });
         assert!(pdb.is_none());
         assert!(note.expect("note").contains("policy/v1"));
     }
@@ -562,13 +568,11 @@ mod tests {
         let asl = fixture("minimal.yaml");
         assert_eq!(asl.spec.image, None, "the fixture names no image");
         let c = children(
-            &asl,
-            &resolved_for(&asl),
+            &link(&asl, &resolved_for(&asl)),
             CAPS,
             &mirrored,
             &mut counter_keys(),
-        )
-        .expect("builds");
+        );
         assert_eq!(
             image_of(&c),
             (
@@ -578,37 +582,247 @@ mod tests {
         );
 
         // Without the flags: the built-in image and Kubernetes' default policy.
-        let c =
-            children(&asl, &resolved_for(&asl), CAPS, &IMAGE, &mut counter_keys()).expect("builds");
+        let c = children(
+            &link(&asl, &resolved_for(&asl)),
+            CAPS,
+            &IMAGE,
+            &mut counter_keys(),
+        );
         assert_eq!(image_of(&c), (Some(deployment::default_image()), None));
 
         // spec.image and spec.imagePullPolicy each override on their own.
         let mut own = asl.clone();
         own.spec.image = Some("example.org/own:1".into());
         let c = children(
-            &own,
-            &resolved_for(&own),
+            &link(&own, &resolved_for(&own)),
             CAPS,
             &mirrored,
             &mut counter_keys(),
-        )
-        .expect("builds");
+        );
         assert_eq!(
             image_of(&c),
             (Some("example.org/own:1".into()), Some("Never".into()))
         );
         own.spec.image_pull_policy = Some(crate::crd::PullPolicy::Always);
         let c = children(
-            &own,
-            &resolved_for(&own),
+            &link(&own, &resolved_for(&own)),
             CAPS,
             &mirrored,
             &mut counter_keys(),
-        )
-        .expect("builds");
+        );
         assert_eq!(
             image_of(&c),
             (Some("example.org/own:1".into()), Some("Always".into()))
+        );
+    }
+
+    #[test]
+    fn ldap_resource_builds_the_expected_children() {
+        assert_matches_fixture("ldap");
+    }
+
+    #[test]
+    fn oidc_resource_builds_the_expected_children() {
+        assert_matches_fixture("oidc");
+    }
+
+    fn server_config(c: &Children) -> alexa_link_config::Config {
+        let data = c.config_map.data.as_ref().expect("data");
+        let config =
+            alexa_link_config::Config::from_yaml(&data["config.yaml"]).expect("server parses");
+        assert_eq!(config.validate(), Ok(()), "server accepts");
+        config
+    }
+
+    fn mount_paths(c: &Children) -> Vec<String> {
+        let pod = c
+            .deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .expect("pod");
+        pod.containers[0]
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| m.mount_path.clone())
+            .collect()
+    }
+
+    #[test]
+    fn ldap_renders_every_field_with_its_secrets_as_files() {
+        use alexa_link_config::IdentityConfig;
+        let c = build("ldap.yaml");
+        let IdentityConfig::Ldap(l) = server_config(&c).identity else {
+            panic!("expected the LDAP backend");
+        };
+        assert_eq!(l.url.as_str(), "ldap://directory.corp.svc:389");
+        assert!(l.start_tls);
+        assert_eq!(
+            l.ca_file.as_deref(),
+            Some(std::path::Path::new(
+                "/var/run/secrets/alexa-link/ldap-directory-ca/ca.crt"
+            ))
+        );
+        assert_eq!(l.bind_dn, "cn=alexa-link,ou=services,dc=example,dc=com");
+        assert_eq!(
+            l.bind_password_file,
+            std::path::Path::new("/var/run/secrets/alexa-link/ldap-bind/password")
+        );
+        assert_eq!(l.base_dn, "ou=people,dc=example,dc=com");
+        assert_eq!(
+            l.user_filter,
+            "(&(objectClass=inetOrgPerson)(uid={username}))"
+        );
+        assert_eq!(l.id_attribute, "entryUUID");
+        assert_eq!(l.display_name_attribute, "displayName");
+        assert_eq!((l.pool_size, l.timeout_seconds), (8, 10));
+        let mounts = mount_paths(&c);
+        for dir in ["ldap-bind", "ldap-directory-ca"] {
+            assert!(
+                mounts.contains(&format!("/var/run/secrets/alexa-link/{dir}")),
+                "{dir} is mounted: {mounts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ldap_fields_left_out_take_the_servers_defaults() {
+        use alexa_link_config::IdentityConfig;
+        let mut asl = fixture("ldap.yaml");
+        let l = asl.spec.identity.ldap.as_mut().expect("ldap");
+        l.url = "ldaps://directory.corp.svc:636".into();
+        l.start_tls = None;
+        l.user_filter = None;
+        l.id_attribute = None;
+        l.display_name_attribute = None;
+        l.pool_size = None;
+        l.timeout_seconds = None;
+        let c = children(
+            &link(&asl, &resolved_for(&asl)),
+            CAPS,
+            &IMAGE,
+            &mut counter_keys(),
+        );
+        let IdentityConfig::Ldap(l) = server_config(&c).identity else {
+            panic!("expected the LDAP backend");
+        };
+        use alexa_link_config::identity::ldap as d;
+        assert!(!l.start_tls, "ldaps:// is TLS from the start");
+        assert_eq!(l.user_filter, d::DEFAULT_USER_FILTER);
+        assert_eq!(l.id_attribute, d::DEFAULT_ID_ATTRIBUTE);
+        assert_eq!(l.display_name_attribute, d::DEFAULT_DISPLAY_NAME_ATTRIBUTE);
+        assert_eq!(
+            (l.pool_size, l.timeout_seconds),
+            (d::DEFAULT_POOL_SIZE, d::DEFAULT_TIMEOUT_SECONDS)
+        );
+    }
+
+    #[test]
+    fn oidc_renders_issuer_scopes_and_claims_with_the_client_id_from_its_secret() {
+        use alexa_link_config::IdentityConfig;
+        let asl = fixture("oidc.yaml");
+        let mut resolved = resolved_for(&asl);
+        // As `kubectl create secret --from-file` leaves it: a trailing newline.
+        resolved
+            .secrets
+            .get_mut("oidc-upstream")
+            .and_then(Option::as_mut)
+            .expect("secret")
+            .insert("client-id".into(), b"alexa-link-prod\n".to_vec());
+        let c = children(&link(&asl, &resolved), CAPS, &IMAGE, &mut counter_keys());
+        let IdentityConfig::Oidc(o) = server_config(&c).identity else {
+            panic!("expected the OIDC backend");
+        };
+        assert_eq!(
+            o.issuer_url.as_str(),
+            "https://login.example.com/realms/example"
+        );
+        assert_eq!(o.client_id, "alexa-link-prod");
+        assert_eq!(
+            o.client_secret_file,
+            std::path::Path::new("/var/run/secrets/alexa-link/oidc-upstream/client-secret")
+        );
+        assert_eq!(o.scopes, ["openid", "profile", "email"]);
+        assert_eq!(o.user_id_claim, "sub");
+        assert_eq!(o.display_name_claim, "preferred_username");
+        assert_eq!(o.issuer_id.as_deref(), Some("example-realm"));
+        assert_eq!(o.request_timeout_seconds, 8);
+        assert!(mount_paths(&c).contains(&"/var/run/secrets/alexa-link/oidc-upstream".to_owned()));
+
+        // Left out: the server's defaults.
+        let mut bare = asl.clone();
+        let spec = bare.spec.identity.oidc.as_mut().expect("oidc");
+        spec.scopes.clear();
+        spec.user_id_claim = None;
+        spec.display_name_claim = None;
+        spec.request_timeout_seconds = None;
+        let c = children(&link(&bare, &resolved), CAPS, &IMAGE, &mut counter_keys());
+        let IdentityConfig::Oidc(o) = server_config(&c).identity else {
+            panic!("expected the OIDC backend");
+        };
+        use alexa_link_config::identity::oidc as d;
+        assert_eq!(o.scopes, d::DEFAULT_SCOPES);
+        assert_eq!(o.user_id_claim, d::DEFAULT_USER_ID_CLAIM);
+        assert_eq!(o.display_name_claim, d::DEFAULT_DISPLAY_NAME_CLAIM);
+        assert_eq!(
+            o.request_timeout_seconds,
+            d::DEFAULT_REQUEST_TIMEOUT_SECONDS
+        );
+    }
+
+    /// The pod-template hash of `fixture` after `key` of `secret` is set to
+    /// `value`.
+    fn hash_with(fixture_name: &str, secret: &str, key: &str, value: &[u8]) -> String {
+        let asl = fixture(fixture_name);
+        let mut resolved = resolved_for(&asl);
+        resolved
+            .secrets
+            .get_mut(secret)
+            .and_then(Option::as_mut)
+            .unwrap_or_else(|| panic!("{secret} is referenced"))
+            .insert(key.into(), value.to_vec());
+        pod_hash(&children(
+            &link(&asl, &resolved),
+            CAPS,
+            &IMAGE,
+            &mut counter_keys(),
+        ))
+    }
+
+    #[test]
+    fn rotating_identity_secrets_rolls_the_pods() {
+        let base = |f: &str| {
+            let asl = fixture(f);
+            pod_hash(&children(
+                &link(&asl, &resolved_for(&asl)),
+                CAPS,
+                &IMAGE,
+                &mut counter_keys(),
+            ))
+        };
+        let ldap = base("ldap.yaml");
+        assert_ne!(
+            ldap,
+            hash_with("ldap.yaml", "ldap-bind", "password", b"rotated")
+        );
+        assert_ne!(
+            ldap,
+            hash_with("ldap.yaml", "ldap-directory-ca", "ca.crt", b"new CA")
+        );
+        // The server's own TLS certificate is reloaded from disk: no roll.
+        assert_eq!(
+            ldap,
+            hash_with("ldap.yaml", "ldap-tls", "tls.crt", b"renewed")
+        );
+        let oidc = base("oidc.yaml");
+        assert_ne!(
+            oidc,
+            hash_with("oidc.yaml", "oidc-upstream", "client-secret", b"rotated")
+        );
+        assert_ne!(
+            oidc,
+            hash_with("oidc.yaml", "oidc-upstream", "client-id", b"another-client")
         );
     }
 }

@@ -4,9 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crate::crd::AlexaSkillLinkSpec;
-use crate::labels::Names;
-use crate::validate::{needs_generated_keys, referenced_secrets};
+use crate::secret_refs::referenced_secrets;
+use crate::validate::{Tls, ValidatedLink};
 
 /// Directory of the rendered config.
 pub const CONFIG_DIR: &str = "/etc/alexa-link";
@@ -27,13 +26,15 @@ pub struct Mounts {
 impl Mounts {
     /// Every Secret the server of `spec` reads: the referenced ones, the
     /// generated keys, and the cert-manager certificate.
-    pub fn for_spec(spec: &AlexaSkillLinkSpec, names: &Names) -> Self {
-        let mut secrets: BTreeSet<String> = referenced_secrets(spec).into_keys().collect();
-        if needs_generated_keys(spec) {
-            secrets.insert(names.keys.clone());
+    pub fn for_link(link: &ValidatedLink) -> Self {
+        let mut secrets: BTreeSet<String> = referenced_secrets(&link.resource.spec)
+            .into_keys()
+            .collect();
+        if link.generates_keys {
+            secrets.insert(link.names.keys.clone());
         }
-        if spec.tls.cert_manager.is_some() {
-            secrets.insert(names.tls.clone());
+        if matches!(link.tls, Tls::CertManager { .. }) {
+            secrets.insert(link.names.tls.clone());
         }
         Self { secrets }
     }

@@ -8,12 +8,19 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{ADMIN_PORT, PUBLIC_PORT};
-use crate::crd::AlexaSkillLink;
-use crate::labels::{Names, selector_labels};
+use crate::labels::selector_labels;
+use crate::validate::ValidatedLink;
 
 /// The NetworkPolicy `<name>`, when `networkPolicy.enabled`.
-pub fn build(asl: &AlexaSkillLink, names: &Names) -> Option<NetworkPolicy> {
-    if !asl.spec.network_policy.as_ref().is_some_and(|n| n.enabled) {
+pub fn build(link: &ValidatedLink) -> Option<NetworkPolicy> {
+    let names = &link.names;
+    if !link
+        .resource
+        .spec
+        .network_policy
+        .as_ref()
+        .is_some_and(|n| n.enabled)
+    {
         return None;
     }
     let port = |p: i32| NetworkPolicyPort {
@@ -22,7 +29,7 @@ pub fn build(asl: &AlexaSkillLink, names: &Names) -> Option<NetworkPolicy> {
         ..NetworkPolicyPort::default()
     };
     Some(NetworkPolicy {
-        metadata: super::meta(asl, &names.main),
+        metadata: super::meta(&link.resource, &names.main),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector {
                 match_labels: Some(selector_labels(&names.main)),

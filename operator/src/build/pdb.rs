@@ -6,13 +6,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Capabilities;
-use crate::crd::AlexaSkillLink;
-use crate::labels::{Names, selector_labels};
+use crate::labels::selector_labels;
+use crate::validate::ValidatedLink;
 
 /// The PodDisruptionBudget `<name>`.
-pub fn build(asl: &AlexaSkillLink, names: &Names) -> PodDisruptionBudget {
+pub fn build(link: &ValidatedLink) -> PodDisruptionBudget {
+    let names = &link.names;
     PodDisruptionBudget {
-        metadata: super::meta(asl, &names.main),
+        metadata: super::meta(&link.resource, &names.main),
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(1)),
             selector: Some(LabelSelector {
@@ -28,15 +29,13 @@ pub fn build(asl: &AlexaSkillLink, names: &Names) -> PodDisruptionBudget {
 /// The PDB when `replicas` > 1, or a note for the status when the cluster
 /// cannot take one.
 pub fn wanted(
-    asl: &AlexaSkillLink,
-    names: &Names,
-    replicas: i32,
+    link: &ValidatedLink,
     caps: Capabilities,
 ) -> (Option<PodDisruptionBudget>, Option<String>) {
-    if replicas <= 1 {
+    if link.replicas <= 1 {
         (None, None)
     } else if caps.pdb_v1 {
-        (Some(build(asl, names)), None)
+        (Some(build(link)), None)
     } else {
         (
             None,

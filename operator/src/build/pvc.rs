@@ -7,17 +7,18 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use crate::crd::AlexaSkillLink;
-use crate::labels::Names;
+use crate::validate::{Storage, ValidatedLink};
 
 /// Default size of the store's volume.
 pub const DEFAULT_SIZE: &str = "1Gi";
 
 /// The PVC `<name>-data`, when the embedded store is used.
-pub fn build(asl: &AlexaSkillLink, names: &Names) -> Option<PersistentVolumeClaim> {
-    let embedded = asl.spec.storage.embedded.as_ref()?;
+pub fn build(link: &ValidatedLink) -> Option<PersistentVolumeClaim> {
+    let Storage::Embedded(embedded) = &link.storage else {
+        return None;
+    };
     Some(PersistentVolumeClaim {
-        metadata: super::state_meta(asl, &names.data),
+        metadata: super::state_meta(&link.resource, &link.names.data),
         spec: Some(PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
             storage_class_name: embedded.storage_class_name.clone(),

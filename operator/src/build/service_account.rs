@@ -3,13 +3,12 @@
 
 use k8s_openapi::api::core::v1::ServiceAccount;
 
-use crate::crd::AlexaSkillLink;
-use crate::labels::Names;
+use crate::validate::ValidatedLink;
 
 /// The ServiceAccount `<name>`.
-pub fn build(asl: &AlexaSkillLink, names: &Names) -> ServiceAccount {
-    let mut metadata = super::meta(asl, &names.main);
-    let annotations = &asl.spec.service_account.annotations;
+pub fn build(link: &ValidatedLink) -> ServiceAccount {
+    let mut metadata = super::meta(&link.resource, &link.names.main);
+    let annotations = &link.resource.spec.service_account.annotations;
     if !annotations.is_empty() {
         metadata.annotations = Some(annotations.clone());
     }

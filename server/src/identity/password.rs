@@ -8,37 +8,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier as _,
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
-/// Which algorithm a stored hash uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PasswordHashKind {
-    /// `$argon2id$...` (also argon2i/argon2d).
-    Argon2,
-    /// `$2a$`, `$2b$`, `$2y$`.
-    Bcrypt,
-}
-
-impl PasswordHashKind {
-    /// Recognises and checks the syntax of a stored hash.
-    pub fn detect(hash: &str) -> Result<PasswordHashKind, String> {
-        if hash.starts_with("$argon2") {
-            match PasswordHash::new(hash) {
-                Ok(parsed) if parsed.salt.is_some() && parsed.hash.is_some() => {
-                    Ok(PasswordHashKind::Argon2)
-                }
-                Ok(_) => Err("not a valid argon2 PHC string: the salt or hash is missing".into()),
-                Err(e) => Err(format!("not a valid argon2 PHC string: {e}")),
-            }
-        } else if hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$") {
-            if hash.len() == 60 {
-                Ok(PasswordHashKind::Bcrypt)
-            } else {
-                Err("not a valid bcrypt hash (expected 60 characters)".into())
-            }
-        } else {
-            Err("must be an argon2 ($argon2id$...) or bcrypt ($2b$...) hash, never a plain password".into())
-        }
-    }
-}
+/// Which algorithm a stored hash uses; defined with the config's checks,
+/// which refuse a malformed hash at start.
+pub use crate::config::PasswordHashKind;
 
 /// Verified against for unknown users: an argon2id hash with the default
 /// parameters, so it costs what a real user's verification costs. Its

@@ -1,0 +1,159 @@
+//! `store`: where grants, codes and tokens are kept.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::Errors;
+
+/// Default `dynamodb.maxAttempts`.
+pub const DEFAULT_DYNAMODB_MAX_ATTEMPTS: u32 = 3;
+/// Default `dynamodb.attemptTimeoutMillis`.
+pub const DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MILLIS: u64 = 1000;
+
+/// Exactly one store backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum StoreConfig {
+    /// A single-file store on local disk (one replica only).
+    Embedded(EmbeddedStoreConfig),
+    /// An Amazon DynamoDB table, shared by any number of replicas.
+    Dynamodb(DynamoDbStoreConfig),
+}
+
+/// The DynamoDB store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DynamoDbStoreConfig {
+    /// The table (3 to 255 characters: letters, digits, `_`, `-`, `.`).
+    pub table_name: String,
+    /// AWS region, e.g. `us-east-1`.
+    pub region: String,
+    /// Endpoint override (DynamoDB Local, a VPC endpoint). Absent: the
+    /// region's public endpoint.
+    #[serde(default)]
+    pub endpoint: Option<Url>,
+    /// Create the table (with its index and TTL) at start when it is missing.
+    /// Otherwise the server only checks that it exists as expected.
+    #[serde(default)]
+    pub create_table: bool,
+    /// Static credentials from files. Absent: the default AWS chain
+    /// (environment, web identity / IRSA, ECS and EC2 metadata).
+    #[serde(default)]
+    pub credentials: Option<AwsCredentialFiles>,
+    /// Attempts per request, with jittered exponential backoff, before a
+    /// client gets 503 `temporarily_unavailable` (1 to 10).
+    #[serde(default = "default_dynamodb_attempts")]
+    pub max_attempts: u32,
+    /// Timeout of one attempt, in milliseconds (100 to 10000).
+    #[serde(default = "default_dynamodb_timeout_ms")]
+    pub attempt_timeout_millis: u64,
+}
+
+/// Static AWS credentials, one value per file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AwsCredentialFiles {
+    /// File holding the access key id.
+    pub access_key_id_file: PathBuf,
+    /// File holding the secret access key.
+    pub secret_access_key_file: PathBuf,
+}
+
+/// The embedded single-file store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmbeddedStoreConfig {
+    /// The database file; created when absent.
+    pub path: PathBuf,
+}
+
+fn default_dynamodb_attempts() -> u32 {
+    DEFAULT_DYNAMODB_MAX_ATTEMPTS
+}
+fn default_dynamodb_timeout_ms() -> u64 {
+    DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MILLIS
+}
+
+impl StoreConfig {
+    pub(crate) fn validate(&self, errors: &mut Errors) {
+        match self {
+            StoreConfig::Embedded(_) => {}
+            StoreConfig::Dynamodb(d) => d.validate(errors),
+        }
+    }
+}
+
+impl DynamoDbStoreConfig {
+    fn validate(&self, errors: &mut Errors) {
+        let name_ok = (3..=255).contains(&self.table_name.len())
+            && self
+                .table_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !name_ok {
+            errors.push(
+                "store.dynamodb.tableName",
+                "must be 3 to 255 characters of letters, digits, '_', '-' or '.'",
+            );
+        }
+        if self.region.is_empty() {
+            errors.push("store.dynamodb.region", "is required (e.g. us-east-1)");
+        }
+        if !(1..=10).contains(&self.max_attempts) {
+            errors.push(
+                "store.dynamodb.maxAttempts",
+                format!("must be between 1 and 10, got {}", self.max_attempts),
+            );
+        }
+        if !(100..=10_000).contains(&self.attempt_timeout_millis) {
+            errors.push(
+                "store.dynamodb.attemptTimeoutMillis",
+                format!(
+                    "must be between 100 and 10000, got {}",
+                    self.attempt_timeout_millis
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use crate::fixture::{MINIMAL, invalid_fields};
+
+    fn dynamodb() -> Config {
+        let text = MINIMAL.replace(
+            "  embedded:\n    path: /data/store.redb\n",
+            "  dynamodb:\n    tableName: alexa-link\n    region: eu-west-1\n",
+        );
+        Config::from_yaml(&text).expect("parses")
+    }
+
+    #[test]
+    fn dynamodb_store_fills_defaults_and_checks_limits() {
+        let mut c = dynamodb();
+        assert_eq!(c.validate(), Ok(()));
+        let StoreConfig::Dynamodb(d) = &mut c.store else {
+            panic!("dynamodb")
+        };
+        assert_eq!(d.max_attempts, DEFAULT_DYNAMODB_MAX_ATTEMPTS);
+        assert_eq!(d.attempt_timeout_millis, 1000);
+        d.table_name = "ab".into();
+        d.region = String::new();
+        d.max_attempts = 0;
+        d.attempt_timeout_millis = 50;
+        assert_eq!(
+            invalid_fields(&c),
+            vec![
+                "store.dynamodb.tableName",
+                "store.dynamodb.region",
+                "store.dynamodb.maxAttempts",
+                "store.dynamodb.attemptTimeoutMillis",
+            ]
+        );
+    }
+}
