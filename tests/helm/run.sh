@@ -282,11 +282,11 @@ ok "the operator with the chart's args and RBAC (one replica: no Lease) creates 
 wait_for 30 "minimal DeploymentNotAvailable" bash -c "kubectl -n alexa get asl minimal -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}' | grep -x DeploymentNotAvailable"
 ok "README quickstart without a node: the link is Ready=False DeploymentNotAvailable (Ready=True: tests/node/run.sh)"
 
-# The production example is schema-valid; this server version does not run
-# its OIDC identity (nor DynamoDB) yet, and the operator says so.
+# The production example is schema-valid and its OIDC identity and DynamoDB
+# store render; this control plane has no cert-manager, and the operator says so.
 kubectl -n alexa apply -f examples/production-secrets.yaml -f examples/production-link.yaml >/dev/null
-wait_for 30 "production status" bash -c "kubectl -n alexa get asl production -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}' | grep IdentityBackendUnsupported"
+wait_for 30 "production status" bash -c "kubectl -n alexa get asl production -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}' | grep -x CertManagerMissing"
 echo "  production: $(kubectl -n alexa get asl production -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message}')"
-ok "examples/production-link.yaml is accepted and reported Ready=False IdentityBackendUnsupported (not yet in the server)"
+ok "examples/production-link.yaml is accepted and reported Ready=False CertManagerMissing (no cert-manager here)"
 
 echo "helm: $pass checks passed"
