@@ -10,6 +10,7 @@ pub mod grants;
 pub mod introspect;
 pub mod metadata;
 pub mod pkce;
+pub mod refresh_policy;
 pub mod revoke;
 pub mod scope;
 pub mod token;

@@ -12,45 +12,19 @@ use crate::app::Shared;
 use crate::oauth::clients::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Params;
+use crate::oauth::refresh_policy::{self, RefreshValidity};
 use crate::oauth::scope;
 use crate::store::{RefreshLookup, RefreshState, RotateError, Rotation, UnixTime};
 use crate::tokens::{self, Successor, TokenHash};
 
-/// What to do with a presented refresh token: a pure decision.
-#[derive(Debug, PartialEq, Eq)]
-enum Decision {
-    /// Unknown, expired, another client's, or its grant has ended.
-    Invalid,
-    /// Exchange it.
-    Exchange,
-    /// Already exchanged within the grace window: answer with the successor.
-    ReplaySuccessor,
-    /// Already exchanged before the window: reuse; revoke the grant.
-    Reuse,
-}
-
-fn decide(lookup: Option<&RefreshLookup>, client: &Client, now: UnixTime) -> Decision {
-    let Some(lookup) = lookup else {
-        return Decision::Invalid;
-    };
-    if lookup.token.client_id != client.id()
-        || !lookup.grant.as_ref().is_some_and(|g| g.is_active(now))
-    {
-        return Decision::Invalid;
-    }
-    match &lookup.token.state {
-        RefreshState::Active if lookup.token.expires_at.is_none_or(|e| now < e) => {
-            Decision::Exchange
-        }
-        RefreshState::Active => Decision::Invalid,
-        RefreshState::Rotated { at, .. } => {
-            if now - at <= client.config.refresh_token.grace_period_seconds as i64 {
-                Decision::ReplaySuccessor
-            } else {
-                Decision::Reuse
-            }
-        }
-    }
+/// The shared rule, judged for the client presenting the token.
+fn decide(lookup: Option<&RefreshLookup>, client: &Client, now: UnixTime) -> RefreshValidity {
+    refresh_policy::assess(
+        lookup,
+        client.id(),
+        client.config.refresh_token.grace_period_seconds,
+        now,
+    )
 }
 
 /// Exchanges a refresh token.
@@ -64,10 +38,10 @@ pub async fn exchange(
     let now = app.clock.now();
     let lookup = app.store.get_refresh_token(&hash, now).await?;
     match decide(lookup.as_ref(), client, now) {
-        Decision::Invalid => Err(invalid()),
-        Decision::ReplaySuccessor => replay_successor(lookup.as_ref(), presented, now),
-        Decision::Reuse => Err(reuse(app, lookup.as_ref(), now).await),
-        Decision::Exchange => {
+        RefreshValidity::Invalid => Err(invalid()),
+        RefreshValidity::RotatedWithinGrace => replay_successor(lookup.as_ref(), presented, now),
+        RefreshValidity::RotatedAfterGrace => Err(reuse(app, lookup.as_ref(), now).await),
+        RefreshValidity::Usable => {
             let Some(mut lookup) = lookup else {
                 return Err(invalid());
             };
@@ -157,10 +131,10 @@ async fn rotate(
         Err(RotateError::Conflict) => {
             let again = app.store.get_refresh_token(&hash, now).await?;
             match (decide(again.as_ref(), client, now), again) {
-                (Decision::ReplaySuccessor, again) => {
+                (RefreshValidity::RotatedWithinGrace, again) => {
                     replay_successor(again.as_ref(), presented, now).map(Rotated::Done)
                 }
-                (Decision::Exchange, Some(again)) => Ok(Rotated::Retry(again)),
+                (RefreshValidity::Usable, Some(again)) => Ok(Rotated::Retry(again)),
                 _ => Err(invalid()),
             }
         }
