@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -88,9 +88,5 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Resp
             break;
         }
     }
-    let mut response = Json(result).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(Json(result).into_response())
 }

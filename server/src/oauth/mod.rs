@@ -14,3 +14,19 @@ pub mod refresh_policy;
 pub mod revoke;
 pub mod scope;
 pub mod token;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+use crate::routes;
+
+/// The OAuth protocol endpoints (the authorization endpoint's pages are
+/// [`crate::web`]'s).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::TOKEN, post(token::token))
+        .route(routes::REVOKE, post(revoke::revoke))
+        .route(routes::INTROSPECT, post(introspect::introspect))
+        .route(routes::METADATA, get(metadata::metadata_document))
+}

@@ -164,11 +164,5 @@ async fn handle(
         );
     }
     tracing::info!(user_id = %user_id, partner_id = %partner_id, client_id, "mutual account link stored");
-    let mut response =
-        axum::Json(json!({"status": "linked", "partner_id": partner_id})).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    Ok(axum::Json(json!({"status": "linked", "partner_id": partner_id})).into_response())
 }

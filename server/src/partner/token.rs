@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -95,11 +95,7 @@ async fn handle(
         expires_in: (expires_at - app.clock.now()).max(0),
         scope: &scope,
     };
-    let mut response = axum::Json(body).into_response();
-    let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    Ok(axum::Json(body).into_response())
 }
 
 async fn authorize_caller(

@@ -9,3 +9,20 @@ pub mod links;
 pub mod pages;
 pub mod session;
 pub mod upstream;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+use crate::routes;
+
+/// The browser-facing routes: authorization, login, consent, the upstream
+/// callback, and the linked-apps page.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::AUTHORIZE, get(authorize::authorize))
+        .route(routes::LOGIN, post(authorize::login))
+        .route(routes::CALLBACK, get(upstream::callback))
+        .route(routes::CONSENT, post(authorize::consent))
+        .route(routes::LINKS, get(links::page).post(links::unlink))
+}

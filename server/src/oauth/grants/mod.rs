@@ -5,7 +5,6 @@ pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh_token;
 
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -30,13 +29,10 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// JSON; `Cache-Control: no-store` comes from the router's one layer.
 impl IntoResponse for TokenResponse {
     fn into_response(self) -> Response {
-        let mut response = axum::Json(self).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        response
+        axum::Json(self).into_response()
     }
 }
 
