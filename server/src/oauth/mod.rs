@@ -3,6 +3,7 @@
 //! parse, call the decision functions, map the outcome.
 
 pub mod authorize;
+pub mod bearer;
 pub mod clients;
 pub mod error;
 pub mod form;

@@ -21,11 +21,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::lwa::LwaError;
-use super::reciprocal::{authenticate_bearer, bearer, merged_params};
 use super::{AmazonTokens, Partner, lwa_error};
 use crate::app::AppState;
 use crate::config::PARTNER_TOKEN_SCOPE;
+use crate::oauth::bearer;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::form::Params;
 use crate::oauth::scope;
 use crate::store::{Lease, LeaseOutcome, PartnerLinkRecord, UnixTime};
 use crate::tokens;
@@ -70,7 +71,7 @@ async fn handle(
             "client_secret must not be sent in the URL; use HTTP Basic or the POST body",
         ));
     }
-    let params = merged_params(headers, query, body)?;
+    let params = Params::from_body_and_query(headers, query, body)?;
     authorize_caller(app, headers, &params).await?;
     let user_id = params.require("user_id")?;
     let partner = app.partners.resolve(params.get("partner_id"))?;
@@ -106,8 +107,8 @@ async fn authorize_caller(
     let denied = |m: &'static str| {
         OAuthError::new(ErrorCode::UnauthorizedClient, m).with_status(StatusCode::FORBIDDEN)
     };
-    let client_id = if bearer(headers).is_some() {
-        let token = authenticate_bearer(app, headers).await?;
+    let client_id = if bearer::bearer(headers).is_some() {
+        let token = bearer::authenticate(app.store.as_ref(), headers, app.clock.now()).await?;
         if token.user_id.is_some()
             || !scope::split(&token.scope)
                 .iter()

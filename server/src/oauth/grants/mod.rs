@@ -9,8 +9,19 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::clients::Client;
-use crate::store::{AccessTokenRecord, GrantId, RefreshState, RefreshTokenRecord, UnixTime};
+use crate::clock::Clock;
+use crate::store::{AccessTokenRecord, GrantId, RefreshState, RefreshTokenRecord, Store, UnixTime};
 use crate::tokens::{self, NewToken, TokenKind};
+
+/// What a grant needs from the server, and nothing more: the store and the
+/// time. A grant can be run against any store and a test clock.
+#[derive(Clone, Copy)]
+pub struct GrantContext<'a> {
+    /// Codes, grants and tokens.
+    pub store: &'a dyn Store,
+    /// Time.
+    pub clock: &'a Clock,
+}
 
 /// A successful token response (RFC 6749 5.1).
 #[derive(Debug, Serialize)]

@@ -7,8 +7,7 @@
 //! the old token; any replica can answer it. A retry after the window is
 //! refresh-token reuse (RFC 9700 4.14.2): the whole grant is revoked.
 
-use super::{TokenResponse, mint_access, mint_refresh};
-use crate::app::Shared;
+use super::{GrantContext, TokenResponse, mint_access, mint_refresh};
 use crate::oauth::clients::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Params;
@@ -29,18 +28,18 @@ fn decide(lookup: Option<&RefreshLookup>, client: &Client, now: UnixTime) -> Ref
 
 /// Exchanges a refresh token.
 pub async fn exchange(
-    app: &Shared,
+    ctx: &GrantContext<'_>,
     client: &Client,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = params.require("refresh_token")?;
     let hash = TokenHash::of(presented);
-    let now = app.clock.now();
-    let lookup = app.store.get_refresh_token(&hash, now).await?;
+    let now = ctx.clock.now();
+    let lookup = ctx.store.get_refresh_token(&hash, now).await?;
     match decide(lookup.as_ref(), client, now) {
         RefreshValidity::Invalid => Err(invalid()),
         RefreshValidity::RotatedWithinGrace => replay_successor(lookup.as_ref(), presented, now),
-        RefreshValidity::RotatedAfterGrace => Err(reuse(app, lookup.as_ref(), now).await),
+        RefreshValidity::RotatedAfterGrace => Err(reuse(ctx, lookup.as_ref(), now).await),
         RefreshValidity::Usable => {
             let Some(mut lookup) = lookup else {
                 return Err(invalid());
@@ -48,7 +47,7 @@ pub async fn exchange(
             // A shared store may report a lost race between two rotations of
             // this token before either has won; look again, a few times.
             for _ in 0..3 {
-                match rotate(app, client, params, presented, hash, lookup, now).await? {
+                match rotate(ctx, client, params, presented, hash, lookup, now).await? {
                     Rotated::Done(response) => return Ok(response),
                     Rotated::Retry(again) => lookup = again,
                 }
@@ -70,7 +69,7 @@ enum Rotated {
 }
 
 async fn rotate(
-    app: &Shared,
+    ctx: &GrantContext<'_>,
     client: &Client,
     params: &Params,
     presented: &str,
@@ -117,7 +116,7 @@ async fn rotate(
         access: (access.hash, access_record.clone()),
         refresh: refresh.map(|(t, r)| (t.hash, r)),
     };
-    match app.store.rotate_refresh_token(&rotation, now).await {
+    match ctx.store.rotate_refresh_token(&rotation, now).await {
         Ok(()) => Ok(Rotated::Done(TokenResponse {
             access_token: access.value,
             token_type: "Bearer",
@@ -129,7 +128,7 @@ async fn rotate(
         // concurrent retry), or the grant was revoked meanwhile: decide again
         // on what is there now.
         Err(RotateError::Conflict) => {
-            let again = app.store.get_refresh_token(&hash, now).await?;
+            let again = ctx.store.get_refresh_token(&hash, now).await?;
             match (decide(again.as_ref(), client, now), again) {
                 (RefreshValidity::RotatedWithinGrace, again) => {
                     replay_successor(again.as_ref(), presented, now).map(Rotated::Done)
@@ -163,9 +162,13 @@ fn replay_successor(
     })
 }
 
-async fn reuse(app: &Shared, lookup: Option<&RefreshLookup>, now: UnixTime) -> OAuthError {
+async fn reuse(
+    ctx: &GrantContext<'_>,
+    lookup: Option<&RefreshLookup>,
+    now: UnixTime,
+) -> OAuthError {
     if let Some(lookup) = lookup {
-        match app.store.revoke_grant(&lookup.token.grant_id, now).await {
+        match ctx.store.revoke_grant(&lookup.token.grant_id, now).await {
             Ok(_) => tracing::warn!(
                 grant = ?lookup.token.grant_id,
                 client_id = %lookup.token.client_id,
