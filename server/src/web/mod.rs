@@ -5,7 +5,9 @@
 //! (AES-256-GCM), so any replica can serve any step without sticky sessions.
 
 pub mod authorize;
+pub mod consent;
 pub mod links;
+pub mod login;
 pub mod pages;
 pub mod session;
 pub mod upstream;
@@ -21,8 +23,8 @@ use crate::routes;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(routes::AUTHORIZE, get(authorize::authorize))
-        .route(routes::LOGIN, post(authorize::login))
+        .route(routes::LOGIN, post(login::login))
         .route(routes::CALLBACK, get(upstream::callback))
-        .route(routes::CONSENT, post(authorize::consent))
+        .route(routes::CONSENT, post(consent::consent))
         .route(routes::LINKS, get(links::page).post(links::unlink))
 }
