@@ -88,14 +88,6 @@ async fn handle(
         refresh_token,
     };
     let scope = lwa.scope.unwrap_or_else(|| partner.config.scopes.join(" "));
-    let revision = match app
-        .store
-        .get_partner_link(user_id, partner_id, app.clock.now())
-        .await?
-    {
-        Some(old) => old.revision + 1,
-        None => 1,
-    };
     let record = PartnerLinkRecord {
         user_id: user_id.clone(),
         partner_id: partner_id.clone(),
@@ -105,7 +97,8 @@ async fn handle(
         access_expires_at: now + lwa.expires_in,
         scope,
         updated_at: now,
-        revision,
+        // The store sets the revision.
+        revision: 0,
         refresh_lease: None,
     };
     if !app.store.put_partner_link(&record, now).await? {

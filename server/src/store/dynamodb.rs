@@ -958,24 +958,35 @@ impl Store for DynamoStore {
             Some(g) => num(&g, "exp"),
             None => return Ok(false),
         };
-        let mut put = Put::builder()
+        // An update rather than a put: the store owns the revision counter
+        // (one more than the replaced link's, 1 for a new one), and the
+        // replaced link's refresh lease ends with it.
+        let (set_expiry, remove_expiry) = match grant_exp {
+            Some(_) => (", exp = :exp, #ttl = :exp", ""),
+            None => ("", ", exp, #ttl"),
+        };
+        let mut update = Update::builder()
             .table_name(&self.table)
-            .item("pk", s(link_key(&record.user_id, &record.partner_id)))
-            .item("gk", s(grant_key(&record.grant_id)))
-            .item("v", encode(record)?)
-            .item("sealed", b(record.sealed_tokens.clone()))
-            .item("access_exp", n(record.access_expires_at))
-            .item("updated", n(record.updated_at))
-            .item("revision", n(record.revision as i64));
+            .key("pk", s(link_key(&record.user_id, &record.partner_id)))
+            .update_expression(format!(
+                "SET gk = :gk, v = :v, sealed = :s, access_exp = :e, updated = :u{set_expiry} ADD revision :one REMOVE lease_holder, lease_until{remove_expiry}"
+            ))
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":gk", s(grant_key(&record.grant_id)))
+            .expression_attribute_values(":v", encode(record)?)
+            .expression_attribute_values(":s", b(record.sealed_tokens.clone()))
+            .expression_attribute_values(":e", n(record.access_expires_at))
+            .expression_attribute_values(":u", n(record.updated_at))
+            .expression_attribute_values(":one", n(1));
         if let Some(exp) = grant_exp {
-            put = put.item("exp", n(exp)).item("ttl", n(exp));
+            update = update.expression_attribute_values(":exp", n(exp));
         }
         let items = vec![
             TransactWriteItem::builder()
                 .condition_check(self.grant_active_check(&record.grant_id, now)?)
                 .build(),
             TransactWriteItem::builder()
-                .put(built(put.build())?)
+                .update(built(update.build())?)
                 .build(),
         ];
         match self.transact(items).await? {

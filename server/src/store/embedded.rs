@@ -531,6 +531,11 @@ impl Store for EmbeddedStore {
             }
             let key = pair_key(&record.user_id, &record.partner_id);
             let mut links = txn.open_table(PARTNER_LINKS).map_err(unavailable)?;
+            let previous = get::<PartnerLinkRecord>(&links, &key)?;
+            // The store owns the counter; the replaced link's lease ends.
+            let mut record = record;
+            record.revision = previous.map_or(1, |p| p.revision + 1);
+            record.refresh_lease = None;
             links
                 .insert(key.as_slice(), encode(&record)?.as_slice())
                 .map_err(unavailable)?;
