@@ -74,7 +74,7 @@ pub async fn login(
         );
     };
     let ip = client_ip(&app, &extensions, &headers);
-    match login::attempt(
+    let (message, status) = match login::attempt(
         &app.throttle,
         identity.as_ref(),
         &app.clock,
@@ -104,7 +104,7 @@ pub async fn login(
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            response
+            return response;
         }
         LoginOutcome::LoggedIn(user) => {
             tracing::info!(user_id = %user.id, client_id, groups = ?user.groups, "user logged in");
@@ -113,37 +113,25 @@ pub async fn login(
                 Some(r) => format!("{}?{}", routes::AUTHORIZE, r.to_query()),
                 None => routes::LINKS.to_owned(),
             };
-            pages::redirect(StatusCode::SEE_OTHER, &location, Some(jar))
+            return pages::redirect(StatusCode::SEE_OTHER, &location, Some(jar));
         }
         LoginOutcome::InvalidCredentials => {
             // No username: it may be an email address, and a typo'd password
             // pasted into the username field must not reach the logs.
             tracing::info!(client_id, ip = ?ip, "login failed: invalid credentials");
             app.metrics.login("invalid_credentials");
-            let message = Some("Incorrect username or password.");
-            login_page(
-                &app,
-                request,
-                jar,
-                username,
-                message,
-                StatusCode::UNAUTHORIZED,
-            )
+            ("Incorrect username or password.", StatusCode::UNAUTHORIZED)
         }
         LoginOutcome::Unavailable(e) => {
             tracing::error!(error = %e, "identity backend unavailable");
             app.metrics.login("unavailable");
-            let message = Some("Sign-in is temporarily unavailable. Please try again in a moment.");
-            login_page(
-                &app,
-                request,
-                jar,
-                username,
-                message,
+            (
+                "Sign-in is temporarily unavailable. Please try again in a moment.",
                 StatusCode::SERVICE_UNAVAILABLE,
             )
         }
-    }
+    };
+    login_page(&app, request, jar, username, Some(message), status)
 }
 
 /// The address failed logins are counted against: the peer, or with
