@@ -214,3 +214,67 @@ async fn metadata_advertises_exactly_what_is_served() {
         assert_ne!(status, 404, "{key} is advertised but not served");
     }
 }
+
+/// One layer sets `Cache-Control: no-store` on every public response, so an
+/// endpoint cannot forget it; the metadata document keeps its own policy.
+#[tokio::test]
+async fn every_public_response_is_no_store_except_the_metadata() {
+    let server = TestServer::start().await;
+    let tokens = link(&server, USERS[0], ClientAuth::Basic).await;
+    let access = tokens["access_token"].as_str().expect("at");
+    let client = reqwest::Client::new();
+    let cache_control = |r: &reqwest::Response| {
+        r.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let form = |path: &str, fields: &[(&str, &str)]| {
+        client
+            .post(server.url(path))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(fields)
+            .send()
+    };
+    let responses = [
+        (
+            "introspect",
+            form("/oauth/introspect", &[("token", access)]).await,
+        ),
+        (
+            "revoke",
+            form("/oauth/revoke", &[("token", "unknown")]).await,
+        ),
+        (
+            "token error",
+            form("/oauth/token", &[("grant_type", "password")]).await,
+        ),
+        ("unknown path", client.get(server.url("/nope")).send().await),
+        (
+            "reciprocal without bearer",
+            client
+                .post(server.url("/api/reciprocal/authorize"))
+                .send()
+                .await,
+        ),
+    ];
+    for (what, response) in responses {
+        let response = response.expect("send");
+        assert_eq!(
+            cache_control(&response).as_deref(),
+            Some("no-store"),
+            "{what}"
+        );
+        assert_eq!(response.headers()["pragma"], "no-cache", "{what}");
+    }
+    let metadata = client
+        .get(server.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        cache_control(&metadata).as_deref(),
+        Some("public, max-age=300")
+    );
+    assert!(metadata.headers().get("pragma").is_none());
+}

@@ -9,6 +9,7 @@
 //! `oidc:<issuerId>:<sub>`.
 
 pub mod ldap;
+pub mod login;
 pub mod oidc;
 pub mod password;
 pub mod static_users;

@@ -150,8 +150,6 @@ impl IntoResponse for OAuthError {
         };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if let Some(challenge) = self.challenge {
             headers.insert(
                 header::WWW_AUTHENTICATE,

@@ -68,6 +68,27 @@ impl Params {
             .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
     }
 
+    /// Body parameters, with the query filling what the body lacks (the
+    /// reciprocal endpoint's original sample sent them in the query; the
+    /// partner-token endpoint accepts GET).
+    pub fn from_body_and_query(
+        headers: &HeaderMap,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<Params, OAuthError> {
+        let mut params = if body.is_empty() {
+            Params::default()
+        } else {
+            Params::from_form(headers, body)?
+        };
+        for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            if !value.is_empty() {
+                params.set_default(&name, &value);
+            }
+        }
+        Ok(params)
+    }
+
     /// Adds or replaces a parameter (used to merge query and body).
     pub fn set_default(&mut self, name: &str, value: &str) {
         if self.get(name).is_none() {

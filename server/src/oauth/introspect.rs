@@ -4,14 +4,14 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::error::OAuthError;
 use super::form::Params;
+use super::refresh_policy;
 use crate::app::AppState;
-use crate::store::RefreshState;
 use crate::tokens::TokenHash;
 
 #[derive(Serialize, Default)]
@@ -67,10 +67,13 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Resp
                 break;
             }
         } else if let Some(l) = app.store.get_refresh_token(&hash, now).await?
-            && l.token.client_id == client.id()
-            && l.token.state == RefreshState::Active
-            && l.token.expires_at.is_none_or(|e| now < e)
-            && l.grant.as_ref().is_some_and(|g| g.is_active(now))
+            && refresh_policy::assess(
+                Some(&l),
+                client.id(),
+                client.config.refresh_token.grace_period_seconds,
+                now,
+            )
+            .is_active()
         {
             result = Introspection {
                 active: true,
@@ -85,9 +88,5 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Resp
             break;
         }
     }
-    let mut response = Json(result).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(Json(result).into_response())
 }

@@ -3,10 +3,30 @@
 
 use std::collections::BTreeSet;
 
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::clients::ClientRegistry;
+use crate::app::AppState;
 use crate::routes;
+
+/// `GET /.well-known/oauth-authorization-server`: the document rendered at
+/// start. Public and the same for everyone, so caches may keep it a while.
+pub async fn metadata_document(State(app): State<AppState>) -> Response {
+    let mut response = app.metadata.clone().into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
 
 /// The metadata document for `issuer`.
 pub fn document(issuer: &url::Url, clients: &ClientRegistry) -> Value {

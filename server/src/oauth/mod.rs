@@ -3,6 +3,7 @@
 //! parse, call the decision functions, map the outcome.
 
 pub mod authorize;
+pub mod bearer;
 pub mod clients;
 pub mod error;
 pub mod form;
@@ -10,6 +11,23 @@ pub mod grants;
 pub mod introspect;
 pub mod metadata;
 pub mod pkce;
+pub mod refresh_policy;
 pub mod revoke;
 pub mod scope;
 pub mod token;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+use crate::routes;
+
+/// The OAuth protocol endpoints (the authorization endpoint's pages are
+/// [`crate::web`]'s).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::TOKEN, post(token::token))
+        .route(routes::REVOKE, post(revoke::revoke))
+        .route(routes::INTROSPECT, post(introspect::introspect))
+        .route(routes::METADATA, get(metadata::metadata_document))
+}

@@ -6,7 +6,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::OAuthError;
@@ -17,13 +17,7 @@ use crate::tokens::TokenHash;
 /// `POST /oauth/revoke`.
 pub async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&app, &headers, &body).await {
-        Ok(()) => {
-            let mut response = StatusCode::OK.into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
     }
 }

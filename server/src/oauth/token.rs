@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{ErrorCode, OAuthError};
 use super::form::Params;
-use super::grants::{self, TokenResponse};
+use super::grants::{self, GrantContext, TokenResponse};
 use crate::app::AppState;
 use crate::config::GrantType;
 
@@ -69,13 +69,17 @@ async fn handle(
             )),
         );
     }
+    let ctx = GrantContext {
+        store: app.store.as_ref(),
+        clock: &app.clock,
+    };
     let result = match grant {
         GrantType::AuthorizationCode => {
-            grants::authorization_code::exchange(app, &client, &params).await
+            grants::authorization_code::exchange(&ctx, &client, &params).await
         }
-        GrantType::RefreshToken => grants::refresh_token::exchange(app, &client, &params).await,
+        GrantType::RefreshToken => grants::refresh_token::exchange(&ctx, &client, &params).await,
         GrantType::ClientCredentials => {
-            grants::client_credentials::exchange(app, &client, &params).await
+            grants::client_credentials::exchange(&ctx, &client, &params).await
         }
     };
     (Some(grant), result)

@@ -14,13 +14,27 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
 use axum::http::StatusCode;
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
+use crate::app::AppState;
 use crate::config::{Config, PartnerConfig};
 use crate::keyring::KeyRing;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::routes;
 use lwa::{LwaClient, LwaError};
+
+/// The mutual-linking endpoints.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::RECIPROCAL_AUTHORIZE, post(reciprocal::reciprocal))
+        .route(
+            routes::PARTNER_TOKEN,
+            get(token::partner_token).post(token::partner_token),
+        )
+}
 
 /// One configured partner.
 #[derive(Debug)]

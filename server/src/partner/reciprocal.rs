@@ -9,19 +9,16 @@
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{AmazonTokens, lwa_error, not_configured};
 use crate::app::AppState;
+use crate::oauth::bearer;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Params;
-use crate::store::{AccessTokenRecord, PartnerLinkRecord};
-use crate::tokens::TokenHash;
-
-/// The `WWW-Authenticate` challenge for a missing or bad bearer token.
-pub const BEARER_CHALLENGE: &str = "Bearer realm=\"alexa-link\", error=\"invalid_token\"";
+use crate::store::PartnerLinkRecord;
 
 /// `POST /api/reciprocal/authorize`.
 pub async fn reciprocal(
@@ -36,59 +33,14 @@ pub async fn reciprocal(
     }
 }
 
-/// Body parameters, with the query filling what the body lacks.
-pub fn merged_params(
-    headers: &HeaderMap,
-    query: Option<&str>,
-    body: &[u8],
-) -> Result<Params, OAuthError> {
-    let mut params = if body.is_empty() {
-        Params::default()
-    } else {
-        Params::from_form(headers, body)?
-    };
-    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if !value.is_empty() {
-            params.set_default(&name, &value);
-        }
-    }
-    Ok(params)
-}
-
-/// The bearer token of a request, if it uses the Bearer scheme.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
-/// Validates a bearer token we issued.
-pub async fn authenticate_bearer(
-    app: &AppState,
-    headers: &HeaderMap,
-) -> Result<AccessTokenRecord, OAuthError> {
-    let invalid = |m: &'static str| {
-        OAuthError::new(ErrorCode::InvalidToken, m).with_challenge(BEARER_CHALLENGE)
-    };
-    let token = bearer(headers)
-        .ok_or_else(|| invalid("an access token is required (Authorization: Bearer)"))?;
-    app.store
-        .get_access_token(&TokenHash::of(token), app.clock.now())
-        .await?
-        .ok_or_else(|| invalid("the access token is invalid, expired or revoked"))
-}
-
 async fn handle(
     app: &AppState,
     headers: &HeaderMap,
     query: Option<&str>,
     body: &[u8],
 ) -> Result<Response, OAuthError> {
-    let token = authenticate_bearer(app, headers).await?;
-    let params = merged_params(headers, query, body)?;
+    let token = bearer::authenticate(app.store.as_ref(), headers, app.clock.now()).await?;
+    let params = Params::from_body_and_query(headers, query, body)?;
     match params.require("grant_type")? {
         "reciprocal_authorization_code" => {}
         _ => {
@@ -136,14 +88,6 @@ async fn handle(
         refresh_token,
     };
     let scope = lwa.scope.unwrap_or_else(|| partner.config.scopes.join(" "));
-    let revision = match app
-        .store
-        .get_partner_link(user_id, partner_id, app.clock.now())
-        .await?
-    {
-        Some(old) => old.revision + 1,
-        None => 1,
-    };
     let record = PartnerLinkRecord {
         user_id: user_id.clone(),
         partner_id: partner_id.clone(),
@@ -153,22 +97,14 @@ async fn handle(
         access_expires_at: now + lwa.expires_in,
         scope,
         updated_at: now,
-        revision,
+        // The store sets the revision.
+        revision: 0,
         refresh_lease: None,
     };
     if !app.store.put_partner_link(&record, now).await? {
         // The grant was revoked while we talked to LWA.
-        return Err(
-            OAuthError::new(ErrorCode::InvalidToken, "the access token was revoked")
-                .with_challenge(BEARER_CHALLENGE),
-        );
+        return Err(bearer::invalid_token("the access token was revoked"));
     }
     tracing::info!(user_id = %user_id, partner_id = %partner_id, client_id, "mutual account link stored");
-    let mut response =
-        axum::Json(json!({"status": "linked", "partner_id": partner_id})).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    Ok(axum::Json(json!({"status": "linked", "partner_id": partner_id})).into_response())
 }

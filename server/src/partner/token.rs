@@ -16,16 +16,17 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::lwa::LwaError;
-use super::reciprocal::{authenticate_bearer, bearer, merged_params};
 use super::{AmazonTokens, Partner, lwa_error};
 use crate::app::AppState;
 use crate::config::PARTNER_TOKEN_SCOPE;
+use crate::oauth::bearer;
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::form::Params;
 use crate::oauth::scope;
 use crate::store::{Lease, LeaseOutcome, PartnerLinkRecord, UnixTime};
 use crate::tokens;
@@ -70,7 +71,7 @@ async fn handle(
             "client_secret must not be sent in the URL; use HTTP Basic or the POST body",
         ));
     }
-    let params = merged_params(headers, query, body)?;
+    let params = Params::from_body_and_query(headers, query, body)?;
     authorize_caller(app, headers, &params).await?;
     let user_id = params.require("user_id")?;
     let partner = app.partners.resolve(params.get("partner_id"))?;
@@ -95,11 +96,7 @@ async fn handle(
         expires_in: (expires_at - app.clock.now()).max(0),
         scope: &scope,
     };
-    let mut response = axum::Json(body).into_response();
-    let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    Ok(axum::Json(body).into_response())
 }
 
 async fn authorize_caller(
@@ -110,8 +107,8 @@ async fn authorize_caller(
     let denied = |m: &'static str| {
         OAuthError::new(ErrorCode::UnauthorizedClient, m).with_status(StatusCode::FORBIDDEN)
     };
-    let client_id = if bearer(headers).is_some() {
-        let token = authenticate_bearer(app, headers).await?;
+    let client_id = if bearer::bearer(headers).is_some() {
+        let token = bearer::authenticate(app.store.as_ref(), headers, app.clock.now()).await?;
         if token.user_id.is_some()
             || !scope::split(&token.scope)
                 .iter()

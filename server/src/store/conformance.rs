@@ -41,6 +41,7 @@ pub async fn run_all(store: Arc<dyn Store>, caps: Capabilities) {
     purge_removes_only_what_expired(&*store, caps).await;
     user_grants_are_listed_while_active(&*store).await;
     partner_links_follow_their_grant(&*store).await;
+    the_store_counts_partner_link_revisions(&*store).await;
     refresh_leases_are_exclusive(store.clone()).await;
     purge_ends_dead_grants_with_their_partner_links(&*store, caps).await;
 }
@@ -163,6 +164,55 @@ async fn user_grants_are_listed_while_active(store: &dyn Store) {
     );
 }
 
+async fn the_store_counts_partner_link_revisions(store: &dyn Store) {
+    let user = unique_user();
+    let g = linked_user(store, &user, None).await;
+    let revision = || async {
+        store
+            .get_partner_link(&user, "amazon", NOW)
+            .await
+            .expect("get")
+            .expect("link")
+            .revision
+    };
+    let mut link = partner_link(&user, g.grant_id);
+    // Whatever the writer claims, the store counts.
+    link.revision = 41;
+    assert!(store.put_partner_link(&link, NOW).await.expect("put"));
+    assert_eq!(revision().await, 1, "a new link is revision 1");
+    link.revision = 0;
+    assert!(store.put_partner_link(&link, NOW).await.expect("put"));
+    assert_eq!(revision().await, 2, "a replacement is one more");
+
+    // A refresh bumps it too, and a replacement ends a held lease.
+    let lease = Lease {
+        holder: tokens::random_id(),
+        until: NOW + 60,
+    };
+    assert!(matches!(
+        store
+            .acquire_partner_lease(&user, "amazon", lease, NOW)
+            .await
+            .expect("acquire"),
+        LeaseOutcome::Acquired(_)
+    ));
+    assert!(store.put_partner_link(&link, NOW).await.expect("put"));
+    let stored = store
+        .get_partner_link(&user, "amazon", NOW)
+        .await
+        .expect("get")
+        .expect("link");
+    assert_eq!((stored.revision, stored.refresh_lease), (3, None));
+    assert!(
+        !store
+            .finish_partner_refresh(&user, "amazon", lease.holder, Some((vec![1], NOW)), NOW)
+            .await
+            .expect("finish"),
+        "the replaced link's lease is gone"
+    );
+    store.revoke_grant(&g.grant_id, NOW).await.expect("revoke");
+}
+
 async fn partner_links_follow_their_grant(store: &dyn Store) {
     let user = unique_user();
     let g = linked_user(store, &user, None).await;
@@ -190,6 +240,8 @@ async fn partner_links_follow_their_grant(store: &dyn Store) {
     let g2 = linked_user(store, &user, None).await;
     let mut newer = partner_link(&user, g2.grant_id);
     newer.sealed_tokens = vec![7];
+    // What the store will have made of it: the second revision of the link.
+    newer.revision = 2;
     assert!(store.put_partner_link(&newer, NOW).await.expect("put"));
     store.revoke_grant(&g.grant_id, NOW).await.expect("revoke");
     assert_eq!(

@@ -29,23 +29,15 @@
 //! (cleanup only: TTL deletion is never prompt). Reads that decide security
 //! are strongly consistent.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::{
     AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
@@ -55,13 +47,20 @@ use super::{
 use crate::config::DynamoDbStoreConfig;
 use crate::tokens::TokenHash;
 
+mod items;
+mod table;
+
+use items::{
+    Item, access_key, b, blob, code_from, code_key, consent_key, decode, encode, expired,
+    grant_from, grant_id_of, grant_key, link_from, link_key, n, num, refresh_from, refresh_key, s,
+    user_key,
+};
+
 /// The index over `gk`.
 pub const GK_INDEX: &str = "gk-index";
 /// How long a revoked grant's record is kept (so a replayed code still finds
 /// it revoked) before DynamoDB may delete it.
 const REVOKED_GRANT_RETENTION_SECONDS: i64 = 24 * 3600;
-
-type Item = HashMap<String, AttributeValue>;
 
 /// How a transaction ended.
 enum Transaction {
@@ -89,124 +88,6 @@ where
 
 fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
     r.map_err(|e| StoreError::Corrupt(format!("invalid DynamoDB request: {e}")))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn b64(s: &str) -> String {
-    URL_SAFE_NO_PAD.encode(s.as_bytes())
-}
-
-fn code_key(h: &TokenHash) -> String {
-    format!("c#{}", hex(&h.0))
-}
-fn access_key(h: &TokenHash) -> String {
-    format!("a#{}", hex(&h.0))
-}
-fn refresh_key(h: &TokenHash) -> String {
-    format!("r#{}", hex(&h.0))
-}
-fn grant_key(g: &GrantId) -> String {
-    format!("g#{}", hex(&g.0))
-}
-fn user_key(user: &str) -> String {
-    format!("u#{}", b64(user))
-}
-fn consent_key(user: &str, client: &str) -> String {
-    format!("n#{}#{client}", b64(user))
-}
-fn link_key(user: &str, partner: &str) -> String {
-    format!("l#{}#{partner}", b64(user))
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-fn b(v: impl Into<Vec<u8>>) -> AttributeValue {
-    AttributeValue::B(Blob::new(v))
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    postcard::to_stdvec(value)
-        .map(b)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
-    let bytes =
-        blob(item, "v").ok_or_else(|| StoreError::Corrupt("item without a value".into()))?;
-    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn num(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)?.as_n().ok()?.parse().ok()
-}
-
-fn blob<'a>(item: &'a Item, name: &str) -> Option<&'a [u8]> {
-    item.get(name)?.as_b().ok().map(Blob::as_ref)
-}
-
-fn grant_id_of(bytes: &[u8]) -> Option<GrantId> {
-    bytes.try_into().ok().map(GrantId)
-}
-
-/// The code with its `redeemed` attribute merged in.
-fn code_from(item: &Item) -> Result<AuthCodeRecord, StoreError> {
-    let mut record: AuthCodeRecord = decode(item)?;
-    record.redeemed_for = blob(item, "redeemed").and_then(grant_id_of);
-    Ok(record)
-}
-
-/// The grant with its `revoked` attribute merged in.
-fn grant_from(item: &Item) -> Result<GrantRecord, StoreError> {
-    let mut record: GrantRecord = decode(item)?;
-    record.revoked_at = num(item, "revoked");
-    Ok(record)
-}
-
-/// The refresh token with its rotation state merged in.
-fn refresh_from(item: &Item) -> Result<RefreshTokenRecord, StoreError> {
-    let mut record: RefreshTokenRecord = decode(item)?;
-    if let Some(at) = num(item, "rotated_at") {
-        record.state = RefreshState::Rotated {
-            at,
-            sealed_successor: blob(item, "successor")
-                .map(<[u8]>::to_vec)
-                .unwrap_or_default(),
-        };
-    }
-    Ok(record)
-}
-
-/// The partner link with its mutable state merged in.
-fn link_from(item: &Item) -> Result<PartnerLinkRecord, StoreError> {
-    let mut record: PartnerLinkRecord = decode(item)?;
-    if let Some(sealed) = blob(item, "sealed") {
-        record.sealed_tokens = sealed.to_vec();
-    }
-    if let Some(v) = num(item, "access_exp") {
-        record.access_expires_at = v;
-    }
-    if let Some(v) = num(item, "updated") {
-        record.updated_at = v;
-    }
-    if let Some(v) = num(item, "revision") {
-        record.revision = v as u64;
-    }
-    record.refresh_lease = match (blob(item, "lease_holder"), num(item, "lease_until")) {
-        (Some(holder), Some(until)) => holder.try_into().ok().map(|holder| Lease { holder, until }),
-        _ => None,
-    };
-    Ok(record)
-}
-
-fn expired(item: &Item, now: UnixTime) -> bool {
-    num(item, "exp").is_some_and(|e| now >= e)
 }
 
 impl DynamoStore {
@@ -256,174 +137,6 @@ impl DynamoStore {
         };
         store.ensure_table(config.create_table).await?;
         Ok(store)
-    }
-
-    /// Creates the table when allowed and missing; otherwise checks it has
-    /// the key, index and TTL this store needs, naming what is missing.
-    async fn ensure_table(&self, create: bool) -> Result<(), StoreError> {
-        let described = self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await;
-        let table = match described {
-            Ok(out) => out.table,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_resource_not_found_exception()) =>
-            {
-                if !create {
-                    return Err(StoreError::Unavailable(format!(
-                        "DynamoDB table {} does not exist (set store.dynamodb.createTable to create it)",
-                        self.table
-                    )));
-                }
-                self.create_table().await?;
-                None
-            }
-            Err(e) => return Err(unavailable(e)),
-        };
-        if let Some(table) = table {
-            let key_ok = table
-                .key_schema()
-                .iter()
-                .any(|k| k.attribute_name() == "pk" && *k.key_type() == KeyType::Hash)
-                && table.key_schema().len() == 1;
-            if !key_ok {
-                return Err(StoreError::Unavailable(format!(
-                    "DynamoDB table {} must have the single partition key pk (string)",
-                    self.table
-                )));
-            }
-            if !table
-                .global_secondary_indexes()
-                .iter()
-                .any(|i| i.index_name() == Some(GK_INDEX))
-            {
-                return Err(StoreError::Unavailable(format!(
-                    "DynamoDB table {} lacks the global secondary index {GK_INDEX} on gk (string)",
-                    self.table
-                )));
-            }
-        }
-        self.wait_active().await?;
-        let ttl = self
-            .client
-            .describe_time_to_live()
-            .table_name(&self.table)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let ttl_on = ttl.time_to_live_description().is_some_and(|d| {
-            matches!(
-                d.time_to_live_status(),
-                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-            ) && d.attribute_name() == Some("ttl")
-        });
-        if !ttl_on {
-            if !create {
-                return Err(StoreError::Unavailable(format!(
-                    "DynamoDB table {} does not have TTL enabled on the attribute ttl",
-                    self.table
-                )));
-            }
-            self.client
-                .update_time_to_live()
-                .table_name(&self.table)
-                .time_to_live_specification(built(
-                    TimeToLiveSpecification::builder()
-                        .enabled(true)
-                        .attribute_name("ttl")
-                        .build(),
-                )?)
-                .send()
-                .await
-                .map_err(unavailable)?;
-        }
-        Ok(())
-    }
-
-    async fn create_table(&self) -> Result<(), StoreError> {
-        let attr = |name: &str| {
-            built(
-                AttributeDefinition::builder()
-                    .attribute_name(name)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build(),
-            )
-        };
-        let key = |name: &str| {
-            built(
-                KeySchemaElement::builder()
-                    .attribute_name(name)
-                    .key_type(KeyType::Hash)
-                    .build(),
-            )
-        };
-        let index = built(
-            GlobalSecondaryIndex::builder()
-                .index_name(GK_INDEX)
-                .key_schema(key("gk")?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build(),
-        )?;
-        let created = self
-            .client
-            .create_table()
-            .table_name(&self.table)
-            .attribute_definitions(attr("pk")?)
-            .attribute_definitions(attr("gk")?)
-            .key_schema(key("pk")?)
-            .global_secondary_indexes(index)
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await;
-        match created {
-            Ok(_) => {
-                tracing::info!(table = %self.table, "created DynamoDB table");
-                Ok(())
-            }
-            // Another replica created it first.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_resource_in_use_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e)),
-        }
-    }
-
-    async fn wait_active(&self) -> Result<(), StoreError> {
-        for _ in 0..120 {
-            let out = self
-                .client
-                .describe_table()
-                .table_name(&self.table)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            let active = out.table().is_some_and(|t| {
-                t.table_status() == Some(&TableStatus::Active)
-                    && t.global_secondary_indexes().iter().all(|i| {
-                        i.index_status()
-                            .is_none_or(|s| *s == aws_sdk_dynamodb::types::IndexStatus::Active)
-                    })
-            });
-            if active {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        Err(StoreError::Unavailable(format!(
-            "DynamoDB table {} did not become active",
-            self.table
-        )))
     }
 
     /// Writes a new item built by [`DynamoStore::token_put`]; `Duplicate` when
@@ -958,24 +671,35 @@ impl Store for DynamoStore {
             Some(g) => num(&g, "exp"),
             None => return Ok(false),
         };
-        let mut put = Put::builder()
+        // An update rather than a put: the store owns the revision counter
+        // (one more than the replaced link's, 1 for a new one), and the
+        // replaced link's refresh lease ends with it.
+        let (set_expiry, remove_expiry) = match grant_exp {
+            Some(_) => (", exp = :exp, #ttl = :exp", ""),
+            None => ("", ", exp, #ttl"),
+        };
+        let mut update = Update::builder()
             .table_name(&self.table)
-            .item("pk", s(link_key(&record.user_id, &record.partner_id)))
-            .item("gk", s(grant_key(&record.grant_id)))
-            .item("v", encode(record)?)
-            .item("sealed", b(record.sealed_tokens.clone()))
-            .item("access_exp", n(record.access_expires_at))
-            .item("updated", n(record.updated_at))
-            .item("revision", n(record.revision as i64));
+            .key("pk", s(link_key(&record.user_id, &record.partner_id)))
+            .update_expression(format!(
+                "SET gk = :gk, v = :v, sealed = :s, access_exp = :e, updated = :u{set_expiry} ADD revision :one REMOVE lease_holder, lease_until{remove_expiry}"
+            ))
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":gk", s(grant_key(&record.grant_id)))
+            .expression_attribute_values(":v", encode(record)?)
+            .expression_attribute_values(":s", b(record.sealed_tokens.clone()))
+            .expression_attribute_values(":e", n(record.access_expires_at))
+            .expression_attribute_values(":u", n(record.updated_at))
+            .expression_attribute_values(":one", n(1));
         if let Some(exp) = grant_exp {
-            put = put.item("exp", n(exp)).item("ttl", n(exp));
+            update = update.expression_attribute_values(":exp", n(exp));
         }
         let items = vec![
             TransactWriteItem::builder()
                 .condition_check(self.grant_active_check(&record.grant_id, now)?)
                 .build(),
             TransactWriteItem::builder()
-                .put(built(put.build())?)
+                .update(built(update.build())?)
                 .build(),
         ];
         match self.transact(items).await? {

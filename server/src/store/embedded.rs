@@ -4,17 +4,16 @@
 //! key-value store with ACID transactions; it needs no C toolchain and no
 //! separate process, which is what a developer without a cluster wants.
 //!
-//! redb allows one write transaction at a time and makes each commit durable
-//! with an fsync. Rather than paying one fsync per request, every write is an
-//! operation sent to one writer thread, which runs all operations waiting at
-//! that moment inside a single transaction and commits once (group commit).
-//! Each operation still reads, checks its condition and writes on its own,
-//! so the semantics are those of separate atomic operations; no caller is
-//! answered before the commit that holds its change is durable.
+//! redb allows one write transaction at a time; every write is an operation
+//! run by one writer thread that commits waiting operations together (group
+//! commit, see [`writer`]). Each operation still reads, checks its condition
+//! and writes on its own, so the semantics are those of separate atomic
+//! operations; an operation that declines (a condition fails, a random key
+//! collides) decides so before it writes and never disturbs the others.
 //!
 //! Reads run on the blocking pool in their own read transactions.
 
-use std::any::Any;
+use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,7 +24,6 @@ use redb::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{mpsc, oneshot};
 
 use super::{
     AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
@@ -33,6 +31,10 @@ use super::{
     RefreshTokenRecord, RotateError, Rotation, Store, StoreError, UnixTime,
 };
 use crate::tokens::TokenHash;
+
+mod writer;
+
+use writer::{OpError, Writer};
 
 const CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("codes");
 const ACCESS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("access_tokens");
@@ -52,22 +54,11 @@ const KIND_ACCESS: u8 = b'a';
 const KIND_REFRESH: u8 = b'r';
 const KIND_PARTNER: u8 = b'p';
 
-/// Most operations one commit carries; bounds a batch's latency.
-const MAX_BATCH: usize = 256;
-
-type Outcome = Result<Box<dyn Any + Send>, StoreError>;
-type Operation = Box<dyn FnOnce(&WriteTransaction) -> Outcome + Send>;
-
-struct Job {
-    run: Operation,
-    reply: oneshot::Sender<Outcome>,
-}
-
 /// The embedded store. Cheap to clone.
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
-    jobs: mpsc::Sender<Job>,
+    writer: Writer,
 }
 
 impl EmbeddedStore {
@@ -94,34 +85,34 @@ impl EmbeddedStore {
         txn.commit().map_err(unavailable)?;
 
         let db = Arc::new(db);
-        let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        let writer_db = db.clone();
-        std::thread::Builder::new()
-            .name("embedded-store-writer".into())
-            .spawn(move || writer_loop(&writer_db, rx))
-            .map_err(|e| StoreError::Unavailable(format!("failed to start writer: {e}")))?;
-        Ok(EmbeddedStore { db, jobs })
+        let writer = Writer::start(db.clone())?;
+        Ok(EmbeddedStore { db, writer })
     }
 
+    /// Runs a write operation that never declines.
     async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     {
-        let (reply, rx) = oneshot::channel();
-        let run: Operation =
-            Box::new(move |txn| op(txn).map(|v| Box::new(v) as Box<dyn Any + Send>));
-        self.jobs
-            .send(Job { run, reply })
-            .await
-            .map_err(|_| StoreError::Unavailable("embedded store writer stopped".into()))?;
-        let value = rx
-            .await
-            .map_err(|_| StoreError::Unavailable("embedded store writer stopped".into()))??;
-        value
-            .downcast::<T>()
-            .map(|v| *v)
-            .map_err(|_| StoreError::Corrupt("writer returned an unexpected type".into()))
+        match self
+            .writer
+            .write(move |txn| op(txn).map_err(OpError::<Infallible>::Failed))
+            .await?
+        {
+            Ok(value) => Ok(value),
+            Err(never) => match never {},
+        }
+    }
+
+    /// Runs a write operation that may decline with `R` (see [`writer`]).
+    async fn write_or_refuse<T, R, F>(&self, op: F) -> Result<Result<T, R>, StoreError>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, OpError<R>> + Send + 'static,
+    {
+        self.writer.write(op).await
     }
 
     async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
@@ -136,65 +127,6 @@ impl EmbeddedStore {
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
-    }
-}
-
-fn writer_loop(db: &Database, mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut batch = Vec::with_capacity(16);
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        run_batch(db, batch);
-    }
-}
-
-fn run_batch(db: &Database, batch: Vec<Job>) {
-    let txn = match db.begin_write() {
-        Ok(txn) => txn,
-        Err(e) => {
-            let err = unavailable(e);
-            for job in batch {
-                let _ = job.reply.send(Err(err.clone()));
-            }
-            return;
-        }
-    };
-    let mut done = Vec::with_capacity(batch.len());
-    let mut failure = None;
-    for job in batch {
-        if failure.is_some() {
-            done.push((job.reply, None));
-            continue;
-        }
-        match (job.run)(&txn) {
-            Ok(value) => done.push((job.reply, Some(value))),
-            Err(e) => {
-                failure = Some(e);
-                done.push((job.reply, None));
-            }
-        }
-    }
-    // A storage failure in any operation may have left partial writes in this
-    // transaction: abort all of it and let every caller see the error.
-    let result = match failure {
-        Some(e) => {
-            let _ = txn.abort();
-            Err(e)
-        }
-        None => txn.commit().map_err(unavailable),
-    };
-    for (reply, value) in done {
-        let outcome = match (&result, value) {
-            (Ok(()), Some(v)) => Ok(v),
-            (Err(e), _) => Err(e.clone()),
-            (Ok(()), None) => Err(StoreError::Unavailable("batch aborted".into())),
-        };
-        let _ = reply.send(outcome);
     }
 }
 
@@ -235,6 +167,23 @@ fn pair_key(user_id: &str, client_id: &str) -> Vec<u8> {
     key.push(0);
     key.extend_from_slice(client_id.as_bytes());
     key
+}
+
+/// Inserts a new code; refuses `Duplicate` rather than overwriting one.
+fn put_code_op(
+    key: TokenHash,
+    value: Vec<u8>,
+) -> impl FnOnce(&WriteTransaction) -> Result<(), OpError<StoreError>> + Send + 'static {
+    move |txn| {
+        let mut codes = txn.open_table(CODES).map_err(unavailable)?;
+        if codes.get(key.0.as_slice()).map_err(unavailable)?.is_some() {
+            return Err(OpError::Refused(StoreError::Duplicate));
+        }
+        codes
+            .insert(key.0.as_slice(), value.as_slice())
+            .map_err(unavailable)?;
+        Ok(())
+    }
 }
 
 fn grant_active(
@@ -294,19 +243,8 @@ impl Store for EmbeddedStore {
     }
 
     async fn put_code(&self, code: &TokenHash, record: &AuthCodeRecord) -> Result<(), StoreError> {
-        let key = code.0;
-        let value = encode(record)?;
-        self.write(move |txn| {
-            let mut codes = txn.open_table(CODES).map_err(unavailable)?;
-            if codes.get(key.as_slice()).map_err(unavailable)?.is_some() {
-                return Err(StoreError::Duplicate);
-            }
-            codes
-                .insert(key.as_slice(), value.as_slice())
-                .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
+        self.write_or_refuse(put_code_op(*code, encode(record)?))
+            .await?
     }
 
     async fn get_code(
@@ -330,30 +268,31 @@ impl Store for EmbeddedStore {
     ) -> Result<(), RedeemError> {
         let key = code.0;
         let grant = grant.clone();
-        self.write(move |txn| {
+        self.write_or_refuse(move |txn| {
             let mut codes = txn.open_table(CODES).map_err(unavailable)?;
             let Some(mut record) = get::<AuthCodeRecord>(&codes, &key)? else {
-                return Ok(Err(RedeemError::NotFound));
+                return Err(OpError::Refused(RedeemError::NotFound));
             };
             if let Some(previous) = record.redeemed_for {
-                return Ok(Err(RedeemError::AlreadyRedeemed(previous)));
+                return Err(OpError::Refused(RedeemError::AlreadyRedeemed(previous)));
             }
             if now >= record.expires_at {
-                return Ok(Err(RedeemError::NotFound));
+                return Err(OpError::Refused(RedeemError::NotFound));
             }
-            record.redeemed_for = Some(grant.grant_id);
-            codes
-                .insert(key.as_slice(), encode(&record)?.as_slice())
-                .map_err(unavailable)?;
-            drop(codes);
+            // Every refusal is decided before the first write (see `writer`).
             let mut grants = txn.open_table(GRANTS).map_err(unavailable)?;
             if grants
                 .get(grant.grant_id.0.as_slice())
                 .map_err(unavailable)?
                 .is_some()
             {
-                return Err(StoreError::Duplicate);
+                return Err(OpError::Refused(RedeemError::Store(StoreError::Duplicate)));
             }
+            record.redeemed_for = Some(grant.grant_id);
+            codes
+                .insert(key.as_slice(), encode(&record)?.as_slice())
+                .map_err(unavailable)?;
+            drop(codes);
             grants
                 .insert(
                     grant.grant_id.0.as_slice(),
@@ -373,7 +312,7 @@ impl Store for EmbeddedStore {
                 &grant.access,
                 grant.refresh.as_ref(),
             )?;
-            Ok(Ok(()))
+            Ok(())
         })
         .await?
     }
@@ -455,16 +394,16 @@ impl Store for EmbeddedStore {
         now: UnixTime,
     ) -> Result<(), RotateError> {
         let rotation = rotation.clone();
-        self.write(move |txn| {
+        self.write_or_refuse(move |txn| {
             let mut refresh = txn.open_table(REFRESH).map_err(unavailable)?;
             let Some(mut old) = get::<RefreshTokenRecord>(&refresh, &rotation.old.0)? else {
-                return Ok(Err(RotateError::Conflict));
+                return Err(OpError::Refused(RotateError::Conflict));
             };
             if old.state != RefreshState::Active || old.expires_at.is_some_and(|e| now >= e) {
-                return Ok(Err(RotateError::Conflict));
+                return Err(OpError::Refused(RotateError::Conflict));
             }
             if !grant_active(txn, &old.grant_id, now)? {
-                return Ok(Err(RotateError::Conflict));
+                return Err(OpError::Refused(RotateError::Conflict));
             }
             if let Some(state) = &rotation.retire_old {
                 old.state = state.clone();
@@ -479,7 +418,7 @@ impl Store for EmbeddedStore {
                 &rotation.access,
                 rotation.refresh.as_ref(),
             )?;
-            Ok(Ok(()))
+            Ok(())
         })
         .await?
     }
@@ -592,6 +531,11 @@ impl Store for EmbeddedStore {
             }
             let key = pair_key(&record.user_id, &record.partner_id);
             let mut links = txn.open_table(PARTNER_LINKS).map_err(unavailable)?;
+            let previous = get::<PartnerLinkRecord>(&links, &key)?;
+            // The store owns the counter; the replaced link's lease ends.
+            let mut record = record;
+            record.revision = previous.map_or(1, |p| p.revision + 1);
+            record.refresh_lease = None;
             links
                 .insert(key.as_slice(), encode(&record)?.as_slice())
                 .map_err(unavailable)?;
@@ -883,6 +827,115 @@ mod tests {
             },
         )
         .await;
+    }
+
+    fn code(now: UnixTime) -> AuthCodeRecord {
+        AuthCodeRecord {
+            client_id: "alexa".into(),
+            user_id: "user".into(),
+            redirect_uri: None,
+            scope: "profile".into(),
+            code_challenge: None,
+            auth_time: now,
+            expires_at: now + 60,
+            redeemed_for: None,
+        }
+    }
+
+    /// A random key that collides (one `put_code` in a thousand batches
+    /// might) is that operation's refusal; the other operations committed in
+    /// the same transaction still happen. It used to abort the whole batch.
+    #[tokio::test]
+    async fn a_colliding_code_does_not_abort_the_rest_of_its_batch() {
+        let (_dir, store) = open();
+        let now = 1_000;
+        let taken = TokenHash([1; 32]);
+        let fresh = TokenHash([2; 32]);
+        store
+            .put_code(&taken, &code(now))
+            .await
+            .expect("first code");
+
+        let value = encode(&code(now)).expect("encode");
+        let consent = encode(&vec!["profile".to_owned()]).expect("encode");
+        let (before, before_rx) = writer::Job::new(move |txn| {
+            let mut consents = txn.open_table(CONSENTS).map_err(unavailable)?;
+            consents
+                .insert(pair_key("user", "alexa").as_slice(), consent.as_slice())
+                .map_err(unavailable)?;
+            Ok::<(), OpError<Infallible>>(())
+        });
+        let (colliding, colliding_rx) = writer::Job::new(put_code_op(taken, value.clone()));
+        let (after, after_rx) = writer::Job::new(put_code_op(fresh, value));
+        // One batch, in this order, exactly as the writer thread would run it.
+        writer::run_batch(&store.db, vec![before, colliding, after]);
+
+        assert!(matches!(
+            writer::answer::<(), Infallible>(before_rx).await,
+            Ok(Ok(()))
+        ));
+        assert!(matches!(
+            writer::answer::<(), StoreError>(colliding_rx).await,
+            Ok(Err(StoreError::Duplicate))
+        ));
+        assert!(matches!(
+            writer::answer::<(), StoreError>(after_rx).await,
+            Ok(Ok(()))
+        ));
+        assert_eq!(
+            store.get_consent("user", "alexa").await.expect("read"),
+            Some(vec!["profile".to_owned()]),
+            "the write before the collision was committed"
+        );
+        assert!(
+            store.get_code(&fresh, now).await.expect("read").is_some(),
+            "the write after the collision was committed"
+        );
+    }
+
+    /// A grant id that collides refuses the redemption before it marks the
+    /// code redeemed: the code stays redeemable and nothing else is lost.
+    #[tokio::test]
+    async fn a_colliding_grant_id_leaves_the_code_redeemable() {
+        let (_dir, store) = open();
+        let now = 1_000;
+        let (first, second) = (TokenHash([3; 32]), TokenHash([4; 32]));
+        store.put_code(&first, &code(now)).await.expect("code");
+        store.put_code(&second, &code(now)).await.expect("code");
+        let grant = NewGrant {
+            grant_id: GrantId([9; 16]),
+            grant: GrantRecord {
+                client_id: "alexa".into(),
+                user_id: Some("user".into()),
+                scope: "profile".into(),
+                created_at: now,
+                expires_at: None,
+                revoked_at: None,
+            },
+            access: (
+                TokenHash([5; 32]),
+                AccessTokenRecord {
+                    client_id: "alexa".into(),
+                    user_id: Some("user".into()),
+                    scope: "profile".into(),
+                    grant_id: Some(GrantId([9; 16])),
+                    issued_at: now,
+                    expires_at: now + 3600,
+                },
+            ),
+            refresh: None,
+        };
+        store
+            .redeem_code(&first, now, &grant)
+            .await
+            .expect("redeem");
+        let again = store.redeem_code(&second, now, &grant).await;
+        assert!(
+            matches!(again, Err(RedeemError::Store(StoreError::Duplicate))),
+            "{again:?}"
+        );
+        let second_code = store.get_code(&second, now).await.expect("read");
+        assert_eq!(second_code.and_then(|c| c.redeemed_for), None);
     }
 
     #[tokio::test]

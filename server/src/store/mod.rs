@@ -181,7 +181,8 @@ pub struct PartnerLinkRecord {
     pub scope: String,
     /// When the tokens were last written.
     pub updated_at: UnixTime,
-    /// Bumped on every token change.
+    /// Bumped on every token change, by the store: 1 for a new link, one
+    /// more on each replacement or refresh. Ignored when writing.
     pub revision: u64,
     /// Held while one request refreshes the tokens at LWA.
     pub refresh_lease: Option<Lease>,
@@ -376,6 +377,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores (replaces) the Amazon tokens of a user and partner, only if
     /// `record.grant_id` is an active grant. Returns whether it was stored.
+    /// The stored revision is the replaced link's plus one (1 for a new
+    /// link), whatever `record.revision` says; any refresh lease ends.
     async fn put_partner_link(
         &self,
         record: &PartnerLinkRecord,

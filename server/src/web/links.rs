@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum_extra::extract::cookie::PrivateCookieJar;
 
-use super::authorize::{login_page, sign_in};
+use super::login::{login_page, sign_in};
 use super::pages::{self, LinkedApp, LinksPage};
 use super::session::LoginSession;
 use crate::app::{AppState, Login};

@@ -5,7 +5,26 @@
 //! (AES-256-GCM), so any replica can serve any step without sticky sessions.
 
 pub mod authorize;
+pub mod consent;
 pub mod links;
+pub mod login;
 pub mod pages;
 pub mod session;
 pub mod upstream;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+use crate::routes;
+
+/// The browser-facing routes: authorization, login, consent, the upstream
+/// callback, and the linked-apps page.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::AUTHORIZE, get(authorize::authorize))
+        .route(routes::LOGIN, post(login::login))
+        .route(routes::CALLBACK, get(upstream::callback))
+        .route(routes::CONSENT, post(consent::consent))
+        .route(routes::LINKS, get(links::page).post(links::unlink))
+}

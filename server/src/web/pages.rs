@@ -127,8 +127,6 @@ pub fn redirect(status: StatusCode, location: &str, jar: Option<PrivateCookieJar
 
 fn harden(response: &mut Response) {
     let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -2,8 +2,7 @@
 
 use subtle::ConstantTimeEq;
 
-use super::{TokenResponse, mint_access, mint_refresh};
-use crate::app::Shared;
+use super::{GrantContext, TokenResponse, mint_access, mint_refresh};
 use crate::config::GrantType;
 use crate::oauth::clients::Client;
 use crate::oauth::error::OAuthError;
@@ -14,14 +13,14 @@ use crate::tokens::TokenHash;
 
 /// Redeems a code for an access token (and refresh token).
 pub async fn exchange(
-    app: &Shared,
+    ctx: &GrantContext<'_>,
     client: &Client,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
     let code = params.require("code")?;
     let hash = TokenHash::of(code);
-    let now = app.clock.now();
-    let Some(record) = app.store.get_code(&hash, now).await? else {
+    let now = ctx.clock.now();
+    let Some(record) = ctx.store.get_code(&hash, now).await? else {
         return Err(OAuthError::invalid_grant(
             "the authorization code is invalid or expired",
         ));
@@ -33,7 +32,7 @@ pub async fn exchange(
         ));
     }
     if let Some(grant) = record.redeemed_for {
-        return Err(replayed(app, grant, now).await);
+        return Err(replayed(ctx, grant, now).await);
     }
     match (&record.redirect_uri, params.get("redirect_uri")) {
         (Some(expected), Some(given))
@@ -92,9 +91,9 @@ pub async fn exchange(
         access: (access.hash, access_record.clone()),
         refresh: refresh.as_ref().map(|(t, r)| (t.hash, r.clone())),
     };
-    match app.store.redeem_code(&hash, now, &new_grant).await {
+    match ctx.store.redeem_code(&hash, now, &new_grant).await {
         Ok(()) => {}
-        Err(RedeemError::AlreadyRedeemed(grant)) => return Err(replayed(app, grant, now).await),
+        Err(RedeemError::AlreadyRedeemed(grant)) => return Err(replayed(ctx, grant, now).await),
         Err(RedeemError::NotFound) => {
             return Err(OAuthError::invalid_grant(
                 "the authorization code is invalid or expired",
@@ -112,8 +111,8 @@ pub async fn exchange(
 }
 
 /// RFC 6749 4.1.2: a code used twice revokes what the first use issued.
-async fn replayed(app: &Shared, grant: GrantId, now: i64) -> OAuthError {
-    match app.store.revoke_grant(&grant, now).await {
+async fn replayed(ctx: &GrantContext<'_>, grant: GrantId, now: i64) -> OAuthError {
+    match ctx.store.revoke_grant(&grant, now).await {
         Ok(true) => tracing::warn!(?grant, "authorization code replayed; its grant is revoked"),
         Ok(false) => {}
         Err(e) => return e.into(),

@@ -5,13 +5,23 @@ pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh_token;
 
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::clients::Client;
-use crate::store::{AccessTokenRecord, GrantId, RefreshState, RefreshTokenRecord, UnixTime};
+use crate::clock::Clock;
+use crate::store::{AccessTokenRecord, GrantId, RefreshState, RefreshTokenRecord, Store, UnixTime};
 use crate::tokens::{self, NewToken, TokenKind};
+
+/// What a grant needs from the server, and nothing more: the store and the
+/// time. A grant can be run against any store and a test clock.
+#[derive(Clone, Copy)]
+pub struct GrantContext<'a> {
+    /// Codes, grants and tokens.
+    pub store: &'a dyn Store,
+    /// Time.
+    pub clock: &'a Clock,
+}
 
 /// A successful token response (RFC 6749 5.1).
 #[derive(Debug, Serialize)]
@@ -30,13 +40,10 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// JSON; `Cache-Control: no-store` comes from the router's one layer.
 impl IntoResponse for TokenResponse {
     fn into_response(self) -> Response {
-        let mut response = axum::Json(self).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        response
+        axum::Json(self).into_response()
     }
 }
 

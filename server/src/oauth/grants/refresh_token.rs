@@ -7,74 +7,47 @@
 //! the old token; any replica can answer it. A retry after the window is
 //! refresh-token reuse (RFC 9700 4.14.2): the whole grant is revoked.
 
-use super::{TokenResponse, mint_access, mint_refresh};
-use crate::app::Shared;
+use super::{GrantContext, TokenResponse, mint_access, mint_refresh};
 use crate::oauth::clients::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Params;
+use crate::oauth::refresh_policy::{self, RefreshValidity};
 use crate::oauth::scope;
 use crate::store::{RefreshLookup, RefreshState, RotateError, Rotation, UnixTime};
 use crate::tokens::{self, Successor, TokenHash};
 
-/// What to do with a presented refresh token: a pure decision.
-#[derive(Debug, PartialEq, Eq)]
-enum Decision {
-    /// Unknown, expired, another client's, or its grant has ended.
-    Invalid,
-    /// Exchange it.
-    Exchange,
-    /// Already exchanged within the grace window: answer with the successor.
-    ReplaySuccessor,
-    /// Already exchanged before the window: reuse; revoke the grant.
-    Reuse,
-}
-
-fn decide(lookup: Option<&RefreshLookup>, client: &Client, now: UnixTime) -> Decision {
-    let Some(lookup) = lookup else {
-        return Decision::Invalid;
-    };
-    if lookup.token.client_id != client.id()
-        || !lookup.grant.as_ref().is_some_and(|g| g.is_active(now))
-    {
-        return Decision::Invalid;
-    }
-    match &lookup.token.state {
-        RefreshState::Active if lookup.token.expires_at.is_none_or(|e| now < e) => {
-            Decision::Exchange
-        }
-        RefreshState::Active => Decision::Invalid,
-        RefreshState::Rotated { at, .. } => {
-            if now - at <= client.config.refresh_token.grace_period_seconds as i64 {
-                Decision::ReplaySuccessor
-            } else {
-                Decision::Reuse
-            }
-        }
-    }
+/// The shared rule, judged for the client presenting the token.
+fn decide(lookup: Option<&RefreshLookup>, client: &Client, now: UnixTime) -> RefreshValidity {
+    refresh_policy::assess(
+        lookup,
+        client.id(),
+        client.config.refresh_token.grace_period_seconds,
+        now,
+    )
 }
 
 /// Exchanges a refresh token.
 pub async fn exchange(
-    app: &Shared,
+    ctx: &GrantContext<'_>,
     client: &Client,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = params.require("refresh_token")?;
     let hash = TokenHash::of(presented);
-    let now = app.clock.now();
-    let lookup = app.store.get_refresh_token(&hash, now).await?;
+    let now = ctx.clock.now();
+    let lookup = ctx.store.get_refresh_token(&hash, now).await?;
     match decide(lookup.as_ref(), client, now) {
-        Decision::Invalid => Err(invalid()),
-        Decision::ReplaySuccessor => replay_successor(lookup.as_ref(), presented, now),
-        Decision::Reuse => Err(reuse(app, lookup.as_ref(), now).await),
-        Decision::Exchange => {
+        RefreshValidity::Invalid => Err(invalid()),
+        RefreshValidity::RotatedWithinGrace => replay_successor(lookup.as_ref(), presented, now),
+        RefreshValidity::RotatedAfterGrace => Err(reuse(ctx, lookup.as_ref(), now).await),
+        RefreshValidity::Usable => {
             let Some(mut lookup) = lookup else {
                 return Err(invalid());
             };
             // A shared store may report a lost race between two rotations of
             // this token before either has won; look again, a few times.
             for _ in 0..3 {
-                match rotate(app, client, params, presented, hash, lookup, now).await? {
+                match rotate(ctx, client, params, presented, hash, lookup, now).await? {
                     Rotated::Done(response) => return Ok(response),
                     Rotated::Retry(again) => lookup = again,
                 }
@@ -96,7 +69,7 @@ enum Rotated {
 }
 
 async fn rotate(
-    app: &Shared,
+    ctx: &GrantContext<'_>,
     client: &Client,
     params: &Params,
     presented: &str,
@@ -143,7 +116,7 @@ async fn rotate(
         access: (access.hash, access_record.clone()),
         refresh: refresh.map(|(t, r)| (t.hash, r)),
     };
-    match app.store.rotate_refresh_token(&rotation, now).await {
+    match ctx.store.rotate_refresh_token(&rotation, now).await {
         Ok(()) => Ok(Rotated::Done(TokenResponse {
             access_token: access.value,
             token_type: "Bearer",
@@ -155,12 +128,12 @@ async fn rotate(
         // concurrent retry), or the grant was revoked meanwhile: decide again
         // on what is there now.
         Err(RotateError::Conflict) => {
-            let again = app.store.get_refresh_token(&hash, now).await?;
+            let again = ctx.store.get_refresh_token(&hash, now).await?;
             match (decide(again.as_ref(), client, now), again) {
-                (Decision::ReplaySuccessor, again) => {
+                (RefreshValidity::RotatedWithinGrace, again) => {
                     replay_successor(again.as_ref(), presented, now).map(Rotated::Done)
                 }
-                (Decision::Exchange, Some(again)) => Ok(Rotated::Retry(again)),
+                (RefreshValidity::Usable, Some(again)) => Ok(Rotated::Retry(again)),
                 _ => Err(invalid()),
             }
         }
@@ -189,9 +162,13 @@ fn replay_successor(
     })
 }
 
-async fn reuse(app: &Shared, lookup: Option<&RefreshLookup>, now: UnixTime) -> OAuthError {
+async fn reuse(
+    ctx: &GrantContext<'_>,
+    lookup: Option<&RefreshLookup>,
+    now: UnixTime,
+) -> OAuthError {
     if let Some(lookup) = lookup {
-        match app.store.revoke_grant(&lookup.token.grant_id, now).await {
+        match ctx.store.revoke_grant(&lookup.token.grant_id, now).await {
             Ok(_) => tracing::warn!(
                 grant = ?lookup.token.grant_id,
                 client_id = %lookup.token.client_id,

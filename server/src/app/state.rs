@@ -1,0 +1,245 @@
+//! The application state: configuration resolved into running parts
+//! (clients with their secrets, identity backend, store, cookie keys), and
+//! why that can fail at start.
+
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum_extra::extract::cookie::Key;
+use sha2::Sha256;
+
+use crate::clock::Clock;
+use crate::config::{Config, IdentityConfig, StoreConfig};
+use crate::identity::IdentityProvider;
+use crate::identity::ldap::{LdapDirectory, LdapSetupError};
+use crate::identity::oidc::UpstreamOidc;
+use crate::identity::password::PasswordVerifier;
+use crate::identity::static_users::{StaticUsers, StaticUsersError};
+use crate::identity::throttle::LoginThrottle;
+use crate::metrics::Metrics;
+use crate::oauth::clients::ClientRegistry;
+use crate::oauth::metadata;
+use crate::partner::Partners;
+use crate::routes;
+use crate::store::embedded::EmbeddedStore;
+use crate::store::{Store, StoreError};
+use crate::web::session::CookieSettings;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A secret file could not be used.
+    #[error("failed to read {what} from {path}: {message}")]
+    Secret {
+        /// What the file holds.
+        what: String,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// A client could not be set up.
+    #[error("invalid client: {0}")]
+    Client(String),
+    /// Mutual-linking partners could not be set up.
+    #[error("invalid mutual-linking setup: {0}")]
+    Partner(String),
+    /// The store could not be opened.
+    #[error("failed to open the store: {0}")]
+    Store(#[from] StoreError),
+    /// The static identity backend could not be set up.
+    #[error(transparent)]
+    Identity(#[from] StaticUsersError),
+    /// The LDAP identity backend could not be set up.
+    #[error(transparent)]
+    Ldap(#[from] LdapSetupError),
+    /// The upstream OpenID Connect backend could not be set up.
+    #[error("failed to set up identity.oidc: {0}")]
+    Oidc(String),
+    /// TLS material could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// A listener could not be bound.
+    #[error("failed to listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Everything a request handler needs.
+pub struct Shared {
+    /// The configuration the server runs with.
+    pub config: Config,
+    /// The clients, with their secrets.
+    pub clients: ClientRegistry,
+    /// Where users log in.
+    pub login: Login,
+    /// Failed-login counts for brute-force protection.
+    pub throttle: LoginThrottle,
+    /// Codes, grants and tokens.
+    pub store: Arc<dyn Store>,
+    /// Login and CSRF cookies.
+    pub cookies: CookieSettings,
+    /// Mutual-linking partners and the key ring for their tokens.
+    pub partners: Partners,
+    /// Time.
+    pub clock: Clock,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// The RFC 8414 metadata document, rendered once.
+    pub(crate) metadata: Bytes,
+    issuer: String,
+}
+
+impl Shared {
+    /// The issuer identifier (the public URL without a trailing slash).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+}
+
+/// How users log in: a password checked by a backend, or delegated upstream.
+pub enum Login {
+    /// The login page; a static or LDAP backend checks the password.
+    Password(Arc<dyn IdentityProvider>),
+    /// A redirect to the upstream OpenID Provider.
+    Upstream(Arc<UpstreamOidc>),
+}
+
+/// Shared application state. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Opens the store a config names (for DynamoDB: connects and creates or
+/// verifies the table).
+pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    match config {
+        StoreConfig::Embedded(e) => Ok(Arc::new(EmbeddedStore::open(&e.path)?)),
+        StoreConfig::Dynamodb(d) => Ok(Arc::new(
+            crate::store::dynamodb::DynamoStore::connect(d).await?,
+        )),
+    }
+}
+
+impl AppState {
+    /// Resolves a validated config: reads secret files, loads users.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Clock,
+    ) -> Result<AppState, StartupError> {
+        let clients = ClientRegistry::new(&config.clients, |c| {
+            read_secret_text(&c.client_secret_file).map_err(|m| {
+                format!(
+                    "client {}: failed to read clientSecretFile {}: {m}",
+                    c.client_id,
+                    c.client_secret_file.display()
+                )
+            })
+        })
+        .map_err(StartupError::Client)?;
+        let verifier = PasswordVerifier::new(password_concurrency());
+        let login = match &config.identity {
+            IdentityConfig::Static(s) => Login::Password(Arc::new(StaticUsers::load(s, verifier)?)),
+            IdentityConfig::Ldap(l) => Login::Password(Arc::new(LdapDirectory::new(l)?)),
+            IdentityConfig::Oidc(o) => {
+                let secret = read_secret_text(&o.client_secret_file).map_err(|message| {
+                    StartupError::Secret {
+                        what: "the OIDC client secret".into(),
+                        path: o.client_secret_file.clone(),
+                        message,
+                    }
+                })?;
+                let callback = routes::url(&config.server.public_url, routes::CALLBACK);
+                let oidc = UpstreamOidc::new(o, secret, &callback).map_err(StartupError::Oidc)?;
+                Login::Upstream(Arc::new(oidc))
+            }
+        };
+        let throttle = LoginThrottle::new(config.login_protection.clone());
+        let partners = Partners::new(&config, read_secret_text).map_err(StartupError::Partner)?;
+        let cookies = CookieSettings {
+            key: session_key(&config.server.session_key_file)?,
+            secure: config.server.public_url.scheme() == "https",
+            session_seconds: config.authorization.login_session_seconds as i64,
+            form_seconds: config.authorization.form_lifetime_seconds as i64,
+        };
+        let metadata = serde_json::to_vec(&metadata::document(&config.server.public_url, &clients))
+            .unwrap_or_default()
+            .into();
+        let issuer = config
+            .server
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(AppState(Arc::new(Shared {
+            config,
+            clients,
+            login,
+            throttle,
+            store,
+            cookies,
+            partners,
+            clock,
+            metrics: Metrics::new(),
+            metadata,
+            issuer,
+        })))
+    }
+}
+
+/// Hashing is CPU-bound: one hash at a time per core but one keeps a core
+/// free for the token endpoint (which never hashes passwords) during a login
+/// storm; Alexa gives the token endpoint 4.5 seconds.
+fn password_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
+}
+
+fn read_secret_text(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    // Secrets created with `echo` or `kubectl create secret --from-file`
+    // often end in a newline that is not part of the secret.
+    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn session_key(path: &Path) -> Result<Key, StartupError> {
+    let bytes = std::fs::read(path).map_err(|e| StartupError::Secret {
+        what: "the session key".into(),
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    if bytes.len() < 32 {
+        return Err(StartupError::Secret {
+            what: "the session key".into(),
+            path: path.to_owned(),
+            message: format!(
+                "it holds {} bytes; at least 32 random bytes are needed",
+                bytes.len()
+            ),
+        });
+    }
+    // Derive the 64 bytes the cookie jar wants (encryption and signing)
+    // from whatever length the operator provided.
+    let mut okm = [0u8; 64];
+    let _ = hkdf::Hkdf::<Sha256>::new(Some(b"alexa-link session cookies v1"), &bytes)
+        .expand(b"cookie key", &mut okm);
+    Ok(Key::from(&okm))
+}

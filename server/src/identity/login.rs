@@ -1,0 +1,191 @@
+//! One password login attempt, decided without HTTP: ask the throttle,
+//! verify with the backend, record the result.
+//!
+//! The login page ([`crate::web::login`]) only turns the [`LoginOutcome`]
+//! into a page, so the order that protects users (the throttle is asked
+//! before any password is checked, a failure is counted whether or not the
+//! user exists, a backend outage is not counted) is stated once, here.
+
+use std::net::IpAddr;
+
+use super::throttle::LoginThrottle;
+use super::{AuthError, IdentityProvider, User};
+use crate::clock::Clock;
+
+/// What one login attempt came to.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// Too many recent failures for this username or address: refused
+    /// before the password was checked. Same answer for unknown users.
+    Throttled {
+        /// Seconds until the next attempt is allowed.
+        retry_after: u64,
+    },
+    /// The credentials name this user; the username's failures are cleared.
+    LoggedIn(User),
+    /// Unknown user or wrong password; counted against username and address.
+    InvalidCredentials,
+    /// The backend could not answer; not counted (it is not the user's fault).
+    Unavailable(String),
+}
+
+/// Tries `username` / `password` from `ip` against `identity`.
+pub async fn attempt(
+    throttle: &LoginThrottle,
+    identity: &dyn IdentityProvider,
+    clock: &Clock,
+    username: &str,
+    password: &str,
+    ip: Option<IpAddr>,
+) -> LoginOutcome {
+    if let Err(early) = throttle.check(username, ip, clock.now_millis()) {
+        return LoginOutcome::Throttled {
+            retry_after: early.retry_after,
+        };
+    }
+    match identity.authenticate(username, password).await {
+        Ok(user) => {
+            throttle.succeeded(username);
+            LoginOutcome::LoggedIn(user)
+        }
+        Err(AuthError::InvalidCredentials) => {
+            // Verification takes time: count the failure when it happened.
+            throttle.failed(username, ip, clock.now_millis());
+            LoginOutcome::InvalidCredentials
+        }
+        Err(AuthError::Unavailable(e)) => LoginOutcome::Unavailable(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::config::LoginProtectionConfig;
+
+    /// One user `ann` with password `right`; can be switched to "down".
+    /// Counts the passwords it was asked to check.
+    #[derive(Default)]
+    struct Directory {
+        checked: AtomicUsize,
+        down: Mutex<bool>,
+    }
+
+    #[async_trait]
+    impl IdentityProvider for Directory {
+        async fn authenticate(&self, username: &str, password: &str) -> Result<User, AuthError> {
+            self.checked.fetch_add(1, Ordering::Relaxed);
+            if *self.down.lock().expect("lock") {
+                return Err(AuthError::Unavailable("directory down".into()));
+            }
+            if username == "ann" && password == "right" {
+                Ok(User {
+                    id: "user-ann".into(),
+                    username: "ann".into(),
+                    display_name: "Ann".into(),
+                    groups: vec![],
+                })
+            } else {
+                Err(AuthError::InvalidCredentials)
+            }
+        }
+    }
+
+    fn throttle() -> LoginThrottle {
+        LoginThrottle::new(LoginProtectionConfig {
+            free_failures: 2,
+            lockout_failures: 5,
+            ..LoginProtectionConfig::default()
+        })
+    }
+
+    const IP: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7)));
+
+    #[tokio::test]
+    async fn the_right_password_logs_in_and_clears_the_failures() {
+        let (t, dir, clock) = (throttle(), Directory::default(), Clock::default());
+        for _ in 0..2 {
+            let outcome = attempt(&t, &dir, &clock, "ann", "wrong", IP).await;
+            assert!(
+                matches!(outcome, LoginOutcome::InvalidCredentials),
+                "{outcome:?}"
+            );
+        }
+        let outcome = attempt(&t, &dir, &clock, "ann", "right", IP).await;
+        let LoginOutcome::LoggedIn(user) = outcome else {
+            panic!("expected a login, got {outcome:?}")
+        };
+        assert_eq!(user.id, "user-ann");
+        // Cleared: two more failures are again free (no delay).
+        for _ in 0..2 {
+            let outcome = attempt(&t, &dir, &clock, "ann", "wrong", IP).await;
+            assert!(
+                matches!(outcome, LoginOutcome::InvalidCredentials),
+                "{outcome:?}"
+            );
+        }
+    }
+
+    /// The free failures plus one: from then on each attempt must wait.
+    const FAILURES_BEFORE_A_DELAY: usize = 3;
+
+    #[tokio::test]
+    async fn past_the_free_failures_the_next_attempt_waits_without_a_password_check() {
+        let (t, dir, clock) = (throttle(), Directory::default(), Clock::default());
+        for _ in 0..FAILURES_BEFORE_A_DELAY {
+            attempt(&t, &dir, &clock, "ann", "wrong", IP).await;
+        }
+        assert_eq!(dir.checked.load(Ordering::Relaxed), FAILURES_BEFORE_A_DELAY);
+        let outcome = attempt(&t, &dir, &clock, "ann", "right", IP).await;
+        let LoginOutcome::Throttled { retry_after } = outcome else {
+            panic!("expected throttling, got {outcome:?}")
+        };
+        assert!(retry_after >= 1, "{retry_after}");
+        assert_eq!(
+            dir.checked.load(Ordering::Relaxed),
+            FAILURES_BEFORE_A_DELAY,
+            "a throttled attempt never reaches the backend, even with the right password"
+        );
+        // Once the delay has passed, the right password works again.
+        clock.advance(retry_after as i64);
+        let outcome = attempt(&t, &dir, &clock, "ann", "right", IP).await;
+        assert!(matches!(outcome, LoginOutcome::LoggedIn(_)), "{outcome:?}");
+    }
+
+    #[tokio::test]
+    async fn unknown_users_are_counted_like_known_ones() {
+        let (t, dir, clock) = (throttle(), Directory::default(), Clock::default());
+        for _ in 0..FAILURES_BEFORE_A_DELAY {
+            let outcome = attempt(&t, &dir, &clock, "nobody", "x", IP).await;
+            assert!(
+                matches!(outcome, LoginOutcome::InvalidCredentials),
+                "{outcome:?}"
+            );
+        }
+        let outcome = attempt(&t, &dir, &clock, "nobody", "x", IP).await;
+        assert!(
+            matches!(outcome, LoginOutcome::Throttled { .. }),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_backend_outage_is_not_counted_as_a_failure() {
+        let (t, dir, clock) = (throttle(), Directory::default(), Clock::default());
+        *dir.down.lock().expect("lock") = true;
+        for _ in 0..5 {
+            let outcome = attempt(&t, &dir, &clock, "ann", "right", IP).await;
+            assert!(
+                matches!(outcome, LoginOutcome::Unavailable(_)),
+                "{outcome:?}"
+            );
+        }
+        *dir.down.lock().expect("lock") = false;
+        let outcome = attempt(&t, &dir, &clock, "ann", "right", IP).await;
+        assert!(matches!(outcome, LoginOutcome::LoggedIn(_)), "{outcome:?}");
+    }
+}

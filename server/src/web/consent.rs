@@ -1,0 +1,185 @@
+//! `POST /oauth/consent`: the consent form; and what follows a login,
+//! asking for consent or issuing the code.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum_extra::extract::cookie::PrivateCookieJar;
+
+use super::authorize::{EXPIRED, parse_form, unavailable};
+use super::login::{login_page, sign_in};
+use super::pages::{self, ConsentPage};
+use super::session::LoginSession;
+use crate::app::{AppState, Login};
+use crate::oauth::authorize::{AuthorizationRequest, redirect_with};
+use crate::oauth::error::ErrorCode;
+use crate::oauth::scope;
+use crate::routes;
+use crate::store::{AuthCodeRecord, StoreError};
+use crate::tokens::{self, TokenKind};
+
+/// `POST /oauth/consent`.
+pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (form, request) = match parse_form(&app, &headers, &body) {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    let jar = app.cookies.jar(&headers);
+    let now = app.clock.now();
+    let Some(session) = app.cookies.session(&jar, now) else {
+        if matches!(app.login, Login::Upstream(_)) {
+            return sign_in(&app, Some(&request), jar).await;
+        }
+        return login_page(
+            &app,
+            Some(&request),
+            jar,
+            "",
+            Some("Your sign-in expired. Please sign in again."),
+            StatusCode::FORBIDDEN,
+        );
+    };
+    if !app.cookies.check_csrf(&jar, form.get("csrf"), now) {
+        return consent_page(
+            &app,
+            &request,
+            &session,
+            jar,
+            Some(EXPIRED),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    match form.get("decision") {
+        Some("allow") => {
+            if let Err(e) = remember_consent(&app, &request, &session).await {
+                return unavailable(e);
+            }
+            match issue_code(&app, &request, &session).await {
+                Ok(location) => pages::redirect(StatusCode::SEE_OTHER, &location, Some(jar)),
+                Err(e) => unavailable(e),
+            }
+        }
+        Some("deny") => {
+            tracing::info!(user_id = %session.user_id, client_id = %request.client.id(), "user denied consent");
+            let location = redirect_with(
+                &request.redirect_uri,
+                &[
+                    ("error", ErrorCode::AccessDenied.as_str()),
+                    ("error_description", "the user denied the request"),
+                ],
+                request.state.as_deref(),
+            );
+            pages::redirect(StatusCode::SEE_OTHER, &location, Some(jar))
+        }
+        _ => consent_page(
+            &app,
+            &request,
+            &session,
+            jar,
+            Some("Choose Allow or Deny."),
+            StatusCode::BAD_REQUEST,
+        ),
+    }
+}
+
+/// Logged in: ask for consent unless it is given, then issue the code.
+pub(super) async fn proceed(
+    app: &AppState,
+    request: &AuthorizationRequest,
+    session: &LoginSession,
+    jar: PrivateCookieJar,
+    status: StatusCode,
+) -> Response {
+    let consented = if request.client.config.skip_consent {
+        true
+    } else {
+        match app
+            .store
+            .get_consent(&session.user_id, request.client.id())
+            .await
+        {
+            Ok(Some(given)) => request.scopes.iter().all(|s| given.contains(s)),
+            Ok(None) => false,
+            Err(e) => return unavailable(e),
+        }
+    };
+    if !consented {
+        return consent_page(app, request, session, jar, None, StatusCode::OK);
+    }
+    match issue_code(app, request, session).await {
+        Ok(location) => pages::redirect(status, &location, Some(jar)),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn remember_consent(
+    app: &AppState,
+    request: &AuthorizationRequest,
+    session: &LoginSession,
+) -> Result<(), StoreError> {
+    let mut scopes = app
+        .store
+        .get_consent(&session.user_id, request.client.id())
+        .await?
+        .unwrap_or_default();
+    for s in &request.scopes {
+        if !scopes.contains(s) {
+            scopes.push(s.clone());
+        }
+    }
+    app.store
+        .put_consent(&session.user_id, request.client.id(), &scopes)
+        .await
+}
+
+/// Stores a new code and returns the redirect that delivers it.
+async fn issue_code(
+    app: &AppState,
+    request: &AuthorizationRequest,
+    session: &LoginSession,
+) -> Result<String, StoreError> {
+    let now = app.clock.now();
+    let code = tokens::generate(TokenKind::AuthorizationCode);
+    let record = AuthCodeRecord {
+        client_id: request.client.id().to_owned(),
+        user_id: session.user_id.clone(),
+        redirect_uri: request
+            .redirect_uri_given
+            .then(|| request.redirect_uri.clone()),
+        scope: scope::join(&request.scopes),
+        code_challenge: request.code_challenge.clone(),
+        auth_time: session.auth_time,
+        expires_at: now + app.config.authorization.code_lifetime_seconds as i64,
+        redeemed_for: None,
+    };
+    app.store.put_code(&code.hash, &record).await?;
+    tracing::info!(user_id = %session.user_id, client_id = %request.client.id(), "authorization code issued");
+    Ok(redirect_with(
+        &request.redirect_uri,
+        &[("code", &code.value)],
+        request.state.as_deref(),
+    ))
+}
+
+fn consent_page(
+    app: &AppState,
+    request: &AuthorizationRequest,
+    session: &LoginSession,
+    jar: PrivateCookieJar,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let (jar, csrf) = app.cookies.csrf(jar, app.clock.now());
+    let query = request.to_query();
+    let page = ConsentPage {
+        action: routes::CONSENT,
+        client_name: request.client.display_name(),
+        user_name: &session.display_name,
+        scopes: &request.scopes,
+        request: &query,
+        csrf: &csrf,
+        error,
+    };
+    pages::render(status, &page, Some(jar))
+}

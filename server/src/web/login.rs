@@ -1,0 +1,201 @@
+//! `POST /oauth/login`: the password login form, and the login page.
+//!
+//! The decision (throttle, verify, record) is [`crate::identity::login`];
+//! this file turns its outcome into a page.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum_extra::extract::cookie::PrivateCookieJar;
+
+use super::authorize::{EXPIRED, parse_request};
+use super::pages::{self, LoginPage};
+use crate::app::{AppState, Login};
+use crate::identity::login::{self, LoginOutcome};
+use crate::oauth::authorize::AuthorizationRequest;
+use crate::oauth::form::Params;
+use crate::routes;
+
+/// `POST /oauth/login`. The form carries the authorization request it
+/// interrupted; without one (the linked-apps page) it returns there.
+pub async fn login(
+    State(app): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match Params::from_form(&headers, &body) {
+        Ok(f) => f,
+        Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
+    };
+    let request = match form.get("request") {
+        Some(raw) => match parse_request(&app, raw.as_bytes()) {
+            Ok(r) => Some(r),
+            Err(response) => return response,
+        },
+        None => None,
+    };
+    let request = request.as_ref();
+    let client_id = request.map_or("-", |r| r.client.id());
+    let Login::Password(identity) = &app.login else {
+        return pages::error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "Sign-in happens at the identity provider, not on this page.",
+        );
+    };
+    let jar = app.cookies.jar(&headers);
+    let now = app.clock.now();
+    let username = form.get("username").unwrap_or("");
+    if !app.cookies.check_csrf(&jar, form.get("csrf"), now) {
+        tracing::info!(client_id, "login form refused: missing or stale CSRF nonce");
+        app.metrics.login("csrf");
+        return login_page(
+            &app,
+            request,
+            jar,
+            username,
+            Some(EXPIRED),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let Some(password) = form.get("password").filter(|_| !username.is_empty()) else {
+        let message = Some("Enter your username and password.");
+        return login_page(
+            &app,
+            request,
+            jar,
+            username,
+            message,
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    let ip = client_ip(&app, &extensions, &headers);
+    let (message, status) = match login::attempt(
+        &app.throttle,
+        identity.as_ref(),
+        &app.clock,
+        username,
+        password,
+        ip,
+    )
+    .await
+    {
+        LoginOutcome::Throttled { retry_after } => {
+            // Same words whether or not the user exists: usernames that do
+            // not exist are counted too.
+            tracing::info!(client_id, ip = ?ip, retry_after, "login refused: too many failed attempts");
+            app.metrics.login("throttled");
+            let message = format!(
+                "Too many failed sign-in attempts. Try again in {}.",
+                wait_text(retry_after)
+            );
+            let mut response = login_page(
+                &app,
+                request,
+                jar,
+                username,
+                Some(&message),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            return response;
+        }
+        LoginOutcome::LoggedIn(user) => {
+            tracing::info!(user_id = %user.id, client_id, groups = ?user.groups, "user logged in");
+            let jar = app.cookies.start_session(jar, &user, now);
+            let location = match request {
+                Some(r) => format!("{}?{}", routes::AUTHORIZE, r.to_query()),
+                None => routes::LINKS.to_owned(),
+            };
+            return pages::redirect(StatusCode::SEE_OTHER, &location, Some(jar));
+        }
+        LoginOutcome::InvalidCredentials => {
+            // No username: it may be an email address, and a typo'd password
+            // pasted into the username field must not reach the logs.
+            tracing::info!(client_id, ip = ?ip, "login failed: invalid credentials");
+            app.metrics.login("invalid_credentials");
+            ("Incorrect username or password.", StatusCode::UNAUTHORIZED)
+        }
+        LoginOutcome::Unavailable(e) => {
+            tracing::error!(error = %e, "identity backend unavailable");
+            app.metrics.login("unavailable");
+            (
+                "Sign-in is temporarily unavailable. Please try again in a moment.",
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+        }
+    };
+    login_page(&app, request, jar, username, Some(message), status)
+}
+
+/// The address failed logins are counted against: the peer, or with
+/// `loginProtection.trustForwardedFor` the last `X-Forwarded-For` entry
+/// (the one our own proxy appended; earlier ones are client-supplied).
+fn client_ip(app: &AppState, extensions: &Extensions, headers: &HeaderMap) -> Option<IpAddr> {
+    if app.config.login_protection.trust_forwarded_for
+        && let Some(ip) = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+fn wait_text(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "a second".to_owned(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
+    }
+}
+
+/// Asks the user to sign in: the login page, or with the `oidc` backend a
+/// redirect to the upstream provider.
+pub(crate) async fn sign_in(
+    app: &AppState,
+    request: Option<&AuthorizationRequest>,
+    jar: PrivateCookieJar,
+) -> Response {
+    match &app.login {
+        Login::Upstream(oidc) => super::upstream::redirect(app, oidc, request, jar).await,
+        Login::Password(_) => login_page(app, request, jar, "", None, StatusCode::OK),
+    }
+}
+
+/// The login page, for an authorization request or (without one) for the
+/// linked-apps page.
+pub(crate) fn login_page(
+    app: &AppState,
+    request: Option<&AuthorizationRequest>,
+    jar: PrivateCookieJar,
+    username: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let (jar, csrf) = app.cookies.csrf(jar, app.clock.now());
+    let query = request
+        .map(AuthorizationRequest::to_query)
+        .unwrap_or_default();
+    let page = LoginPage {
+        action: routes::LOGIN,
+        client_name: request.map(|r| r.client.display_name()),
+        request: &query,
+        csrf: &csrf,
+        username,
+        error,
+    };
+    pages::render(status, &page, Some(jar))
+}
