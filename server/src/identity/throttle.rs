@@ -122,8 +122,10 @@ impl LoginThrottle {
         let c = &self.config;
         let until = if r.failures >= c.lockout_failures {
             r.last_failure + c.lockout_seconds as i64 * 1000
-        } else if r.failures > c.free_failures {
-            let doublings = (r.failures - c.free_failures - 1).min(31);
+        } else if r.failures >= c.free_failures && r.failures > 0 {
+            // The README's promise: after `freeFailures` failures the next
+            // attempt already waits (1 s, then 2, 4...).
+            let doublings = (r.failures - c.free_failures).min(31);
             let delay = (1u64 << doublings).min(c.max_delay_seconds);
             r.last_failure + delay as i64 * 1000
         } else {
@@ -192,7 +194,7 @@ mod tests {
             waits.push(wait);
             now += wait as i64 * 1000;
         }
-        assert_eq!(waits, vec![0, 0, 1, 2, 4, 8, 600]);
+        assert_eq!(waits, vec![0, 1, 2, 4, 8, 8, 600]);
         assert_eq!(
             t.check("ANN", IP, now - 1500),
             Err(TooEarly { retry_after: 2 }),
