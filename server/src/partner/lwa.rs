@@ -32,6 +32,21 @@ struct LwaErrorBody {
     error_description: Option<String>,
 }
 
+/// The longest access-token lifetime believed from LWA (its tokens live an
+/// hour). A larger `expires_in` is shortened to this, a negative one is
+/// taken as already expired: an upstream bug or a hostile answer must not
+/// overflow our time arithmetic or keep a token "valid" for ever.
+pub const MAX_EXPIRES_IN_SECONDS: i64 = 24 * 3600;
+
+/// Reads a successful token response, with `expires_in` clamped to
+/// `0..=MAX_EXPIRES_IN_SECONDS`.
+fn parse_tokens(body: &[u8]) -> Result<LwaTokens, LwaError> {
+    let mut tokens: LwaTokens = serde_json::from_slice(body)
+        .map_err(|e| LwaError::BadGateway(format!("unreadable token response: {e}")))?;
+    tokens.expires_in = tokens.expires_in.clamp(0, MAX_EXPIRES_IN_SECONDS);
+    Ok(tokens)
+}
+
 /// Why an LWA call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LwaError {
@@ -129,8 +144,7 @@ impl LwaClient {
             .await
             .map_err(|e| LwaError::Unreachable(e.without_url().to_string()))?;
         if status.is_success() {
-            return serde_json::from_slice(&body)
-                .map_err(|e| LwaError::BadGateway(format!("unreadable token response: {e}")));
+            return parse_tokens(&body);
         }
         if status.is_server_error() {
             return Err(LwaError::BadGateway(format!("HTTP {}", status.as_u16())));
@@ -153,5 +167,26 @@ impl LwaClient {
                 error: described,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(expires_in: &str) -> i64 {
+        let body = format!(r#"{{"access_token":"Atza|x","expires_in":{expires_in}}}"#);
+        parse_tokens(body.as_bytes()).expect("parses").expires_in
+    }
+
+    #[test]
+    fn expires_in_is_clamped_to_a_day_and_never_negative() {
+        assert_eq!(parsed("3600"), 3600);
+        assert_eq!(parsed("9223372036854775807"), MAX_EXPIRES_IN_SECONDS);
+        assert_eq!(parsed("-9223372036854775808"), 0);
+        assert!(matches!(
+            parse_tokens(br#"{"access_token":"a","expires_in":1e400}"#),
+            Err(LwaError::BadGateway(_))
+        ));
     }
 }
