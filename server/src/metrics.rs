@@ -50,6 +50,7 @@ pub struct Metrics {
     grants: Family<GrantLabels, Counter>,
     logins: Family<OutcomeLabels, Counter>,
     authorize_errors: Family<OutcomeLabels, Counter>,
+    panics: Counter,
 }
 
 impl Default for Metrics {
@@ -89,6 +90,12 @@ impl Metrics {
             "Refused authorization requests by OAuth error code",
             authorize_errors.clone(),
         );
+        let panics = Counter::default();
+        registry.register(
+            "handler_panics",
+            "Requests whose handler panicked (answered with a JSON 500)",
+            panics.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             requests,
@@ -96,7 +103,13 @@ impl Metrics {
             grants,
             logins,
             authorize_errors,
+            panics,
         }
+    }
+
+    /// Counts a handler that panicked.
+    pub fn panic(&self) {
+        self.panics.inc();
     }
 
     /// Counts a token-endpoint outcome.

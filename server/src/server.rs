@@ -62,6 +62,24 @@ pub struct Running {
     purger: tokio::task::JoinHandle<()>,
 }
 
+/// A client must send its whole request head within this, or the
+/// connection is closed: partial headers must not hold a connection.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connection settings of the public listener against slow clients: the
+/// header-read timeout (HTTP/1.1) and the HTTP/2 keep-alive timeout.
+fn harden(builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(10));
+}
+
 /// Starts serving `app` on `listeners`.
 pub async fn serve(app: AppState, listeners: Listeners) -> Result<Running, StartupError> {
     let public_addr = listeners.public_addr();
@@ -76,8 +94,9 @@ pub async fn serve(app: AppState, listeners: Listeners) -> Result<Running, Start
     match &app.config.server.tls {
         Some(tls) => {
             let rustls = crate::tls::load_and_watch(tls, TLS_POLL).await?;
-            let server =
+            let mut server =
                 axum_server::from_tcp_rustls(listeners.public, rustls).handle(public.clone());
+            harden(server.http_builder());
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = server.serve(router).await {
                     tracing::error!(error = %e, "public listener failed");
@@ -85,7 +104,8 @@ pub async fn serve(app: AppState, listeners: Listeners) -> Result<Running, Start
             }));
         }
         None => {
-            let server = axum_server::from_tcp(listeners.public).handle(public.clone());
+            let mut server = axum_server::from_tcp(listeners.public).handle(public.clone());
+            harden(server.http_builder());
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = server.serve(router).await {
                     tracing::error!(error = %e, "public listener failed");

@@ -82,12 +82,12 @@ fn alert(page: &str) -> &str {
     &page[start..end]
 }
 
-/// Ten wrong passwords for `user`, moving the clock past every delay the
-/// server asks for; returns what each attempt got.
-async fn ten_failures(server: &TestServer, user: &str) -> Vec<(u16, Option<u64>, String)> {
+/// Eleven wrong passwords for `user`, moving the clock past every delay
+/// the server asks for; returns what each attempt got.
+async fn eleven_failures(server: &TestServer, user: &str) -> Vec<(u16, Option<u64>, String)> {
     let form = open_form(server).await;
     let mut seen = vec![];
-    for _ in 0..10 {
+    for _ in 0..11 {
         let (status, retry, page) = submit(server, &form, user, "wrong-password").await;
         if let Some(wait) = retry
             && wait < 300
@@ -103,17 +103,20 @@ async fn ten_failures(server: &TestServer, user: &str) -> Vec<(u16, Option<u64>,
 async fn repeated_failures_slow_down_then_lock_without_revealing_the_user() {
     let server = TestServer::start_with(|c| c.login_protection = strict()).await;
     // "carl" does not exist, ann does: both get exactly the same answers.
-    let carl = ten_failures(&server, "carl").await;
-    let ann = ten_failures(&server, "ann").await;
+    let carl = eleven_failures(&server, "carl").await;
+    let ann = eleven_failures(&server, "ann").await;
+    // freeFailures is 2: after two failures the next attempt waits (the
+    // README's promise), the delay doubles up to 4 s, the 6th failure locks.
     assert_eq!(
         carl.iter().map(|(s, r, _)| (*s, *r)).collect::<Vec<_>>(),
         vec![
             (401, None),
             (401, None),
-            (401, None),
             (429, Some(1)),
             (401, None),
             (429, Some(2)),
+            (401, None),
+            (429, Some(4)),
             (401, None),
             (429, Some(4)),
             (401, None),
@@ -123,7 +126,7 @@ async fn repeated_failures_slow_down_then_lock_without_revealing_the_user() {
     assert_eq!(carl, ann, "an unknown user reads exactly like a known one");
     assert_eq!(carl[0].2, "Incorrect username or password.");
     assert_eq!(
-        carl[9].2,
+        carl[10].2,
         "Too many failed sign-in attempts. Try again in 5 minutes."
     );
 

@@ -1,7 +1,7 @@
 //! The public router: each area contributes its routes ([`crate::oauth`],
 //! [`crate::web`], [`crate::partner`]); here they are joined and wrapped in
-//! what applies to every request: the body limit, the timeout, metrics, and
-//! `Cache-Control: no-store`.
+//! what applies to every request: the body limit, the timeout, metrics,
+//! `Cache-Control: no-store`, and a JSON 500 for a handler that panicked.
 
 use std::time::Duration;
 
@@ -34,6 +34,9 @@ impl AppState {
             // policy (the public metadata document) keeps it.
             .layer(axum::middleware::map_response(no_store))
             .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+            // Inside the metrics layer, so that a panic is counted as a 500
+            // of its route as well as in `handler_panics`.
+            .layer(catch_panics(self.metrics.clone()))
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 REQUEST_TIMEOUT,
@@ -44,6 +47,37 @@ impl AppState {
             ))
             .with_state(self.clone())
     }
+}
+
+/// A bug in a handler answers `500 {"error":"server_error"}` and is
+/// counted, instead of dropping the client's connection.
+pub(crate) fn catch_panics(
+    metrics: metrics::Metrics,
+) -> tower_http::catch_panic::CatchPanicLayer<
+    impl tower_http::catch_panic::ResponseForPanic<ResponseBody = axum::body::Body>,
+> {
+    tower_http::catch_panic::CatchPanicLayer::custom(
+        move |panic: Box<dyn std::any::Any + Send + 'static>| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %message, "a request handler panicked");
+            metrics.panic();
+            let mut response = OAuthError::new(
+                crate::oauth::error::ErrorCode::ServerError,
+                "internal error",
+            )
+            .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response();
+            // The no-store layer is outside this one; a panic must not
+            // make the answer cacheable.
+            let h = response.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        },
+    )
 }
 
 /// `Cache-Control: no-store` (and `Pragma: no-cache` for HTTP/1.0 caches)
@@ -61,4 +95,50 @@ async fn not_found() -> Response {
     OAuthError::invalid_request("no such endpoint")
         .with_status(StatusCode::NOT_FOUND)
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("a bug")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_json_500_and_is_counted() {
+        let metrics = metrics::Metrics::new();
+        let app: Router = Router::new()
+            .route("/boom", get(boom))
+            .layer(catch_panics(metrics.clone()));
+        let response = app
+            .oneshot(Request::get("/boom").body(Body::empty()).expect("request"))
+            .await
+            .expect("an answer, not a dropped connection");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::CACHE_CONTROL)
+                .map(|v| v.as_bytes()),
+            Some(&b"no-store"[..])
+        );
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("body");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(json["error"], "server_error");
+        assert!(
+            metrics
+                .encode()
+                .contains("alexa_link_handler_panics_total 1"),
+            "{}",
+            metrics.encode()
+        );
+    }
 }

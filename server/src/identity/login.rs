@@ -1,5 +1,5 @@
-//! One password login attempt, decided without HTTP: ask the throttle,
-//! verify with the backend, record the result.
+//! One password login attempt, decided without HTTP: reserve the attempt
+//! with the throttle, verify with the backend, settle the reservation.
 //!
 //! The login page ([`crate::web::login`]) only turns the [`LoginOutcome`]
 //! into a page, so the order that protects users (the throttle is asked
@@ -38,22 +38,30 @@ pub async fn attempt(
     password: &str,
     ip: Option<IpAddr>,
 ) -> LoginOutcome {
-    if let Err(early) = throttle.check(username, ip, clock.now_millis()) {
-        return LoginOutcome::Throttled {
-            retry_after: early.retry_after,
-        };
-    }
+    // Counted as a failure from here on, so that guesses sent at once
+    // cannot all pass the check before the first failure is recorded.
+    let reservation = match throttle.reserve(username, ip, clock.now_millis()) {
+        Ok(reservation) => reservation,
+        Err(early) => {
+            return LoginOutcome::Throttled {
+                retry_after: early.retry_after,
+            };
+        }
+    };
     match identity.authenticate(username, password).await {
         Ok(user) => {
-            throttle.succeeded(username);
+            reservation.succeeded();
             LoginOutcome::LoggedIn(user)
         }
         Err(AuthError::InvalidCredentials) => {
-            // Verification takes time: count the failure when it happened.
-            throttle.failed(username, ip, clock.now_millis());
+            // Verification takes time: the delay runs from its end.
+            reservation.failed(clock.now_millis());
             LoginOutcome::InvalidCredentials
         }
-        Err(AuthError::Unavailable(e)) => LoginOutcome::Unavailable(e),
+        Err(AuthError::Unavailable(e)) => {
+            reservation.abandoned();
+            LoginOutcome::Unavailable(e)
+        }
     }
 }
 
@@ -73,12 +81,17 @@ mod tests {
     struct Directory {
         checked: AtomicUsize,
         down: Mutex<bool>,
+        /// How long one verification takes (a password hash, an LDAP bind).
+        slow: Option<std::time::Duration>,
     }
 
     #[async_trait]
     impl IdentityProvider for Directory {
         async fn authenticate(&self, username: &str, password: &str) -> Result<User, AuthError> {
             self.checked.fetch_add(1, Ordering::Relaxed);
+            if let Some(slow) = self.slow {
+                tokio::time::sleep(slow).await;
+            }
             if *self.down.lock().expect("lock") {
                 return Err(AuthError::Unavailable("directory down".into()));
             }
@@ -115,6 +128,8 @@ mod tests {
                 "{outcome:?}"
             );
         }
+        // The two free failures are used up: the next attempt waits 1 s.
+        clock.advance(1);
         let outcome = attempt(&t, &dir, &clock, "ann", "right", IP).await;
         let LoginOutcome::LoggedIn(user) = outcome else {
             panic!("expected a login, got {outcome:?}")
@@ -130,8 +145,8 @@ mod tests {
         }
     }
 
-    /// The free failures plus one: from then on each attempt must wait.
-    const FAILURES_BEFORE_A_DELAY: usize = 3;
+    /// The free failures: from then on each attempt must wait.
+    const FAILURES_BEFORE_A_DELAY: usize = 2;
 
     #[tokio::test]
     async fn past_the_free_failures_the_next_attempt_waits_without_a_password_check() {
@@ -154,6 +169,61 @@ mod tests {
         clock.advance(retry_after as i64);
         let outcome = attempt(&t, &dir, &clock, "ann", "right", IP).await;
         assert!(matches!(outcome, LoginOutcome::LoggedIn(_)), "{outcome:?}");
+    }
+
+    /// 150 wrong guesses sent at once, then the right password while they
+    /// are all still being verified: only the free failures reach the
+    /// backend, the right password among the rest is refused unchecked.
+    #[tokio::test]
+    async fn guesses_sent_at_once_cannot_outrun_the_throttle() {
+        let t = throttle();
+        let clock = Clock::default();
+        let dir = Directory {
+            slow: Some(std::time::Duration::from_millis(50)),
+            ..Directory::default()
+        };
+        let mut attempts = vec![];
+        for i in 0..150 {
+            let password = if i == 149 { "right" } else { "wrong" };
+            attempts.push(attempt(&t, &dir, &clock, "ann", password, IP));
+        }
+        let outcomes = futures::future::join_all(attempts).await;
+        assert_eq!(
+            dir.checked.load(Ordering::Relaxed),
+            FAILURES_BEFORE_A_DELAY,
+            "only the free failures were verified"
+        );
+        let logged_in = outcomes
+            .iter()
+            .filter(|o| matches!(o, LoginOutcome::LoggedIn(_)))
+            .count();
+        assert_eq!(logged_in, 0, "the right guess among 150 is throttled");
+        assert!(
+            matches!(outcomes[149], LoginOutcome::Throttled { .. }),
+            "{:?}",
+            outcomes[149]
+        );
+    }
+
+    /// The same from one address spraying many usernames: the address's
+    /// lockout is not outrun either.
+    #[tokio::test]
+    async fn a_concurrent_spray_from_one_address_stops_at_its_lockout() {
+        let t = LoginThrottle::new(LoginProtectionConfig {
+            ip_lockout_failures: 10,
+            ..LoginProtectionConfig::default()
+        });
+        let clock = Clock::default();
+        let dir = Directory {
+            slow: Some(std::time::Duration::from_millis(50)),
+            ..Directory::default()
+        };
+        let names: Vec<String> = (0..100).map(|i| format!("spray{i}")).collect();
+        let attempts = names
+            .iter()
+            .map(|name| attempt(&t, &dir, &clock, name, "123456", IP));
+        futures::future::join_all(attempts).await;
+        assert_eq!(dir.checked.load(Ordering::Relaxed), 10);
     }
 
     #[tokio::test]

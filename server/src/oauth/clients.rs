@@ -136,9 +136,10 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
+    // The scheme name is case-insensitive (RFC 7235 2.1): `BASIC` too.
     let Some(encoded) = value.to_str().ok().and_then(|v| {
-        v.strip_prefix("Basic ")
-            .or_else(|| v.strip_prefix("basic "))
+        let (scheme, rest) = v.trim_start().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("basic").then_some(rest)
     }) else {
         // Another scheme (e.g. Bearer) is not client authentication.
         return Ok(None);
@@ -179,6 +180,22 @@ mod tests {
         );
         h.insert(header::AUTHORIZATION, v.parse().expect("hv"));
         h
+    }
+
+    #[test]
+    fn the_basic_scheme_name_is_case_insensitive() {
+        let r = registry();
+        for scheme in ["basic", "BASIC", "bAsIc"] {
+            let mut h = basic("alexa", "s3cret:with%special&chars");
+            let value = h
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .expect("value")
+                .replacen("Basic", scheme, 1);
+            h.insert(header::AUTHORIZATION, value.parse().expect("hv"));
+            let c = r.authenticate(&h, &Params::default()).expect(scheme);
+            assert_eq!(c.id(), "alexa", "{scheme}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Two grants are used: `authorization_code` (the code Alexa hands us at
 //! the reciprocal endpoint) and `refresh_token`. Client credentials go in
 //! the body, as LWA documents. One pooled HTTPS client (rustls) per partner,
-//! with connect and request timeouts.
+//! with connect and request timeouts, no redirects and a response-size limit.
 
 use std::time::Duration;
 
@@ -30,6 +30,49 @@ struct LwaErrorBody {
     error: String,
     #[serde(default)]
     error_description: Option<String>,
+}
+
+/// The longest access-token lifetime believed from LWA (its tokens live an
+/// hour). A larger `expires_in` is shortened to this, a negative one is
+/// taken as already expired: an upstream bug or a hostile answer must not
+/// overflow our time arithmetic or keep a token "valid" for ever.
+pub const MAX_EXPIRES_IN_SECONDS: i64 = 24 * 3600;
+
+/// The largest LWA answer read (a token response is well under 4 KiB); a
+/// longer one is refused rather than buffered.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// The body of `response`, refused past [`MAX_RESPONSE_BYTES`].
+async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, LwaError> {
+    let too_large =
+        || LwaError::BadGateway(format!("response larger than {MAX_RESPONSE_BYTES} bytes"));
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| LwaError::Unreachable(e.without_url().to_string()))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads a successful token response, with `expires_in` clamped to
+/// `0..=MAX_EXPIRES_IN_SECONDS`.
+fn parse_tokens(body: &[u8]) -> Result<LwaTokens, LwaError> {
+    let mut tokens: LwaTokens = serde_json::from_slice(body)
+        .map_err(|e| LwaError::BadGateway(format!("unreadable token response: {e}")))?;
+    tokens.expires_in = tokens.expires_in.clamp(0, MAX_EXPIRES_IN_SECONDS);
+    Ok(tokens)
 }
 
 /// Why an LWA call failed.
@@ -85,6 +128,9 @@ impl LwaClient {
             .connect_timeout(timeout.min(Duration::from_secs(3)))
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(60))
+            // A redirect would re-send our client secret and the code to
+            // wherever it points (even https to http): never follow one.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("alexa-link/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("failed to build the LWA HTTP client: {e}"))?;
@@ -124,13 +170,15 @@ impl LwaClient {
             // Display of a reqwest error names the URL, never the body.
             .map_err(|e| LwaError::Unreachable(e.without_url().to_string()))?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| LwaError::Unreachable(e.without_url().to_string()))?;
+        if status.is_redirection() {
+            return Err(LwaError::BadGateway(format!(
+                "HTTP {} redirect, not followed",
+                status.as_u16()
+            )));
+        }
+        let body = read_limited(response).await?;
         if status.is_success() {
-            return serde_json::from_slice(&body)
-                .map_err(|e| LwaError::BadGateway(format!("unreadable token response: {e}")));
+            return parse_tokens(&body);
         }
         if status.is_server_error() {
             return Err(LwaError::BadGateway(format!("HTTP {}", status.as_u16())));
@@ -153,5 +201,95 @@ impl LwaClient {
                 error: described,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(expires_in: &str) -> i64 {
+        let body = format!(r#"{{"access_token":"Atza|x","expires_in":{expires_in}}}"#);
+        parse_tokens(body.as_bytes()).expect("parses").expires_in
+    }
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+
+    /// Serves `app` on a loopback port; returns its base URL.
+    async fn serve(app: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    fn client(url: &str) -> LwaClient {
+        LwaClient::new(
+            Url::parse(url).expect("url"),
+            "partner".into(),
+            "partner-secret".into(),
+            Duration::from_secs(5),
+        )
+        .expect("client")
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed_and_the_secret_stays_here() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        let elsewhere = serve(Router::new().route(
+            "/steal",
+            post(move || {
+                counted.fetch_add(1, Ordering::Relaxed);
+                async { r#"{"access_token":"a","expires_in":3600}"# }
+            }),
+        ))
+        .await;
+        let target = format!("{elsewhere}/steal");
+        let lwa = serve(Router::new().route(
+            "/auth/o2/token",
+            post(move || async move {
+                (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, target)]).into_response()
+            }),
+        ))
+        .await;
+        let result = client(&format!("{lwa}/auth/o2/token"))
+            .exchange_code("code")
+            .await;
+        assert!(matches!(result, Err(LwaError::BadGateway(_))), "{result:?}");
+        assert_eq!(hits.load(Ordering::Relaxed), 0, "the redirect was followed");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_answer_is_refused() {
+        let huge = format!(
+            r#"{{"access_token":"{}","expires_in":3600}}"#,
+            "a".repeat(MAX_RESPONSE_BYTES)
+        );
+        let lwa =
+            serve(Router::new().route("/auth/o2/token", post(move || async move { huge }))).await;
+        let result = client(&format!("{lwa}/auth/o2/token"))
+            .refresh("Atzr|x")
+            .await;
+        assert!(matches!(result, Err(LwaError::BadGateway(_))), "{result:?}");
+    }
+
+    #[test]
+    fn expires_in_is_clamped_to_a_day_and_never_negative() {
+        assert_eq!(parsed("3600"), 3600);
+        assert_eq!(parsed("9223372036854775807"), MAX_EXPIRES_IN_SECONDS);
+        assert_eq!(parsed("-9223372036854775808"), 0);
+        assert!(matches!(
+            parse_tokens(br#"{"access_token":"a","expires_in":1e400}"#),
+            Err(LwaError::BadGateway(_))
+        ));
     }
 }

@@ -94,7 +94,7 @@ async fn handle(
         client_id: client_id.to_owned(),
         grant_id,
         sealed_tokens: app.partners.seal(user_id, partner_id, &tokens)?,
-        access_expires_at: now + lwa.expires_in,
+        access_expires_at: now.saturating_add(lwa.expires_in),
         scope,
         updated_at: now,
         // The store sets the revision.

@@ -177,7 +177,7 @@ async fn refresh_once(
         let now = app.clock.now();
         let lease = Lease {
             holder: tokens::random_id(),
-            until: now + lease_seconds,
+            until: now.saturating_add(lease_seconds),
         };
         match app
             .store
@@ -248,7 +248,7 @@ async fn refresh_with_lease(
                 refresh_token: new.refresh_token.unwrap_or(old.refresh_token),
                 access_token: new.access_token,
             };
-            let expires_at = now + new.expires_in;
+            let expires_at = now.saturating_add(new.expires_in);
             let sealed = app.partners.seal(user_id, partner_id, &tokens)?;
             let stored = app
                 .store

@@ -61,16 +61,46 @@ pub struct EmbeddedStore {
     writer: Writer,
 }
 
+/// The store file holds tokens' hashes, grants and sealed Amazon tokens:
+/// readable by the server's user only (0600), whether new or existing.
+fn restrict_file(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let failed = |e: std::io::Error| {
+            StoreError::Unavailable(format!("failed to open {}: {e}", path.display()))
+        };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(failed)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl EmbeddedStore {
     /// Opens (or creates) the database file and starts its writer thread.
     pub fn open(path: &Path) -> Result<EmbeddedStore, StoreError> {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(parent).map_err(|e| {
+            // Directories created here are ours alone (0700); an existing
+            // one (a mounted volume) keeps its mode.
+            let mut dirs = std::fs::DirBuilder::new();
+            dirs.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
+            dirs.create(parent).map_err(|e| {
                 StoreError::Unavailable(format!("failed to create {}: {e}", parent.display()))
             })?;
         }
+        restrict_file(path)?;
         let db = Database::create(path).map_err(|e| {
             StoreError::Unavailable(format!("failed to open {}: {e}", path.display()))
         })?;
@@ -815,6 +845,25 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
         (dir, store)
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_store_file_and_its_new_directory_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("data").join("store.redb");
+        let store = EmbeddedStore::open(&path).expect("open");
+        drop(store);
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600, "store file");
+        assert_eq!(mode(&dir.path().join("data")), 0o700, "store directory");
+        // An existing world-readable file is tightened before it is opened.
+        let old = dir.path().join("old.redb");
+        std::fs::write(&old, b"").expect("write");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        restrict_file(&old).expect("restrict");
+        assert_eq!(mode(&old), 0o600, "existing store file");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

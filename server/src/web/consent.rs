@@ -150,7 +150,7 @@ async fn issue_code(
         scope: scope::join(&request.scopes),
         code_challenge: request.code_challenge.clone(),
         auth_time: session.auth_time,
-        expires_at: now + app.config.authorization.code_lifetime_seconds as i64,
+        expires_at: now.saturating_add(app.config.authorization.code_lifetime_seconds as i64),
         redeemed_for: None,
     };
     app.store.put_code(&code.hash, &record).await?;

@@ -92,7 +92,7 @@ impl CookieSettings {
             user_id: user.id.clone(),
             display_name: user.display_name.clone(),
             auth_time: now,
-            expires_at: now + self.session_seconds,
+            expires_at: now.saturating_add(self.session_seconds),
         };
         let value = serde_json::to_string(&session).unwrap_or_default();
         jar.add(self.cookie(SESSION_COOKIE, value, self.session_seconds))
@@ -131,7 +131,7 @@ impl CookieSettings {
         }
         let value = CsrfValue {
             nonce: tokens::random_nonce(),
-            expires_at: now + self.form_seconds,
+            expires_at: now.saturating_add(self.form_seconds),
         };
         let nonce = value.nonce.clone();
         let jar = jar.add(self.cookie(

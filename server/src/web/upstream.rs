@@ -33,7 +33,10 @@ pub async fn redirect(
             let login = UpstreamLogin {
                 pending,
                 request: request.map(AuthorizationRequest::to_query),
-                expires_at: app.clock.now() + app.config.authorization.form_lifetime_seconds as i64,
+                expires_at: app
+                    .clock
+                    .now()
+                    .saturating_add(app.config.authorization.form_lifetime_seconds as i64),
             };
             let jar = app.cookies.start_upstream(jar, &login);
             pages::redirect(StatusCode::FOUND, &url, Some(jar))

@@ -85,7 +85,9 @@ pub async fn exchange(
             user_id: Some(record.user_id.clone()),
             scope: record.scope.clone(),
             created_at: now,
-            expires_at: policy.absolute_lifetime_seconds.map(|s| now + s as i64),
+            expires_at: policy
+                .absolute_lifetime_seconds
+                .map(|s| now.saturating_add(s as i64)),
             revoked_at: None,
         },
         access: (access.hash, access_record.clone()),

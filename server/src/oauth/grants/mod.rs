@@ -62,7 +62,7 @@ pub(crate) fn mint_access(
         scope: scope.to_owned(),
         grant_id,
         issued_at: now,
-        expires_at: now + client.config.access_token_lifetime_seconds as i64,
+        expires_at: now.saturating_add(client.config.access_token_lifetime_seconds as i64),
     };
     (token, record)
 }
@@ -86,7 +86,7 @@ pub(crate) fn mint_refresh(
             .config
             .refresh_token
             .idle_lifetime_seconds
-            .map(|s| now + s as i64),
+            .map(|s| now.saturating_add(s as i64)),
         state: RefreshState::Active,
     };
     (token, record)
