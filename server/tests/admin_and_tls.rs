@@ -255,3 +255,41 @@ fn the_binary_refuses_a_short_session_key_and_missing_secrets() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing-key"));
 }
+
+/// Over https every answer tells browsers to keep to https (HSTS); a
+/// plain-HTTP server (loopback, or TLS ended elsewhere) sends no such header.
+#[tokio::test]
+async fn https_answers_carry_hsts_and_plain_http_ones_do_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert_file, key_file, _) = write_cert(dir.path(), "link.example");
+    let mut config = test_config(dir.path());
+    config.server.tls = Some(TlsConfig {
+        cert_file,
+        key_file,
+    });
+    let server = TestServer::start_config(config, dir).await;
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .expect("client");
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/oauth/token",
+        "/nope",
+    ] {
+        let response = client.get(server.url(path)).send().await.expect("send");
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=31536000",
+            "{path}"
+        );
+    }
+
+    let plain = TestServer::start().await;
+    let response = client
+        .get(plain.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .expect("send");
+    assert!(!response.headers().contains_key("strict-transport-security"));
+}

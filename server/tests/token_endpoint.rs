@@ -397,3 +397,41 @@ async fn unknown_routes_and_methods_do_not_500() {
         .expect("send");
     assert_eq!(response.status(), 405);
 }
+
+/// The framework's own refusals (a wrong method, a body over the limit)
+/// come as the same OAuth JSON as every other error, and are not cached.
+#[tokio::test]
+async fn wrong_method_and_oversized_body_are_oauth_json() {
+    let server = TestServer::start().await;
+    let client = reqwest::Client::new();
+    let response = client
+        .get(server.url("/oauth/token"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 405);
+    assert!(
+        response.headers().contains_key(header::ALLOW),
+        "a 405 names the allowed methods"
+    );
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let body: Value = response.json().await.expect("a 405 is JSON");
+    assert_error((405, body), 405, "invalid_request");
+
+    let oversized = format!(
+        "grant_type=client_credentials&pad={}",
+        "a".repeat(64 * 1024)
+    );
+    let response = client
+        .post(server.url("/oauth/token"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(oversized)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let body: Value = response.json().await.expect("a 413 is JSON");
+    assert_error((413, body), 413, "invalid_request");
+}

@@ -1,7 +1,9 @@
 //! The public router: each area contributes its routes ([`crate::oauth`],
 //! [`crate::web`], [`crate::partner`]); here they are joined and wrapped in
 //! what applies to every request: the body limit, the timeout, metrics,
-//! `Cache-Control: no-store`, and a JSON 500 for a handler that panicked.
+//! `Cache-Control: no-store`, OAuth JSON for the framework's own 405 and 413
+//! answers, HSTS when the public URL is https, and a JSON 500 for a handler
+//! that panicked.
 
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::AppState;
 use crate::metrics;
@@ -23,11 +26,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 impl AppState {
     /// The public router: OAuth endpoints and pages.
     pub fn public_router(&self) -> Router {
-        Router::new()
+        let router = Router::new()
             .merge(oauth::router())
             .merge(web::router())
             .merge(partner::router())
             .fallback(not_found)
+            // Inside the no-store layer, so the JSON it makes is not cached.
+            .layer(axum::middleware::map_response(framework_errors_as_json))
             // Tokens, codes, pages with CSRF fields and errors must never be
             // cached (RFC 6749 5.1, RFC 6750): one layer for every response,
             // so that no endpoint can forget it. A response that chose its own
@@ -45,8 +50,48 @@ impl AppState {
                 self.metrics.clone(),
                 metrics::track,
             ))
-            .with_state(self.clone())
+            .with_state(self.clone());
+        if self.config.server.public_url.scheme() == "https" {
+            // Browsers then never try the login pages over plain HTTP. No
+            // includeSubDomains: the skill's other hosts are not ours to pin.
+            router.layer(SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static(HSTS),
+            ))
+        } else {
+            router
+        }
     }
+}
+
+/// One year, the usual HSTS lifetime.
+const HSTS: &str = "max-age=31536000";
+
+/// The framework answers a wrong method (405) and an oversized body (413)
+/// in plain text; clients of an OAuth endpoint expect its JSON error body.
+/// A handler's own JSON answer with those statuses is left as it is.
+async fn framework_errors_as_json(response: Response) -> Response {
+    let description = match response.status() {
+        StatusCode::METHOD_NOT_ALLOWED => "this endpoint does not take that HTTP method",
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large",
+        _ => return response,
+    };
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return response;
+    }
+    let status = response.status();
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut json = OAuthError::invalid_request(description)
+        .with_status(status)
+        .into_response();
+    if let Some(allow) = allow {
+        json.headers_mut().insert(header::ALLOW, allow);
+    }
+    json
 }
 
 /// A bug in a handler answers `500 {"error":"server_error"}` and is
