@@ -7,6 +7,7 @@
 //! them.
 
 pub mod app;
+pub mod audit;
 pub mod clock;
 pub mod dev;
 pub mod identity;

@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests by route and status, latency histograms,
-//! grant outcomes by OAuth error code, login and authorize failures.
+//! grant outcomes by OAuth error code, login and authorize failures,
+//! audit-log events by type.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,6 +36,12 @@ struct GrantLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuditLabels {
+    event: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -51,6 +58,7 @@ pub struct Metrics {
     logins: Family<OutcomeLabels, Counter>,
     authorize_errors: Family<OutcomeLabels, Counter>,
     panics: Counter,
+    audit: Family<AuditLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -96,6 +104,12 @@ impl Metrics {
             "Requests whose handler panicked (answered with a JSON 500)",
             panics.clone(),
         );
+        let audit = Family::<AuditLabels, Counter>::default();
+        registry.register(
+            "audit_events",
+            "Audit-log entries by event and outcome (see the audit module)",
+            audit.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             requests,
@@ -104,7 +118,15 @@ impl Metrics {
             logins,
             authorize_errors,
             panics,
+            audit,
         }
+    }
+
+    /// Counts an audit-log entry.
+    pub fn audit(&self, event: &'static str, outcome: &'static str) {
+        self.audit
+            .get_or_create(&AuditLabels { event, outcome })
+            .inc();
     }
 
     /// Counts a handler that panicked.

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::OAuthError;
 use super::form::Params;
 use crate::app::AppState;
+use crate::audit::{Audit, AuditEvent, RevokeReason};
 use crate::tokens::TokenHash;
 
 /// `POST /oauth/revoke`.
@@ -28,9 +29,15 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), 
     let hash = TokenHash::of(params.require("token")?);
     let now = app.clock.now();
     if let Some(lookup) = app.store.get_refresh_token(&hash, now).await? {
-        if lookup.token.client_id == client.id() {
-            app.store.revoke_grant(&lookup.token.grant_id, now).await?;
-            tracing::info!(client_id = %client.id(), "grant revoked by its client");
+        let token = &lookup.token;
+        if token.client_id == client.id() && app.store.revoke_grant(&token.grant_id, now).await? {
+            Audit::new(AuditEvent::GrantRevoked {
+                reason: RevokeReason::ClientRevocation,
+            })
+            .client(client.id())
+            .user(&token.user_id)
+            .grant(token.grant_id)
+            .emit(&app.metrics);
         }
         return Ok(());
     }

@@ -72,6 +72,7 @@ async fn handle(
     let ctx = GrantContext {
         store: app.store.as_ref(),
         clock: &app.clock,
+        metrics: &app.metrics,
     };
     let result = match grant {
         GrantType::AuthorizationCode => {

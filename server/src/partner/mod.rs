@@ -5,7 +5,9 @@
 //! encrypted. The skill developer's app later asks the partner-token
 //! endpoint for a valid Amazon access token of a user, to call Alexa APIs
 //! on the user's behalf; we refresh it at LWA when needed, once at a time.
+//! Both are thin entry points over [`custody`], which keeps the tokens.
 
+pub mod custody;
 pub mod lwa;
 pub mod reciprocal;
 pub mod token;
@@ -17,7 +19,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::config::{Config, PartnerConfig};
@@ -43,15 +44,6 @@ pub struct Partner {
     pub config: PartnerConfig,
     /// Its LWA client.
     pub lwa: LwaClient,
-}
-
-/// The Amazon tokens of one link, as sealed in the store.
-#[derive(Serialize, Deserialize)]
-pub struct AmazonTokens {
-    /// `Atza|...`.
-    pub access_token: String,
-    /// `Atzr|...`; never leaves the server.
-    pub refresh_token: String,
 }
 
 type FlightKey = (String, String);
@@ -134,68 +126,6 @@ impl Partners {
             )),
         }
     }
-
-    /// Associated data binding a ciphertext to its record.
-    fn aad(user_id: &str, partner_id: &str) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(user_id.len() + partner_id.len() + 1);
-        aad.extend_from_slice(user_id.as_bytes());
-        aad.push(0);
-        aad.extend_from_slice(partner_id.as_bytes());
-        aad
-    }
-
-    /// Encrypts tokens for a record.
-    pub fn seal(
-        &self,
-        user_id: &str,
-        partner_id: &str,
-        tokens: &AmazonTokens,
-    ) -> Result<Vec<u8>, OAuthError> {
-        let plain = postcard::to_stdvec(tokens).map_err(|_| internal("failed to encode tokens"))?;
-        self.keyring
-            .seal(&plain, &Self::aad(user_id, partner_id))
-            .ok_or_else(|| internal("no encryption key is configured"))
-    }
-
-    /// Decrypts a record's tokens.
-    pub fn open(
-        &self,
-        user_id: &str,
-        partner_id: &str,
-        sealed: &[u8],
-    ) -> Result<AmazonTokens, OAuthError> {
-        let plain = self
-            .keyring
-            .open(sealed, &Self::aad(user_id, partner_id))
-            .map_err(|e| {
-                tracing::error!(error = %e, partner_id, "cannot decrypt stored Amazon tokens");
-                internal("stored tokens cannot be decrypted (was an encryption key removed?)")
-            })?;
-        postcard::from_bytes(&plain).map_err(|_| internal("stored tokens are corrupt"))
-    }
-
-    /// The in-process lock that lets one request per (user, partner) refresh
-    /// while the others wait for its result.
-    fn flight(&self, user_id: &str, partner_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
-        flights
-            .entry((user_id.to_owned(), partner_id.to_owned()))
-            .or_default()
-            .clone()
-    }
-
-    /// Forgets a lock nobody else holds, so the map does not grow forever.
-    fn land(&self, user_id: &str, partner_id: &str, flight: Arc<tokio::sync::Mutex<()>>) {
-        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
-        // Ours and the map's: nobody is waiting.
-        if Arc::strong_count(&flight) == 2 {
-            flights.remove(&(user_id.to_owned(), partner_id.to_owned()));
-        }
-    }
-}
-
-fn internal(message: &'static str) -> OAuthError {
-    OAuthError::new(ErrorCode::ServerError, message)
 }
 
 /// Mutual linking is not set up on this server.

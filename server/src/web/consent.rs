@@ -12,6 +12,7 @@ use super::login::{login_page, sign_in};
 use super::pages::{self, ConsentPage};
 use super::session::LoginSession;
 use crate::app::{AppState, Login};
+use crate::audit::{Audit, AuditEvent};
 use crate::oauth::authorize::{AuthorizationRequest, redirect_with};
 use crate::oauth::error::ErrorCode;
 use crate::oauth::scope;
@@ -154,7 +155,10 @@ async fn issue_code(
         redeemed_for: None,
     };
     app.store.put_code(&code.hash, &record).await?;
-    tracing::info!(user_id = %session.user_id, client_id = %request.client.id(), "authorization code issued");
+    Audit::new(AuditEvent::LinkCreated)
+        .client(request.client.id())
+        .user(&session.user_id)
+        .emit(&app.metrics);
     Ok(redirect_with(
         &request.redirect_uri,
         &[("code", &code.value)],

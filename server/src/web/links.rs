@@ -5,15 +5,17 @@
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum_extra::extract::cookie::PrivateCookieJar;
 
-use super::login::{login_page, sign_in};
+use super::login::{client_ip, login_page, sign_in};
 use super::pages::{self, LinkedApp, LinksPage};
 use super::session::LoginSession;
 use crate::app::{AppState, Login};
+use crate::audit::{Audit, AuditEvent, RevokeReason};
 use crate::oauth::form::Params;
+use crate::partner::custody;
 use crate::routes;
 use crate::store::GrantId;
 
@@ -32,7 +34,12 @@ pub async fn page(
 }
 
 /// `POST /oauth/links`: unlink one grant.
-pub async fn unlink(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn unlink(
+    State(app): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = match Params::from_form(&headers, &body) {
         Ok(f) => f,
         Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
@@ -72,11 +79,15 @@ pub async fn unlink(State(app): State<AppState>, headers: HeaderMap, body: Bytes
     // Only the user's own, active grants; anything else looks the same as
     // an unknown one.
     let owned = match app.store.get_grant(&grant).await {
-        Ok(Some(g)) => g.user_id.as_deref() == Some(session.user_id.as_str()) && g.is_active(now),
-        Ok(None) => false,
+        Ok(Some(g))
+            if g.user_id.as_deref() == Some(session.user_id.as_str()) && g.is_active(now) =>
+        {
+            Some(g)
+        }
+        Ok(_) => None,
         Err(e) => return unavailable(e),
     };
-    if !owned {
+    let Some(owned) = owned else {
         return render(
             &app,
             &session,
@@ -85,11 +96,21 @@ pub async fn unlink(State(app): State<AppState>, headers: HeaderMap, body: Bytes
             StatusCode::NOT_FOUND,
         )
         .await;
-    }
-    if let Err(e) = app.store.revoke_grant(&grant, now).await {
+    };
+    let remote_addr = client_ip(&app, &extensions, &headers);
+    let user_id = session.user_id.as_str();
+    let reason = RevokeReason::UserUnlink;
+    if let Err(e) =
+        custody::end_grant(&app, user_id, &owned.client_id, grant, reason, remote_addr).await
+    {
         return unavailable(e);
     }
-    tracing::info!(user_id = %session.user_id, "user unlinked an app");
+    Audit::new(AuditEvent::UserUnlinked)
+        .client(&owned.client_id)
+        .user(user_id)
+        .grant(grant)
+        .remote(remote_addr)
+        .emit(&app.metrics);
     pages::redirect(
         StatusCode::SEE_OTHER,
         &format!("{}?unlinked=1", routes::LINKS),
@@ -134,7 +155,7 @@ async fn render(
     pages::render(status, &page, Some(jar))
 }
 
-fn unavailable(e: crate::store::StoreError) -> Response {
+fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "store operation failed on the linked-apps page");
     pages::error(
         StatusCode::SERVICE_UNAVAILABLE,

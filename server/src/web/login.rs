@@ -137,7 +137,14 @@ pub async fn login(
 /// The address failed logins are counted against: the peer, or with
 /// `loginProtection.trustForwardedFor` the last `X-Forwarded-For` entry
 /// (the one our own proxy appended; earlier ones are client-supplied).
-fn client_ip(app: &AppState, extensions: &Extensions, headers: &HeaderMap) -> Option<IpAddr> {
+/// The client's IP address: the connection's peer, or the last
+/// `X-Forwarded-For` hop when `loginProtection.trustForwardedFor` says a
+/// proxy in front sets it.
+pub(crate) fn client_ip(
+    app: &AppState,
+    extensions: &Extensions,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
     if app.config.login_protection.trust_forwarded_for
         && let Some(ip) = headers
             .get_all("x-forwarded-for")

@@ -3,12 +3,13 @@
 use subtle::ConstantTimeEq;
 
 use super::{GrantContext, TokenResponse, mint_access, mint_refresh};
+use crate::audit::{Audit, AuditEvent, RevokeReason};
 use crate::config::GrantType;
 use crate::oauth::clients::Client;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Params;
 use crate::oauth::pkce;
-use crate::store::{GrantId, GrantRecord, NewGrant, RedeemError};
+use crate::store::{AuthCodeRecord, GrantId, GrantRecord, NewGrant, RedeemError};
 use crate::tokens::TokenHash;
 
 /// Redeems a code for an access token (and refresh token).
@@ -32,7 +33,7 @@ pub async fn exchange(
         ));
     }
     if let Some(grant) = record.redeemed_for {
-        return Err(replayed(ctx, grant, now).await);
+        return Err(replayed(ctx, &record, grant, now).await);
     }
     match (&record.redirect_uri, params.get("redirect_uri")) {
         (Some(expected), Some(given))
@@ -94,8 +95,14 @@ pub async fn exchange(
         refresh: refresh.as_ref().map(|(t, r)| (t.hash, r.clone())),
     };
     match ctx.store.redeem_code(&hash, now, &new_grant).await {
-        Ok(()) => {}
-        Err(RedeemError::AlreadyRedeemed(grant)) => return Err(replayed(ctx, grant, now).await),
+        Ok(()) => Audit::new(AuditEvent::CodeRedeemed)
+            .client(client.id())
+            .user(&record.user_id)
+            .grant(grant_id)
+            .emit(ctx.metrics),
+        Err(RedeemError::AlreadyRedeemed(grant)) => {
+            return Err(replayed(ctx, &record, grant, now).await);
+        }
         Err(RedeemError::NotFound) => {
             return Err(OAuthError::invalid_grant(
                 "the authorization code is invalid or expired",
@@ -113,9 +120,20 @@ pub async fn exchange(
 }
 
 /// RFC 6749 4.1.2: a code used twice revokes what the first use issued.
-async fn replayed(ctx: &GrantContext<'_>, grant: GrantId, now: i64) -> OAuthError {
+async fn replayed(
+    ctx: &GrantContext<'_>,
+    code: &AuthCodeRecord,
+    grant: GrantId,
+    now: i64,
+) -> OAuthError {
     match ctx.store.revoke_grant(&grant, now).await {
-        Ok(true) => tracing::warn!(?grant, "authorization code replayed; its grant is revoked"),
+        Ok(true) => Audit::new(AuditEvent::GrantRevoked {
+            reason: RevokeReason::CodeReplay,
+        })
+        .client(&code.client_id)
+        .user(&code.user_id)
+        .grant(grant)
+        .emit(ctx.metrics),
         Ok(false) => {}
         Err(e) => return e.into(),
     }

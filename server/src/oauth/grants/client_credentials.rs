@@ -55,6 +55,7 @@ mod tests {
         let ctx = GrantContext {
             store: &store,
             clock: &clock,
+            metrics: &crate::metrics::Metrics::new(),
         };
 
         let response = exchange(&ctx, client, &params).await.expect("issued");

@@ -10,17 +10,21 @@ use serde::Serialize;
 
 use super::clients::Client;
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::store::{AccessTokenRecord, GrantId, RefreshState, RefreshTokenRecord, Store, UnixTime};
 use crate::tokens::{self, NewToken, TokenKind};
 
-/// What a grant needs from the server, and nothing more: the store and the
-/// time. A grant can be run against any store and a test clock.
+/// What a grant needs from the server, and nothing more: the store, the
+/// time, and the metrics its audit entries are counted in. A grant can be
+/// run against any store and a test clock.
 #[derive(Clone, Copy)]
 pub struct GrantContext<'a> {
     /// Codes, grants and tokens.
     pub store: &'a dyn Store,
     /// Time.
     pub clock: &'a Clock,
+    /// Where audit entries are counted.
+    pub metrics: &'a Metrics,
 }
 
 /// A successful token response (RFC 6749 5.1).

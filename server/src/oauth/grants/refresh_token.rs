@@ -8,6 +8,7 @@
 //! refresh-token reuse (RFC 9700 4.14.2): the whole grant is revoked.
 
 use super::{GrantContext, TokenResponse, mint_access, mint_refresh};
+use crate::audit::{Audit, AuditEvent, RevokeReason};
 use crate::oauth::clients::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Params;
@@ -168,12 +169,21 @@ async fn reuse(
     now: UnixTime,
 ) -> OAuthError {
     if let Some(lookup) = lookup {
-        match ctx.store.revoke_grant(&lookup.token.grant_id, now).await {
-            Ok(_) => tracing::warn!(
-                grant = ?lookup.token.grant_id,
-                client_id = %lookup.token.client_id,
-                "rotated refresh token reused after its grace period; grant revoked"
-            ),
+        let token = &lookup.token;
+        Audit::new(AuditEvent::RefreshReuseDetected)
+            .client(&token.client_id)
+            .user(&token.user_id)
+            .grant(token.grant_id)
+            .emit(ctx.metrics);
+        match ctx.store.revoke_grant(&token.grant_id, now).await {
+            Ok(true) => Audit::new(AuditEvent::GrantRevoked {
+                reason: RevokeReason::RefreshReuse,
+            })
+            .client(&token.client_id)
+            .user(&token.user_id)
+            .grant(token.grant_id)
+            .emit(ctx.metrics),
+            Ok(false) => {}
             Err(e) => return e.into(),
         }
     }
