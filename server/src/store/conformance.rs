@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use super::{
-    AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
-    PartnerLinkRecord, RedeemError, RefreshState, RefreshTokenRecord, RotateError, Rotation, Store,
-    StoreError, UnixTime,
+    AccessTokenRecord, AlexaUserRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome,
+    NewGrant, PartnerLinkRecord, ProcessedGrantCode, RedeemError, RefreshState, RefreshTokenRecord,
+    RotateError, Rotation, Store, StoreError, UnixTime,
 };
 use crate::tokens::{self, TokenHash, TokenKind};
 
@@ -44,6 +44,128 @@ pub async fn run_all(store: Arc<dyn Store>, caps: Capabilities) {
     the_store_counts_partner_link_revisions(&*store).await;
     refresh_leases_are_exclusive(store.clone()).await;
     purge_ends_dead_grants_with_their_partner_links(&*store, caps).await;
+    // Alexa lifecycle (issue 16).
+    processed_grant_codes_are_written_once_until_they_expire(&*store, caps).await;
+    alexa_users_are_replaced_and_forgotten(&*store).await;
+}
+
+async fn processed_grant_codes_are_written_once_until_they_expire(
+    store: &dyn Store,
+    caps: Capabilities,
+) {
+    let code = hash();
+    let first = ProcessedGrantCode {
+        user_id: format!("user-{}", tokens::random_nonce()),
+        partner_id: "amazon".into(),
+        expires_at: NOW + 600,
+    };
+    assert_eq!(
+        store
+            .get_processed_grant_code(&code, NOW)
+            .await
+            .expect("get"),
+        None
+    );
+    assert!(
+        store
+            .put_processed_grant_code(&code, &first, NOW)
+            .await
+            .expect("put"),
+        "a new code is recorded"
+    );
+    let other = ProcessedGrantCode {
+        user_id: "user-other".into(),
+        ..first.clone()
+    };
+    assert!(
+        !store
+            .put_processed_grant_code(&code, &other, NOW + 1)
+            .await
+            .expect("put again"),
+        "an unexpired record is never replaced"
+    );
+    assert_eq!(
+        store
+            .get_processed_grant_code(&code, NOW + 599)
+            .await
+            .expect("get"),
+        Some(first.clone()),
+        "the first record stays"
+    );
+    assert_eq!(
+        store
+            .get_processed_grant_code(&code, NOW + 600)
+            .await
+            .expect("get"),
+        None,
+        "an expired record is absent"
+    );
+    let later = ProcessedGrantCode {
+        expires_at: NOW + 1200,
+        ..other
+    };
+    assert!(
+        store
+            .put_processed_grant_code(&code, &later, NOW + 600)
+            .await
+            .expect("put after expiry"),
+        "an expired record may be replaced"
+    );
+    if caps.immediate_purge {
+        // Purged once expired: even a clock that went back finds nothing.
+        store.purge_expired(NOW + 1200).await.expect("purge");
+        assert_eq!(
+            store
+                .get_processed_grant_code(&code, NOW)
+                .await
+                .expect("get"),
+            None,
+            "purge removes an expired record"
+        );
+    }
+}
+
+async fn alexa_users_are_replaced_and_forgotten(store: &dyn Store) {
+    let alexa_user_id = format!("amzn1.ask.account.{}", tokens::random_nonce());
+    let record = AlexaUserRecord {
+        alexa_user_id: alexa_user_id.clone(),
+        user_id: format!("user-{}", tokens::random_nonce()),
+        client_id: "alexa".into(),
+        grant_id: GrantId::generate(),
+        updated_at: NOW,
+    };
+    assert_eq!(
+        store.get_alexa_user(&alexa_user_id).await.expect("get"),
+        None
+    );
+    store.put_alexa_user(&record).await.expect("put");
+    let relinked = AlexaUserRecord {
+        grant_id: GrantId::generate(),
+        updated_at: NOW + 60,
+        ..record.clone()
+    };
+    store.put_alexa_user(&relinked).await.expect("replace");
+    assert_eq!(
+        store.get_alexa_user(&alexa_user_id).await.expect("get"),
+        Some(relinked),
+        "the latest mapping wins"
+    );
+    assert!(
+        store
+            .delete_alexa_user(&alexa_user_id)
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !store
+            .delete_alexa_user(&alexa_user_id)
+            .await
+            .expect("delete again")
+    );
+    assert_eq!(
+        store.get_alexa_user(&alexa_user_id).await.expect("get"),
+        None
+    );
 }
 
 fn hash() -> TokenHash {

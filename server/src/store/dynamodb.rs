@@ -13,6 +13,8 @@
 //! | grant | `g#<grant>` | `u#<user>` |
 //! | consent | `n#<user>#<client>` | |
 //! | partner (Amazon) link | `l#<user>#<partner>` | `g#<grant>` |
+//! | processed AcceptGrant code | `x#<hash>` | |
+//! | Alexa user id | `y#<alexa user id>` | |
 //!
 //! Hashes and ids are hex; user ids are base64url so that no user id can
 //! forge a key. The global secondary index `gk-index` finds a grant's tokens
@@ -40,9 +42,10 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
-    PartnerLinkRecord, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError, RefreshLookup, RefreshState,
-    RefreshTokenRecord, RotateError, Rotation, Store, StoreError, UnixTime,
+    AccessTokenRecord, AlexaUserRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome,
+    NewGrant, PartnerLinkRecord, ProcessedGrantCode, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError,
+    RefreshLookup, RefreshState, RefreshTokenRecord, RotateError, Rotation, Store, StoreError,
+    UnixTime,
 };
 use crate::config::DynamoDbStoreConfig;
 use crate::tokens::TokenHash;
@@ -55,6 +58,7 @@ use items::{
     grant_from, grant_id_of, grant_key, link_from, link_key, n, num, refresh_from, refresh_key, s,
     user_key,
 };
+use items::{alexa_user_key, processed_code_key};
 
 /// The index over `gk`.
 pub const GK_INDEX: &str = "gk-index";
@@ -833,5 +837,82 @@ impl Store for DynamoStore {
     /// nothing to sweep.
     async fn purge_expired(&self, _now: UnixTime) -> Result<u64, StoreError> {
         Ok(0)
+    }
+
+    async fn put_processed_grant_code(
+        &self,
+        code: &TokenHash,
+        record: &ProcessedGrantCode,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(processed_code_key(code)))
+            .item("v", encode(record)?)
+            .item("exp", n(record.expires_at))
+            .item("ttl", n(record.expires_at))
+            // An expired record (not yet deleted by TTL) may be replaced.
+            .condition_expression("attribute_not_exists(pk) OR exp <= :now")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn get_processed_grant_code(
+        &self,
+        code: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<ProcessedGrantCode>, StoreError> {
+        match self.get(processed_code_key(code)).await? {
+            Some(item) if !expired(&item, now) => decode(&item).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    async fn put_alexa_user(&self, record: &AlexaUserRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(alexa_user_key(&record.alexa_user_id)))
+            .item("v", encode(record)?)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn get_alexa_user(
+        &self,
+        alexa_user_id: &str,
+    ) -> Result<Option<AlexaUserRecord>, StoreError> {
+        match self.get(alexa_user_key(alexa_user_id)).await? {
+            Some(item) => decode(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn delete_alexa_user(&self, alexa_user_id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(alexa_user_key(alexa_user_id)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes().is_some())
     }
 }

@@ -26,9 +26,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
-    PartnerLinkRecord, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError, RefreshLookup, RefreshState,
-    RefreshTokenRecord, RotateError, Rotation, Store, StoreError, UnixTime,
+    AccessTokenRecord, AlexaUserRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome,
+    NewGrant, PartnerLinkRecord, ProcessedGrantCode, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError,
+    RefreshLookup, RefreshState, RefreshTokenRecord, RotateError, Rotation, Store, StoreError,
+    UnixTime,
 };
 use crate::tokens::TokenHash;
 
@@ -42,6 +43,11 @@ const REFRESH: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_tok
 const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
 const CONSENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("consents");
 const PARTNER_LINKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("partner_links");
+/// AcceptGrant codes already exchanged (code hash -> record), for a while.
+const PROCESSED_GRANT_CODES: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("processed_grant_codes");
+/// Alexa user id -> our user, from skill events.
+const ALEXA_USERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("alexa_users");
 /// grant id -> kind byte + key (token hash, or partner link key), so ending
 /// a grant finds everything that hangs off it.
 const GRANT_TOKENS: MultimapTableDefinition<&[u8], &[u8]> =
@@ -107,7 +113,16 @@ impl EmbeddedStore {
         // Create every table up front so that read transactions never meet a
         // missing one.
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [CODES, ACCESS, REFRESH, GRANTS, CONSENTS, PARTNER_LINKS] {
+        for table in [
+            CODES,
+            ACCESS,
+            REFRESH,
+            GRANTS,
+            CONSENTS,
+            PARTNER_LINKS,
+            PROCESSED_GRANT_CODES,
+            ALEXA_USERS,
+        ] {
             txn.open_table(table).map_err(unavailable)?;
         }
         txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
@@ -684,8 +699,100 @@ impl Store for EmbeddedStore {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
-        self.write(move |txn| purge(txn, now)).await
+        self.write(move |txn| {
+            let removed = purge(txn, now)?;
+            Ok(removed + purge_processed_grant_codes(txn, now)?)
+        })
+        .await
     }
+
+    async fn put_processed_grant_code(
+        &self,
+        code: &TokenHash,
+        record: &ProcessedGrantCode,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let key = code.0;
+        let value = encode(record)?;
+        self.write(move |txn| {
+            let mut codes = txn.open_table(PROCESSED_GRANT_CODES).map_err(unavailable)?;
+            if let Some(old) = get::<ProcessedGrantCode>(&codes, &key)?
+                && now < old.expires_at
+            {
+                return Ok(false);
+            }
+            codes
+                .insert(key.as_slice(), value.as_slice())
+                .map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn get_processed_grant_code(
+        &self,
+        code: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<ProcessedGrantCode>, StoreError> {
+        let key = code.0;
+        self.read(move |txn| {
+            let codes = txn.open_table(PROCESSED_GRANT_CODES).map_err(unavailable)?;
+            Ok(get::<ProcessedGrantCode>(&codes, &key)?.filter(|r| now < r.expires_at))
+        })
+        .await
+    }
+
+    async fn put_alexa_user(&self, record: &AlexaUserRecord) -> Result<(), StoreError> {
+        let key = record.alexa_user_id.clone();
+        let value = encode(record)?;
+        self.write(move |txn| {
+            let mut users = txn.open_table(ALEXA_USERS).map_err(unavailable)?;
+            users
+                .insert(key.as_bytes(), value.as_slice())
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_alexa_user(
+        &self,
+        alexa_user_id: &str,
+    ) -> Result<Option<AlexaUserRecord>, StoreError> {
+        let key = alexa_user_id.to_owned();
+        self.read(move |txn| {
+            let users = txn.open_table(ALEXA_USERS).map_err(unavailable)?;
+            get(&users, key.as_bytes())
+        })
+        .await
+    }
+
+    async fn delete_alexa_user(&self, alexa_user_id: &str) -> Result<bool, StoreError> {
+        let key = alexa_user_id.to_owned();
+        self.write(move |txn| {
+            let mut users = txn.open_table(ALEXA_USERS).map_err(unavailable)?;
+            let removed = users.remove(key.as_bytes()).map_err(unavailable)?;
+            Ok(removed.is_some())
+        })
+        .await
+    }
+}
+
+/// Removes processed AcceptGrant codes past their expiry.
+fn purge_processed_grant_codes(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+    let mut codes = txn.open_table(PROCESSED_GRANT_CODES).map_err(unavailable)?;
+    let mut dead = Vec::new();
+    for item in codes.iter().map_err(unavailable)? {
+        let (k, v) = item.map_err(unavailable)?;
+        let record: ProcessedGrantCode = decode(v.value())?;
+        if now >= record.expires_at {
+            dead.push(k.value().to_vec());
+        }
+    }
+    for k in &dead {
+        codes.remove(k.as_slice()).map_err(unavailable)?;
+    }
+    Ok(dead.len() as u64)
 }
 
 /// Deletes the tokens and partner links named by a grant's index entries.

@@ -208,6 +208,35 @@ pub enum LeaseOutcome {
     NotFound,
 }
 
+/// An LWA authorization code already exchanged through AcceptGrant, kept
+/// (under the code's hash) for a short while so that a retried directive
+/// succeeds again instead of meeting LWA's `invalid_grant` for a used code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessedGrantCode {
+    /// The user whose Amazon tokens the code yielded.
+    pub user_id: String,
+    /// The partner they are kept for.
+    pub partner_id: String,
+    /// When the record may be forgotten.
+    pub expires_at: UnixTime,
+}
+
+/// Which of our users an Alexa user id (`amzn1.ask.account...`, one per
+/// user and skill enablement) belongs to, learnt from skill events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlexaUserRecord {
+    /// Alexa's user id.
+    pub alexa_user_id: String,
+    /// Our user.
+    pub user_id: String,
+    /// Our client (the skill) the user linked through.
+    pub client_id: String,
+    /// The grant of that link.
+    pub grant_id: GrantId,
+    /// When it was recorded.
+    pub updated_at: UnixTime,
+}
+
 /// The tokens created when a grant starts (code redemption).
 #[derive(Debug, Clone)]
 pub struct NewGrant {
@@ -425,6 +454,38 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes what has expired by `now`. Returns how many items went.
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;
+
+    // --- Alexa lifecycle (issue 16): AcceptGrant idempotency and the
+    // Alexa user id <-> user mapping of skill events. ---
+
+    /// Remembers that the LWA code hashed to `code` was exchanged, until
+    /// `record.expires_at`, only if no unexpired record of it exists (one
+    /// conditional write). Returns whether it was written.
+    async fn put_processed_grant_code(
+        &self,
+        code: &TokenHash,
+        record: &ProcessedGrantCode,
+        now: UnixTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Reads an unexpired record of a processed LWA code.
+    async fn get_processed_grant_code(
+        &self,
+        code: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<ProcessedGrantCode>, StoreError>;
+
+    /// Records (replaces) which of our users an Alexa user id belongs to.
+    async fn put_alexa_user(&self, record: &AlexaUserRecord) -> Result<(), StoreError>;
+
+    /// Reads the user an Alexa user id belongs to.
+    async fn get_alexa_user(
+        &self,
+        alexa_user_id: &str,
+    ) -> Result<Option<AlexaUserRecord>, StoreError>;
+
+    /// Forgets an Alexa user id. Returns whether it was known.
+    async fn delete_alexa_user(&self, alexa_user_id: &str) -> Result<bool, StoreError>;
 }
 
 /// How long a rotated refresh token is kept after its rotation, so that its

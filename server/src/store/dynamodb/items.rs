@@ -50,6 +50,13 @@ pub(super) fn link_key(user: &str, partner: &str) -> String {
     format!("l#{}#{partner}", b64(user))
 }
 
+pub(super) fn processed_code_key(h: &TokenHash) -> String {
+    format!("x#{}", hex(&h.0))
+}
+pub(super) fn alexa_user_key(alexa_user_id: &str) -> String {
+    format!("y#{}", b64(alexa_user_id))
+}
+
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
