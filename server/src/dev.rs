@@ -111,6 +111,7 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
             pkce: PkcePolicy::Required,
             skip_consent: false,
             partner_token_access: false,
+            partner_token_partners: vec![],
         }],
         identity: IdentityConfig::Static(StaticIdentityConfig {
             users_file: None,

@@ -6,6 +6,7 @@
 //! operator renders, [`app`] turns it into running parts, [`server`] serves
 //! them.
 
+pub mod alexa;
 pub mod app;
 pub mod audit;
 pub mod clock;

@@ -203,7 +203,7 @@ pub async fn track(
 }
 
 fn route_label(path: Option<&str>) -> &'static str {
-    const KNOWN: [&str; 14] = [
+    const KNOWN: [&str; 16] = [
         routes::AUTHORIZE,
         routes::LOGIN,
         routes::CALLBACK,
@@ -214,6 +214,8 @@ fn route_label(path: Option<&str>) -> &'static str {
         routes::METADATA,
         routes::RECIPROCAL_AUTHORIZE,
         routes::PARTNER_TOKEN,
+        routes::ALEXA_ACCEPT_GRANT,
+        routes::ALEXA_SKILL_EVENTS,
         routes::LINKS,
         routes::HEALTHZ,
         routes::READYZ,

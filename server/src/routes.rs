@@ -23,6 +23,11 @@ pub const METADATA: &str = "/.well-known/oauth-authorization-server";
 pub const RECIPROCAL_AUTHORIZE: &str = "/api/reciprocal/authorize";
 /// Mutual account linking: the skill developer's app fetches LWA tokens here.
 pub const PARTNER_TOKEN: &str = "/api/partner/token";
+/// A skill backend forwards an `Alexa.Authorization.AcceptGrant` (smart
+/// home) or `Alexa.Authorization.Grant` (custom skill) here.
+pub const ALEXA_ACCEPT_GRANT: &str = "/api/alexa/accept-grant";
+/// A skill backend forwards Alexa's skill events (`AlexaSkillEvent.*`) here.
+pub const ALEXA_SKILL_EVENTS: &str = "/api/alexa/skill-events";
 
 /// The signed-in user's linked clients, with Unlink buttons.
 pub const LINKS: &str = "/oauth/links";

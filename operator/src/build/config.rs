@@ -202,6 +202,8 @@ fn client(c: &ClientSpec) -> ClientConfig {
         },
         skip_consent: c.skip_consent,
         partner_token_access: c.partner_token_access,
+        // An AlexaSkillLink has one partner: partnerTokenAccess names it.
+        partner_token_partners: Vec::new(),
     }
 }
 

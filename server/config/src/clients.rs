@@ -68,6 +68,11 @@ pub struct ClientConfig {
     /// carries the `partner_token` scope.
     #[serde(default)]
     pub partner_token_access: bool,
+    /// Limits `partnerTokenAccess` to these partners (`partners[].id`): the
+    /// client reads tokens of, and forwards Alexa grants for, only these.
+    /// Empty (the default): every partner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partner_token_partners: Vec<String>,
 }
 
 impl ClientConfig {

@@ -180,6 +180,20 @@ pub(crate) fn validate(
                 "needs at least one entry in partners",
             );
         }
+        if !c.partner_token_partners.is_empty() && !c.partner_token_access {
+            errors.push(
+                format!("clients[{i}].partnerTokenPartners"),
+                "needs partnerTokenAccess: true",
+            );
+        }
+        for (j, id) in c.partner_token_partners.iter().enumerate() {
+            if !partners.iter().any(|p| &p.id == id) {
+                errors.push(
+                    format!("clients[{i}].partnerTokenPartners[{j}]"),
+                    format!("names no partner: {id:?} is not a partners[].id"),
+                );
+            }
+        }
     }
 }
 
@@ -237,5 +251,30 @@ mod tests {
         let mut c = minimal();
         c.clients[0].partner_token_access = true;
         assert_eq!(invalid_fields(&c), vec!["clients[0].partnerTokenAccess"]);
+    }
+
+    #[test]
+    fn partner_token_access_may_be_limited_to_configured_partners() {
+        let mut c = minimal();
+        c.partners.push(partner());
+        c.encryption_key_files.push("/keys/1".into());
+        c.clients[0].partner_token_partners = vec![DEFAULT_PARTNER_ID.into(), "nobody".into()];
+        assert_eq!(
+            invalid_fields(&c),
+            vec![
+                "clients[0].partnerTokenPartners",
+                "clients[0].partnerTokenPartners[1]",
+            ]
+        );
+        c.clients[0].partner_token_access = true;
+        c.clients[0].partner_token_partners.pop();
+        assert_eq!(c.validate(), Ok(()));
+        let yaml = c.to_yaml();
+        assert!(yaml.contains("partnerTokenPartners:"), "{yaml}");
+        c.clients[0].partner_token_partners.clear();
+        assert!(
+            !c.to_yaml().contains("partnerTokenPartners"),
+            "absent when empty, so existing rendered configs do not change"
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! on the user's behalf; we refresh it at LWA when needed, once at a time.
 //! Both are thin entry points over [`custody`], which keeps the tokens.
 
+pub mod caller;
 pub mod custody;
 pub mod lwa;
 pub mod reciprocal;

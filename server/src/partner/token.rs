@@ -14,17 +14,15 @@ use std::net::IpAddr;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{Extensions, HeaderMap, Method, StatusCode};
+use axum::http::{Extensions, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::caller;
 use super::custody::{self, Reader};
 use crate::app::AppState;
-use crate::config::PARTNER_TOKEN_SCOPE;
-use crate::oauth::bearer;
-use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::error::OAuthError;
 use crate::oauth::form::Params;
-use crate::oauth::scope;
 use crate::web::login::client_ip;
 
 #[derive(Serialize)]
@@ -66,11 +64,12 @@ async fn handle(
         ));
     }
     let params = Params::from_body_and_query(headers, query, body)?;
-    let reader = authorize_caller(app, headers, &params).await?;
+    let caller = caller::authenticate(app, headers, &params).await?;
     let user_id = params.require("user_id")?;
     let partner = app.partners.resolve(params.get("partner_id"))?;
+    caller.may_read(partner)?;
     let reader = Reader {
-        client_id: &reader,
+        client_id: &caller.client_id,
         remote_addr,
     };
     let token = custody::access_token(app, partner, user_id, reader).await?;
@@ -81,37 +80,4 @@ async fn handle(
         scope: &token.scope,
     };
     Ok(axum::Json(body).into_response())
-}
-
-/// The id of the calling client, once it proved it may read partner tokens.
-async fn authorize_caller(
-    app: &AppState,
-    headers: &HeaderMap,
-    params: &crate::oauth::form::Params,
-) -> Result<String, OAuthError> {
-    let denied = |m: &'static str| {
-        OAuthError::new(ErrorCode::UnauthorizedClient, m).with_status(StatusCode::FORBIDDEN)
-    };
-    let client_id = if bearer::bearer(headers).is_some() {
-        let token = bearer::authenticate(app.store.as_ref(), headers, app.clock.now()).await?;
-        if token.user_id.is_some()
-            || !scope::split(&token.scope)
-                .iter()
-                .any(|s| s == PARTNER_TOKEN_SCOPE)
-        {
-            return Err(OAuthError::new(
-                ErrorCode::InsufficientScope,
-                "a client_credentials token with the partner_token scope is required",
-            ));
-        }
-        token.client_id
-    } else {
-        app.clients.authenticate(headers, params)?.id().to_owned()
-    };
-    match app.clients.get(&client_id) {
-        Some(c) if c.config.partner_token_access => Ok(client_id),
-        _ => Err(denied(
-            "this client may not read partner tokens (partnerTokenAccess)",
-        )),
-    }
 }

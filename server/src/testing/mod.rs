@@ -3,6 +3,7 @@
 //! Alexa and a user's phone do. Integration tests of this crate and of later
 //! crates build on it.
 
+pub mod alexa;
 pub mod lwa;
 
 use std::path::Path;
@@ -79,6 +80,7 @@ pub fn test_config(dir: &Path) -> Config {
                 pkce: PkcePolicy::Required,
                 skip_consent: false,
                 partner_token_access: false,
+                partner_token_partners: vec![],
             },
             ClientConfig {
                 client_id: OTHER_CLIENT_ID.into(),
@@ -97,6 +99,7 @@ pub fn test_config(dir: &Path) -> Config {
                 pkce: PkcePolicy::Required,
                 skip_consent: true,
                 partner_token_access: false,
+                partner_token_partners: vec![],
             },
         ],
         identity: IdentityConfig::Static(StaticIdentityConfig {
