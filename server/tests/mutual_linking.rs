@@ -257,16 +257,19 @@ async fn reciprocal_refuses_bad_callers_and_inputs() {
     );
     assert_eq!(partner_token(&server, ANN).await.0, 404);
 
-    // Parameters in the query, as the original sample accepted.
+    // The code in the query (access logs keep URLs): refused, not exchanged.
     let code = lwa.issue_code();
+    let calls = lwa.code_calls();
     let (status, _, body) = send(http.post(&url).bearer_auth(access).query(&[
         ("grant_type", "reciprocal_authorization_code"),
         ("client_id", CLIENT_ID),
         ("code", &code),
     ]))
     .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(partner_token(&server, ANN).await.0, 200);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(lwa.code_calls(), calls, "the code never reached LWA");
+    assert_eq!(partner_token(&server, ANN).await.0, 404);
 }
 
 #[tokio::test]

@@ -69,7 +69,6 @@ impl Params {
     }
 
     /// Body parameters, with the query filling what the body lacks (the
-    /// reciprocal endpoint's original sample sent them in the query; the
     /// partner-token endpoint accepts GET).
     pub fn from_body_and_query(
         headers: &HeaderMap,

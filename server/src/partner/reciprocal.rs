@@ -2,9 +2,10 @@
 //! code for the user it just linked.
 //!
 //! Alexa authenticates with the access token we issued it for that user
-//! (`Authorization: Bearer`); the form (or, as the original sample accepted,
-//! the query) carries `grant_type=reciprocal_authorization_code`, `code` and
-//! `client_id`. This endpoint decides whose code it is (the bearer token's
+//! (`Authorization: Bearer`); the form body carries
+//! `grant_type=reciprocal_authorization_code`, `code` and `client_id`. The
+//! query never does: URLs end up in access logs, and a code seen there is
+//! refused rather than exchanged. This endpoint decides whose code it is (the bearer token's
 //! user, through the client's partner); [`custody`] exchanges it at LWA and
 //! stores the tokens, replacing older ones.
 
@@ -47,7 +48,12 @@ async fn handle(
     remote_addr: Option<IpAddr>,
 ) -> Result<Response, OAuthError> {
     let token = bearer::authenticate(app.store.as_ref(), headers, app.clock.now()).await?;
-    let params = Params::from_body_and_query(headers, query, body)?;
+    if form_urlencoded::parse(query.unwrap_or("").as_bytes()).any(|(k, _)| k == "code") {
+        return Err(OAuthError::invalid_request(
+            "the code must be sent in the POST body, never in the URL (URLs end up in access logs)",
+        ));
+    }
+    let params = Params::from_form(headers, body)?;
     match params.require("grant_type")? {
         "reciprocal_authorization_code" => {}
         _ => {
