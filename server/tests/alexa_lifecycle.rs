@@ -279,3 +279,37 @@ async fn unknown_events_are_acknowledged_and_malformed_ones_refused() {
     let body: Value = response.json().await.expect("OAuth JSON");
     assert_eq!(body["error"], "invalid_request");
 }
+
+#[tokio::test]
+async fn a_caller_limited_to_other_partners_reads_and_forwards_nothing_of_this_one() {
+    let lwa = LwaStandIn::start().await;
+    let server = TestServer::start_with_partner_and(&lwa, |config| {
+        let mut eu = config.partners[0].clone();
+        eu.id = "amazon-eu".into();
+        eu.linked_clients = vec![alexa_link_server::testing::OTHER_CLIENT_ID.into()];
+        config.partners.push(eu);
+        config.clients[1].partner_token_partners = vec!["amazon-eu".into()];
+    })
+    .await;
+    let tokens = link(&server, USERS[0], ClientAuth::Basic).await;
+
+    let (status, body) = accept_grant(&server, &lwa.issue_code(), access_token(&tokens)).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "unauthorized_client");
+    assert_eq!(lwa.code_calls(), 0);
+
+    let read = |partner: &'static str| {
+        reqwest::Client::new()
+            .get(server.url(routes::PARTNER_TOKEN))
+            .basic_auth(
+                alexa_link_server::testing::OTHER_CLIENT_ID,
+                Some(alexa_link_server::testing::OTHER_CLIENT_SECRET),
+            )
+            .query(&[("user_id", ANN), ("partner_id", partner)])
+            .send()
+    };
+    let response = read("amazon").await.expect("read");
+    assert_eq!(response.status(), 403);
+    let response = read("amazon-eu").await.expect("read");
+    assert_eq!(response.status(), 404, "allowed, but nothing stored there");
+}
