@@ -117,6 +117,12 @@ fn find<'a>(
     found[0]
 }
 
+/// The linked-apps page as `browser` sees it.
+async fn links_page(server: &TestServer, browser: &Browser) -> String {
+    let page = browser.http.get(server.url(routes::LINKS)).send().await;
+    page.expect("links").text().await.expect("html")
+}
+
 /// Remembers the tokens of a token response as secrets.
 fn keep(secrets: &mut Vec<String>, response: &Value) {
     for key in ["access_token", "refresh_token"] {
@@ -254,30 +260,14 @@ async fn every_security_event_is_one_schema_line_without_secrets() {
         200
     );
     let browser = Browser::new();
-    let html = browser
-        .http
-        .get(server.url(routes::LINKS))
-        .send()
-        .await
-        .expect("links")
-        .text()
-        .await
-        .expect("html");
+    let html = links_page(&server, &browser).await;
     assert_eq!(
         submit_login(&server, &browser, &html, USERS[0])
             .await
             .status(),
         303
     );
-    let html = browser
-        .http
-        .get(server.url(routes::LINKS))
-        .send()
-        .await
-        .expect("links")
-        .text()
-        .await
-        .expect("html");
+    let html = links_page(&server, &browser).await;
     let grant = hidden_field(&html, "grant").expect("an Unlink form");
     let csrf = hidden_field(&html, "csrf").expect("csrf");
     let unlinked = browser

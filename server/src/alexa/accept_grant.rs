@@ -32,6 +32,7 @@ use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::envelope::Context;
 use crate::app::AppState;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Params;
@@ -96,23 +97,6 @@ struct GrantRequest {
 #[derive(Deserialize)]
 struct GrantRequestBody {
     grant: Grant,
-}
-
-#[derive(Deserialize)]
-struct Context {
-    #[serde(rename = "System")]
-    system: System,
-}
-
-#[derive(Deserialize)]
-struct System {
-    user: User,
-}
-
-#[derive(Deserialize)]
-struct User {
-    #[serde(rename = "accessToken")]
-    access_token: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@
 //! events keep our grants in step with the skill's enablement.
 
 pub mod accept_grant;
+mod envelope;
 pub mod skill_events;
 
 use axum::Router;

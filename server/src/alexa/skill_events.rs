@@ -27,6 +27,7 @@ use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::envelope::Context;
 use crate::app::AppState;
 use crate::audit::{Audit, AuditEvent, RevokeReason};
 use crate::oauth::error::OAuthError;
@@ -70,25 +71,6 @@ struct Envelope {
 }
 
 #[derive(Deserialize)]
-struct Context {
-    #[serde(rename = "System")]
-    system: System,
-}
-
-#[derive(Deserialize)]
-struct System {
-    user: User,
-}
-
-#[derive(Deserialize)]
-struct User {
-    #[serde(rename = "userId")]
-    user_id: String,
-    #[serde(rename = "accessToken")]
-    access_token: Option<String>,
-}
-
-#[derive(Deserialize)]
 struct Request {
     #[serde(rename = "type")]
     kind: String,
@@ -111,11 +93,12 @@ impl SkillEvent {
             ))
         })?;
         let Envelope { context, request } = envelope;
-        if context.system.user.user_id.is_empty() {
+        let user = context.system.user;
+        let Some(alexa_user_id) = user.user_id.filter(|id| !id.is_empty()) else {
             return Err(OAuthError::invalid_request(
-                "context.System.user.userId must not be empty",
+                "context.System.user.userId is missing or empty",
             ));
-        }
+        };
         let kind = match request.kind.as_str() {
             "AlexaSkillEvent.SkillEnabled" => SkillEventKind::Enabled,
             "AlexaSkillEvent.SkillDisabled" => SkillEventKind::Disabled,
@@ -124,15 +107,13 @@ impl SkillEvent {
             | "AlexaSkillEvent.SkillPermissionChanged" => SkillEventKind::PermissionChanged,
             _ => SkillEventKind::Other(request.kind),
         };
-        let access_token = context
-            .system
-            .user
+        let access_token = user
             .access_token
             .or(request.body.and_then(|b| b.access_token))
             .filter(|t| !t.is_empty());
         Ok(SkillEvent {
             kind,
-            alexa_user_id: context.system.user.user_id,
+            alexa_user_id,
             access_token,
         })
     }
