@@ -83,6 +83,19 @@ curl -fsS -u "$CLIENT_ID:$SECRET" "$BASE/oauth/revoke" -d "token=$NEW_REFRESH" |
 ACTIVE=$(curl -fsS -u "$CLIENT_ID:$SECRET" "$BASE/oauth/introspect" -d "token=$NEW_ACCESS" | jq -r .active)
 [ "$ACTIVE" = false ] || fail "revoked grant's access token is still active"
 
+# The audit log: one JSON line per security event on its own target, even
+# though the other logs are text.
+grep -F '"target":"alexa_link::audit"' "$WORK/stderr" >"$WORK/audit.jsonl" || fail "no audit lines"
+jq -e . "$WORK/audit.jsonl" >/dev/null || fail "an audit line is not JSON"
+for event in link_created code_redeemed; do
+  jq -se --arg e "$event" --arg c "$CLIENT_ID" 'any(.[]; .event == $e and .client_id == $c and .outcome == "success")' \
+    "$WORK/audit.jsonl" >/dev/null || fail "no $event audit line"
+done
+jq -se 'any(.[]; .event == "grant_revoked" and .reason == "code_replay" and .level == "WARN")' \
+  "$WORK/audit.jsonl" >/dev/null || fail "no grant_revoked code_replay audit line"
+curl -fsS "$ADMIN/metrics" | grep -q 'alexa_link_audit_events_total{event="code_redeemed",outcome="success"} 1' \
+  || fail "audit events are not counted"
+
 # Nothing secret in the logs, even at debug level.
 for secret in "$SECRET" "$CODE" "$ACCESS" "$REFRESH" "$NEW_ACCESS" "$NEW_REFRESH" "$VERIFIER" "password"; do
   if grep -qF -- "$secret" "$WORK/stderr"; then fail "a secret value appears in the log"; fi
