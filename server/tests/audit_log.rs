@@ -347,6 +347,10 @@ async fn every_security_event_is_one_schema_line_without_secrets() {
     find(&entries, "grant_revoked", &[("reason", "skill_disabled")]);
     let reuse = find(&entries, "refresh_reuse_detected", &[]);
     assert_eq!(reuse["user_id"], "user-bob");
+    assert_eq!(
+        reuse["remote_addr"], "127.0.0.1",
+        "where the replay came from"
+    );
     assert_eq!(reuse["level"], "WARN");
     let revoked = find(&entries, "grant_revoked", &[("reason", "refresh_reuse")]);
     assert_eq!(revoked["grant_id"], reuse["grant_id"]);

@@ -1,9 +1,11 @@
 //! The token endpoint (RFC 6749 3.2): authenticate the client, pick the
 //! grant, answer with tokens or an RFC 6749 5.2 error.
 
+use std::net::IpAddr;
+
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ErrorCode, OAuthError};
@@ -11,10 +13,17 @@ use super::form::Params;
 use super::grants::{self, GrantContext, TokenResponse};
 use crate::app::AppState;
 use crate::config::GrantType;
+use crate::web::login::client_ip;
 
 /// `POST /oauth/token`.
-pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (grant, result) = handle(&app, &headers, &body).await;
+pub async fn token(
+    State(app): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let remote_addr = client_ip(&app, &extensions, &headers);
+    let (grant, result) = handle(&app, &headers, &body, remote_addr).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(e) => e.code.as_str(),
@@ -31,6 +40,7 @@ async fn handle(
     app: &AppState,
     headers: &HeaderMap,
     body: &[u8],
+    remote_addr: Option<IpAddr>,
 ) -> (Option<GrantType>, Result<TokenResponse, OAuthError>) {
     let params = match Params::from_form(headers, body) {
         Ok(p) => p,
@@ -73,6 +83,7 @@ async fn handle(
         store: app.store.as_ref(),
         clock: &app.clock,
         metrics: &app.metrics,
+        remote_addr,
     };
     let result = match grant {
         GrantType::AuthorizationCode => {

@@ -99,6 +99,7 @@ pub async fn exchange(
             .client(client.id())
             .user(&record.user_id)
             .grant(grant_id)
+            .remote(ctx.remote_addr)
             .emit(ctx.metrics),
         Err(RedeemError::AlreadyRedeemed(grant)) => {
             return Err(replayed(ctx, &record, grant, now).await);
@@ -133,6 +134,7 @@ async fn replayed(
         .client(&code.client_id)
         .user(&code.user_id)
         .grant(grant)
+        .remote(ctx.remote_addr)
         .emit(ctx.metrics),
         Ok(false) => {}
         Err(e) => return e.into(),

@@ -56,6 +56,7 @@ mod tests {
             store: &store,
             clock: &clock,
             metrics: &crate::metrics::Metrics::new(),
+            remote_addr: None,
         };
 
         let response = exchange(&ctx, client, &params).await.expect("issued");

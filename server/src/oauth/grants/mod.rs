@@ -5,6 +5,8 @@ pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh_token;
 
+use std::net::IpAddr;
+
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -25,6 +27,8 @@ pub struct GrantContext<'a> {
     pub clock: &'a Clock,
     /// Where audit entries are counted.
     pub metrics: &'a Metrics,
+    /// The caller's address, for audit entries, when known.
+    pub remote_addr: Option<IpAddr>,
 }
 
 /// A successful token response (RFC 6749 5.1).

@@ -174,6 +174,7 @@ async fn reuse(
             .client(&token.client_id)
             .user(&token.user_id)
             .grant(token.grant_id)
+            .remote(ctx.remote_addr)
             .emit(ctx.metrics);
         match ctx.store.revoke_grant(&token.grant_id, now).await {
             Ok(true) => Audit::new(AuditEvent::GrantRevoked {
@@ -182,6 +183,7 @@ async fn reuse(
             .client(&token.client_id)
             .user(&token.user_id)
             .grant(token.grant_id)
+            .remote(ctx.remote_addr)
             .emit(ctx.metrics),
             Ok(false) => {}
             Err(e) => return e.into(),
