@@ -7,6 +7,7 @@
 //! them.
 
 pub mod app;
+pub mod app_to_app;
 pub mod clock;
 pub mod dev;
 pub mod identity;

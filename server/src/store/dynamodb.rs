@@ -13,6 +13,7 @@
 //! | grant | `g#<grant>` | `u#<user>` |
 //! | consent | `n#<user>#<client>` | |
 //! | partner (Amazon) link | `l#<user>#<partner>` | `g#<grant>` |
+//! | App-to-App state | `s#<hash>` | |
 //!
 //! Hashes and ids are hex; user ids are base64url so that no user id can
 //! forge a key. The global secondary index `gk-index` finds a grant's tokens
@@ -40,9 +41,10 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
-    PartnerLinkRecord, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError, RefreshLookup, RefreshState,
-    RefreshTokenRecord, RotateError, Rotation, Store, StoreError, UnixTime,
+    AccessTokenRecord, AppLinkStateRecord, AuthCodeRecord, GrantId, GrantRecord, Lease,
+    LeaseOutcome, NewGrant, PartnerLinkRecord, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError,
+    RefreshLookup, RefreshState, RefreshTokenRecord, RotateError, Rotation, Store, StoreError,
+    UnixTime,
 };
 use crate::config::DynamoDbStoreConfig;
 use crate::tokens::TokenHash;
@@ -51,9 +53,9 @@ mod items;
 mod table;
 
 use items::{
-    Item, access_key, b, blob, code_from, code_key, consent_key, decode, encode, expired,
-    grant_from, grant_id_of, grant_key, link_from, link_key, n, num, refresh_from, refresh_key, s,
-    user_key,
+    Item, access_key, app_link_state_key, b, blob, code_from, code_key, consent_key, decode,
+    encode, expired, grant_from, grant_id_of, grant_key, link_from, link_key, n, num, refresh_from,
+    refresh_key, s, user_key,
 };
 
 /// The index over `gk`.
@@ -833,5 +835,42 @@ impl Store for DynamoStore {
     /// nothing to sweep.
     async fn purge_expired(&self, _now: UnixTime) -> Result<u64, StoreError> {
         Ok(0)
+    }
+
+    async fn put_app_link_state(
+        &self,
+        key: &TokenHash,
+        record: &AppLinkStateRecord,
+    ) -> Result<(), StoreError> {
+        let put = self.token_put(
+            app_link_state_key(key),
+            None,
+            encode(record)?,
+            Some(record.expires_at),
+            Some(record.expires_at),
+        )?;
+        self.put_new(put).await
+    }
+
+    /// One `DeleteItem` returning the old item: DynamoDB serialises deletes
+    /// of one key, so exactly one caller sees the attributes.
+    async fn take_app_link_state(
+        &self,
+        key: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<AppLinkStateRecord>, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(app_link_state_key(key)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        match out.attributes {
+            Some(item) if !expired(&item, now) => decode(&item).map(Some),
+            _ => Ok(None),
+        }
     }
 }

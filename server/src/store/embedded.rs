@@ -26,9 +26,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
-    PartnerLinkRecord, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError, RefreshLookup, RefreshState,
-    RefreshTokenRecord, RotateError, Rotation, Store, StoreError, UnixTime,
+    AccessTokenRecord, AppLinkStateRecord, AuthCodeRecord, GrantId, GrantRecord, Lease,
+    LeaseOutcome, NewGrant, PartnerLinkRecord, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError,
+    RefreshLookup, RefreshState, RefreshTokenRecord, RotateError, Rotation, Store, StoreError,
+    UnixTime,
 };
 use crate::tokens::TokenHash;
 
@@ -42,6 +43,8 @@ const REFRESH: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_tok
 const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
 const CONSENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("consents");
 const PARTNER_LINKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("partner_links");
+/// App-to-App states (issue #15): state hash -> [`AppLinkStateRecord`].
+const APP_LINK_STATES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("app_link_states");
 /// grant id -> kind byte + key (token hash, or partner link key), so ending
 /// a grant finds everything that hangs off it.
 const GRANT_TOKENS: MultimapTableDefinition<&[u8], &[u8]> =
@@ -107,7 +110,15 @@ impl EmbeddedStore {
         // Create every table up front so that read transactions never meet a
         // missing one.
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [CODES, ACCESS, REFRESH, GRANTS, CONSENTS, PARTNER_LINKS] {
+        for table in [
+            CODES,
+            ACCESS,
+            REFRESH,
+            GRANTS,
+            CONSENTS,
+            PARTNER_LINKS,
+            APP_LINK_STATES,
+        ] {
             txn.open_table(table).map_err(unavailable)?;
         }
         txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
@@ -684,8 +695,63 @@ impl Store for EmbeddedStore {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
-        self.write(move |txn| purge(txn, now)).await
+        self.write(move |txn| Ok(purge(txn, now)? + purge_app_link_states(txn, now)?))
+            .await
     }
+
+    async fn put_app_link_state(
+        &self,
+        key: &TokenHash,
+        record: &AppLinkStateRecord,
+    ) -> Result<(), StoreError> {
+        let key = key.0;
+        let value = encode(record)?;
+        self.write_or_refuse(move |txn| {
+            let mut states = txn.open_table(APP_LINK_STATES).map_err(unavailable)?;
+            if states.get(key.as_slice()).map_err(unavailable)?.is_some() {
+                return Err(OpError::Refused(StoreError::Duplicate));
+            }
+            states
+                .insert(key.as_slice(), value.as_slice())
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await?
+    }
+
+    async fn take_app_link_state(
+        &self,
+        key: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<AppLinkStateRecord>, StoreError> {
+        let key = key.0;
+        self.write(move |txn| {
+            let mut states = txn.open_table(APP_LINK_STATES).map_err(unavailable)?;
+            let Some(record) = get::<AppLinkStateRecord>(&states, &key)? else {
+                return Ok(None);
+            };
+            states.remove(key.as_slice()).map_err(unavailable)?;
+            Ok(Some(record).filter(|r| now < r.expires_at))
+        })
+        .await
+    }
+}
+
+/// Deletes App-to-App states past their expiry (nobody can take them).
+fn purge_app_link_states(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+    let mut states = txn.open_table(APP_LINK_STATES).map_err(unavailable)?;
+    let mut dead = Vec::new();
+    for item in states.iter().map_err(unavailable)? {
+        let (k, v) = item.map_err(unavailable)?;
+        let record: AppLinkStateRecord = decode(v.value())?;
+        if now >= record.expires_at {
+            dead.push(k.value().to_vec());
+        }
+    }
+    for k in &dead {
+        states.remove(k.as_slice()).map_err(unavailable)?;
+    }
+    Ok(dead.len() as u64)
 }
 
 /// Deletes the tokens and partner links named by a grant's index entries.

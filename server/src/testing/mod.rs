@@ -124,6 +124,7 @@ pub fn test_config(dir: &Path) -> Config {
         }),
         partners: vec![],
         encryption_key_files: vec![],
+        app_to_app: None,
     }
 }
 

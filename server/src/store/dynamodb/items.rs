@@ -50,6 +50,11 @@ pub(super) fn link_key(user: &str, partner: &str) -> String {
     format!("l#{}#{partner}", b64(user))
 }
 
+/// An App-to-App state (issue #15).
+pub(super) fn app_link_state_key(h: &TokenHash) -> String {
+    format!("s#{}", hex(&h.0))
+}
+
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
