@@ -316,17 +316,24 @@ pub async fn status(
         .endpoints(&token)
         .await
         .map_err(AppToAppError::from_alexa)?;
+    let mut failures = Vec::new();
+    let mut answered = false;
     for endpoint in &endpoints {
-        let found = a2a
+        match a2a
             .alexa
             .status(endpoint, &token, &skill.config.skill_id)
             .await
-            .map_err(AppToAppError::from_alexa)?;
-        if found.is_some() {
-            return Ok(LinkStatus::of(skill, found));
+        {
+            Ok(Some(found)) => return Ok(LinkStatus::of(skill, Some(found))),
+            Ok(None) => answered = true,
+            // Another region's endpoint refuses the user: try the next.
+            Err(e) => failures.push(e),
         }
     }
-    Ok(LinkStatus::of(skill, None))
+    if answered && !failures.iter().any(AlexaApiError::is_transient) {
+        return Ok(LinkStatus::of(skill, None));
+    }
+    Err(decide::no_endpoint_enabled(failures))
 }
 
 /// Disables the skill at Alexa, then revokes our grant (which deletes the
@@ -362,25 +369,40 @@ async fn disable_everywhere(
         .endpoints(token)
         .await
         .map_err(AppToAppError::from_alexa)?;
+    let mut failures = Vec::new();
+    let mut answered = false;
     for endpoint in &endpoints {
-        let was_enabled = a2a
+        match a2a
             .alexa
             .disable(endpoint, token, &skill.config.skill_id)
             .await
-            .map_err(AppToAppError::from_alexa)?;
-        if was_enabled {
-            break;
+        {
+            Ok(true) => return Ok(()),
+            Ok(false) => answered = true,
+            Err(e) => failures.push(e),
         }
     }
-    Ok(())
+    // Not enabled anywhere that answered: nothing to disable.
+    if answered && !failures.iter().any(AlexaApiError::is_transient) {
+        return Ok(());
+    }
+    Err(decide::no_endpoint_enabled(failures))
 }
 
 /// Called before our own linked-apps page revokes `grant`: when the grant
 /// holds App-to-App Amazon tokens, disable the skill at Alexa too, so both
 /// sides agree. Best effort: the user's unlink here must not wait on Amazon.
-pub async fn before_grant_revoked(app: &AppState, grant: GrantId, client_id: &str, user_id: &str) {
+pub async fn before_grant_revoked(app: &AppState, grant: GrantId, user_id: &str) {
     let Some(a2a) = &app.app_to_app else { return };
-    for skill in a2a.skills_of_alexa_client(client_id) {
+    let client_id = match app.store.get_grant(&grant).await {
+        Ok(Some(g)) => g.client_id,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the grant being unlinked");
+            return;
+        }
+    };
+    for skill in a2a.skills_of_alexa_client(&client_id) {
         let Ok(partner) = partner(app, skill) else {
             continue;
         };

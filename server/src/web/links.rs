@@ -86,6 +86,7 @@ pub async fn unlink(State(app): State<AppState>, headers: HeaderMap, body: Bytes
         )
         .await;
     }
+    crate::app_to_app::flow::before_grant_revoked(&app, grant, &session.user_id).await;
     if let Err(e) = app.store.revoke_grant(&grant, now).await {
         return unavailable(e);
     }
