@@ -34,11 +34,12 @@ pub const APP_TO_APP_STATUS: &str = "/api/app-to-app/status";
 pub const APP_TO_APP_UNLINK: &str = "/api/app-to-app/unlink";
 /// App-to-App from the Alexa app: mint our code for a forwarded request.
 pub const APP_TO_APP_AUTHORIZE: &str = "/api/app-to-app/authorize";
-/// App-to-App web variant: the "Link with Alexa" page.
-pub const APP_TO_APP_LINK_PAGE: &str = "/app-to-app/link";
+/// App-to-App web variant: the "Link with Alexa" page (under `/oauth`,
+/// where the session cookie is sent).
+pub const APP_TO_APP_LINK_PAGE: &str = "/oauth/app-to-app/link";
 /// App-to-App web variant: where Amazon sends the browser back (register
-/// `<publicUrl>/app-to-app/callback` as an allowed return URL at LWA).
-pub const APP_TO_APP_CALLBACK: &str = "/app-to-app/callback";
+/// `<publicUrl>/oauth/app-to-app/callback` as an allowed return URL at LWA).
+pub const APP_TO_APP_CALLBACK: &str = "/oauth/app-to-app/callback";
 
 /// The signed-in user's linked clients, with Unlink buttons.
 pub const LINKS: &str = "/oauth/links";

@@ -699,3 +699,83 @@ async fn complete_latency_against_the_stand_ins() {
         at(0.50)
     );
 }
+
+/// A browser signed in to our server as `user` (through the links page).
+async fn signed_in_browser(server: &TestServer, user: (&str, &str)) -> Browser {
+    let browser = Browser::new();
+    let html = browser
+        .http
+        .get(server.url(routes::LINKS))
+        .send()
+        .await
+        .expect("links")
+        .text()
+        .await
+        .expect("login page");
+    let login = testing::submit_login(server, &browser, &html, user).await;
+    assert_eq!(login.status(), 303, "signed in");
+    browser
+}
+
+#[tokio::test]
+async fn the_web_variant_links_a_signed_in_browser_through_the_same_core() {
+    let w = world().await;
+    let browser = signed_in_browser(&w.server, ANN).await;
+    let page = browser
+        .http
+        .get(w.server.url(routes::APP_TO_APP_LINK_PAGE))
+        .send()
+        .await
+        .expect("link page");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Link with Alexa"), "{html}");
+    let start = browser
+        .post_form(
+            &w.server.url(routes::APP_TO_APP_LINK_PAGE),
+            &[
+                ("csrf", &hidden_field(&html, "csrf").expect("csrf")),
+                ("skill", &hidden_field(&html, "skill").expect("skill")),
+            ],
+        )
+        .await;
+    assert_eq!(start.status(), 303);
+    let lwa = start.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(
+        lwa.starts_with(w.alexa.lwa_authorize_url().as_str()),
+        "{lwa}"
+    );
+    // Amazon consents and sends the browser back to our callback.
+    let back = browser.http.get(&lwa).send().await.expect("LWA");
+    assert_eq!(back.status(), 302);
+    let callback = back.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(
+        callback.starts_with(&w.server.url(routes::APP_TO_APP_CALLBACK)),
+        "{callback}"
+    );
+    let done = browser.http.get(&callback).send().await.expect("callback");
+    assert_eq!(done.status(), 200);
+    assert!(
+        done.text()
+            .await
+            .expect("html")
+            .contains("Linked with Alexa")
+    );
+    assert!(
+        w.alexa.enabled_for(AMAZON_ANN).is_some(),
+        "enabled at Alexa"
+    );
+    // Reloading the callback is a replay: refused, nothing changes.
+    let again = browser.http.get(&callback).send().await.expect("callback");
+    assert_eq!(again.status(), 400);
+    // Another user's browser cannot use a state it did not start.
+    let bob = signed_in_browser(&w.server, BOB).await;
+    let stolen = bob.http.get(&callback).send().await.expect("callback");
+    assert_eq!(stolen.status(), 400);
+}

@@ -114,7 +114,7 @@ pub struct AppToAppSkill {
     pub app_clients: Vec<String>,
     /// The app's redirect URIs that Amazon sends the code to (universal
     /// links / app links), matched exactly. The server's own web variant
-    /// (`<publicUrl>/app-to-app/callback`) is always allowed.
+    /// (`<publicUrl>/oauth/app-to-app/callback`) is always allowed.
     #[serde(default)]
     pub app_redirect_uris: Vec<String>,
     /// Scopes of the code minted for Alexa (default: all of the Alexa

@@ -16,6 +16,7 @@
 //! | `amazon.rs` | the adapter to Amazon-token custody |
 //! | `flow.rs` | the server side of each step |
 //! | `api.rs` | the app's bearer-authenticated endpoints |
+//! | `web.rs` | the web variant: "Link with Alexa" page and callback |
 //! | `error.rs` | the errors, mapped to the wire once |
 
 pub mod alexa_api;
@@ -25,6 +26,7 @@ pub mod decide;
 pub mod error;
 pub mod flow;
 pub mod setup;
+pub mod web;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -42,4 +44,9 @@ pub fn router() -> Router<AppState> {
         .route(routes::APP_TO_APP_STATUS, get(api::status))
         .route(routes::APP_TO_APP_UNLINK, post(api::unlink))
         .route(routes::APP_TO_APP_AUTHORIZE, post(api::authorize))
+        .route(
+            routes::APP_TO_APP_LINK_PAGE,
+            get(web::link_page).post(web::start),
+        )
+        .route(routes::APP_TO_APP_CALLBACK, get(web::callback))
 }
