@@ -1,0 +1,37 @@
+//! A server with App-to-App linking against the LWA and Alexa stand-ins,
+//! for the real-browser test of the web variant
+//! (`tests/browser/app_to_app.test.mjs`).
+//!
+//! Starts the stand-ins and the server in this process on loopback, prints
+//!
+//!     BASE_URL <the server's public URL>
+//!     LINK_PAGE <the "Link with Alexa" page URL>
+//!     USER <username> <password>
+//!     READY
+//!
+//! and serves until stdin closes.
+
+use std::io::Read as _;
+
+use alexa_link_server::routes;
+use alexa_link_server::testing::USERS;
+use alexa_link_server::testing::alexa::{self, AlexaStandIn};
+use alexa_link_server::testing::lwa::LwaStandIn;
+
+#[tokio::main]
+async fn main() {
+    let lwa = LwaStandIn::start().await;
+    let alexa = AlexaStandIn::start(lwa.handle()).await;
+    let server = alexa::start_server(&lwa, &alexa, |_| {}).await;
+    println!("BASE_URL {}", server.base_url);
+    println!("LINK_PAGE {}", server.url(routes::APP_TO_APP_LINK_PAGE));
+    println!("USER {} {}", USERS[0].0, USERS[0].1);
+    println!("READY");
+    // Block a thread on stdin, not the runtime that serves the requests.
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+    })
+    .await;
+    server.stop().await;
+}
