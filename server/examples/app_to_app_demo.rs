@@ -7,6 +7,7 @@
 //!     BASE_URL <the server's public URL>
 //!     LINK_PAGE <the "Link with Alexa" page URL>
 //!     USER <username> <password>
+//!     APP_TOKEN <an access token of the app for that user (alexa_app_link)>
 //!     READY
 //!
 //! and serves until stdin closes.
@@ -14,9 +15,9 @@
 use std::io::Read as _;
 
 use alexa_link_server::routes;
-use alexa_link_server::testing::USERS;
 use alexa_link_server::testing::alexa::{self, AlexaStandIn};
 use alexa_link_server::testing::lwa::LwaStandIn;
+use alexa_link_server::testing::{USERS, app_user_token};
 
 #[tokio::main]
 async fn main() {
@@ -26,6 +27,7 @@ async fn main() {
     println!("BASE_URL {}", server.base_url);
     println!("LINK_PAGE {}", server.url(routes::APP_TO_APP_LINK_PAGE));
     println!("USER {} {}", USERS[0].0, USERS[0].1);
+    println!("APP_TOKEN {}", app_user_token(&server, USERS[0]).await);
     println!("READY");
     // Block a thread on stdin, not the runtime that serves the requests.
     let _ = tokio::task::spawn_blocking(|| {

@@ -370,6 +370,103 @@ pub fn endpoint_url(named: &str, configured: &Url) -> Option<Url> {
 mod tests {
     use super::*;
 
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::Router;
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+
+    async fn serve(app: Router) -> Url {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Url::parse(&format!("http://{addr}")).expect("url")
+    }
+
+    fn api(base: &Url) -> AlexaApi {
+        AlexaApi::new(base.clone(), Duration::from_secs(2), 3).expect("client")
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed_with_the_users_token() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        let elsewhere = serve(Router::new().route(
+            "/steal",
+            get(move || {
+                counted.fetch_add(1, Ordering::Relaxed);
+                async { r#"{"endpoints":["api.amazonalexa.com"]}"# }
+            }),
+        ))
+        .await;
+        let target = format!("{elsewhere}steal");
+        let base = serve(Router::new().route(
+            "/v1/alexaApiEndpoint",
+            get(move || async move {
+                (StatusCode::FOUND, [(header::LOCATION, target)]).into_response()
+            }),
+        ))
+        .await;
+        let result = api(&base).endpoints("Atza|x").await;
+        assert!(
+            matches!(result, Err(AlexaApiError::BadGateway(_))),
+            "{result:?}"
+        );
+        assert_eq!(hits.load(Ordering::Relaxed), 0, "the redirect was followed");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_answer_is_refused() {
+        let huge = format!(r#"{{"endpoints":["{}"]}}"#, "a".repeat(MAX_RESPONSE_BYTES));
+        let base =
+            serve(Router::new().route("/v1/alexaApiEndpoint", get(move || async move { huge })))
+                .await;
+        let result = api(&base).endpoints("Atza|x").await;
+        assert!(
+            matches!(result, Err(AlexaApiError::BadGateway(_))),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn transient_answers_are_retried_a_bounded_number_of_times() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let base = serve(Router::new().route(
+            "/v1/alexaApiEndpoint",
+            get(move || {
+                let n = counted.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < 2 {
+                        (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response()
+                    } else {
+                        r#"{"endpoints":["http://127.0.0.1:1/eu"]}"#.into_response()
+                    }
+                }
+            }),
+        ))
+        .await;
+        let endpoints = api(&base).endpoints("Atza|x").await.expect("third try");
+        assert_eq!(endpoints[0].as_str(), "http://127.0.0.1:1/eu");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+        calls.store(0, Ordering::SeqCst);
+        let always = serve(Router::new().route(
+            "/v1/alexaApiEndpoint",
+            get(|| async { StatusCode::BAD_GATEWAY }),
+        ))
+        .await;
+        let result = api(&always).endpoints("Atza|x").await;
+        assert!(
+            matches!(result, Err(AlexaApiError::Unavailable(_))),
+            "{result:?}"
+        );
+    }
+
     #[test]
     fn only_amazon_hosts_or_loopback_for_loopback_tests_are_trusted() {
         let amazon = Url::parse("https://api.amazonalexa.com").expect("url");
