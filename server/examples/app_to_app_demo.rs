@@ -8,6 +8,7 @@
 //!     LINK_PAGE <the "Link with Alexa" page URL>
 //!     USER <username> <password>
 //!     APP_TOKEN <an access token of the app for that user (alexa_app_link)>
+//!     SKILL <the skill parameter> REDIRECT_URI <the app's redirect URI>
 //!     READY
 //!
 //! and serves until stdin closes.
@@ -17,7 +18,7 @@ use std::io::Read as _;
 use alexa_link_server::routes;
 use alexa_link_server::testing::alexa::{self, AlexaStandIn};
 use alexa_link_server::testing::lwa::LwaStandIn;
-use alexa_link_server::testing::{USERS, app_user_token};
+use alexa_link_server::testing::{APP_ALEXA_REDIRECT, APP_TO_APP_SKILL, USERS, app_user_token};
 
 #[tokio::main]
 async fn main() {
@@ -28,6 +29,7 @@ async fn main() {
     println!("LINK_PAGE {}", server.url(routes::APP_TO_APP_LINK_PAGE));
     println!("USER {} {}", USERS[0].0, USERS[0].1);
     println!("APP_TOKEN {}", app_user_token(&server, USERS[0]).await);
+    println!("SKILL {APP_TO_APP_SKILL} REDIRECT_URI {APP_ALEXA_REDIRECT}");
     println!("READY");
     // Block a thread on stdin, not the runtime that serves the requests.
     let _ = tokio::task::spawn_blocking(|| {
