@@ -141,6 +141,17 @@ fn assert_linked(status: u16, body: &Value) {
 
 const AMAZON_ANN: &str = "amzn1.account.ANN";
 
+/// Alexa refreshes the tokens it got for the skill at our token endpoint.
+async fn alexa_refreshes(w: &World, alexa_tokens: &Value) -> (u16, Value) {
+    let refresh = alexa_tokens["refresh_token"].as_str().expect("refresh");
+    token_request(
+        &w.server,
+        ClientAuth::Basic,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn linking_from_the_app_enables_the_skill_and_keeps_the_amazon_tokens() {
     let w = world().await;
@@ -169,18 +180,7 @@ async fn linking_from_the_app_enables_the_skill_and_keeps_the_amazon_tokens() {
     // Alexa holds working tokens of ours for Ann: its refresh works.
     let enabled = w.alexa.enabled_for(AMAZON_ANN).expect("enabled at Alexa");
     let alexa_tokens = enabled.tokens.expect("Alexa redeemed our code");
-    let (status, refreshed) = token_request(
-        &w.server,
-        ClientAuth::Basic,
-        &[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                alexa_tokens["refresh_token"].as_str().expect("refresh"),
-            ),
-        ],
-    )
-    .await;
+    let (status, refreshed) = alexa_refreshes(&w, &alexa_tokens).await;
     assert_eq!(status, 200, "{refreshed}");
     // The user's region was the second endpoint Alexa named: both tried.
     assert!(w.alexa.enablement_calls() >= 2);
@@ -508,18 +508,7 @@ async fn unlink_disables_the_skill_revokes_the_grant_and_forgets_the_tokens() {
         w.alexa.enabled_for(AMAZON_ANN).is_none(),
         "disabled at Alexa"
     );
-    let (status, _) = token_request(
-        &w.server,
-        ClientAuth::Basic,
-        &[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                alexa_tokens["refresh_token"].as_str().expect("r"),
-            ),
-        ],
-    )
-    .await;
+    let (status, _) = alexa_refreshes(&w, &alexa_tokens).await;
     assert_eq!(status, 400, "Alexa's grant is revoked");
     assert_nothing_half_linked(&w).await;
     let (status, body) = app.get(routes::APP_TO_APP_STATUS).await;

@@ -21,23 +21,20 @@ pub fn consent_urls(
     redirect_uri: &str,
     state: &str,
 ) -> (Url, Url) {
+    let request = [
+        ("client_id", lwa_client_id),
+        ("scope", AMAZON_ACCOUNT_LINKING_SCOPE),
+        ("skill_stage", stage.as_str()),
+        ("response_type", "code"),
+        ("redirect_uri", redirect_uri),
+        ("state", state),
+    ];
     let mut app = alexa_app.clone();
     app.query_pairs_mut()
         .append_pair("fragment", "skill-account-linking-consent")
-        .append_pair("client_id", lwa_client_id)
-        .append_pair("scope", AMAZON_ACCOUNT_LINKING_SCOPE)
-        .append_pair("skill_stage", stage.as_str())
-        .append_pair("response_type", "code")
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("state", state);
+        .extend_pairs(request);
     let mut lwa = lwa_authorize.clone();
-    lwa.query_pairs_mut()
-        .append_pair("client_id", lwa_client_id)
-        .append_pair("scope", AMAZON_ACCOUNT_LINKING_SCOPE)
-        .append_pair("skill_stage", stage.as_str())
-        .append_pair("response_type", "code")
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("state", state);
+    lwa.query_pairs_mut().extend_pairs(request);
     (app, lwa)
 }
 
@@ -64,6 +61,17 @@ pub fn no_endpoint_enabled(failures: Vec<AlexaApiError>) -> AppToAppError {
     match failures.into_iter().last() {
         Some(last) => AppToAppError::from_alexa(last),
         None => AppToAppError::BadGateway("Alexa named no endpoint".into()),
+    }
+}
+
+/// After every endpoint was asked and none had the enablement: fine when
+/// one answered "not here" and no failure was transient (a retry could
+/// find it), otherwise the round's error.
+pub fn nothing_found(answered: bool, failures: Vec<AlexaApiError>) -> Result<(), AppToAppError> {
+    if answered && !failures.iter().any(AlexaApiError::is_transient) {
+        Ok(())
+    } else {
+        Err(no_endpoint_enabled(failures))
     }
 }
 
@@ -143,6 +151,23 @@ mod tests {
         assert!(matches!(
             no_endpoint_enabled(vec![rejected()]),
             AppToAppError::AlexaRejected { status: 403, .. }
+        ));
+    }
+
+    #[test]
+    fn a_none_here_answer_without_transient_failures_means_not_enabled() {
+        let rejected = || AlexaApiError::Rejected {
+            status: 403,
+            message: "other region".into(),
+        };
+        assert!(nothing_found(true, vec![rejected()]).is_ok());
+        assert!(matches!(
+            nothing_found(true, vec![AlexaApiError::Unavailable("5xx".into())]),
+            Err(AppToAppError::Unavailable(_))
+        ));
+        assert!(matches!(
+            nothing_found(false, vec![rejected()]),
+            Err(AppToAppError::AlexaRejected { .. })
         ));
     }
 

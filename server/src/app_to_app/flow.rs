@@ -144,11 +144,7 @@ pub async fn complete(
     let partner = partner(app, skill)?;
     let lwa = amazon::exchange(partner, code, &state.redirect_uri, a2a.max_attempts).await?;
     let amazon_token = lwa.access_token.clone();
-    let endpoints = a2a
-        .alexa
-        .endpoints(&amazon_token)
-        .await
-        .map_err(AppToAppError::from_alexa)?;
+    let endpoints = user_endpoints(a2a, &amazon_token).await?;
 
     let request = code_request(skill);
     let ours = store_code(app, &request, user_id, app.clock.now()).await?;
@@ -311,13 +307,9 @@ pub async fn status(
     let (token, _) = amazon::access_token(app, partner, user_id)
         .await?
         .ok_or(AppToAppError::NotLinked)?;
-    let endpoints = a2a
-        .alexa
-        .endpoints(&token)
-        .await
-        .map_err(AppToAppError::from_alexa)?;
-    let mut failures = Vec::new();
-    let mut answered = false;
+    // Another region's endpoint refuses the user: ask each in turn.
+    let endpoints = user_endpoints(a2a, &token).await?;
+    let (mut failures, mut answered) = (Vec::new(), false);
     for endpoint in &endpoints {
         match a2a
             .alexa
@@ -326,14 +318,18 @@ pub async fn status(
         {
             Ok(Some(found)) => return Ok(LinkStatus::of(skill, Some(found))),
             Ok(None) => answered = true,
-            // Another region's endpoint refuses the user: try the next.
             Err(e) => failures.push(e),
         }
     }
-    if answered && !failures.iter().any(AlexaApiError::is_transient) {
-        return Ok(LinkStatus::of(skill, None));
-    }
-    Err(decide::no_endpoint_enabled(failures))
+    decide::nothing_found(answered, failures)?;
+    Ok(LinkStatus::of(skill, None))
+}
+
+async fn user_endpoints(a2a: &AppToApp, token: &str) -> Result<Vec<url::Url>, AppToAppError> {
+    a2a.alexa
+        .endpoints(token)
+        .await
+        .map_err(AppToAppError::from_alexa)
 }
 
 /// Disables the skill at Alexa, then revokes our grant (which deletes the
@@ -364,13 +360,8 @@ async fn disable_everywhere(
     skill: &Skill,
     token: &str,
 ) -> Result<(), AppToAppError> {
-    let endpoints = a2a
-        .alexa
-        .endpoints(token)
-        .await
-        .map_err(AppToAppError::from_alexa)?;
-    let mut failures = Vec::new();
-    let mut answered = false;
+    let endpoints = user_endpoints(a2a, token).await?;
+    let (mut failures, mut answered) = (Vec::new(), false);
     for endpoint in &endpoints {
         match a2a
             .alexa
@@ -383,10 +374,7 @@ async fn disable_everywhere(
         }
     }
     // Not enabled anywhere that answered: nothing to disable.
-    if answered && !failures.iter().any(AlexaApiError::is_transient) {
-        return Ok(());
-    }
-    Err(decide::no_endpoint_enabled(failures))
+    decide::nothing_found(answered, failures)
 }
 
 /// Called before our own linked-apps page revokes `grant`: when the grant
