@@ -361,7 +361,7 @@ async fn an_amazon_error_redirect_uses_the_state_up() {
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (502, Some("amazon_rejected"))
+        (400, Some("access_denied"))
     );
     let (status, body) = app.complete("ANcode-any", state).await;
     assert_eq!(

@@ -105,10 +105,7 @@ pub async fn complete(State(app): State<AppState>, headers: HeaderMap, body: Byt
                 // declined): the state is used up either way.
                 let state = form.require("state")?;
                 flow::take_state(&app, state, &user.user_id).await?;
-                return Err(AppToAppError::AmazonRejected {
-                    status: 400,
-                    detail: format!("Amazon returned error={error}"),
-                });
+                return Err(flow::amazon_redirect_error(error));
             }
             let code = form.require("code")?;
             let state = form.require("state")?;

@@ -131,6 +131,24 @@ pub async fn take_state(
     decide::check_state(taken, user_id)
 }
 
+/// What an `error` Amazon sent back instead of a code amounts to: the
+/// user's refusal is theirs to make (`access_denied`), anything else is
+/// Amazon refusing the request.
+pub fn amazon_redirect_error(error: &str) -> AppToAppError {
+    if error == "access_denied" {
+        OAuthError::new(
+            crate::oauth::error::ErrorCode::AccessDenied,
+            "the user did not allow the link at Amazon",
+        )
+        .into()
+    } else {
+        AppToAppError::AmazonRejected {
+            status: 400,
+            detail: format!("Amazon returned error={error}"),
+        }
+    }
+}
+
 /// Completes a linking with the Amazon code that came back with `state`.
 pub async fn complete(
     app: &AppState,

@@ -852,23 +852,34 @@ impl Store for DynamoStore {
         self.put_new(put).await
     }
 
-    /// One `DeleteItem` returning the old item: DynamoDB serialises deletes
-    /// of one key, so exactly one caller sees the attributes.
+    /// One conditional `DeleteItem` returning the old item: of concurrent
+    /// deletes only one finds the item there (an unconditional delete may
+    /// return the old item to several racing callers).
     async fn take_app_link_state(
         &self,
         key: &TokenHash,
         now: UnixTime,
     ) -> Result<Option<AppLinkStateRecord>, StoreError> {
-        let out = self
+        let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(app_link_state_key(key)))
+            .condition_expression("attribute_exists(pk)")
             .return_values(ReturnValue::AllOld)
             .send()
-            .await
-            .map_err(unavailable)?;
-        match out.attributes {
+            .await;
+        let item = match result {
+            Ok(out) => out.attributes,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                None
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        match item {
             Some(item) if !expired(&item, now) => decode(&item).map(Some),
             _ => Ok(None),
         }
