@@ -437,13 +437,26 @@ async fn transient_failures_are_retried_within_a_bound_then_answer_503() {
         .switches
         .fail_5xx
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let (status, body) = link(&app).await;
+    w.alexa
+        .switches
+        .fail_next
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    let started = app.start().await;
+    let (code, state) = approve_in_alexa_app(started["alexa_app_url"].as_str().expect("url")).await;
+    let (status, body) = app.complete(&code, &state).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (503, Some("temporarily_unavailable")),
         "{body}"
     );
     assert_nothing_half_linked(&w).await;
+    // LWA never answered: the same code and state work once it is back.
+    w.lwa
+        .switches
+        .fail_5xx
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let (status, body) = app.complete(&code, &state).await;
+    assert_linked(status, &body);
 }
 
 #[tokio::test]

@@ -157,10 +157,22 @@ pub async fn complete(
     code: &str,
     state: &str,
 ) -> Result<LinkStatus, AppToAppError> {
+    let state_key = TokenHash::of(state);
     let state = take_state(app, state, user_id).await?;
     let skill = a2a.skill(Some(&state.skill))?;
     let partner = partner(app, skill)?;
-    let lwa = amazon::exchange(partner, code, &state.redirect_uri, a2a.max_attempts).await?;
+    let lwa = match amazon::exchange(partner, code, &state.redirect_uri, a2a.max_attempts).await {
+        Ok(tokens) => tokens,
+        Err(e @ AppToAppError::Unavailable(_)) => {
+            // LWA never answered: the code is probably unused, so the app
+            // may retry `complete` with the same code and state.
+            if let Err(put) = app.store.put_app_link_state(&state_key, &state).await {
+                tracing::warn!(error = %put, "failed to restore an App-to-App state for a retry");
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let amazon_token = lwa.access_token.clone();
     let endpoints = user_endpoints(a2a, &amazon_token).await?;
 
