@@ -121,6 +121,7 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
         store: StoreConfig::Embedded(EmbeddedStoreConfig { path: store_path }),
         partners: vec![],
         encryption_key_files: vec![],
+        app_to_app: None,
     };
     Ok(DevEnvironment {
         config,

@@ -8,6 +8,7 @@
 
 pub mod alexa;
 pub mod app;
+pub mod app_to_app;
 pub mod audit;
 pub mod clock;
 pub mod dev;

@@ -29,6 +29,23 @@ pub const ALEXA_ACCEPT_GRANT: &str = "/api/alexa/accept-grant";
 /// A skill backend forwards Alexa's skill events (`AlexaSkillEvent.*`) here.
 pub const ALEXA_SKILL_EVENTS: &str = "/api/alexa/skill-events";
 
+/// App-to-App: the app starts a linking (Alexa app and LWA URLs, state).
+pub const APP_TO_APP_START: &str = "/api/app-to-app/start";
+/// App-to-App: the app completes it with Amazon's code and the state.
+pub const APP_TO_APP_COMPLETE: &str = "/api/app-to-app/complete";
+/// App-to-App: the skill's enablement and link status at Alexa.
+pub const APP_TO_APP_STATUS: &str = "/api/app-to-app/status";
+/// App-to-App: disable the skill at Alexa and end the link.
+pub const APP_TO_APP_UNLINK: &str = "/api/app-to-app/unlink";
+/// App-to-App from the Alexa app: mint our code for a forwarded request.
+pub const APP_TO_APP_AUTHORIZE: &str = "/api/app-to-app/authorize";
+/// App-to-App web variant: the "Link with Alexa" page (under `/oauth`,
+/// where the session cookie is sent).
+pub const APP_TO_APP_LINK_PAGE: &str = "/oauth/app-to-app/link";
+/// App-to-App web variant: where Amazon sends the browser back (register
+/// `<publicUrl>/oauth/app-to-app/callback` as an allowed return URL at LWA).
+pub const APP_TO_APP_CALLBACK: &str = "/oauth/app-to-app/callback";
+
 /// The signed-in user's linked clients, with Unlink buttons.
 pub const LINKS: &str = "/oauth/links";
 

@@ -4,8 +4,8 @@
 //! forwards skill events (SkillAccountLinked, SkillDisabled, unknown ones).
 
 use alexa_link_server::routes;
-use alexa_link_server::testing::alexa::{accept_grant, forward, skill_event};
 use alexa_link_server::testing::lwa::LwaStandIn;
+use alexa_link_server::testing::skill_backend::{accept_grant, forward, skill_event};
 use alexa_link_server::testing::{
     CLIENT_ID, CLIENT_SECRET, ClientAuth, TestServer, USERS, link, partner_token, token_request,
 };
@@ -129,10 +129,12 @@ async fn bad_grantee_tokens_and_callers_are_refused_and_nothing_is_stored() {
     let response = reqwest::Client::new()
         .post(server.url(routes::ALEXA_ACCEPT_GRANT))
         .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .json(&alexa_link_server::testing::alexa::accept_grant_directive(
-            &lwa.issue_code(),
-            access_token(&tokens),
-        ))
+        .json(
+            &alexa_link_server::testing::skill_backend::accept_grant_directive(
+                &lwa.issue_code(),
+                access_token(&tokens),
+            ),
+        )
         .send()
         .await
         .expect("post");

@@ -13,8 +13,8 @@ use std::time::Duration;
 use alexa_link_server::audit::RevokeReason;
 use alexa_link_server::partner::custody;
 use alexa_link_server::store::GrantId;
-use alexa_link_server::testing::alexa::{accept_grant, skill_event};
 use alexa_link_server::testing::lwa::{LWA_CLIENT_SECRET, LwaStandIn};
+use alexa_link_server::testing::skill_backend::{accept_grant, skill_event};
 use alexa_link_server::testing::{
     Browser, CLIENT_ID, CLIENT_SECRET, ClientAuth, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, Pkce,
     TestServer, USERS, hidden_field, link, obtain_code, partner_token, reciprocal, redirect_uri,

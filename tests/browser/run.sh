@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Runs the real-browser end-to-end tests of the login and consent pages
 # (linking.test.mjs with the --dev server; backends.test.mjs: one login per
-# identity backend, using the slapd and oidc-provider scripts/test starts).
+# identity backend, using the slapd and oidc-provider scripts/test starts;
+# app_to_app.test.mjs: App-to-App's web variant against the in-repo
+# Amazon stand-ins, server/examples/app_to_app_demo.rs).
 #
 # Needs the server already built (`cargo build -p alexa-link-server`, or set
-# ALEXA_LINK_SERVER_BIN); this script builds nothing in Rust.
-# Env passed through to the test: ALEXA_LINK_SERVER_BIN, CHROMIUM,
-# BROWSER_ARTIFACTS (screenshots; default: the temp dir).
+# ALEXA_LINK_SERVER_BIN); the only Rust it builds is the App-to-App demo
+# example (test-support code, so never part of the server binary), unless
+# A2A_DEMO_BIN names one.
+# Env passed through to the test: ALEXA_LINK_SERVER_BIN, A2A_DEMO_BIN,
+# CHROMIUM, BROWSER_ARTIFACTS (screenshots; default: the temp dir).
 set -euo pipefail
 
 # Work from this script's folder whatever the caller's current directory,
@@ -32,6 +36,10 @@ if [[ ! -d node_modules/playwright-core || package-lock.json -nt node_modules ]]
   touch node_modules
 fi
 
+if [[ -z "${A2A_DEMO_BIN:-}" ]]; then
+  (cd ../.. && cargo build -q -p alexa-link-server --features test-support --example app_to_app_demo)
+fi
+
 # The test itself (node's built-in runner); `exec` hands its exit code to
 # the caller unchanged.
-exec node --test --test-reporter=spec linking.test.mjs backends.test.mjs
+exec node --test --test-reporter=spec linking.test.mjs backends.test.mjs app_to_app.test.mjs

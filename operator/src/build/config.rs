@@ -156,6 +156,7 @@ pub fn render(link: &ValidatedLink) -> Config {
         store,
         partners,
         encryption_key_files,
+        app_to_app: None,
     }
 }
 

@@ -24,6 +24,7 @@
 //! | `loginProtection` | [`login_protection`]: throttling and lockout |
 //! | `store` | [`store`]: embedded or DynamoDB |
 //! | `partners`, `encryptionKeyFiles` | [`partners`]: mutual linking with Login with Amazon |
+//! | `appToApp` | [`app_to_app`]: App-to-App account linking |
 //!
 //! Loading is two steps: [`Config::from_yaml`] (syntax, unknown fields, types)
 //! and [`Config::validate`] (every rule that involves values or several fields).
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod app_to_app;
 pub mod authorization;
 pub mod clients;
 mod error;
@@ -45,6 +47,7 @@ mod rules;
 pub mod server;
 pub mod store;
 
+pub use app_to_app::{APP_TO_APP_SCOPE, AppToAppConfig, AppToAppSkill, SkillStage};
 pub use authorization::{AuthorizationConfig, MAX_AUTHORIZATION_CODE_LIFETIME_SECONDS};
 pub use clients::{
     ALEXA_MIN_ACCESS_TOKEN_LIFETIME_SECONDS, ClientConfig, GrantType, PkcePolicy,
@@ -96,6 +99,10 @@ pub struct Config {
     /// Required when `partners` is set.
     #[serde(default)]
     pub encryption_key_files: Vec<PathBuf>,
+    /// App-to-App account linking from the developer's app and from the
+    /// Alexa app. Absent: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_to_app: Option<AppToAppConfig>,
 }
 
 impl Config {
@@ -138,6 +145,12 @@ impl Config {
             &self.partners,
             &self.encryption_key_files,
             &self.clients,
+            &mut errors,
+        );
+        app_to_app::validate(
+            self.app_to_app.as_ref(),
+            &self.clients,
+            &self.partners,
             &mut errors,
         );
         self.store.validate(&mut errors);

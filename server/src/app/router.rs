@@ -16,7 +16,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use super::AppState;
 use crate::metrics;
 use crate::oauth::error::OAuthError;
-use crate::{alexa, oauth, partner, web};
+use crate::{alexa, app_to_app, oauth, partner, web};
 
 /// OAuth requests are small forms; bound what one request may cost.
 const BODY_LIMIT_BYTES: usize = 16 * 1024;
@@ -31,6 +31,7 @@ impl AppState {
             .merge(web::router())
             .merge(partner::router())
             .merge(alexa::router())
+            .merge(app_to_app::router())
             .fallback(not_found)
             // Inside the no-store layer, so the JSON it makes is not cached.
             .layer(axum::middleware::map_response(framework_errors_as_json))

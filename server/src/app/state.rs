@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum_extra::extract::cookie::Key;
 use sha2::Sha256;
 
+use crate::app_to_app::AppToApp;
 use crate::clock::Clock;
 use crate::config::{Config, IdentityConfig, StoreConfig};
 use crate::identity::IdentityProvider;
@@ -90,6 +91,8 @@ pub struct Shared {
     pub cookies: CookieSettings,
     /// Mutual-linking partners and the key ring for their tokens.
     pub partners: Partners,
+    /// App-to-App account linking; `None` when not configured.
+    pub app_to_app: Option<AppToApp>,
     /// Time.
     pub clock: Clock,
     /// Prometheus metrics.
@@ -172,6 +175,8 @@ impl AppState {
         };
         let throttle = LoginThrottle::new(config.login_protection.clone());
         let partners = Partners::new(&config, read_secret_text).map_err(StartupError::Partner)?;
+        let app_to_app =
+            AppToApp::new(&config, &clients, read_secret_text).map_err(StartupError::Partner)?;
         let cookies = CookieSettings {
             key: session_key(&config.server.session_key_file)?,
             secure: config.server.public_url.scheme() == "https",
@@ -195,6 +200,7 @@ impl AppState {
             store,
             cookies,
             partners,
+            app_to_app,
             clock,
             metrics: Metrics::new(),
             metadata,

@@ -24,7 +24,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::lwa::LwaError;
+use super::lwa::{LwaError, LwaTokens};
 use super::{Partner, Partners};
 use crate::app::AppState;
 use crate::audit::{Audit, AuditEvent, DeleteReason, RevokeReason};
@@ -214,8 +214,44 @@ async fn exchange_and_store(
     code: &str,
     via: Via,
 ) -> Result<AmazonAccessToken, CustodyError> {
-    let partner_id = partner.config.id.as_str();
     let lwa = partner.lwa.exchange_code(code).await?;
+    put(app, partner, owner, lwa, via).await
+}
+
+/// Stores tokens already obtained from LWA for `owner`, replacing older
+/// ones: for an entry point that must use the Amazon token before our grant
+/// exists (App-to-App calls Alexa with it, and Alexa's redemption of our
+/// code creates the grant). Audited like [`store_code`].
+pub async fn keep(
+    app: &AppState,
+    partner: &Partner,
+    owner: LinkOwner<'_>,
+    lwa: LwaTokens,
+    via: Via,
+    remote_addr: Option<IpAddr>,
+) -> Result<AmazonAccessToken, CustodyError> {
+    let result = put(app, partner, owner, lwa, via).await;
+    let mut entry = Audit::new(AuditEvent::AmazonTokensStored { via })
+        .client(owner.client_id)
+        .user(owner.user_id)
+        .partner(&partner.config.id)
+        .grant(owner.grant_id)
+        .remote(remote_addr);
+    if let Err(e) = &result {
+        entry = entry.failed(e.reason());
+    }
+    entry.emit(&app.metrics);
+    result
+}
+
+async fn put(
+    app: &AppState,
+    partner: &Partner,
+    owner: LinkOwner<'_>,
+    lwa: LwaTokens,
+    via: Via,
+) -> Result<AmazonAccessToken, CustodyError> {
+    let partner_id = partner.config.id.as_str();
     let Some(refresh_token) = lwa.refresh_token else {
         tracing::warn!(
             partner_id,

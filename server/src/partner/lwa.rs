@@ -148,6 +148,21 @@ impl LwaClient {
             .await
     }
 
+    /// Exchanges an LWA authorization code whose authorization request named
+    /// `redirect_uri` (App-to-App): LWA wants the same redirect URI again.
+    pub async fn exchange_code_for(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<LwaTokens, LwaError> {
+        self.call(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+        ])
+        .await
+    }
+
     /// Refreshes with an LWA refresh token.
     pub async fn refresh(&self, refresh_token: &str) -> Result<LwaTokens, LwaError> {
         self.call(&[

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use super::{
-    AccessTokenRecord, AlexaUserRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome,
-    NewGrant, PartnerLinkRecord, ProcessedGrantCode, RedeemError, RefreshState, RefreshTokenRecord,
-    RotateError, Rotation, Store, StoreError, UnixTime,
+    AccessTokenRecord, AlexaUserRecord, AppLinkStateRecord, AuthCodeRecord, GrantId, GrantRecord,
+    Lease, LeaseOutcome, NewGrant, PartnerLinkRecord, ProcessedGrantCode, RedeemError,
+    RefreshState, RefreshTokenRecord, RotateError, Rotation, Store, StoreError, UnixTime,
 };
 use crate::tokens::{self, TokenHash, TokenKind};
 
@@ -44,6 +44,9 @@ pub async fn run_all(store: Arc<dyn Store>, caps: Capabilities) {
     the_store_counts_partner_link_revisions(&*store).await;
     refresh_leases_are_exclusive(store.clone()).await;
     purge_ends_dead_grants_with_their_partner_links(&*store, caps).await;
+    // App-to-App account linking (issue #15).
+    app_link_states_are_single_use_and_expire(&*store, caps).await;
+    concurrent_takes_of_an_app_link_state_yield_one(store.clone()).await;
     // Alexa lifecycle (issue 16).
     processed_grant_codes_are_written_once_until_they_expire(&*store, caps).await;
     alexa_users_are_replaced_and_forgotten(&*store).await;
@@ -1008,4 +1011,95 @@ async fn purge_removes_only_what_expired(store: &dyn Store, caps: Capabilities) 
         store.get_grant(&g.grant_id).await.expect("get").is_some(),
         "live grant kept"
     );
+}
+
+fn app_link_state(expires_at: UnixTime) -> AppLinkStateRecord {
+    AppLinkStateRecord {
+        user_id: format!("user-{}", tokens::random_nonce()),
+        skill: "skill".into(),
+        redirect_uri: "https://app.example.com/alexa".into(),
+        expires_at,
+    }
+}
+
+async fn app_link_states_are_single_use_and_expire(store: &dyn Store, caps: Capabilities) {
+    let key = hash();
+    let record = app_link_state(NOW + 300);
+    store.put_app_link_state(&key, &record).await.expect("put");
+    assert!(
+        matches!(
+            store
+                .put_app_link_state(&key, &app_link_state(NOW + 300))
+                .await,
+            Err(StoreError::Duplicate)
+        ),
+        "a state is never overwritten"
+    );
+    assert_eq!(
+        store.take_app_link_state(&key, NOW).await.expect("take"),
+        Some(record),
+        "the first take returns the state"
+    );
+    assert_eq!(
+        store.take_app_link_state(&key, NOW).await.expect("take"),
+        None,
+        "a state is single-use"
+    );
+    assert_eq!(
+        store.take_app_link_state(&hash(), NOW).await.expect("take"),
+        None,
+        "an unknown state is absent"
+    );
+
+    let expired = hash();
+    store
+        .put_app_link_state(&expired, &app_link_state(NOW + 10))
+        .await
+        .expect("put");
+    assert_eq!(
+        store
+            .take_app_link_state(&expired, NOW + 10)
+            .await
+            .expect("take"),
+        None,
+        "an expired state is never returned"
+    );
+
+    if caps.immediate_purge {
+        let dead = hash();
+        store
+            .put_app_link_state(&dead, &app_link_state(NOW + 10))
+            .await
+            .expect("put");
+        let live = hash();
+        let record = app_link_state(NOW + 1000);
+        store.put_app_link_state(&live, &record).await.expect("put");
+        assert!(store.purge_expired(NOW + 20).await.expect("purge") >= 1);
+        assert_eq!(
+            store.take_app_link_state(&live, NOW).await.expect("take"),
+            Some(record),
+            "purge keeps live states"
+        );
+    }
+}
+
+async fn concurrent_takes_of_an_app_link_state_yield_one(store: Arc<dyn Store>) {
+    let key = hash();
+    store
+        .put_app_link_state(&key, &app_link_state(NOW + 300))
+        .await
+        .expect("put");
+    let takes: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.take_app_link_state(&key, NOW).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in takes {
+        if t.await.expect("task").expect("take").is_some() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1, "exactly one concurrent take gets the state");
 }

@@ -13,6 +13,7 @@
 //! | grant | `g#<grant>` | `u#<user>` |
 //! | consent | `n#<user>#<client>` | |
 //! | partner (Amazon) link | `l#<user>#<partner>` | `g#<grant>` |
+//! | App-to-App state | `s#<hash>` | |
 //! | processed AcceptGrant code | `x#<hash>` | |
 //! | Alexa user id | `y#<alexa user id>` | |
 //!
@@ -42,10 +43,10 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    AccessTokenRecord, AlexaUserRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome,
-    NewGrant, PartnerLinkRecord, ProcessedGrantCode, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError,
-    RefreshLookup, RefreshState, RefreshTokenRecord, RotateError, Rotation, Store, StoreError,
-    UnixTime,
+    AccessTokenRecord, AlexaUserRecord, AppLinkStateRecord, AuthCodeRecord, GrantId, GrantRecord,
+    Lease, LeaseOutcome, NewGrant, PartnerLinkRecord, ProcessedGrantCode,
+    ROTATED_TOKEN_RETENTION_SECONDS, RedeemError, RefreshLookup, RefreshState, RefreshTokenRecord,
+    RotateError, Rotation, Store, StoreError, UnixTime,
 };
 use crate::config::DynamoDbStoreConfig;
 use crate::tokens::TokenHash;
@@ -54,9 +55,9 @@ mod items;
 mod table;
 
 use items::{
-    Item, access_key, b, blob, code_from, code_key, consent_key, decode, encode, expired,
-    grant_from, grant_id_of, grant_key, link_from, link_key, n, num, refresh_from, refresh_key, s,
-    user_key,
+    Item, access_key, app_link_state_key, b, blob, code_from, code_key, consent_key, decode,
+    encode, expired, grant_from, grant_id_of, grant_key, link_from, link_key, n, num, refresh_from,
+    refresh_key, s, user_key,
 };
 use items::{alexa_user_key, processed_code_key};
 
@@ -914,5 +915,53 @@ impl Store for DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(out.attributes().is_some())
+    }
+
+    async fn put_app_link_state(
+        &self,
+        key: &TokenHash,
+        record: &AppLinkStateRecord,
+    ) -> Result<(), StoreError> {
+        let put = self.token_put(
+            app_link_state_key(key),
+            None,
+            encode(record)?,
+            Some(record.expires_at),
+            Some(record.expires_at),
+        )?;
+        self.put_new(put).await
+    }
+
+    /// One conditional `DeleteItem` returning the old item: of concurrent
+    /// deletes only one finds the item there (an unconditional delete may
+    /// return the old item to several racing callers).
+    async fn take_app_link_state(
+        &self,
+        key: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<AppLinkStateRecord>, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(app_link_state_key(key)))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let item = match result {
+            Ok(out) => out.attributes,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                None
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        match item {
+            Some(item) if !expired(&item, now) => decode(&item).map(Some),
+            _ => Ok(None),
+        }
     }
 }

@@ -26,10 +26,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AccessTokenRecord, AlexaUserRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome,
-    NewGrant, PartnerLinkRecord, ProcessedGrantCode, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError,
-    RefreshLookup, RefreshState, RefreshTokenRecord, RotateError, Rotation, Store, StoreError,
-    UnixTime,
+    AccessTokenRecord, AlexaUserRecord, AppLinkStateRecord, AuthCodeRecord, GrantId, GrantRecord,
+    Lease, LeaseOutcome, NewGrant, PartnerLinkRecord, ProcessedGrantCode,
+    ROTATED_TOKEN_RETENTION_SECONDS, RedeemError, RefreshLookup, RefreshState, RefreshTokenRecord,
+    RotateError, Rotation, Store, StoreError, UnixTime,
 };
 use crate::tokens::TokenHash;
 
@@ -42,6 +42,8 @@ const ACCESS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("access_token
 const REFRESH: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_tokens");
 const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
 const CONSENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("consents");
+/// App-to-App states (issue #15): state hash -> [`AppLinkStateRecord`].
+const APP_LINK_STATES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("app_link_states");
 const PARTNER_LINKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("partner_links");
 /// AcceptGrant codes already exchanged (code hash -> record), for a while.
 const PROCESSED_GRANT_CODES: TableDefinition<&[u8], &[u8]> =
@@ -122,6 +124,7 @@ impl EmbeddedStore {
             PARTNER_LINKS,
             PROCESSED_GRANT_CODES,
             ALEXA_USERS,
+            APP_LINK_STATES,
         ] {
             txn.open_table(table).map_err(unavailable)?;
         }
@@ -701,7 +704,7 @@ impl Store for EmbeddedStore {
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
         self.write(move |txn| {
             let removed = purge(txn, now)?;
-            Ok(removed + purge_processed_grant_codes(txn, now)?)
+            Ok(removed + purge_processed_grant_codes(txn, now)? + purge_app_link_states(txn, now)?)
         })
         .await
     }
@@ -776,6 +779,60 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+
+    async fn put_app_link_state(
+        &self,
+        key: &TokenHash,
+        record: &AppLinkStateRecord,
+    ) -> Result<(), StoreError> {
+        let key = key.0;
+        let value = encode(record)?;
+        self.write_or_refuse(move |txn| {
+            let mut states = txn.open_table(APP_LINK_STATES).map_err(unavailable)?;
+            if states.get(key.as_slice()).map_err(unavailable)?.is_some() {
+                return Err(OpError::Refused(StoreError::Duplicate));
+            }
+            states
+                .insert(key.as_slice(), value.as_slice())
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await?
+    }
+
+    async fn take_app_link_state(
+        &self,
+        key: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<AppLinkStateRecord>, StoreError> {
+        let key = key.0;
+        self.write(move |txn| {
+            let mut states = txn.open_table(APP_LINK_STATES).map_err(unavailable)?;
+            let Some(record) = get::<AppLinkStateRecord>(&states, &key)? else {
+                return Ok(None);
+            };
+            states.remove(key.as_slice()).map_err(unavailable)?;
+            Ok(Some(record).filter(|r| now < r.expires_at))
+        })
+        .await
+    }
+}
+
+/// Deletes App-to-App states past their expiry (nobody can take them).
+fn purge_app_link_states(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+    let mut states = txn.open_table(APP_LINK_STATES).map_err(unavailable)?;
+    let mut dead = Vec::new();
+    for item in states.iter().map_err(unavailable)? {
+        let (k, v) = item.map_err(unavailable)?;
+        let record: AppLinkStateRecord = decode(v.value())?;
+        if now >= record.expires_at {
+            dead.push(k.value().to_vec());
+        }
+    }
+    for k in &dead {
+        states.remove(k.as_slice()).map_err(unavailable)?;
+    }
+    Ok(dead.len() as u64)
 }
 
 /// Removes processed AcceptGrant codes past their expiry.

@@ -486,6 +486,40 @@ pub trait Store: Send + Sync + 'static {
 
     /// Forgets an Alexa user id. Returns whether it was known.
     async fn delete_alexa_user(&self, alexa_user_id: &str) -> Result<bool, StoreError>;
+
+    // --- App-to-App account linking (issue #15): the single-use `state`
+    // that binds an Amazon authorization code to the user who asked for it.
+
+    /// Stores a new App-to-App state. Fails with `Duplicate` on a key
+    /// collision rather than overwriting.
+    async fn put_app_link_state(
+        &self,
+        key: &TokenHash,
+        record: &AppLinkStateRecord,
+    ) -> Result<(), StoreError>;
+
+    /// Removes a state and returns it if it was unexpired at `now`, in one
+    /// atomic step: of concurrent callers (on any replica), at most one gets
+    /// it; every later call gets `None`.
+    async fn take_app_link_state(
+        &self,
+        key: &TokenHash,
+        now: UnixTime,
+    ) -> Result<Option<AppLinkStateRecord>, StoreError>;
+}
+
+/// An App-to-App linking in progress: the user who started it, waiting for
+/// the Amazon authorization code that comes back with its `state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppLinkStateRecord {
+    /// Our user who started the linking.
+    pub user_id: String,
+    /// The `appToApp.skills[].id` being linked.
+    pub skill: String,
+    /// The redirect URI Amazon was given; the LWA code exchange repeats it.
+    pub redirect_uri: String,
+    /// When the state stops being accepted.
+    pub expires_at: UnixTime,
 }
 
 /// How long a rotated refresh token is kept after its rotation, so that its

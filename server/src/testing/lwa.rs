@@ -48,6 +48,11 @@ pub struct Switches {
 struct Ledger {
     codes: HashSet<String>,
     refresh_tokens: HashMap<String, bool>,
+    /// Codes issued for a redirect URI (App-to-App): the exchange must
+    /// repeat it. With the Amazon user they belong to.
+    bound_codes: HashMap<String, (String, String)>,
+    /// The Amazon user of each issued access and refresh token.
+    users: HashMap<String, String>,
 }
 
 struct Shared {
@@ -112,6 +117,17 @@ impl LwaStandIn {
         code
     }
 
+    /// A code for `amazon_user`, issued as LWA does after consent for an
+    /// authorization request that named `redirect_uri`.
+    pub fn issue_code_for(&self, redirect_uri: &str, amazon_user: &str) -> String {
+        LwaHandle(self.shared.clone()).issue_code_for(redirect_uri, amazon_user)
+    }
+
+    /// A handle other stand-ins keep to issue codes and recognise tokens.
+    pub fn handle(&self) -> LwaHandle {
+        LwaHandle(self.shared.clone())
+    }
+
     /// The user revoked the skill's access at Amazon: every refresh token dies.
     pub fn revoke_all_refresh_tokens(&self) {
         for valid in self.ledger().refresh_tokens.values_mut() {
@@ -138,6 +154,32 @@ impl LwaStandIn {
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
         self.shared.ledger.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What other stand-ins (Alexa's) know of LWA: which Amazon user a token
+/// belongs to, and how consent turns into a code.
+#[derive(Clone)]
+pub struct LwaHandle(Arc<Shared>);
+
+impl LwaHandle {
+    /// See [`LwaStandIn::issue_code_for`].
+    pub fn issue_code_for(&self, redirect_uri: &str, amazon_user: &str) -> String {
+        let code = format!("ANcode{}", tokens::random_nonce());
+        self.ledger().bound_codes.insert(
+            code.clone(),
+            (redirect_uri.to_owned(), amazon_user.to_owned()),
+        );
+        code
+    }
+
+    /// The Amazon user of an access token LWA issued.
+    pub fn user_of(&self, access_token: &str) -> Option<String> {
+        self.ledger().users.get(access_token).cloned()
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.0.ledger.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -187,16 +229,31 @@ fn answer(shared: &Shared, body: &[u8]) -> Response {
                     "The request is missing a required parameter : code",
                 );
             };
-            if !ledger.codes.remove(code) {
+            let user = if ledger.codes.remove(code) {
+                format!("amzn1.account.{}", tokens::random_nonce())
+            } else if let Some((redirect_uri, user)) = ledger.bound_codes.remove(code) {
+                // LWA: a code issued for a redirect URI is redeemed with it.
+                if get("redirect_uri") != Some(redirect_uri.as_str()) {
+                    return lwa_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_grant",
+                        "The redirect URI does not match the authorization request",
+                    );
+                }
+                user
+            } else {
                 return lwa_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
                     "The request has an invalid grant parameter : code",
                 );
-            }
+            };
             let refresh = format!("Atzr|{}", tokens::random_nonce());
             ledger.refresh_tokens.insert(refresh.clone(), true);
-            tokens_response(&refresh)
+            ledger.users.insert(refresh.clone(), user.clone());
+            let response = tokens_response(&refresh);
+            ledger.users.insert(response.0, user);
+            response.1
         }
         Some("refresh_token") => {
             shared.refresh_calls.fetch_add(1, Ordering::SeqCst);
@@ -214,15 +271,19 @@ fn answer(shared: &Shared, body: &[u8]) -> Response {
                     "The request has an invalid grant parameter : refresh_token",
                 );
             }
+            let user = ledger.users.get(presented).cloned().unwrap_or_default();
             let refresh = if shared.switches.rotate_refresh.load(Ordering::SeqCst) {
                 ledger.refresh_tokens.insert(presented.to_owned(), false);
                 let next = format!("Atzr|{}", tokens::random_nonce());
                 ledger.refresh_tokens.insert(next.clone(), true);
+                ledger.users.insert(next.clone(), user.clone());
                 next
             } else {
                 presented.to_owned()
             };
-            tokens_response(&refresh)
+            let response = tokens_response(&refresh);
+            ledger.users.insert(response.0, user);
+            response.1
         }
         _ => lwa_error(
             StatusCode::BAD_REQUEST,
@@ -232,14 +293,17 @@ fn answer(shared: &Shared, body: &[u8]) -> Response {
     }
 }
 
-fn tokens_response(refresh: &str) -> Response {
-    axum::Json(json!({
-        "access_token": format!("Atza|{}", tokens::random_nonce()),
+/// A token response, with the new access token (to remember its user).
+fn tokens_response(refresh: &str) -> (String, Response) {
+    let access = format!("Atza|{}", tokens::random_nonce());
+    let response = axum::Json(json!({
+        "access_token": access,
         "refresh_token": refresh,
         "token_type": "bearer",
         "expires_in": 3600,
     }))
-    .into_response()
+    .into_response();
+    (access, response)
 }
 
 struct ResettingListener {

@@ -5,6 +5,7 @@
 
 pub mod alexa;
 pub mod lwa;
+pub mod skill_backend;
 
 use std::path::Path;
 use std::time::Duration;
@@ -127,6 +128,7 @@ pub fn test_config(dir: &Path) -> Config {
         }),
         partners: vec![],
         encryption_key_files: vec![],
+        app_to_app: None,
     }
 }
 
@@ -164,6 +166,117 @@ pub fn add_partner(config: &mut Config, dir: &Path, token_url: &Url) {
     config.clients[1]
         .scopes
         .push(crate::config::PARTNER_TOKEN_SCOPE.into());
+}
+
+/// The developer's app as an OAuth client of our server (App-to-App).
+pub const APP_CLIENT_ID: &str = "skill-app";
+/// Its secret.
+pub const APP_CLIENT_SECRET: &str = "skill-app-secret-0123456789";
+/// Where the app receives its own authorization codes.
+pub const APP_OAUTH_REDIRECT: &str = "https://app.example.com/oauth";
+/// The app's universal link that Amazon sends the App-to-App code to.
+pub const APP_ALEXA_REDIRECT: &str = "https://app.example.com/alexa-linked";
+/// The `appToApp.skills[].id` of [`add_app_to_app`].
+pub const APP_TO_APP_SKILL: &str = "test-skill";
+
+/// Configures App-to-App linking against the stand-ins: mutual linking's
+/// partner (the skill's LWA credentials, see [`add_partner`]) for
+/// [`alexa::SKILL_ID`], the Alexa test client, and the app as a client.
+pub fn add_app_to_app(
+    config: &mut Config,
+    dir: &Path,
+    lwa: &lwa::LwaStandIn,
+    alexa: &alexa::AlexaStandIn,
+) {
+    add_partner(config, dir, &lwa.token_url);
+    let secret = dir.join("app-secret");
+    std::fs::write(&secret, APP_CLIENT_SECRET).expect("write test secret");
+    config.clients.push(ClientConfig {
+        client_id: APP_CLIENT_ID.into(),
+        client_secret_file: secret,
+        display_name: Some("The skill's app".into()),
+        redirect_uris: vec![APP_OAUTH_REDIRECT.into()],
+        alexa_vendor_id: None,
+        scopes: vec![crate::config::APP_TO_APP_SCOPE.into(), "profile".into()],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        access_token_lifetime_seconds: 3600,
+        refresh_token: RefreshTokenPolicy::default(),
+        pkce: PkcePolicy::Required,
+        skip_consent: true,
+        partner_token_access: false,
+        partner_token_partners: vec![],
+    });
+    config.app_to_app = Some(crate::config::AppToAppConfig {
+        skills: vec![crate::config::AppToAppSkill {
+            id: APP_TO_APP_SKILL.into(),
+            skill_id: alexa::SKILL_ID.into(),
+            stage: crate::config::SkillStage::Development,
+            partner: PARTNER_ID.into(),
+            alexa_client: CLIENT_ID.into(),
+            alexa_redirect_uri: Some(redirect_uri()),
+            app_clients: vec![APP_CLIENT_ID.into()],
+            app_redirect_uris: vec![APP_ALEXA_REDIRECT.into()],
+            scopes: vec!["profile".into()],
+        }],
+        state_lifetime_seconds: 600,
+        request_timeout_seconds: 2,
+        max_attempts: 3,
+        alexa_api_url: Some(alexa.base_url.clone()),
+        alexa_app_url: Some(alexa.alexa_app_url()),
+        lwa_authorize_url: Some(alexa.lwa_authorize_url()),
+    });
+}
+
+/// A user's access token for the app (scope `alexa_app_link`), obtained
+/// the way the app would: authorize, login, code exchange with PKCE.
+pub async fn app_user_token(server: &TestServer, user: (&str, &str)) -> String {
+    let browser = Browser::new();
+    let pkce = Pkce::new();
+    let mut url = Url::parse(&server.url(crate::routes::AUTHORIZE)).expect("url");
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", APP_CLIENT_ID)
+        .append_pair("redirect_uri", APP_OAUTH_REDIRECT)
+        .append_pair("scope", crate::config::APP_TO_APP_SCOPE)
+        .append_pair("state", "app")
+        .append_pair("code_challenge", &pkce.challenge)
+        .append_pair("code_challenge_method", "S256");
+    let page = browser.http.get(url).send().await.expect("authorize");
+    let html = page.text().await.expect("login page");
+    let login = submit_login(server, &browser, &html, user).await;
+    assert_eq!(login.status(), 303, "login redirects back to authorize");
+    let back = browser
+        .http
+        .get(
+            server.url(
+                login.headers()[reqwest::header::LOCATION]
+                    .to_str()
+                    .expect("loc"),
+            ),
+        )
+        .send()
+        .await
+        .expect("authorize after login");
+    assert_eq!(back.status(), 302, "the app skips consent");
+    let params = location_params(&back);
+    let code = param(&params, "code").expect("a code");
+    let response = reqwest::Client::new()
+        .post(server.url(crate::routes::TOKEN))
+        .basic_auth(APP_CLIENT_ID, Some(APP_CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", APP_OAUTH_REDIRECT),
+            ("code_verifier", &pkce.verifier),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    let body: Value = response.json().await.expect("token JSON");
+    body["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
 }
 
 /// A server running in this process on loopback.

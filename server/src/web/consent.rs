@@ -18,7 +18,7 @@ use crate::oauth::error::ErrorCode;
 use crate::oauth::scope;
 use crate::routes;
 use crate::store::{AuthCodeRecord, StoreError};
-use crate::tokens::{self, TokenKind};
+use crate::tokens::{self, NewToken, TokenKind};
 
 /// `POST /oauth/consent`.
 pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -140,30 +140,42 @@ async fn issue_code(
     request: &AuthorizationRequest,
     session: &LoginSession,
 ) -> Result<String, StoreError> {
+    let code = store_code(app, request, &session.user_id, session.auth_time).await?;
+    Ok(redirect_with(
+        &request.redirect_uri,
+        &[("code", &code.value)],
+        request.state.as_deref(),
+    ))
+}
+
+/// Stores a new authorization code of `user_id` for a validated request
+/// (the consent page, and App-to-App's codes for Alexa).
+pub(crate) async fn store_code(
+    app: &AppState,
+    request: &AuthorizationRequest,
+    user_id: &str,
+    auth_time: i64,
+) -> Result<NewToken, StoreError> {
     let now = app.clock.now();
     let code = tokens::generate(TokenKind::AuthorizationCode);
     let record = AuthCodeRecord {
         client_id: request.client.id().to_owned(),
-        user_id: session.user_id.clone(),
+        user_id: user_id.to_owned(),
         redirect_uri: request
             .redirect_uri_given
             .then(|| request.redirect_uri.clone()),
         scope: scope::join(&request.scopes),
         code_challenge: request.code_challenge.clone(),
-        auth_time: session.auth_time,
+        auth_time,
         expires_at: now.saturating_add(app.config.authorization.code_lifetime_seconds as i64),
         redeemed_for: None,
     };
     app.store.put_code(&code.hash, &record).await?;
     Audit::new(AuditEvent::LinkCreated)
         .client(request.client.id())
-        .user(&session.user_id)
+        .user(user_id)
         .emit(&app.metrics);
-    Ok(redirect_with(
-        &request.redirect_uri,
-        &[("code", &code.value)],
-        request.state.as_deref(),
-    ))
+    Ok(code)
 }
 
 fn consent_page(

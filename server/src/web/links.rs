@@ -97,6 +97,7 @@ pub async fn unlink(
         )
         .await;
     };
+    crate::app_to_app::flow::before_grant_revoked(&app, grant, &session.user_id).await;
     let remote_addr = client_ip(&app, &extensions, &headers);
     let user_id = session.user_id.as_str();
     let reason = RevokeReason::UserUnlink;

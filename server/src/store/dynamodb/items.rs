@@ -57,6 +57,11 @@ pub(super) fn alexa_user_key(alexa_user_id: &str) -> String {
     format!("y#{}", b64(alexa_user_id))
 }
 
+/// An App-to-App state (issue #15).
+pub(super) fn app_link_state_key(h: &TokenHash) -> String {
+    format!("s#{}", hex(&h.0))
+}
+
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
