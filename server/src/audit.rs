@@ -23,6 +23,10 @@
 //! | `via` | `amazon_tokens_stored` | `reciprocal`, `accept_grant` or `app_to_app` |
 //! | `remote_addr` | when known | the caller's IP address |
 //!
+//! A grant ended by code replay or refresh reuse takes its Amazon tokens
+//! with it in the same store operation; its `grant_revoked` entry stands
+//! for their deletion too. Every other ending writes `amazon_tokens_deleted`.
+//!
 //! Never in an entry: a token, code, secret, password or Amazon token.
 //! Every field holding a value is typed here so that none can be added
 //! by accident at a call site.

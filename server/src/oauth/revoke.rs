@@ -4,40 +4,58 @@
 //! other clients, are answered 200 without effect, so the endpoint cannot
 //! be used to probe for valid tokens.
 
+use std::net::IpAddr;
+
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::OAuthError;
 use super::form::Params;
 use crate::app::AppState;
-use crate::audit::{Audit, AuditEvent, RevokeReason};
+use crate::audit::RevokeReason;
+use crate::partner::custody;
 use crate::tokens::TokenHash;
+use crate::web::login::client_ip;
 
 /// `POST /oauth/revoke`.
-pub async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&app, &headers, &body).await {
+pub async fn revoke(
+    State(app): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let remote_addr = client_ip(&app, &extensions, &headers);
+    match handle(&app, &headers, &body, remote_addr).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
+async fn handle(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    remote_addr: Option<IpAddr>,
+) -> Result<(), OAuthError> {
     let params = Params::from_form(headers, body)?;
     let client = app.clients.authenticate(headers, &params)?;
     let hash = TokenHash::of(params.require("token")?);
     let now = app.clock.now();
     if let Some(lookup) = app.store.get_refresh_token(&hash, now).await? {
         let token = &lookup.token;
-        if token.client_id == client.id() && app.store.revoke_grant(&token.grant_id, now).await? {
-            Audit::new(AuditEvent::GrantRevoked {
-                reason: RevokeReason::ClientRevocation,
-            })
-            .client(client.id())
-            .user(&token.user_id)
-            .grant(token.grant_id)
-            .emit(&app.metrics);
+        if token.client_id == client.id() {
+            let reason = RevokeReason::ClientRevocation;
+            custody::end_grant(
+                app,
+                &token.user_id,
+                client.id(),
+                token.grant_id,
+                reason,
+                remote_addr,
+            )
+            .await?;
         }
         return Ok(());
     }
