@@ -51,6 +51,7 @@ pub struct Metrics {
     logins: Family<OutcomeLabels, Counter>,
     authorize_errors: Family<OutcomeLabels, Counter>,
     panics: Counter,
+    app_to_app: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -96,6 +97,12 @@ impl Metrics {
             "Requests whose handler panicked (answered with a JSON 500)",
             panics.clone(),
         );
+        let app_to_app = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "app_to_app_completions",
+            "App-to-App linkings completed, by outcome (linked, or the error code)",
+            app_to_app.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             requests,
@@ -104,6 +111,7 @@ impl Metrics {
             logins,
             authorize_errors,
             panics,
+            app_to_app,
         }
     }
 
@@ -130,6 +138,13 @@ impl Metrics {
     /// Counts a refused authorization request.
     pub fn authorize_error(&self, outcome: &'static str) {
         self.authorize_errors
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Counts the outcome of an App-to-App `complete`.
+    pub fn app_to_app(&self, outcome: &'static str) {
+        self.app_to_app
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
     }
