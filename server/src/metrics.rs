@@ -59,6 +59,7 @@ pub struct Metrics {
     authorize_errors: Family<OutcomeLabels, Counter>,
     panics: Counter,
     audit: Family<AuditLabels, Counter>,
+    app_to_app: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -110,6 +111,12 @@ impl Metrics {
             "Audit-log entries by event and outcome (see the audit module)",
             audit.clone(),
         );
+        let app_to_app = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "app_to_app_completions",
+            "App-to-App linkings completed, by outcome (linked, or the error code)",
+            app_to_app.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             requests,
@@ -119,6 +126,7 @@ impl Metrics {
             authorize_errors,
             panics,
             audit,
+            app_to_app,
         }
     }
 
@@ -152,6 +160,13 @@ impl Metrics {
     /// Counts a refused authorization request.
     pub fn authorize_error(&self, outcome: &'static str) {
         self.authorize_errors
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Counts the outcome of an App-to-App `complete`.
+    pub fn app_to_app(&self, outcome: &'static str) {
+        self.app_to_app
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
     }

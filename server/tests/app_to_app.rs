@@ -403,6 +403,11 @@ async fn alexas_refusal_is_passed_through_and_nothing_is_left_half_linked() {
     );
     assert_eq!(body["upstream_status"], 400);
     assert_nothing_half_linked(&w).await;
+    let metrics = w.server.app.metrics.encode();
+    assert!(
+        metrics.contains(r#"alexa_link_app_to_app_completions_total{outcome="alexa_rejected"} 1"#),
+        "the failure is counted: {metrics}"
+    );
 }
 
 #[tokio::test]

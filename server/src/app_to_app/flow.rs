@@ -149,8 +149,24 @@ pub fn amazon_redirect_error(error: &str) -> AppToAppError {
     }
 }
 
-/// Completes a linking with the Amazon code that came back with `state`.
+/// Completes a linking with the Amazon code that came back with `state`,
+/// counting its outcome.
 pub async fn complete(
+    app: &AppState,
+    a2a: &AppToApp,
+    user_id: &str,
+    code: &str,
+    state: &str,
+) -> Result<LinkStatus, AppToAppError> {
+    let result = link(app, a2a, user_id, code, state).await;
+    app.metrics.app_to_app(match &result {
+        Ok(_) => "linked",
+        Err(e) => e.code(),
+    });
+    result
+}
+
+async fn link(
     app: &AppState,
     a2a: &AppToApp,
     user_id: &str,
