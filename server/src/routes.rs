@@ -26,6 +26,8 @@ pub const PARTNER_TOKEN: &str = "/api/partner/token";
 
 /// The signed-in user's linked clients, with Unlink buttons.
 pub const LINKS: &str = "/oauth/links";
+/// Where the sign-out form posts.
+pub const LOGOUT: &str = "/oauth/logout";
 
 /// Admin port: liveness.
 pub const HEALTHZ: &str = "/healthz";

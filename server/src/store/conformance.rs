@@ -44,6 +44,8 @@ pub async fn run_all(store: Arc<dyn Store>, caps: Capabilities) {
     the_store_counts_partner_link_revisions(&*store).await;
     refresh_leases_are_exclusive(store.clone()).await;
     purge_ends_dead_grants_with_their_partner_links(&*store, caps).await;
+    // Issue 14, part B.
+    consents_can_be_deleted(&*store).await;
 }
 
 fn hash() -> TokenHash {
@@ -886,4 +888,31 @@ async fn purge_removes_only_what_expired(store: &dyn Store, caps: Capabilities) 
         store.get_grant(&g.grant_id).await.expect("get").is_some(),
         "live grant kept"
     );
+}
+
+async fn consents_can_be_deleted(store: &dyn Store) {
+    let user = format!("user-{}", tokens::random_nonce());
+    store
+        .put_consent(&user, "alexa", &["a".into()])
+        .await
+        .expect("put");
+    store
+        .put_consent(&user, "other", &["a".into()])
+        .await
+        .expect("put");
+    store.delete_consent(&user, "alexa").await.expect("delete");
+    assert_eq!(
+        store.get_consent(&user, "alexa").await.expect("get"),
+        None,
+        "a deleted consent is gone"
+    );
+    assert_eq!(
+        store.get_consent(&user, "other").await.expect("get"),
+        Some(vec!["a".to_owned()]),
+        "only that client's consent goes"
+    );
+    store
+        .delete_consent(&user, "alexa")
+        .await
+        .expect("deleting an absent consent succeeds");
 }

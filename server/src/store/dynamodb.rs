@@ -834,4 +834,15 @@ impl Store for DynamoStore {
     async fn purge_expired(&self, _now: UnixTime) -> Result<u64, StoreError> {
         Ok(0)
     }
+
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(consent_key(user_id, client_id)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
 }

@@ -686,6 +686,16 @@ impl Store for EmbeddedStore {
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
         self.write(move |txn| purge(txn, now)).await
     }
+
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError> {
+        let key = pair_key(user_id, client_id);
+        self.write(move |txn| {
+            let mut consents = txn.open_table(CONSENTS).map_err(unavailable)?;
+            consents.remove(key.as_slice()).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
 }
 
 /// Deletes the tokens and partner links named by a grant's index entries.

@@ -425,6 +425,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes what has expired by `now`. Returns how many items went.
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;
+
+    // Issue 14 (security hardening, part B): unlinking forgets consent.
+
+    /// Forgets a user's consent for a client (unlinking: the next
+    /// authorization asks again). Deleting an absent consent succeeds.
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError>;
 }
 
 /// How long a rotated refresh token is kept after its rotation, so that its

@@ -64,6 +64,7 @@ pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Byte
             tracing::info!(user_id = %session.user_id, client_id = %request.client.id(), "user denied consent");
             let location = redirect_with(
                 &request.redirect_uri,
+                app.issuer(),
                 &[
                     ("error", ErrorCode::AccessDenied.as_str()),
                     ("error_description", "the user denied the request"),
@@ -157,6 +158,7 @@ async fn issue_code(
     tracing::info!(user_id = %session.user_id, client_id = %request.client.id(), "authorization code issued");
     Ok(redirect_with(
         &request.redirect_uri,
+        app.issuer(),
         &[("code", &code.value)],
         request.state.as_deref(),
     ))

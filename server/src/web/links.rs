@@ -1,7 +1,9 @@
 //! `GET|POST /oauth/links`: the signed-in user's linked clients, each with an
 //! Unlink button. Unlinking revokes that grant, which ends every token of it
-//! and deletes the Amazon tokens kept through it. A user sees and unlinks
-//! only their own grants; the form is CSRF-protected like the others.
+//! and deletes the Amazon tokens kept through it, and forgets the user's
+//! consent for that client, so linking again shows the consent page. A user
+//! sees and unlinks only their own grants; the form is CSRF-protected like
+//! the others.
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -71,12 +73,16 @@ pub async fn unlink(State(app): State<AppState>, headers: HeaderMap, body: Bytes
     };
     // Only the user's own, active grants; anything else looks the same as
     // an unknown one.
-    let owned = match app.store.get_grant(&grant).await {
-        Ok(Some(g)) => g.user_id.as_deref() == Some(session.user_id.as_str()) && g.is_active(now),
-        Ok(None) => false,
+    let client_id = match app.store.get_grant(&grant).await {
+        Ok(Some(g))
+            if g.user_id.as_deref() == Some(session.user_id.as_str()) && g.is_active(now) =>
+        {
+            Some(g.client_id)
+        }
+        Ok(_) => None,
         Err(e) => return unavailable(e),
     };
-    if !owned {
+    let Some(client_id) = client_id else {
         return render(
             &app,
             &session,
@@ -85,11 +91,16 @@ pub async fn unlink(State(app): State<AppState>, headers: HeaderMap, body: Bytes
             StatusCode::NOT_FOUND,
         )
         .await;
-    }
+    };
     if let Err(e) = app.store.revoke_grant(&grant, now).await {
         return unavailable(e);
     }
-    tracing::info!(user_id = %session.user_id, "user unlinked an app");
+    // Unlinking takes the consent back too: linking again asks again. After
+    // the grant, so a failure here leaves the app unlinked.
+    if let Err(e) = app.store.delete_consent(&session.user_id, &client_id).await {
+        return unavailable(e);
+    }
+    tracing::info!(user_id = %session.user_id, client_id, "user unlinked an app");
     pages::redirect(
         StatusCode::SEE_OTHER,
         &format!("{}?unlinked=1", routes::LINKS),
@@ -130,6 +141,7 @@ async fn render(
         apps: &apps,
         csrf: &csrf,
         notice,
+        logout: routes::LOGOUT,
     };
     pages::render(status, &page, Some(jar))
 }
