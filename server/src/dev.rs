@@ -56,6 +56,9 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
     let dir = tempfile::Builder::new()
         .prefix("alexa-link-dev-")
         .tempdir()?;
+    // Unreserved characters only (base64url): HTTP Basic form-urlencodes
+    // the secret (RFC 6749 2.3.1), so a `+` typed raw would arrive as a
+    // space, and a `/` or `=` must be escaped; this one needs neither.
     let client_secret = format!("demo-{}", tokens::random_nonce());
     let secret_file = write_private(dir.path(), "client-secret", client_secret.as_bytes())?;
     let session_key_file = write_private(
@@ -141,4 +144,31 @@ fn write_private(dir: &Path, name: &str, contents: &[u8]) -> std::io::Result<Pat
     options.mode(0o600);
     options.open(&path)?.write_all(contents)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_secret_survives_http_basic_written_by_hand() {
+        let env = environment(&DevOptions {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            admin_listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: None,
+            public_url: None,
+        })
+        .expect("environment");
+        // RFC 3986 unreserved: what form-urlencoding leaves as it is.
+        assert!(
+            env.client_secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)),
+            "{}",
+            env.client_secret
+        );
+        let on_disk = std::fs::read_to_string(&env.config.clients[0].client_secret_file)
+            .expect("secret file");
+        assert_eq!(on_disk, env.client_secret);
+    }
 }

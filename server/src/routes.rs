@@ -48,6 +48,8 @@ pub const APP_TO_APP_CALLBACK: &str = "/oauth/app-to-app/callback";
 
 /// The signed-in user's linked clients, with Unlink buttons.
 pub const LINKS: &str = "/oauth/links";
+/// Where the sign-out form posts.
+pub const LOGOUT: &str = "/oauth/logout";
 
 /// Admin port: liveness.
 pub const HEALTHZ: &str = "/healthz";

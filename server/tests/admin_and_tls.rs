@@ -293,3 +293,82 @@ async fn https_answers_carry_hsts_and_plain_http_ones_do_not() {
         .expect("send");
     assert!(!response.headers().contains_key("strict-transport-security"));
 }
+
+/// Over https the cookies are `__Host-` cookies (Secure, Path=/, no
+/// Domain), so a sibling host cannot plant its own; and a browser that
+/// enforces those rules still links.
+#[tokio::test]
+async fn https_cookies_are_host_prefixed_and_the_flow_still_works() {
+    use alexa_link_server::testing::{Pkce, authorize_url, hidden_field, location_params, param};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert_file, key_file, _) = write_cert(dir.path(), "link.example");
+    let mut config = test_config(dir.path());
+    config.server.tls = Some(TlsConfig {
+        cert_file,
+        key_file,
+    });
+    let server = TestServer::start_config(config, dir).await;
+    let browser = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = browser
+        .get(authorize_url(&server, &Pkce::new(), "st", "profile"))
+        .send()
+        .await
+        .expect("authorize");
+    let set: Vec<String> = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect();
+    assert!(!set.is_empty());
+    for cookie in &set {
+        assert!(cookie.starts_with("__Host-alexa_link_"), "{cookie}");
+        assert!(cookie.contains("; Secure"), "{cookie}");
+        assert!(
+            cookie.contains("; Path=/;") || cookie.ends_with("; Path=/"),
+            "{cookie}"
+        );
+        assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    }
+    let html = page.text().await.expect("html");
+    let (user, password) = USERS[0];
+    let login = browser
+        .post(server.url("/oauth/login"))
+        .form(&[
+            ("request", hidden_field(&html, "request").expect("request")),
+            ("csrf", hidden_field(&html, "csrf").expect("csrf")),
+            ("username", user.to_owned()),
+            ("password", password.to_owned()),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 303);
+    let location = login.headers()["location"].to_str().expect("location");
+    let consent = browser
+        .get(server.url(location))
+        .send()
+        .await
+        .expect("consent page");
+    assert_eq!(consent.status(), 200, "signed in over https");
+    let html = consent.text().await.expect("html");
+    let allowed = browser
+        .post(server.url("/oauth/consent"))
+        .form(&[
+            ("request", hidden_field(&html, "request").expect("request")),
+            ("csrf", hidden_field(&html, "csrf").expect("csrf")),
+            ("decision", "allow".to_owned()),
+        ])
+        .send()
+        .await
+        .expect("consent");
+    assert_eq!(allowed.status(), 303);
+    let params = location_params(&allowed);
+    assert!(param(&params, "code").is_some());
+    assert_eq!(param(&params, "iss"), Some(server.base_url.as_str()));
+}

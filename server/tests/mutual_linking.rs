@@ -618,6 +618,8 @@ async fn users_unlink_from_the_linked_apps_page() {
         .await
         .expect("html");
     assert!(html_bob.contains("No apps are linked"), "{html_bob}");
+    // Signing in gave Bob a new nonce; the one of his login form is spent.
+    let bob_csrf = hidden_field(&html_bob, "csrf").expect("csrf");
     let other = bob
         .post_form(
             &server.url("/oauth/links"),

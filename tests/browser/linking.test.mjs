@@ -577,4 +577,34 @@ describe('account linking in a phone browser', { timeout: 5 * TEST_MS }, () => {
     assert.equal(tokens.status, 200, tokens.text);
     assertNoStrays(env);
   });
+
+  test('signing out on the linked-apps page ends the session', { timeout: TEST_MS }, async (t) => {
+    const env = await openPhone(t);
+    const { page, context } = env;
+    const links = new URL('/oauth/links', server.origin).toString();
+    const hasSession = async () => (await context.cookies()).some((c) => c.name === 'alexa_link_session');
+
+    await page.goto(links, { waitUntil: 'load' });
+    const login = await signIn(page, 'user', DEMO_PASSWORD);
+    assert.equal(login.status(), 303);
+    await page.getByRole('heading', { name: 'Linked apps' }).waitFor();
+    assert.ok(await hasSession(), 'signed in');
+    await assertPhoneFriendly(page, 'linked apps with sign out');
+
+    const posted = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/oauth/logout',
+    );
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    assert.equal((await posted).status(), 200);
+    await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
+    assert.ok(!(await hasSession()), 'the session cookie is gone');
+    assert.ok(
+      !(await context.cookies()).some((c) => c.name === 'alexa_link_csrf'),
+      'and the CSRF cookie with it',
+    );
+
+    await page.goto(links, { waitUntil: 'load' });
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assertNoStrays(env);
+  });
 });

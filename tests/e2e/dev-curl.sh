@@ -36,6 +36,7 @@ curl -fsS "$ADMIN/readyz" >/dev/null || fail "/readyz"
 curl -fsS "$BASE/.well-known/oauth-authorization-server" >"$WORK/meta.json" || fail "metadata"
 [ "$(jq -r .token_endpoint "$WORK/meta.json")" = "$TOKEN" ] || fail "metadata token_endpoint"
 [ "$(jq -r '.code_challenge_methods_supported[0]' "$WORK/meta.json")" = "S256" ] || fail "metadata PKCE"
+[ "$(jq -r '.authorization_response_iss_parameter_supported' "$WORK/meta.json")" = "true" ] || fail "metadata iss"
 
 # PKCE pair, as the client makes it.
 VERIFIER=$(head -c 48 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
@@ -59,7 +60,9 @@ LOCATION=$(curl -sS -o /dev/null -w '%{redirect_url}' -c "$JAR" -b "$JAR" "$BASE
   --data-urlencode "request=$(hidden request "$WORK/consent.html")" \
   --data-urlencode "csrf=$(hidden csrf "$WORK/consent.html")" \
   --data-urlencode "decision=allow")
-case "$LOCATION" in "$REDIRECT?code=alc_"*"&state=$STATE") ;; *) fail "unexpected redirect: $LOCATION" ;; esac
+# RFC 9207: the response names the issuer (the public URL), after the state.
+ISS=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$BASE")
+case "$LOCATION" in "$REDIRECT?code=alc_"*"&state=$STATE&iss=$ISS") ;; *) fail "unexpected redirect: $LOCATION" ;; esac
 CODE=$(printf '%s' "$LOCATION" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
 
 curl -fsS -u "$CLIENT_ID:$SECRET" "$TOKEN" -d grant_type=authorization_code -d "code=$CODE" \

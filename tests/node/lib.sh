@@ -125,7 +125,7 @@ alexa_code() {
   location=$(fcurl -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" "$base/oauth/consent" \
     --data-urlencode "request=$(hidden request "$out.consent.html")" --data-urlencode "csrf=$(hidden csrf "$out.consent.html")" \
     --data-urlencode "decision=allow")
-  case "$location" in "$REDIRECT?code=alc_"*"&state=$state") ;; *) fail "consent redirected to $location" ;; esac
+  case "$location" in "$REDIRECT?code=alc_"*"&state=$state&iss=https%3A%2F%2F$FLOW_HOST") ;; *) fail "consent redirected to $location" ;; esac
   printf '%s' "$location" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p' >"$out.code"
   printf '%s' "$verifier" >"$out.verifier"
 }

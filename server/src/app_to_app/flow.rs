@@ -505,6 +505,7 @@ pub async fn mint_for_alexa(
         }) => {
             let redirect_to = redirect_with(
                 &redirect_uri,
+                app.issuer(),
                 &[
                     ("error", error.code.as_str()),
                     ("error_description", &error.description),
@@ -529,7 +530,8 @@ pub async fn mint_for_alexa(
     Ok(Minted {
         redirect_to: redirect_with(
             &request.redirect_uri,
-            &[("code", &code.value), ("source", "app")],
+            app.issuer(),
+            &[("code", code.value.as_str()), ("source", "app")],
             request.state.as_deref(),
         ),
     })

@@ -169,8 +169,17 @@ impl AuthorizationRequest {
     }
 }
 
-/// The redirect URI with `params` (and `state`) added to its query.
-pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)], state: Option<&str>) -> String {
+/// An authorization response (RFC 6749 4.1.2 and 4.1.2.1): the redirect
+/// URI with `params`, the client's `state` and our `issuer` added to its
+/// query. Every response, success or error, names the issuer (RFC 9207
+/// `iss`), so a client talking to several servers can tell which one
+/// answered and is not fooled by a mix-up.
+pub fn redirect_with(
+    redirect_uri: &str,
+    issuer: &str,
+    params: &[(&str, &str)],
+    state: Option<&str>,
+) -> String {
     match Url::parse(redirect_uri) {
         Ok(mut url) => {
             {
@@ -181,6 +190,7 @@ pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)], state: Option<
                 if let Some(state) = state {
                     q.append_pair("state", state);
                 }
+                q.append_pair("iss", issuer);
             }
             url.into()
         }
@@ -323,10 +333,15 @@ mod tests {
     }
 
     #[test]
-    fn redirect_keeps_existing_query() {
+    fn redirect_keeps_existing_query_and_names_the_issuer() {
         assert_eq!(
-            redirect_with("https://a.example/cb?x=1", &[("code", "c d")], Some("s&t")),
-            "https://a.example/cb?x=1&code=c+d&state=s%26t"
+            redirect_with(
+                "https://a.example/cb?x=1",
+                "https://link.example",
+                &[("code", "c d")],
+                Some("s&t")
+            ),
+            "https://a.example/cb?x=1&code=c+d&state=s%26t&iss=https%3A%2F%2Flink.example"
         );
     }
 

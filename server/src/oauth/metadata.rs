@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::clients::ClientRegistry;
 use crate::app::AppState;
+use crate::config::PARTNER_TOKEN_SCOPE;
 use crate::routes;
 
 /// `GET /.well-known/oauth-authorization-server`: the document rendered at
@@ -34,7 +35,16 @@ pub fn document(issuer: &url::Url, clients: &ClientRegistry) -> Value {
     let mut scopes = BTreeSet::new();
     for client in clients.iter() {
         grants.extend(client.config.grant_types.iter().map(|g| g.as_str()));
-        scopes.extend(client.config.scopes.iter().cloned());
+        // `partner_token` is our own API's permission, not something a
+        // user is asked for: advertising it invites clients to request it.
+        scopes.extend(
+            client
+                .config
+                .scopes
+                .iter()
+                .filter(|s| *s != PARTNER_TOKEN_SCOPE)
+                .cloned(),
+        );
     }
     let auth_methods = ["client_secret_basic", "client_secret_post"];
     json!({
@@ -51,5 +61,7 @@ pub fn document(issuer: &url::Url, clients: &ClientRegistry) -> Value {
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "code_challenge_methods_supported": ["S256"],
+        // RFC 9207: every authorization response carries `iss`.
+        "authorization_response_iss_parameter_supported": true,
     })
 }

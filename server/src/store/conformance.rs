@@ -44,6 +44,8 @@ pub async fn run_all(store: Arc<dyn Store>, caps: Capabilities) {
     the_store_counts_partner_link_revisions(&*store).await;
     refresh_leases_are_exclusive(store.clone()).await;
     purge_ends_dead_grants_with_their_partner_links(&*store, caps).await;
+    // Issue 14, part B.
+    consents_can_be_deleted(&*store).await;
     // App-to-App account linking (issue #15).
     app_link_states_are_single_use_and_expire(&*store, caps).await;
     concurrent_takes_of_an_app_link_state_yield_one(store.clone()).await;
@@ -1102,4 +1104,31 @@ async fn concurrent_takes_of_an_app_link_state_yield_one(store: Arc<dyn Store>) 
         }
     }
     assert_eq!(winners, 1, "exactly one concurrent take gets the state");
+}
+
+async fn consents_can_be_deleted(store: &dyn Store) {
+    let user = format!("user-{}", tokens::random_nonce());
+    store
+        .put_consent(&user, "alexa", &["a".into()])
+        .await
+        .expect("put");
+    store
+        .put_consent(&user, "other", &["a".into()])
+        .await
+        .expect("put");
+    store.delete_consent(&user, "alexa").await.expect("delete");
+    assert_eq!(
+        store.get_consent(&user, "alexa").await.expect("get"),
+        None,
+        "a deleted consent is gone"
+    );
+    assert_eq!(
+        store.get_consent(&user, "other").await.expect("get"),
+        Some(vec!["a".to_owned()]),
+        "only that client's consent goes"
+    );
+    store
+        .delete_consent(&user, "alexa")
+        .await
+        .expect("deleting an absent consent succeeds");
 }

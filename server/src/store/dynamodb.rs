@@ -964,4 +964,15 @@ impl Store for DynamoStore {
             _ => Ok(None),
         }
     }
+
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(consent_key(user_id, client_id)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
 }

@@ -816,6 +816,16 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError> {
+        let key = pair_key(user_id, client_id);
+        self.write(move |txn| {
+            let mut consents = txn.open_table(CONSENTS).map_err(unavailable)?;
+            consents.remove(key.as_slice()).map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
 }
 
 /// Deletes App-to-App states past their expiry (nobody can take them).

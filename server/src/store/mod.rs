@@ -506,6 +506,12 @@ pub trait Store: Send + Sync + 'static {
         key: &TokenHash,
         now: UnixTime,
     ) -> Result<Option<AppLinkStateRecord>, StoreError>;
+
+    // --- Issue 14 (security hardening, part B): unlinking forgets consent.
+
+    /// Forgets a user's consent for a client (unlinking: the next
+    /// authorization asks again). Deleting an absent consent succeeds.
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError>;
 }
 
 /// An App-to-App linking in progress: the user who started it, waiting for

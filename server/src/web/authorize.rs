@@ -85,6 +85,7 @@ fn refuse(app: &AppState, error: AuthorizeError) -> Response {
             app.metrics.authorize_error(error.code.as_str());
             let location = redirect_with(
                 &redirect_uri,
+                app.issuer(),
                 &[
                     ("error", error.code.as_str()),
                     ("error_description", &error.description),

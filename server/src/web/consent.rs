@@ -65,6 +65,7 @@ pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Byte
             tracing::info!(user_id = %session.user_id, client_id = %request.client.id(), "user denied consent");
             let location = redirect_with(
                 &request.redirect_uri,
+                app.issuer(),
                 &[
                     ("error", ErrorCode::AccessDenied.as_str()),
                     ("error_description", "the user denied the request"),
@@ -143,6 +144,7 @@ async fn issue_code(
     let code = store_code(app, request, &session.user_id, session.auth_time).await?;
     Ok(redirect_with(
         &request.redirect_uri,
+        app.issuer(),
         &[("code", &code.value)],
         request.state.as_deref(),
     ))

@@ -106,6 +106,11 @@ pub async fn unlink(
     {
         return unavailable(e);
     }
+    // Unlinking takes the consent back too: linking again asks again. After
+    // the grant, so a failure here leaves the app unlinked.
+    if let Err(e) = app.store.delete_consent(user_id, &owned.client_id).await {
+        return unavailable(e);
+    }
     Audit::new(AuditEvent::UserUnlinked)
         .client(&owned.client_id)
         .user(user_id)
@@ -152,6 +157,7 @@ async fn render(
         apps: &apps,
         csrf: &csrf,
         notice,
+        logout: routes::LOGOUT,
     };
     pages::render(status, &page, Some(jar))
 }

@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod consent;
 pub mod links;
 pub mod login;
+pub mod logout;
 pub mod pages;
 pub mod session;
 pub mod upstream;
@@ -19,7 +20,7 @@ use crate::app::AppState;
 use crate::routes;
 
 /// The browser-facing routes: authorization, login, consent, the upstream
-/// callback, and the linked-apps page.
+/// callback, the linked-apps page and signing out.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(routes::AUTHORIZE, get(authorize::authorize))
@@ -27,4 +28,5 @@ pub fn router() -> Router<AppState> {
         .route(routes::CALLBACK, get(upstream::callback))
         .route(routes::CONSENT, post(consent::consent))
         .route(routes::LINKS, get(links::page).post(links::unlink))
+        .route(routes::LOGOUT, post(logout::logout))
 }

@@ -70,6 +70,16 @@ pub struct LinksPage<'a> {
     pub csrf: &'a str,
     /// A confirmation to show.
     pub notice: Option<&'a str>,
+    /// Where the sign-out form posts.
+    pub logout: &'a str,
+}
+
+/// After signing out.
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+pub struct SignedOutPage<'a> {
+    /// The linked-apps page, to sign in again.
+    pub links: &'a str,
 }
 
 /// An error shown instead of redirecting to an untrusted URI.

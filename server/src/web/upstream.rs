@@ -105,6 +105,7 @@ pub async fn callback(
                 StatusCode::FOUND,
                 &redirect_with(
                     &r.redirect_uri,
+                    app.issuer(),
                     &[
                         ("error", "access_denied"),
                         (
