@@ -9,6 +9,7 @@
 pub mod app;
 pub mod clock;
 pub mod dev;
+pub mod doctor;
 pub mod identity;
 pub mod keyring;
 pub mod metrics;
