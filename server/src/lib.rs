@@ -10,6 +10,7 @@ pub mod app;
 pub mod clock;
 pub mod dev;
 pub mod doctor;
+pub mod flight_recorder;
 pub mod identity;
 pub mod keyring;
 pub mod metrics;

@@ -163,6 +163,15 @@ pub fn add_partner(config: &mut Config, dir: &Path, token_url: &Url) {
         .push(crate::config::PARTNER_TOKEN_SCOPE.into());
 }
 
+/// Whether [`TestServer::start_at`] runs the config check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// As the binary does.
+    Yes,
+    /// Serve what the check would refuse.
+    No,
+}
+
 /// A server running in this process on loopback.
 pub struct TestServer {
     /// `http://127.0.0.1:<port>`.
@@ -208,16 +217,32 @@ impl TestServer {
     }
 
     /// Starts with a given config (its files under `dir`).
-    pub async fn start_config(mut config: Config, dir: tempfile::TempDir) -> TestServer {
+    pub async fn start_config(config: Config, dir: tempfile::TempDir) -> TestServer {
+        TestServer::start_at(config, dir, None, Checked::Yes).await
+    }
+
+    /// Starts with a given config, announcing `public_url` (a host name the
+    /// test maps to the listener) instead of the listener's own URL. With
+    /// [`Checked::No`] the config check is skipped, to serve a setting it
+    /// refuses: tools that must recognise such servers (the doctor) need one.
+    pub async fn start_at(
+        mut config: Config,
+        dir: tempfile::TempDir,
+        public_url: Option<Url>,
+        checked: Checked,
+    ) -> TestServer {
         let listeners = Listeners::bind(&config.server).expect("bind");
         let scheme = if config.server.tls.is_some() {
             "https"
         } else {
             "http"
         };
-        config.server.public_url =
-            Url::parse(&format!("{scheme}://{}", listeners.public_addr())).expect("public url");
-        config.validate().expect("test config is valid");
+        config.server.public_url = public_url.unwrap_or_else(|| {
+            Url::parse(&format!("{scheme}://{}", listeners.public_addr())).expect("public url")
+        });
+        if checked == Checked::Yes {
+            config.validate().expect("test config is valid");
+        }
         let store = open_store(&config.store).await.expect("open store");
         let app = AppState::new(config, store, Clock::default()).expect("app");
         let running = server::serve(app.clone(), listeners).await.expect("serve");

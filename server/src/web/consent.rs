@@ -12,6 +12,7 @@ use super::login::{login_page, sign_in};
 use super::pages::{self, ConsentPage};
 use super::session::LoginSession;
 use crate::app::{AppState, Login};
+use crate::flight_recorder::{Entry, Step};
 use crate::oauth::authorize::{AuthorizationRequest, redirect_with};
 use crate::oauth::error::ErrorCode;
 use crate::oauth::scope;
@@ -154,6 +155,11 @@ async fn issue_code(
         redeemed_for: None,
     };
     app.store.put_code(&code.hash, &record).await?;
+    let mut entry = Entry::new(now, Step::CodeIssued, "ok");
+    entry.redirect_uri = Some(Entry::clip(&request.redirect_uri));
+    entry.pkce = Some(request.code_challenge.is_some());
+    app.flight_recorder
+        .record(&app.metrics, request.client.id(), entry);
     tracing::info!(user_id = %session.user_id, client_id = %request.client.id(), "authorization code issued");
     Ok(redirect_with(
         &request.redirect_uri,
