@@ -263,7 +263,7 @@ pub fn hint(entry: &Entry) -> Option<Hint> {
             "pkce_invalid",
             "a bad PKCE challenge: Alexa sends S256; check what else calls this client",
         ),
-        (Step::Authorize, "untrusted_request") if d.contains("redirect_uri") => Hint::new(
+        (Step::Authorize, "untrusted_request") if d.contains("redirect URI") => Hint::new(
             "redirect_uri_unregistered",
             "the redirect URI is not registered for this client: set alexaVendorId (all three regions) or add the exact URI to redirectUris",
         ),
@@ -405,6 +405,21 @@ mod tests {
                 .expect("hint")
                 .text
                 .contains("enable PKCE in the Alexa console")
+        );
+
+        let params = Params::parse(
+            b"response_type=code&client_id=alexa&redirect_uri=https%3A%2F%2Flayla.amazon.com%2Fapi%2Fskill%2Flink%2FM2&state=s",
+        )
+        .expect("params");
+        let Err(AuthorizeError::Untrusted(message)) =
+            AuthorizationRequest::validate(&params, &clients)
+        else {
+            panic!("another vendor's redirect URI is untrusted");
+        };
+        let entry = failed(Step::Authorize, "untrusted_request", &message);
+        assert_eq!(
+            hint(&entry).expect("hint").cause,
+            "redirect_uri_unregistered"
         );
     }
 

@@ -466,7 +466,7 @@ impl<'a> Probe<'a> {
                 "redirected to {target}, not to Alexa's {redirect_uri}"
             )));
         }
-        let params: Vec<(String, String)> = Url::parse(&target)
+        let params: Vec<(String, String)> = Url::parse(target)
             .map(|u| {
                 u.query_pairs()
                     .map(|(k, v)| (k.into_owned(), v.into_owned()))
