@@ -187,6 +187,7 @@ async fn a_good_setup_passes_every_check() {
     o.reciprocal = true;
     let report = doctor::run(&o).await;
     let table = report.to_table();
+    println!("{table}");
     for check in &report.checks {
         assert_eq!(
             check.verdict,
