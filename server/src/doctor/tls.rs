@@ -12,13 +12,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use alexa_link_certcheck::{self as certcheck, ChainVerdict, ExpiryVerdict, NameVerdict};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
-    CertificateError, CipherSuite, ClientConfig, DigitallySignedStruct, ProtocolVersion,
-    RootCertStore, SignatureScheme,
+    CipherSuite, ClientConfig, DigitallySignedStruct, ProtocolVersion, RootCertStore,
+    SignatureScheme,
 };
 use tokio::net::TcpStream;
 
@@ -31,9 +31,6 @@ const JAVA8_SUITES: [CipherSuite; 4] = [
     CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 ];
-
-/// Certificates that expire sooner than this get a warning.
-const EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Where and how to shake hands.
 pub struct Target<'a> {
@@ -49,7 +46,7 @@ pub struct Target<'a> {
 
 /// Runs the TLS checks: `tls.handshake`, `tls.chain`, `tls.name`, `tls.expiry`.
 pub async fn check(target: &Target<'_>) -> Vec<Check> {
-    let roots = Arc::new(root_store(target.extra_roots));
+    let roots = Arc::new(certcheck::trust(target.extra_roots));
     let java8 = handshake(target, &roots, Profile::Java8).await;
     let mut checks = Vec::new();
     let chain = match java8 {
@@ -99,20 +96,13 @@ pub async fn check(target: &Target<'_>) -> Vec<Check> {
             }
         }
     };
-    checks.extend(assess_chain(&chain, target.host, &roots, SystemTime::now()));
+    checks.extend(assess_chain(
+        &chain,
+        target.host,
+        target.extra_roots,
+        SystemTime::now(),
+    ));
     checks
-}
-
-/// The trust a Java client ships with, approximated by Mozilla's list, plus
-/// the extra roots.
-fn root_store(extra: &[CertificateDer<'static>]) -> RootCertStore {
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for cert in extra {
-        // A root that cannot be parsed is reported when the chain fails.
-        let _ = roots.add(cert.clone());
-    }
-    roots
 }
 
 #[derive(Clone, Copy)]
@@ -238,228 +228,108 @@ impl ServerCertVerifier for Recorder {
     }
 }
 
-/// The leaf's facts that the checks need.
-struct Leaf {
-    subject: String,
-    issuer: String,
-    dns_names: Vec<String>,
-    not_before: i64,
-    not_after: i64,
-}
-
-fn parse(cert: &CertificateDer<'_>) -> Option<Leaf> {
-    let (_, x509) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
-    let dns_names = match x509.subject_alternative_name() {
-        Ok(Some(san)) => san
-            .value
-            .general_names
-            .iter()
-            .filter_map(|n| match n {
-                x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_ascii_lowercase()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    Some(Leaf {
-        subject: x509.subject().to_string(),
-        issuer: x509.issuer().to_string(),
-        dns_names,
-        not_before: x509.validity().not_before.timestamp(),
-        not_after: x509.validity().not_after.timestamp(),
-    })
-}
-
-/// RFC 6125: an exact match, or a wildcard for exactly the leftmost label.
-fn name_matches(pattern: &str, host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    match pattern.strip_prefix("*.") {
-        Some(suffix) => host
-            .split_once('.')
-            .is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
-        None => pattern == host,
-    }
-}
-
-fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-fn date(timestamp: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(timestamp)
-        .map(|t| t.date().to_string())
-        .unwrap_or_else(|_| timestamp.to_string())
-}
-
-/// Judges the chain the server sent, as of `now`: `tls.chain` (trusted and
-/// complete), `tls.name`, `tls.expiry`. Pure but for the verifier, which is
-/// deterministic for a given chain, roots and time.
+/// The verdicts on the chain the server sent, as checks: `tls.chain`
+/// (trusted and complete), `tls.name`, `tls.expiry`.
 fn assess_chain(
     chain: &[CertificateDer<'static>],
     host: &str,
-    roots: &Arc<RootCertStore>,
+    extra_roots: &[CertificateDer<'static>],
     now: SystemTime,
 ) -> Vec<Check> {
-    let Some((leaf_der, intermediates)) = chain.split_first() else {
-        return vec![
-            Check::fail(
-                "tls.chain",
-                "the server sent no certificate",
-                "configure a certificate on whatever ends TLS",
-            ),
-            Check::skip("tls.name", "no certificate"),
-            Check::skip("tls.expiry", "no certificate"),
-        ];
-    };
-    let Some(leaf) = parse(leaf_der) else {
-        return vec![
-            Check::fail(
-                "tls.chain",
-                "the server's certificate cannot be parsed",
-                "serve a PEM/DER X.509 certificate",
-            ),
-            Check::skip("tls.name", "unparsable certificate"),
-            Check::skip("tls.expiry", "unparsable certificate"),
-        ];
-    };
-    let now_unix = unix(now);
-    // Judge the chain at a time the leaf is valid, so an expired leaf is
-    // reported once (as expiry) and an incomplete chain still gets named.
-    let at = if now_unix > leaf.not_after || now_unix < leaf.not_before {
-        leaf.not_before.saturating_add(1)
-    } else {
-        now_unix
-    };
-    let verify_at = UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(at).unwrap_or(0)));
-    let chain_check = match verify_chain(leaf_der, intermediates, host, roots, verify_at) {
-        Ok(()) | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForName)) => {
-            Check::pass(
-                "tls.chain",
-                format!(
-                    "trusted: {} certificate(s) served, ending at a root Alexa trusts",
-                    chain.len()
+    let now = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let assessment = match certcheck::assess(chain, host, extra_roots, now) {
+        Ok(a) => a,
+        Err(e) => {
+            return vec![
+                Check::fail(
+                    "tls.chain",
+                    format!("the server sent {e}"),
+                    "configure a PEM certificate chain on whatever ends TLS",
                 ),
-            )
+                Check::skip("tls.name", "no usable certificate"),
+                Check::skip("tls.expiry", "no usable certificate"),
+            ];
         }
-        Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {
-            let last = chain.last().and_then(|c| parse(c));
-            match last {
-                Some(last) if last.subject == last.issuer => Check::fail(
-                    "tls.chain",
-                    format!(
-                        "untrusted: the chain ends at \"{}\", a root that is not in the public root programs",
-                        last.subject
-                    ),
-                    "use a certificate from a public CA (Let's Encrypt through cert-manager works); Alexa trusts only public roots",
-                ),
-                Some(last) => Check::fail(
-                    "tls.chain",
-                    format!(
-                        "incomplete: the server sent {} certificate(s); the last, \"{}\", is issued by \"{}\", which was not sent and is not a trusted root",
-                        chain.len(),
-                        last.subject,
-                        last.issuer
-                    ),
-                    "serve the full chain: the certificate followed by every intermediate (fullchain.pem; cert-manager's tls.crt already is one). Alexa does not fetch missing intermediates",
-                ),
-                None => Check::fail(
-                    "tls.chain",
-                    "untrusted: a certificate of the chain cannot be parsed",
-                    "serve the full chain in PEM",
-                ),
-            }
-        }
-        Err(e) => Check::fail(
+    };
+    let chain_check = match assessment.chain {
+        ChainVerdict::Trusted { certificates } => Check::pass(
+            "tls.chain",
+            format!("trusted: {certificates} certificate(s) served, ending at a root Alexa trusts"),
+        ),
+        ChainVerdict::UntrustedRoot { root } => Check::fail(
+            "tls.chain",
+            format!(
+                "untrusted: the chain ends at \"{root}\", a root that is not in the public root programs"
+            ),
+            "use a certificate from a public CA (Let's Encrypt through cert-manager works); Alexa trusts only public roots",
+        ),
+        ChainVerdict::Incomplete {
+            certificates,
+            last_subject,
+            missing_issuer,
+        } => Check::fail(
+            "tls.chain",
+            format!(
+                "incomplete: the server sent {certificates} certificate(s); the last, \"{last_subject}\", is issued by \"{missing_issuer}\", which was not sent and is not a trusted root"
+            ),
+            "serve the full chain: the certificate followed by every intermediate (fullchain.pem; cert-manager's tls.crt already is one). Alexa does not fetch missing intermediates",
+        ),
+        ChainVerdict::Invalid(e) => Check::fail(
             "tls.chain",
             format!("the chain does not verify: {e}"),
             "serve a certificate chain from a public CA, leaf first",
         ),
     };
-    let name_check = if leaf.dns_names.iter().any(|n| name_matches(n, host)) {
-        Check::pass("tls.name", format!("the certificate names {host}"))
-    } else {
-        Check::fail(
+    let name_check = match assessment.name {
+        NameVerdict::Matches => Check::pass("tls.name", format!("the certificate names {host}")),
+        NameVerdict::Mismatch { names } => Check::fail(
             "tls.name",
             format!(
                 "the certificate is for {} but Alexa calls {host}",
-                if leaf.dns_names.is_empty() {
+                if names.is_empty() {
                     "no DNS name".to_owned()
                 } else {
-                    leaf.dns_names.join(", ")
+                    names.join(", ")
                 }
             ),
             format!("issue the certificate with {host} as a subjectAltName (dnsNames)"),
-        )
+        ),
     };
-    let left = leaf.not_after.saturating_sub(now_unix);
-    let expiry_check = if now_unix < leaf.not_before {
-        Check::fail(
+    let days = |t: i64| (t - now) / 86_400;
+    let expiry_check = match assessment.expiry {
+        ExpiryVerdict::NotYetValid { not_before } => Check::fail(
             "tls.expiry",
             format!(
                 "the certificate is valid only from {}",
-                date(leaf.not_before)
+                certcheck::date(not_before)
             ),
             "check the clock of the issuer, or wait",
-        )
-    } else if left <= 0 {
-        Check::fail(
+        ),
+        ExpiryVerdict::Expired { not_after } => Check::fail(
             "tls.expiry",
-            format!("the certificate expired on {}", date(leaf.not_after)),
+            format!("the certificate expired on {}", certcheck::date(not_after)),
             "renew it (cert-manager renews automatically; check the Certificate's status)",
-        )
-    } else if u64::try_from(left).unwrap_or(0) < EXPIRY_WARNING.as_secs() {
-        Check::warn(
+        ),
+        ExpiryVerdict::ExpiringSoon { not_after } => Check::warn(
             "tls.expiry",
             format!(
                 "the certificate expires on {} ({} days)",
-                date(leaf.not_after),
-                left / 86_400
+                certcheck::date(not_after),
+                days(not_after)
             ),
             "renew it now; links fail the day it expires",
-        )
-    } else {
-        Check::pass(
+        ),
+        ExpiryVerdict::Valid { not_after } => Check::pass(
             "tls.expiry",
             format!(
                 "valid until {} ({} days)",
-                date(leaf.not_after),
-                left / 86_400
+                certcheck::date(not_after),
+                days(not_after)
             ),
-        )
+        ),
     };
     vec![chain_check, name_check, expiry_check]
-}
-
-fn verify_chain(
-    leaf: &CertificateDer<'_>,
-    intermediates: &[CertificateDer<'_>],
-    host: &str,
-    roots: &Arc<RootCertStore>,
-    at: UnixTime,
-) -> Result<(), rustls::Error> {
-    let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider)
-        .build()
-        .map_err(|e| rustls::Error::General(e.to_string()))?;
-    let name = ServerName::try_from(host.to_owned())
-        .map_err(|_| rustls::Error::General(format!("{host:?} is not a host name")))?;
-    verifier
-        .verify_server_cert(leaf, intermediates, &name, &[], at)
-        .map(|_| ())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::name_matches;
-
-    #[test]
-    fn wildcards_cover_one_label_only() {
-        assert!(name_matches("link.example.com", "LINK.example.com"));
-        assert!(name_matches("*.example.com", "link.example.com"));
-        assert!(!name_matches("*.example.com", "a.link.example.com"));
-        assert!(!name_matches("*.example.com", "example.com"));
-        assert!(!name_matches("other.example.com", "link.example.com"));
-    }
 }
