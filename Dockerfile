@@ -23,15 +23,19 @@ WORKDIR /src
 # Dependencies first, so that source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
 COPY server/Cargo.toml server/Cargo.toml
+COPY server/config/Cargo.toml server/config/Cargo.toml
+COPY server/certcheck/Cargo.toml server/certcheck/Cargo.toml
 COPY operator/Cargo.toml operator/Cargo.toml
-RUN mkdir -p server/src operator/src \
+RUN mkdir -p server/src server/config/src server/certcheck/src operator/src \
+ && touch server/config/src/lib.rs server/certcheck/src/lib.rs \
  && echo 'fn main() {}' > server/src/main.rs && touch server/src/lib.rs \
  && echo 'fn main() {}' > operator/src/main.rs && touch operator/src/lib.rs \
  && cargo fetch --locked
 COPY server server
 COPY operator operator
 # Make cargo see the real sources as newer than the placeholders above.
-RUN touch server/src/main.rs server/src/lib.rs operator/src/main.rs operator/src/lib.rs \
+RUN touch server/src/main.rs server/src/lib.rs server/config/src/lib.rs server/certcheck/src/lib.rs \
+      operator/src/main.rs operator/src/lib.rs \
  && cargo build --release --locked -p alexa-link-server -p alexa-link-operator \
  && mkdir /out \
  && cp target/release/alexa-link-server target/release/alexa-link-operator /out/ \

@@ -10,6 +10,9 @@ pub mod types {
     pub const PROGRESSING: &str = "Progressing";
     /// The spec cannot be realised, or pods that were available are not.
     pub const DEGRADED: &str = "Degraded";
+    /// Alexa will accept the service: its certificate chain, name and
+    /// validity, and its clients' regional redirect URLs. Never part of Ready.
+    pub const ALEXA_COMPATIBLE: &str = "AlexaCompatible";
 }
 
 /// Condition reasons: one CamelCase word each.
@@ -40,6 +43,26 @@ pub mod reasons {
     pub const UNREADABLE_RESOURCE: &str = "UnreadableResource";
     /// Nothing is wrong.
     pub const HEALTHY: &str = "Healthy";
+    /// AlexaCompatible: the certificate and redirect URLs suit Alexa.
+    pub const COMPATIBLE: &str = "Compatible";
+    /// AlexaCompatible (True): the certificate expires within 30 days.
+    pub const CERTIFICATE_EXPIRING_SOON: &str = "CertificateExpiringSoon";
+    /// AlexaCompatible: the certificate is issued elsewhere (cert-manager,
+    /// the Ingress); only `doctor` sees what is served.
+    pub const CERTIFICATE_NOT_VISIBLE: &str = "CertificateNotVisible";
+    /// AlexaCompatible: `tls.crt` holds no usable certificate.
+    pub const CERTIFICATE_UNUSABLE: &str = "CertificateUnusable";
+    /// AlexaCompatible: the certificate does not name `spec.host`.
+    pub const CERTIFICATE_NAME_MISMATCH: &str = "CertificateNameMismatch";
+    /// AlexaCompatible: the certificate is expired (or not yet valid).
+    pub const CERTIFICATE_EXPIRED: &str = "CertificateExpired";
+    /// AlexaCompatible: `tls.crt` lacks an intermediate.
+    pub const CERTIFICATE_CHAIN_INCOMPLETE: &str = "CertificateChainIncomplete";
+    /// AlexaCompatible: the chain ends at a root Alexa does not trust.
+    pub const CERTIFICATE_UNTRUSTED: &str = "CertificateUntrusted";
+    /// AlexaCompatible: a client lists some of a vendor's regional
+    /// redirect URLs but not all three.
+    pub const REDIRECT_REGIONS_MISSING: &str = "RedirectRegionsMissing";
 }
 
 /// Why a resource cannot be realised: a condition reason and a sentence.

@@ -25,6 +25,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
+use crate::alexa_compat;
 use crate::apply::{ApplyError, apply_all};
 use crate::build::deployment::ServerImage;
 use crate::build::{self, Capabilities, keys_secret::random_key};
@@ -168,11 +169,13 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
         }
         Ok(children) => {
             let deployment = apply_all(&ctx.client, &ctx.metrics, ctx.caps, asl, &children).await?;
+            let alexa = alexa_compat::assess(&asl.spec, &resolved, &[], now.0.as_second());
             let s = status::desired(
                 asl,
                 &Outcome::Applied {
                     deployment: &deployment,
                     notes: &children.notes,
+                    alexa: &alexa,
                 },
                 now,
             );

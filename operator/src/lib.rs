@@ -8,6 +8,7 @@
 //! [`controller`] wires them to kube's controller runtime.
 
 pub mod admin;
+pub mod alexa_compat;
 pub mod apply;
 pub mod build;
 pub mod conditions;

@@ -5,6 +5,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 
+use crate::alexa_compat::Compat;
 use crate::conditions::{Invalid, reasons, types};
 use crate::crd::{AlexaSkillLink, AlexaSkillLinkStatus, Endpoints};
 
@@ -19,6 +20,8 @@ pub enum Outcome<'a> {
         deployment: &'a Deployment,
         /// Sentences about skipped children.
         notes: &'a [String],
+        /// What Alexa will make of the service (never part of Ready).
+        alexa: &'a Compat,
     },
 }
 
@@ -39,8 +42,8 @@ pub fn endpoints(host: &str) -> Endpoints {
 pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaSkillLinkStatus {
     let generation = asl.metadata.generation;
     let old = asl.status.clone().unwrap_or_default();
-    let cond = |type_: &str, ok: bool, reason: &str, message: String| {
-        let status = if ok { "True" } else { "False" }.to_owned();
+    let cond3 = |type_: &str, status: &str, reason: &str, message: String| {
+        let status = status.to_owned();
         let previous = old.conditions.iter().find(|c| c.type_ == type_);
         let last_transition_time = match previous {
             Some(p) if p.status == status => p.last_transition_time.clone(),
@@ -54,6 +57,9 @@ pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaS
             observed_generation: generation,
             last_transition_time,
         }
+    };
+    let cond = |type_: &str, ok: bool, reason: &str, message: String| {
+        cond3(type_, if ok { "True" } else { "False" }, reason, message)
     };
     match outcome {
         Outcome::Invalid(invalid) => AlexaSkillLinkStatus {
@@ -79,7 +85,11 @@ pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaS
             ready_replicas: old.ready_replicas,
             available_replicas: old.available_replicas,
         },
-        Outcome::Applied { deployment, notes } => {
+        Outcome::Applied {
+            deployment,
+            notes,
+            alexa,
+        } => {
             let name = asl.name_any();
             let ds = deployment.status.clone().unwrap_or_default();
             let want = deployment
@@ -147,7 +157,17 @@ pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaS
             );
             AlexaSkillLinkStatus {
                 observed_generation: generation,
-                conditions: vec![ready, progressing, degraded],
+                conditions: vec![
+                    ready,
+                    progressing,
+                    degraded,
+                    cond3(
+                        types::ALEXA_COMPATIBLE,
+                        alexa.status,
+                        alexa.reason,
+                        alexa.message.clone(),
+                    ),
+                ],
                 endpoints: Some(endpoints(&asl.spec.host)),
                 replicas: Some(want),
                 ready_replicas: Some(ds.ready_replicas.unwrap_or(0)),
@@ -207,6 +227,48 @@ mod tests {
             .expect("Ready")
     }
 
+    fn compat() -> Compat {
+        Compat {
+            status: "Unknown",
+            reason: reasons::CERTIFICATE_NOT_VISIBLE,
+            message: "The certificate is issued outside this resource.".into(),
+        }
+    }
+
+    #[test]
+    fn alexa_compatibility_is_a_condition_of_its_own_and_never_ready() {
+        let asl = fixture("minimal.yaml");
+        let d = deployment(1);
+        let untrusted = Compat {
+            status: "False",
+            reason: reasons::CERTIFICATE_UNTRUSTED,
+            message: "not a public root".into(),
+        };
+        let s = desired(
+            &asl,
+            &Outcome::Applied {
+                deployment: &d,
+                notes: &[],
+                alexa: &untrusted,
+            },
+            t(100),
+        );
+        assert_eq!(
+            ready(&s).status,
+            "True",
+            "Ready ignores Alexa compatibility"
+        );
+        let alexa = s
+            .conditions
+            .iter()
+            .find(|c| c.type_ == types::ALEXA_COMPATIBLE)
+            .expect("AlexaCompatible");
+        assert_eq!(
+            (alexa.status.as_str(), alexa.reason.as_str()),
+            ("False", reasons::CERTIFICATE_UNTRUSTED)
+        );
+    }
+
     #[test]
     fn ready_follows_deployment_availability() {
         let mut asl = fixture("minimal.yaml");
@@ -216,6 +278,7 @@ mod tests {
             &Outcome::Applied {
                 deployment: &d0,
                 notes: &[],
+                alexa: &compat(),
             },
             t(100),
         );
@@ -234,6 +297,7 @@ mod tests {
             &Outcome::Applied {
                 deployment: &d1,
                 notes: &[],
+                alexa: &compat(),
             },
             t(200),
         );
@@ -257,6 +321,7 @@ mod tests {
             &Outcome::Applied {
                 deployment: &d,
                 notes: &[],
+                alexa: &compat(),
             },
             t(100),
         );
@@ -266,6 +331,7 @@ mod tests {
             &Outcome::Applied {
                 deployment: &d,
                 notes: &[],
+                alexa: &compat(),
             },
             t(999),
         );

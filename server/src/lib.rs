@@ -12,6 +12,8 @@ pub mod app_to_app;
 pub mod audit;
 pub mod clock;
 pub mod dev;
+pub mod doctor;
+pub mod flight_recorder;
 pub mod identity;
 pub mod keyring;
 pub mod metrics;

@@ -52,16 +52,76 @@ struct Cli {
 enum Command {
     /// Read a password on stdin and print its argon2id hash for a users file.
     HashPassword,
+    /// Check a linking server as Alexa will use it (TLS, endpoints, a whole
+    /// link with a test user) and say what to fix. Exit 1 when Alexa would fail.
+    Doctor(Box<DoctorArgs>),
+}
+
+#[derive(clap::Args, Debug)]
+struct DoctorArgs {
+    /// The public URL given to Alexa, e.g. https://link.example.com.
+    #[arg(long)]
+    url: Url,
+    /// Connect to ADDR:PORT instead of resolving the URL's host (a Service
+    /// IP, a tunnel); TLS and HTTP still use the host name.
+    #[arg(long)]
+    connect_to: Option<SocketAddr>,
+    /// A PEM file of extra roots to trust (a private CA under test). Alexa
+    /// itself trusts only public roots.
+    #[arg(long = "ca-file")]
+    ca_files: Vec<PathBuf>,
+    /// The Alexa client's id, as in the console ("Your Client ID").
+    #[arg(long)]
+    client_id: Option<String>,
+    /// A file holding the client's secret.
+    #[arg(
+        long,
+        env = "ALEXA_LINK_DOCTOR_CLIENT_SECRET_FILE",
+        requires = "client_id"
+    )]
+    client_secret_file: Option<PathBuf>,
+    /// A test user who may log in; with --password-file, the doctor links.
+    #[arg(long)]
+    user: Option<String>,
+    /// A file holding the test user's password.
+    #[arg(long, env = "ALEXA_LINK_DOCTOR_PASSWORD_FILE", requires = "user")]
+    password_file: Option<PathBuf>,
+    /// The skill's vendor id: checks Alexa's three regional redirect URLs.
+    #[arg(long)]
+    vendor_id: Option<String>,
+    /// The redirect URI to link with (default: the NA one of --vendor-id).
+    #[arg(long)]
+    redirect_uri: Option<String>,
+    /// The scopes, space-separated, as in the console.
+    #[arg(long)]
+    scope: Option<String>,
+    /// The Alexa console's PKCE switch, to check that it matches the server.
+    #[arg(long, value_parser = ["on", "off"])]
+    pkce: Option<String>,
+    /// Also check the reciprocal (mutual linking) endpoint.
+    #[arg(long)]
+    reciprocal: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// The token endpoint's time budget in milliseconds (Alexa's is 4500).
+    #[arg(long, default_value_t = 4500)]
+    budget_ms: u64,
+    /// How long any single call may take, in seconds.
+    #[arg(long, default_value_t = 10)]
+    timeout_seconds: u64,
 }
 
 fn main() -> ExitCode {
     let started = Instant::now();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     // One TLS provider for the whole process (server and LWA client): ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    if let Some(Command::HashPassword) = cli.command {
-        return hash_password();
-    }
+    let doctor_args = match cli.command.take() {
+        Some(Command::HashPassword) => return hash_password(),
+        Some(Command::Doctor(args)) => Some(args),
+        None => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,6 +132,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(args) = doctor_args {
+        return runtime.block_on(doctor(*args));
+    }
     match runtime.block_on(run(cli, started)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -236,6 +299,75 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+async fn doctor(args: DoctorArgs) -> ExitCode {
+    let options = match doctor_options(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = alexa_link_server::doctor::run(&options).await;
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_table());
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The doctor's options from its flags: secrets and roots read from files.
+fn doctor_options(args: &DoctorArgs) -> anyhow::Result<alexa_link_server::doctor::Options> {
+    use alexa_link_server::doctor::{Credentials, Options};
+    let read_secret = |path: &PathBuf, what: &str| -> anyhow::Result<String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("failed to read the {what} file {}: {e}", path.display())
+        })?;
+        Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    let mut options = Options::new(args.url.clone());
+    options.connect_to = args.connect_to;
+    for path in &args.ca_files {
+        let pem = std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("failed to read {}: {e}", path.display()))?;
+        let certs = rustls_pemfile::certs(&mut pem.as_slice())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("{} is not PEM: {e}", path.display()))?;
+        anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", path.display());
+        options.extra_roots.extend(certs);
+    }
+    options.client = match (&args.client_id, &args.client_secret_file) {
+        (Some(id), Some(file)) => Some(Credentials {
+            id: id.clone(),
+            secret: read_secret(file, "client secret")?,
+        }),
+        (Some(id), None) => Some(Credentials {
+            id: id.clone(),
+            secret: String::new(),
+        }),
+        _ => None,
+    };
+    options.user = match (&args.user, &args.password_file) {
+        (Some(user), Some(file)) => Some(Credentials {
+            id: user.clone(),
+            secret: read_secret(file, "password")?,
+        }),
+        _ => None,
+    };
+    options.vendor_id = args.vendor_id.clone();
+    options.redirect_uri = args.redirect_uri.clone();
+    options.scope = args.scope.clone();
+    options.console_pkce = args.pkce.as_deref().map(|p| p == "on");
+    options.reciprocal = args.reciprocal;
+    options.budget = Duration::from_millis(args.budget_ms);
+    options.timeout = Duration::from_secs(args.timeout_seconds.max(1));
+    Ok(options)
 }
 
 fn hash_password() -> ExitCode {

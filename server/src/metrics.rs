@@ -46,6 +46,11 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CauseLabels {
+    cause: &'static str,
+}
+
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// The server's metrics. Cheap to clone.
@@ -57,6 +62,7 @@ pub struct Metrics {
     grants: Family<GrantLabels, Counter>,
     logins: Family<OutcomeLabels, Counter>,
     authorize_errors: Family<OutcomeLabels, Counter>,
+    linking_failures: Family<CauseLabels, Counter>,
     panics: Counter,
     audit: Family<AuditLabels, Counter>,
     app_to_app: Family<OutcomeLabels, Counter>,
@@ -99,6 +105,12 @@ impl Metrics {
             "Refused authorization requests by OAuth error code",
             authorize_errors.clone(),
         );
+        let linking_failures = Family::<CauseLabels, Counter>::default();
+        registry.register(
+            "linking_failures",
+            "Failed linking steps by cause (the flight recorder's hint ids)",
+            linking_failures.clone(),
+        );
         let panics = Counter::default();
         registry.register(
             "handler_panics",
@@ -124,6 +136,7 @@ impl Metrics {
             grants,
             logins,
             authorize_errors,
+            linking_failures,
             panics,
             audit,
             app_to_app,
@@ -168,6 +181,13 @@ impl Metrics {
     pub fn app_to_app(&self, outcome: &'static str) {
         self.app_to_app
             .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Counts a failed linking step by its cause.
+    pub fn linking_failure(&self, cause: &'static str) {
+        self.linking_failures
+            .get_or_create(&CauseLabels { cause })
             .inc();
     }
 

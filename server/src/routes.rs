@@ -57,6 +57,9 @@ pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 /// Admin port: Prometheus metrics.
 pub const METRICS: &str = "/metrics";
+/// Admin port: the last linking attempts per client, with hints (JSON, or
+/// a page for a browser).
+pub const FLIGHT_RECORDER: &str = "/flight-recorder";
 
 /// `base` (the public URL) joined with `path`.
 pub fn url(base: &url::Url, path: &str) -> String {

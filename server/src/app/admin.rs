@@ -1,7 +1,9 @@
-//! The admin listener's endpoints: liveness, readiness, metrics.
+//! The admin listener's endpoints: liveness, readiness, metrics, and the
+//! flight recorder.
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,6 +18,7 @@ impl AppState {
             .route(routes::HEALTHZ, get(|| async { "ok\n" }))
             .route(routes::READYZ, get(readyz))
             .route(routes::METRICS, get(metrics_text))
+            .route(routes::FLIGHT_RECORDER, get(flight_recorder))
             .with_state(self.clone())
     }
 }
@@ -39,4 +42,35 @@ async fn metrics_text(State(app): State<AppState>) -> Response {
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     response
+}
+
+#[derive(serde::Deserialize)]
+struct FlightQuery {
+    client_id: Option<String>,
+}
+
+/// The flight recorder as JSON, or as a page when a browser asks.
+async fn flight_recorder(
+    State(app): State<AppState>,
+    Query(query): Query<FlightQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let snapshot = app.flight_recorder.snapshot(query.client_id.as_deref());
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        let mut response = crate::flight_recorder::page(&snapshot).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return response;
+    }
+    let clients: serde_json::Map<String, serde_json::Value> = snapshot
+        .into_iter()
+        .map(|(id, entries)| (id, serde_json::to_value(entries).unwrap_or_default()))
+        .collect();
+    axum::Json(serde_json::json!({ "clients": clients })).into_response()
 }

@@ -13,6 +13,7 @@ use sha2::Sha256;
 use crate::app_to_app::AppToApp;
 use crate::clock::Clock;
 use crate::config::{Config, IdentityConfig, StoreConfig};
+use crate::flight_recorder::{self, FlightRecorder};
 use crate::identity::IdentityProvider;
 use crate::identity::ldap::{LdapDirectory, LdapSetupError};
 use crate::identity::oidc::UpstreamOidc;
@@ -97,6 +98,8 @@ pub struct Shared {
     pub clock: Clock,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// The last linking attempts per client, for the admin port.
+    pub flight_recorder: FlightRecorder,
     /// The RFC 8414 metadata document, rendered once.
     pub(crate) metadata: Bytes,
     issuer: String,
@@ -192,6 +195,10 @@ impl AppState {
             .as_str()
             .trim_end_matches('/')
             .to_owned();
+        let flight_recorder = FlightRecorder::new(
+            config.clients.iter().map(|c| c.client_id.as_str()),
+            flight_recorder::DEFAULT_CAPACITY,
+        );
         Ok(AppState(Arc::new(Shared {
             config,
             clients,
@@ -203,6 +210,7 @@ impl AppState {
             app_to_app,
             clock,
             metrics: Metrics::new(),
+            flight_recorder,
             metadata,
             issuer,
         })))

@@ -132,7 +132,9 @@ impl ClientRegistry {
 
 /// Decodes `Authorization: Basic` credentials. RFC 6749 2.3.1 says the id and
 /// secret are form-urlencoded before base64, so they are decoded after.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+pub(crate) fn basic_credentials(
+    headers: &HeaderMap,
+) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };

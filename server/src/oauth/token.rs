@@ -8,11 +8,15 @@ use axum::extract::State;
 use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
 
+use std::time::{Duration, Instant};
+
+use super::clients::basic_credentials;
 use super::error::{ErrorCode, OAuthError};
 use super::form::Params;
 use super::grants::{self, GrantContext, TokenResponse};
 use crate::app::AppState;
 use crate::config::GrantType;
+use crate::flight_recorder::{ClientAuth, Entry, Step};
 use crate::web::login::client_ip;
 
 /// `POST /oauth/token`.
@@ -22,6 +26,7 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let started = Instant::now();
     let remote_addr = client_ip(&app, &extensions, &headers);
     let (grant, result) = handle(&app, &headers, &body, remote_addr).await;
     let outcome = match &result {
@@ -30,10 +35,54 @@ pub async fn token(
     };
     app.metrics
         .grant(grant.map_or("unknown", GrantType::as_str), outcome);
+    // Code exchanges are linking attempts; failures of any grant explain an
+    // unlink. Successful refreshes and client_credentials stay off the
+    // recorder (and off the hot path).
+    if grant == Some(GrantType::AuthorizationCode) || result.is_err() {
+        record(&app, &headers, &body, grant, &result, started.elapsed());
+    }
     match result {
         Ok(tokens) => tokens.into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// What the flight recorder keeps of a token request: how the client
+/// authenticated and whether a PKCE verifier came, never their values.
+fn record(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    grant: Option<GrantType>,
+    result: &Result<TokenResponse, OAuthError>,
+    latency: Duration,
+) {
+    let params = Params::from_form(headers, body).ok();
+    let param = |name: &str| params.as_ref().and_then(|p| p.get(name));
+    let basic = basic_credentials(headers).ok().flatten();
+    let (client_id, client_auth) = match (&basic, param("client_secret")) {
+        (Some((id, _)), _) => (id.as_str(), ClientAuth::Basic),
+        (None, Some(_)) => (param("client_id").unwrap_or_default(), ClientAuth::Body),
+        (None, None) => (param("client_id").unwrap_or_default(), ClientAuth::None),
+    };
+    let mut entry = match result {
+        Ok(_) => Entry::new(app.clock.now(), Step::Token, "ok"),
+        Err(e) => {
+            let mut entry = Entry::new(app.clock.now(), Step::Token, e.code.as_str());
+            entry.error_description = Some(Entry::clip(&e.description));
+            entry
+        }
+    };
+    entry.grant_type = grant
+        .map(|g| g.as_str().to_owned())
+        .or_else(|| param("grant_type").map(Entry::clip));
+    entry.redirect_uri = param("redirect_uri").map(Entry::clip);
+    if grant == Some(GrantType::AuthorizationCode) {
+        entry.pkce = Some(param("code_verifier").is_some());
+    }
+    entry.client_auth = Some(client_auth);
+    entry.latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+    app.flight_recorder.record(&app.metrics, client_id, entry);
 }
 
 async fn handle(

@@ -279,6 +279,15 @@ pub async fn app_user_token(server: &TestServer, user: (&str, &str)) -> String {
         .to_owned()
 }
 
+/// Whether [`TestServer::start_at`] runs the config check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// As the binary does.
+    Yes,
+    /// Serve what the check would refuse.
+    No,
+}
+
 /// A server running in this process on loopback.
 pub struct TestServer {
     /// `http://127.0.0.1:<port>`.
@@ -324,16 +333,32 @@ impl TestServer {
     }
 
     /// Starts with a given config (its files under `dir`).
-    pub async fn start_config(mut config: Config, dir: tempfile::TempDir) -> TestServer {
+    pub async fn start_config(config: Config, dir: tempfile::TempDir) -> TestServer {
+        TestServer::start_at(config, dir, None, Checked::Yes).await
+    }
+
+    /// Starts with a given config, announcing `public_url` (a host name the
+    /// test maps to the listener) instead of the listener's own URL. With
+    /// [`Checked::No`] the config check is skipped, to serve a setting it
+    /// refuses: tools that must recognise such servers (the doctor) need one.
+    pub async fn start_at(
+        mut config: Config,
+        dir: tempfile::TempDir,
+        public_url: Option<Url>,
+        checked: Checked,
+    ) -> TestServer {
         let listeners = Listeners::bind(&config.server).expect("bind");
         let scheme = if config.server.tls.is_some() {
             "https"
         } else {
             "http"
         };
-        config.server.public_url =
-            Url::parse(&format!("{scheme}://{}", listeners.public_addr())).expect("public url");
-        config.validate().expect("test config is valid");
+        config.server.public_url = public_url.unwrap_or_else(|| {
+            Url::parse(&format!("{scheme}://{}", listeners.public_addr())).expect("public url")
+        });
+        if checked == Checked::Yes {
+            config.validate().expect("test config is valid");
+        }
         let store = open_store(&config.store).await.expect("open store");
         let app = AppState::new(config, store, Clock::default()).expect("app");
         let running = server::serve(app.clone(), listeners).await.expect("serve");
@@ -449,51 +474,7 @@ pub fn authorize_url(server: &TestServer, pkce: &Pkce, state: &str, scope: &str)
     url.into()
 }
 
-/// The value of a hidden input in `html`.
-pub fn hidden_field(html: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker)? + marker.len();
-    let end = start + html[start..].find('"')?;
-    Some(unescape_html(&html[start..end]))
-}
-
-/// Decodes the character references an HTML escaper produces: named
-/// (`&amp;`), decimal (`&#38;`) and hexadecimal (`&#x26;`).
-fn unescape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        let Some(end) = rest.find(';') else { break };
-        let entity = &rest[1..end];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            _ => entity
-                .strip_prefix("#x")
-                .or_else(|| entity.strip_prefix("#X"))
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        match decoded {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
+pub use crate::doctor::html::hidden_field;
 
 /// The query parameters of a redirect's `Location`.
 pub fn location_params(response: &reqwest::Response) -> Vec<(String, String)> {

@@ -15,6 +15,7 @@ use super::consent::proceed;
 use super::login::sign_in;
 use super::pages;
 use crate::app::AppState;
+use crate::flight_recorder::{Entry, Step};
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, redirect_with};
 use crate::oauth::form::Params;
 use crate::store::StoreError;
@@ -44,7 +45,27 @@ pub(super) const EXPIRED: &str = "This page expired. Please try again.";
 pub(super) fn parse_request(app: &AppState, raw: &[u8]) -> Result<AuthorizationRequest, Response> {
     let params = Params::parse(raw)
         .map_err(|e| pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description))?;
-    AuthorizationRequest::validate(&params, &app.clients).map_err(|e| refuse(app, e))
+    AuthorizationRequest::validate(&params, &app.clients).map_err(|e| {
+        record_refusal(app, &params, &e);
+        refuse(app, e)
+    })
+}
+
+/// What the flight recorder keeps of a refused request: never the state.
+fn record_refusal(app: &AppState, params: &Params, error: &AuthorizeError) {
+    let (outcome, description) = match error {
+        AuthorizeError::Untrusted(message) => ("untrusted_request", message.as_str()),
+        AuthorizeError::Redirect { error, .. } => (error.code.as_str(), error.description.as_ref()),
+    };
+    let mut entry = Entry::new(app.clock.now(), Step::Authorize, outcome);
+    entry.error_description = Some(Entry::clip(description));
+    entry.redirect_uri = params.get("redirect_uri").map(Entry::clip);
+    entry.pkce = Some(params.get("code_challenge").is_some());
+    app.flight_recorder.record(
+        &app.metrics,
+        params.get("client_id").unwrap_or_default(),
+        entry,
+    );
 }
 
 #[allow(clippy::result_large_err)]

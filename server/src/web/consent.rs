@@ -13,6 +13,7 @@ use super::pages::{self, ConsentPage};
 use super::session::LoginSession;
 use crate::app::{AppState, Login};
 use crate::audit::{Audit, AuditEvent};
+use crate::flight_recorder::{Entry, Step};
 use crate::oauth::authorize::{AuthorizationRequest, redirect_with};
 use crate::oauth::error::ErrorCode;
 use crate::oauth::scope;
@@ -177,6 +178,11 @@ pub(crate) async fn store_code(
         .client(request.client.id())
         .user(user_id)
         .emit(&app.metrics);
+    let mut entry = Entry::new(now, Step::CodeIssued, "ok");
+    entry.redirect_uri = Some(Entry::clip(&request.redirect_uri));
+    entry.pkce = Some(request.code_challenge.is_some());
+    app.flight_recorder
+        .record(&app.metrics, request.client.id(), entry);
     Ok(code)
 }
 
