@@ -7,6 +7,7 @@
 //! them.
 
 pub mod app;
+pub mod ca_bundle;
 pub mod clock;
 pub mod dev;
 pub mod identity;
