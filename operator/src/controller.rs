@@ -21,7 +21,7 @@ use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
@@ -124,6 +124,9 @@ fn key(asl: &AlexaSkillLink) -> String {
     format!("{}/{}", asl.namespace().unwrap_or_default(), asl.name_any())
 }
 
+/// How long triggers of one resource are gathered before it is reconciled.
+pub const DEBOUNCE: Duration = Duration::from_millis(500);
+
 /// Reconciles one resource.
 pub async fn reconcile(asl: Arc<AlexaSkillLink>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
@@ -218,9 +221,7 @@ async fn write_status(
             },
         );
     }
-    let before = ready_of(current);
-    let after = ready_of(Some(desired));
-    if before != after
+    if announces(ready_of(current), ready_of(Some(desired)))
         && let Some(ready) = desired.conditions.iter().find(|c| c.type_ == "Ready")
     {
         let type_ = if ready.status == "True" || ready.reason == reasons::DEPLOYMENT_NOT_AVAILABLE {
@@ -243,6 +244,21 @@ async fn write_status(
         }
     }
     Ok(())
+}
+
+/// Whether a change of the Ready condition's (status, reason) is worth an
+/// event: every flip and every new reason, except a new link starting to
+/// wait for its pods. That first status is no news (the Deployment's own
+/// events tell the rollout), and at a thousand links it would be a
+/// thousand writes; a new link that is invalid still gets its Warning.
+pub fn announces(before: Option<(String, String)>, after: Option<(String, String)>) -> bool {
+    match (&before, &after) {
+        _ if before == after => false,
+        (None, Some((status, reason))) => {
+            !(status == "False" && reason == reasons::DEPLOYMENT_NOT_AVAILABLE)
+        }
+        _ => true,
+    }
 }
 
 /// The resource with its status as it is now: the one we last wrote, when
@@ -390,13 +406,30 @@ pub async fn run(
     }
     let ours =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
-    let controller = Controller::new(
+    // The resources themselves: the cache sees every change, but only a
+    // new generation (a spec change, a deletion) triggers a reconcile. A
+    // status write, ours above all, changes nothing to reconcile: without
+    // the filter each one came back as a reconcile of a dozen reads.
+    let (reader, writer) = kube::runtime::reflector::store::<Guarded>();
+    let links = watcher::watcher(
         api::<Guarded>(&client, &namespace),
         watcher::Config::default(),
-    );
+    )
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(predicates::generation, Default::default());
+    let controller = Controller::for_stream(links, reader);
     let store = controller.store();
     let mut controller = controller
-        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
+        .with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency(ctx.concurrency)
+                // A new link's children announce themselves one by one as
+                // they are applied: gathered, they cost one more reconcile
+                // instead of several.
+                .debounce(DEBOUNCE),
+        )
         .owns(api::<Deployment>(&client, &namespace), ours.clone())
         .owns(api::<Service>(&client, &namespace), ours.clone())
         .owns(api::<ServiceAccount>(&client, &namespace), ours.clone())

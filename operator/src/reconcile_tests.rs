@@ -15,6 +15,7 @@ use tower_test::mock;
 
 use crate::build::Capabilities;
 use crate::build::testing::fixture;
+use crate::conditions::reasons;
 use crate::controller::{Context, backoff, error_policy, reconcile};
 use crate::crd::AlexaSkillLink;
 use crate::metrics::Metrics;
@@ -136,7 +137,8 @@ fn calls(api: &Arc<Mutex<FakeApi>>) -> Vec<String> {
     std::mem::take(&mut api.lock().expect("lock").calls)
 }
 
-/// Every read and write a first reconcile of the minimal fixture makes.
+/// Every read and write a first reconcile of the minimal fixture makes: no
+/// event, since a new link waiting for its pods is no news.
 fn first_reconcile_calls() -> Vec<String> {
     [
         format!("GET {NS}/secrets/minimal-alexa-client"),
@@ -160,7 +162,6 @@ fn first_reconcile_calls() -> Vec<String> {
         format!("PATCH {NET}/ingresses/minimal"),
         format!("GET {NET}/networkpolicies/minimal"),
         format!("PATCH {ASL}/minimal/status"),
-        "POST /apis/events.k8s.io/v1/namespaces/skills/events".to_owned(),
     ]
     .to_vec()
 }
@@ -177,7 +178,7 @@ async fn run(
 }
 
 #[tokio::test]
-async fn first_reconcile_applies_every_child_then_writes_status_and_one_event() {
+async fn first_reconcile_applies_every_child_then_writes_status_once() {
     let api = fake_with_secrets();
     let asl = fixture("minimal.yaml");
     let action = run(&asl, &api).await.expect("reconciles");
@@ -397,4 +398,25 @@ async fn a_stale_cache_does_not_write_the_same_status_or_event_twice() {
         .collect();
     assert!(writes.is_empty(), "stale cache caused writes: {writes:?}");
     assert_eq!(ctx.metrics.total_writes(), after_first);
+}
+
+#[test]
+fn events_mark_flips_and_problems_but_not_a_new_link_waiting_for_pods() {
+    use crate::controller::announces;
+    let r = |s: &str, reason: &str| Some((s.to_owned(), reason.to_owned()));
+    let waiting = r("False", reasons::DEPLOYMENT_NOT_AVAILABLE);
+    assert!(!announces(None, waiting.clone()), "a new link: no event");
+    assert!(
+        announces(None, r("False", reasons::SECRET_MISSING)),
+        "a new invalid link"
+    );
+    assert!(
+        announces(waiting.clone(), r("True", reasons::AVAILABLE)),
+        "first Ready"
+    );
+    assert!(
+        announces(r("True", reasons::AVAILABLE), waiting.clone()),
+        "lost its pods"
+    );
+    assert!(!announces(waiting.clone(), waiting), "no change");
 }

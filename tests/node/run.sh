@@ -276,7 +276,8 @@ d = yaml.safe_load(sys.stdin)
 d["spec"]["host"] = "dynamodb.example.com"
 d["spec"]["storage"]["dynamodb"].update(endpoint=sys.argv[1], tableName="alexa-link-node-e2e")
 d["spec"]["replicas"] = 1   # scaled to 3 below, as in the example
-print(yaml.safe_dump(d))' "http://$BRIDGE_IP:$DYNAMO_PORT" | k -n "$NS" apply -f - >/dev/null
+print(yaml.safe_dump(d))' "http://$BRIDGE_IP:$DYNAMO_PORT" >"$TMP/dynamodb.yaml"
+k -n "$NS" apply -f "$TMP/dynamodb.yaml" >/dev/null
 k -n "$NS" wait --for=condition=Ready asl/dynamodb --timeout=180s >/dev/null || fail "dynamodb link not Ready"
 DYN_READY_MS=$(( $(now_ms) - t0 ))
 t0=$(now_ms)
@@ -460,6 +461,18 @@ k -n "$NS" get pvc minimal-data >/dev/null || fail "Retain: minimal-data was del
 k -n "$NS" get secret minimal-keys >/dev/null || fail "Retain: minimal-keys was deleted"
 wait_for 60 "Delete: mutual-data collected" bash -c "! kubectl -n $NS get pvc mutual-data"
 ok "deleting links removes their pods and children; Retain (minimal) keeps the claim and keys, Delete (mutual) removes the claim"
+
+# Retain with DynamoDB: the table's items outlive the link, and the same
+# link made again (same table, its kept keys Secret) serves the grants made
+# before: the refresh token issued by the deleted link still refreshes.
+k -n "$NS" get secret dynamodb-keys >/dev/null || fail "Retain: dynamodb-keys was deleted"
+k -n "$NS" apply -f "$TMP/dynamodb.yaml" >/dev/null
+k -n "$NS" wait --for=condition=Ready asl/dynamodb --timeout=120s >/dev/null || fail "re-created dynamodb link not Ready"
+FLOW_HOST=dynamodb.example.com FLOW_PORT=443 FLOW_ADDR=$(svc_ip "$NS" dynamodb)
+wait_for 20 "the re-created dynamodb link answers" fcurl -f https://dynamodb.example.com/.well-known/oauth-authorization-server
+[ "$(alexa_refresh alexa-skill "$DYN_SECRET" "$TMP/dyn")" = 200 ] || fail "Retain: the re-created link cannot refresh the old grant: $(cat "$TMP/dyn.refreshed.json")"
+[ "$(introspect_active alexa-skill "$DYN_SECRET" "$(cat "$TMP/dyn.access")")" = true ] || fail "Retain: introspection after re-creation"
+ok "Retain with DynamoDB: the link deleted and made again (same table, kept keys) refreshes the grant the deleted one issued"
 
 # --- the README's cluster quickstart, as it stands, image import included ------------------------
 # One operator at a time: the suite's release goes first.
