@@ -28,6 +28,7 @@ use serde_json::json;
 use crate::apply::{ApplyError, apply_all};
 use crate::build::deployment::ServerImage;
 use crate::build::{self, Capabilities, keys_secret::random_key};
+use crate::child_cache::ChildCache;
 use crate::conditions::reasons;
 use crate::crd::{AlexaSkillLink, AlexaSkillLinkStatus};
 use crate::labels::{MANAGER, Names};
@@ -85,6 +86,8 @@ pub struct Context {
     /// version when the next reconcile starts, and must not make the
     /// operator write the same status (and event) twice.
     pub written: Mutex<HashMap<String, Written>>,
+    /// What the children's watches last saw (lets apply skip reads).
+    pub children: ChildCache,
 }
 
 /// A status the operator wrote.
@@ -116,6 +119,7 @@ impl Context {
             concurrency: 32,
             server_image: ServerImage::default(),
             written: Mutex::new(HashMap::new()),
+            children: ChildCache::default(),
         }
     }
 }
@@ -170,7 +174,15 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
             (s, action)
         }
         Ok(children) => {
-            let deployment = apply_all(&ctx.client, &ctx.metrics, ctx.caps, asl, &children).await?;
+            let deployment = apply_all(
+                &ctx.client,
+                &ctx.metrics,
+                &ctx.children,
+                ctx.caps,
+                asl,
+                &children,
+            )
+            .await?;
             let s = status::desired(
                 asl,
                 &Outcome::Applied {
@@ -384,6 +396,38 @@ pub fn referencing(store: &Store<Guarded>, namespace: &str, name: &str) -> Vec<O
         .collect()
 }
 
+/// The watch of one child kind (ours only, by label), feeding the child
+/// cache before it triggers the owners' reconciles.
+fn owned<K>(
+    ctx: &Arc<Context>,
+    client: &Client,
+    namespace: &Option<String>,
+    ours: &watcher::Config,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let api = match namespace {
+        Some(ns) => Api::<K>::namespaced(client.clone(), ns),
+        None => Api::<K>::all(client.clone()),
+    };
+    let ctx = ctx.clone();
+    watcher::watcher(api, ours.clone())
+        .default_backoff()
+        .inspect(move |e| {
+            if let Ok(e) = e {
+                ctx.children.observe(&K::kind(&()), e);
+            }
+        })
+        .touched_objects()
+}
+
 /// Runs the controller until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
@@ -430,32 +474,40 @@ pub async fn run(
                 // instead of several.
                 .debounce(DEBOUNCE),
         )
-        .owns(api::<Deployment>(&client, &namespace), ours.clone())
-        .owns(api::<Service>(&client, &namespace), ours.clone())
-        .owns(api::<ServiceAccount>(&client, &namespace), ours.clone())
-        .owns(api::<ConfigMap>(&client, &namespace), ours.clone())
-        .owns(
-            api::<PersistentVolumeClaim>(&client, &namespace),
-            ours.clone(),
-        )
-        .owns(api::<Ingress>(&client, &namespace), ours.clone())
-        .owns(api::<NetworkPolicy>(&client, &namespace), ours.clone());
+        .owns_stream(owned::<Deployment>(&ctx, &client, &namespace, &ours))
+        .owns_stream(owned::<Service>(&ctx, &client, &namespace, &ours))
+        .owns_stream(owned::<ServiceAccount>(&ctx, &client, &namespace, &ours))
+        .owns_stream(owned::<ConfigMap>(&ctx, &client, &namespace, &ours))
+        .owns_stream(owned::<PersistentVolumeClaim>(
+            &ctx, &client, &namespace, &ours,
+        ))
+        .owns_stream(owned::<Ingress>(&ctx, &client, &namespace, &ours))
+        .owns_stream(owned::<NetworkPolicy>(&ctx, &client, &namespace, &ours));
     if ctx.caps.pdb_v1 {
-        controller = controller.owns(
-            api::<PodDisruptionBudget>(&client, &namespace),
-            ours.clone(),
-        );
+        controller = controller.owns_stream(owned::<PodDisruptionBudget>(
+            &ctx, &client, &namespace, &ours,
+        ));
     }
     // Referenced Secrets: metadata only, so Secret values are never cached.
+    // (The generated `<name>-keys` Secrets are among them: the same watch
+    // feeds the child cache.)
+    let cache = ctx.clone();
+    let secrets = watcher::watcher(
+        api::<PartialObjectMeta<Secret>>(&client, &namespace),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .inspect(move |e| {
+        if let Ok(e) = e {
+            cache.children.observe("Secret", e);
+        }
+    })
+    .touched_objects();
     controller
-        .watches(
-            api::<PartialObjectMeta<Secret>>(&client, &namespace),
-            watcher::Config::default(),
-            move |secret| {
-                let ns = secret.namespace().unwrap_or_default();
-                referencing(&store, &ns, &secret.name_any())
-            },
-        )
+        .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
+            let ns = secret.namespace().unwrap_or_default();
+            referencing(&store, &ns, &secret.name_any())
+        })
         .graceful_shutdown_on(shutdown)
         .run(reconcile_guarded, error_policy_guarded, ctx)
         .for_each(|result| async move {

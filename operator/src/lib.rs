@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod apply;
 pub mod build;
+pub mod child_cache;
 pub mod conditions;
 pub mod controller;
 pub mod crd;

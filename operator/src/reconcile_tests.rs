@@ -34,6 +34,8 @@ struct FakeApi {
     objects: BTreeMap<String, Value>,
     calls: Vec<String>,
     failing: Vec<String>,
+    /// The last resourceVersion handed out (every write gets a new one).
+    version: u64,
 }
 
 fn status(code: StatusCode, reason: &str) -> Response<Body> {
@@ -74,7 +76,10 @@ async fn serve(mut handle: mock::Handle<Request<Body>, Response<Body>>, api: Arc
                 api.objects.insert(main.to_owned(), whole.clone());
                 ok(&whole)
             } else {
+                let mut v = v;
                 if method == Method::PATCH {
+                    api.version += 1;
+                    v["metadata"]["resourceVersion"] = json!(api.version.to_string());
                     api.objects.insert(path.clone(), v.clone());
                 }
                 ok(&v)
@@ -419,4 +424,93 @@ fn events_mark_flips_and_problems_but_not_a_new_link_waiting_for_pods() {
         "lost its pods"
     );
     assert!(!announces(waiting.clone(), waiting), "no change");
+}
+
+/// What the children's watches would deliver: every child the fake holds,
+/// and every watched kind listed.
+fn watches_show(ctx: &Context, api: &Arc<Mutex<FakeApi>>) {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::{
+        ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+    };
+    use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    use kube::Resource;
+    use kube::runtime::watcher::Event;
+    fn show<K: Resource<DynamicType = ()> + serde::de::DeserializeOwned>(
+        ctx: &Context,
+        objects: &BTreeMap<String, Value>,
+        path: &str,
+    ) {
+        let kind = K::kind(&());
+        ctx.children.observe::<K>(&kind, &Event::Init);
+        for (p, v) in objects.range(path.to_owned()..) {
+            if !p.starts_with(path) {
+                break;
+            }
+            let o: K = serde_json::from_value(v.clone()).expect("child");
+            ctx.children.observe(&kind, &Event::InitApply(o));
+        }
+        ctx.children.observe::<K>(&kind, &Event::InitDone);
+    }
+    let objects = api.lock().expect("lock").objects.clone();
+    show::<ServiceAccount>(ctx, &objects, &format!("{NS}/serviceaccounts/"));
+    show::<Secret>(ctx, &objects, &format!("{NS}/secrets/"));
+    show::<ConfigMap>(ctx, &objects, &format!("{NS}/configmaps/"));
+    show::<PersistentVolumeClaim>(ctx, &objects, &format!("{NS}/persistentvolumeclaims/"));
+    show::<Deployment>(ctx, &objects, &format!("{APPS}/deployments/"));
+    show::<Service>(ctx, &objects, &format!("{NS}/services/"));
+    show::<PodDisruptionBudget>(ctx, &objects, &format!("{PDBS}/"));
+    show::<Ingress>(ctx, &objects, &format!("{NET}/ingresses/"));
+    show::<NetworkPolicy>(ctx, &objects, &format!("{NET}/networkpolicies/"));
+}
+
+#[tokio::test]
+async fn children_the_watches_show_unchanged_are_not_read_again() {
+    let api = fake_with_secrets();
+    let mut asl = fixture("minimal.yaml");
+    let (ctx, server) = context(&api);
+    reconcile(Arc::new(asl.clone()), ctx.clone())
+        .await
+        .expect("first");
+    calls(&api);
+    let stored = api.lock().expect("lock").objects[&format!("{ASL}/minimal")].clone();
+    asl.status = Some(serde_json::from_value(stored["status"].clone()).expect("status"));
+    watches_show(&ctx, &api);
+
+    // Only the referenced Secrets, the Deployment (its status is the
+    // link's) and the unwatched cert-manager kind are read.
+    reconcile(Arc::new(asl.clone()), ctx.clone())
+        .await
+        .expect("second");
+    assert_eq!(
+        calls(&api),
+        [
+            format!("GET {NS}/secrets/minimal-alexa-client"),
+            format!("GET {NS}/secrets/minimal-users"),
+            format!("GET {NS}/secrets/minimal-keys"),
+            format!("GET {CERTS}/minimal-tls"),
+            format!("GET {APPS}/deployments/minimal"),
+        ]
+    );
+
+    // A child deleted by hand is seen by its watch, read and made again.
+    api.lock()
+        .expect("lock")
+        .objects
+        .remove(&format!("{NS}/configmaps/minimal-config"));
+    watches_show(&ctx, &api);
+    reconcile(Arc::new(asl), ctx.clone()).await.expect("third");
+    server.abort();
+    let seen = calls(&api);
+    assert!(
+        seen.contains(&format!("GET {NS}/configmaps/minimal-config"))
+            && seen.contains(&format!("PATCH {NS}/configmaps/minimal-config")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter().filter(|c| !c.starts_with("GET ")).count(),
+        1,
+        "only the ConfigMap is written: {seen:?}"
+    );
 }
