@@ -21,7 +21,7 @@ use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, predicates, watcher};
+use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
@@ -451,7 +451,8 @@ pub async fn run(
     let ours =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
     // The resources themselves: the cache sees every change, but only a
-    // new generation (a spec change, a deletion) triggers a reconcile. A
+    // new generation (a spec change, a deletion) or new annotations or
+    // labels (`kubectl annotate` to ask for a reconcile now) trigger one. A
     // status write, ours above all, changes nothing to reconcile: without
     // the filter each one came back as a reconcile of a dozen reads.
     let (reader, writer) = kube::runtime::reflector::store::<Guarded>();
@@ -462,7 +463,12 @@ pub async fn run(
     .default_backoff()
     .reflect(writer)
     .applied_objects()
-    .predicate_filter(predicates::generation, Default::default());
+    .predicate_filter(
+        predicates::generation
+            .combine(predicates::annotations)
+            .combine(predicates::labels),
+        Default::default(),
+    );
     let controller = Controller::for_stream(links, reader);
     let store = controller.store();
     let mut controller = controller
