@@ -3,7 +3,8 @@
 //!
 //! Each applied child carries a hash of what was applied. A child whose
 //! hash already matches is not applied again, so a reconcile that changes
-//! nothing sends no write (only reads).
+//! nothing sends no write; and a child the watches show unchanged since the
+//! operator last saw that hash on it is not even read ([`ChildCache`]).
 
 use std::fmt::Debug;
 
@@ -20,6 +21,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use crate::build::{self, Capabilities, Children};
+use crate::child_cache::{self, ChildCache};
 use crate::crd::AlexaSkillLink;
 use crate::labels::{APPLIED_HASH_ANNOTATION, MANAGER, Names};
 use crate::metrics::Metrics;
@@ -63,6 +65,7 @@ pub enum ApplyError {
 pub async fn apply_all(
     client: &Client,
     metrics: &Metrics,
+    cache: &ChildCache,
     caps: Capabilities,
     asl: &AlexaSkillLink,
     children: &Children,
@@ -74,6 +77,7 @@ pub async fn apply_all(
     let a = Applier {
         client,
         metrics,
+        cache,
         ns: &ns,
         instance: asl.name_any(),
     };
@@ -120,8 +124,9 @@ pub async fn apply_all(
         // Without cert-manager installed the GET answers 404: nothing to do.
         None => a.remove_with(&cert_api, "Certificate", &names.tls).await?,
     }
+    // Read even when unchanged: its status is the link's status.
     let deployment = a
-        .ensure::<Deployment>("Deployment", deployment.clone())
+        .ensure_read::<Deployment>("Deployment", deployment.clone())
         .await?;
     a.ensure::<Service>("Service", service.clone()).await?;
     if caps.pdb_v1 {
@@ -161,6 +166,7 @@ pub async fn apply_all(
 struct Applier<'a> {
     client: &'a Client,
     metrics: &'a Metrics,
+    cache: &'a ChildCache,
     ns: &'a str,
     instance: String,
 }
@@ -173,7 +179,8 @@ pub fn applied_hash<K: Serialize>(obj: &K) -> String {
 }
 
 impl Applier<'_> {
-    async fn ensure<K>(&self, kind: &'static str, desired: K) -> Result<K, ApplyError>
+    /// Applies `desired` unless it is known to be there already.
+    async fn ensure<K>(&self, kind: &'static str, desired: K) -> Result<(), ApplyError>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
             + Clone
@@ -186,6 +193,37 @@ impl Applier<'_> {
     }
 
     async fn ensure_with<K>(
+        &self,
+        api: &Api<K>,
+        kind: &'static str,
+        desired: K,
+    ) -> Result<(), ApplyError>
+    where
+        K: Resource + Clone + Serialize + DeserializeOwned + Debug,
+    {
+        let key = child_cache::key(kind, self.ns, &desired.name_any());
+        if self.cache.up_to_date(&key, &applied_hash(&desired)) {
+            return Ok(());
+        }
+        self.apply_with(api, kind, desired).await.map(|_| ())
+    }
+
+    /// Applies `desired` if it changed; returns the child as the API
+    /// server has it (always read).
+    async fn ensure_read<K>(&self, kind: &'static str, desired: K) -> Result<K, ApplyError>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + Serialize
+            + DeserializeOwned
+            + Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), self.ns);
+        self.apply_with(&api, kind, desired).await
+    }
+
+    /// Reads the child; applies `desired` when its hash differs.
+    async fn apply_with<K>(
         &self,
         api: &Api<K>,
         kind: &'static str,
@@ -209,9 +247,12 @@ impl Applier<'_> {
                 name: name.clone(),
                 source,
             })?;
+        let key = child_cache::key(kind, self.ns, &name);
         if let Some(existing) = existing
             && existing.annotations().get(APPLIED_HASH_ANNOTATION) == Some(&hash)
         {
+            self.cache
+                .know(key, hash, existing.resource_version().unwrap_or_default());
             return Ok(existing);
         }
         let applied = api
@@ -227,6 +268,8 @@ impl Applier<'_> {
                 source,
             })?;
         self.metrics.api_write(kind, "apply");
+        self.cache
+            .know(key, hash, applied.resource_version().unwrap_or_default());
         Ok(applied)
     }
 
@@ -251,6 +294,12 @@ impl Applier<'_> {
     where
         K: Resource + Clone + DeserializeOwned + Debug,
     {
+        if self
+            .cache
+            .absent(kind, &child_cache::key(kind, self.ns, name))
+        {
+            return Ok(());
+        }
         let existing = match api.get_opt(name).await {
             Ok(e) => e,
             // An API the cluster does not serve (cert-manager not

@@ -21,7 +21,7 @@ use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
@@ -29,6 +29,7 @@ use crate::alexa_compat;
 use crate::apply::{ApplyError, apply_all};
 use crate::build::deployment::ServerImage;
 use crate::build::{self, Capabilities, keys_secret::random_key};
+use crate::child_cache::ChildCache;
 use crate::conditions::reasons;
 use crate::crd::{AlexaSkillLink, AlexaSkillLinkStatus};
 use crate::labels::{MANAGER, Names};
@@ -86,6 +87,8 @@ pub struct Context {
     /// version when the next reconcile starts, and must not make the
     /// operator write the same status (and event) twice.
     pub written: Mutex<HashMap<String, Written>>,
+    /// What the children's watches last saw (lets apply skip reads).
+    pub children: ChildCache,
 }
 
 /// A status the operator wrote.
@@ -117,6 +120,7 @@ impl Context {
             concurrency: 32,
             server_image: ServerImage::default(),
             written: Mutex::new(HashMap::new()),
+            children: ChildCache::default(),
         }
     }
 }
@@ -124,6 +128,9 @@ impl Context {
 fn key(asl: &AlexaSkillLink) -> String {
     format!("{}/{}", asl.namespace().unwrap_or_default(), asl.name_any())
 }
+
+/// How long triggers of one resource are gathered before it is reconciled.
+pub const DEBOUNCE: Duration = Duration::from_millis(500);
 
 /// Reconciles one resource.
 pub async fn reconcile(asl: Arc<AlexaSkillLink>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -168,7 +175,15 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
             (s, action)
         }
         Ok(children) => {
-            let deployment = apply_all(&ctx.client, &ctx.metrics, ctx.caps, asl, &children).await?;
+            let deployment = apply_all(
+                &ctx.client,
+                &ctx.metrics,
+                &ctx.children,
+                ctx.caps,
+                asl,
+                &children,
+            )
+            .await?;
             let alexa = alexa_compat::assess(&asl.spec, &resolved, &[], now.0.as_second());
             let s = status::desired(
                 asl,
@@ -221,9 +236,7 @@ async fn write_status(
             },
         );
     }
-    let before = ready_of(current);
-    let after = ready_of(Some(desired));
-    if before != after
+    if announces(ready_of(current), ready_of(Some(desired)))
         && let Some(ready) = desired.conditions.iter().find(|c| c.type_ == "Ready")
     {
         let type_ = if ready.status == "True" || ready.reason == reasons::DEPLOYMENT_NOT_AVAILABLE {
@@ -246,6 +259,21 @@ async fn write_status(
         }
     }
     Ok(())
+}
+
+/// Whether a change of the Ready condition's (status, reason) is worth an
+/// event: every flip and every new reason, except a new link starting to
+/// wait for its pods. That first status is no news (the Deployment's own
+/// events tell the rollout), and at a thousand links it would be a
+/// thousand writes; a new link that is invalid still gets its Warning.
+pub fn announces(before: Option<(String, String)>, after: Option<(String, String)>) -> bool {
+    match (&before, &after) {
+        _ if before == after => false,
+        (None, Some((status, reason))) => {
+            !(status == "False" && reason == reasons::DEPLOYMENT_NOT_AVAILABLE)
+        }
+        _ => true,
+    }
 }
 
 /// The resource with its status as it is now: the one we last wrote, when
@@ -371,6 +399,38 @@ pub fn referencing(store: &Store<Guarded>, namespace: &str, name: &str) -> Vec<O
         .collect()
 }
 
+/// The watch of one child kind (ours only, by label), feeding the child
+/// cache before it triggers the owners' reconciles.
+fn owned<K>(
+    ctx: &Arc<Context>,
+    client: &Client,
+    namespace: &Option<String>,
+    ours: &watcher::Config,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let api = match namespace {
+        Some(ns) => Api::<K>::namespaced(client.clone(), ns),
+        None => Api::<K>::all(client.clone()),
+    };
+    let ctx = ctx.clone();
+    watcher::watcher(api, ours.clone())
+        .default_backoff()
+        .inspect(move |e| {
+            if let Ok(e) = e {
+                ctx.children.observe(&K::kind(&()), e);
+            }
+        })
+        .touched_objects()
+}
+
 /// Runs the controller until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
@@ -393,39 +453,70 @@ pub async fn run(
     }
     let ours =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGER}"));
-    let controller = Controller::new(
+    // The resources themselves: the cache sees every change, but only a
+    // new generation (a spec change, a deletion) or new annotations or
+    // labels (`kubectl annotate` to ask for a reconcile now) trigger one. A
+    // status write, ours above all, changes nothing to reconcile: without
+    // the filter each one came back as a reconcile of a dozen reads.
+    let (reader, writer) = kube::runtime::reflector::store::<Guarded>();
+    let links = watcher::watcher(
         api::<Guarded>(&client, &namespace),
         watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(
+        predicates::generation
+            .combine(predicates::annotations)
+            .combine(predicates::labels),
+        Default::default(),
     );
+    let controller = Controller::for_stream(links, reader);
     let store = controller.store();
     let mut controller = controller
-        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.concurrency))
-        .owns(api::<Deployment>(&client, &namespace), ours.clone())
-        .owns(api::<Service>(&client, &namespace), ours.clone())
-        .owns(api::<ServiceAccount>(&client, &namespace), ours.clone())
-        .owns(api::<ConfigMap>(&client, &namespace), ours.clone())
-        .owns(
-            api::<PersistentVolumeClaim>(&client, &namespace),
-            ours.clone(),
+        .with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency(ctx.concurrency)
+                // A new link's children announce themselves one by one as
+                // they are applied: gathered, they cost one more reconcile
+                // instead of several.
+                .debounce(DEBOUNCE),
         )
-        .owns(api::<Ingress>(&client, &namespace), ours.clone())
-        .owns(api::<NetworkPolicy>(&client, &namespace), ours.clone());
+        .owns_stream(owned::<Deployment>(&ctx, &client, &namespace, &ours))
+        .owns_stream(owned::<Service>(&ctx, &client, &namespace, &ours))
+        .owns_stream(owned::<ServiceAccount>(&ctx, &client, &namespace, &ours))
+        .owns_stream(owned::<ConfigMap>(&ctx, &client, &namespace, &ours))
+        .owns_stream(owned::<PersistentVolumeClaim>(
+            &ctx, &client, &namespace, &ours,
+        ))
+        .owns_stream(owned::<Ingress>(&ctx, &client, &namespace, &ours))
+        .owns_stream(owned::<NetworkPolicy>(&ctx, &client, &namespace, &ours));
     if ctx.caps.pdb_v1 {
-        controller = controller.owns(
-            api::<PodDisruptionBudget>(&client, &namespace),
-            ours.clone(),
-        );
+        controller = controller.owns_stream(owned::<PodDisruptionBudget>(
+            &ctx, &client, &namespace, &ours,
+        ));
     }
     // Referenced Secrets: metadata only, so Secret values are never cached.
+    // (The generated `<name>-keys` Secrets are among them: the same watch
+    // feeds the child cache.)
+    let cache = ctx.clone();
+    let secrets = watcher::watcher(
+        api::<PartialObjectMeta<Secret>>(&client, &namespace),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .inspect(move |e| {
+        if let Ok(e) = e {
+            cache.children.observe("Secret", e);
+        }
+    })
+    .touched_objects();
     controller
-        .watches(
-            api::<PartialObjectMeta<Secret>>(&client, &namespace),
-            watcher::Config::default(),
-            move |secret| {
-                let ns = secret.namespace().unwrap_or_default();
-                referencing(&store, &ns, &secret.name_any())
-            },
-        )
+        .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
+            let ns = secret.namespace().unwrap_or_default();
+            referencing(&store, &ns, &secret.name_any())
+        })
         .graceful_shutdown_on(shutdown)
         .run(reconcile_guarded, error_policy_guarded, ctx)
         .for_each(|result| async move {

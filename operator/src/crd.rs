@@ -365,6 +365,13 @@ pub struct OidcIdentitySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 30))]
     pub request_timeout_seconds: Option<u64>,
+    /// The Secret key holding the PEM CA bundle trusted for the issuer's
+    /// certificate (discovery, keys and token requests) instead of the
+    /// public roots: a provider with a private CA, or an egress proxy that
+    /// re-signs TLS. Absent: the public roots. Mounted as a file; rotating
+    /// it rolls the pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle_ref: Option<SecretKeyRef>,
 }
 
 /// Login with Amazon settings for mutual account linking.
@@ -381,6 +388,13 @@ pub struct PartnerSpec {
     /// Overrides the region's LWA token endpoint (tests, egress proxies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
+    /// The Secret key holding the PEM CA bundle trusted for the token
+    /// endpoint's certificate instead of the public roots: an egress proxy
+    /// that re-signs TLS, or a `tokenUrl` with a private CA. Absent: the
+    /// public roots, which Amazon's endpoints chain to. Mounted as a file;
+    /// rotating it rolls the pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle_ref: Option<SecretKeyRef>,
     /// Scopes granted to the skill, reported with partner tokens.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,

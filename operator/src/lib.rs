@@ -11,6 +11,7 @@ pub mod admin;
 pub mod alexa_compat;
 pub mod apply;
 pub mod build;
+pub mod child_cache;
 pub mod conditions;
 pub mod controller;
 pub mod crd;

@@ -15,6 +15,7 @@ use tower_test::mock;
 
 use crate::build::Capabilities;
 use crate::build::testing::fixture;
+use crate::conditions::reasons;
 use crate::controller::{Context, backoff, error_policy, reconcile};
 use crate::crd::AlexaSkillLink;
 use crate::metrics::Metrics;
@@ -33,6 +34,8 @@ struct FakeApi {
     objects: BTreeMap<String, Value>,
     calls: Vec<String>,
     failing: Vec<String>,
+    /// The last resourceVersion handed out (every write gets a new one).
+    version: u64,
 }
 
 fn status(code: StatusCode, reason: &str) -> Response<Body> {
@@ -73,7 +76,10 @@ async fn serve(mut handle: mock::Handle<Request<Body>, Response<Body>>, api: Arc
                 api.objects.insert(main.to_owned(), whole.clone());
                 ok(&whole)
             } else {
+                let mut v = v;
                 if method == Method::PATCH {
+                    api.version += 1;
+                    v["metadata"]["resourceVersion"] = json!(api.version.to_string());
                     api.objects.insert(path.clone(), v.clone());
                 }
                 ok(&v)
@@ -136,7 +142,8 @@ fn calls(api: &Arc<Mutex<FakeApi>>) -> Vec<String> {
     std::mem::take(&mut api.lock().expect("lock").calls)
 }
 
-/// Every read and write a first reconcile of the minimal fixture makes.
+/// Every read and write a first reconcile of the minimal fixture makes: no
+/// event, since a new link waiting for its pods is no news.
 fn first_reconcile_calls() -> Vec<String> {
     [
         format!("GET {NS}/secrets/minimal-alexa-client"),
@@ -160,7 +167,6 @@ fn first_reconcile_calls() -> Vec<String> {
         format!("PATCH {NET}/ingresses/minimal"),
         format!("GET {NET}/networkpolicies/minimal"),
         format!("PATCH {ASL}/minimal/status"),
-        "POST /apis/events.k8s.io/v1/namespaces/skills/events".to_owned(),
     ]
     .to_vec()
 }
@@ -177,7 +183,7 @@ async fn run(
 }
 
 #[tokio::test]
-async fn first_reconcile_applies_every_child_then_writes_status_and_one_event() {
+async fn first_reconcile_applies_every_child_then_writes_status_once() {
     let api = fake_with_secrets();
     let asl = fixture("minimal.yaml");
     let action = run(&asl, &api).await.expect("reconciles");
@@ -397,4 +403,114 @@ async fn a_stale_cache_does_not_write_the_same_status_or_event_twice() {
         .collect();
     assert!(writes.is_empty(), "stale cache caused writes: {writes:?}");
     assert_eq!(ctx.metrics.total_writes(), after_first);
+}
+
+#[test]
+fn events_mark_flips_and_problems_but_not_a_new_link_waiting_for_pods() {
+    use crate::controller::announces;
+    let r = |s: &str, reason: &str| Some((s.to_owned(), reason.to_owned()));
+    let waiting = r("False", reasons::DEPLOYMENT_NOT_AVAILABLE);
+    assert!(!announces(None, waiting.clone()), "a new link: no event");
+    assert!(
+        announces(None, r("False", reasons::SECRET_MISSING)),
+        "a new invalid link"
+    );
+    assert!(
+        announces(waiting.clone(), r("True", reasons::AVAILABLE)),
+        "first Ready"
+    );
+    assert!(
+        announces(r("True", reasons::AVAILABLE), waiting.clone()),
+        "lost its pods"
+    );
+    assert!(!announces(waiting.clone(), waiting), "no change");
+}
+
+/// What the children's watches would deliver: every child the fake holds,
+/// and every watched kind listed.
+fn watches_show(ctx: &Context, api: &Arc<Mutex<FakeApi>>) {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::{
+        ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+    };
+    use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    use kube::Resource;
+    use kube::runtime::watcher::Event;
+    fn show<K: Resource<DynamicType = ()> + serde::de::DeserializeOwned>(
+        ctx: &Context,
+        objects: &BTreeMap<String, Value>,
+        path: &str,
+    ) {
+        let kind = K::kind(&());
+        ctx.children.observe::<K>(&kind, &Event::Init);
+        for (p, v) in objects.range(path.to_owned()..) {
+            if !p.starts_with(path) {
+                break;
+            }
+            let o: K = serde_json::from_value(v.clone()).expect("child");
+            ctx.children.observe(&kind, &Event::InitApply(o));
+        }
+        ctx.children.observe::<K>(&kind, &Event::InitDone);
+    }
+    let objects = api.lock().expect("lock").objects.clone();
+    show::<ServiceAccount>(ctx, &objects, &format!("{NS}/serviceaccounts/"));
+    show::<Secret>(ctx, &objects, &format!("{NS}/secrets/"));
+    show::<ConfigMap>(ctx, &objects, &format!("{NS}/configmaps/"));
+    show::<PersistentVolumeClaim>(ctx, &objects, &format!("{NS}/persistentvolumeclaims/"));
+    show::<Deployment>(ctx, &objects, &format!("{APPS}/deployments/"));
+    show::<Service>(ctx, &objects, &format!("{NS}/services/"));
+    show::<PodDisruptionBudget>(ctx, &objects, &format!("{PDBS}/"));
+    show::<Ingress>(ctx, &objects, &format!("{NET}/ingresses/"));
+    show::<NetworkPolicy>(ctx, &objects, &format!("{NET}/networkpolicies/"));
+}
+
+#[tokio::test]
+async fn children_the_watches_show_unchanged_are_not_read_again() {
+    let api = fake_with_secrets();
+    let mut asl = fixture("minimal.yaml");
+    let (ctx, server) = context(&api);
+    reconcile(Arc::new(asl.clone()), ctx.clone())
+        .await
+        .expect("first");
+    calls(&api);
+    let stored = api.lock().expect("lock").objects[&format!("{ASL}/minimal")].clone();
+    asl.status = Some(serde_json::from_value(stored["status"].clone()).expect("status"));
+    watches_show(&ctx, &api);
+
+    // Only the referenced Secrets, the Deployment (its status is the
+    // link's) and the unwatched cert-manager kind are read.
+    reconcile(Arc::new(asl.clone()), ctx.clone())
+        .await
+        .expect("second");
+    assert_eq!(
+        calls(&api),
+        [
+            format!("GET {NS}/secrets/minimal-alexa-client"),
+            format!("GET {NS}/secrets/minimal-users"),
+            format!("GET {NS}/secrets/minimal-keys"),
+            format!("GET {CERTS}/minimal-tls"),
+            format!("GET {APPS}/deployments/minimal"),
+        ]
+    );
+
+    // A child deleted by hand is seen by its watch, read and made again.
+    api.lock()
+        .expect("lock")
+        .objects
+        .remove(&format!("{NS}/configmaps/minimal-config"));
+    watches_show(&ctx, &api);
+    reconcile(Arc::new(asl), ctx.clone()).await.expect("third");
+    server.abort();
+    let seen = calls(&api);
+    assert!(
+        seen.contains(&format!("GET {NS}/configmaps/minimal-config"))
+            && seen.contains(&format!("PATCH {NS}/configmaps/minimal-config")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter().filter(|c| !c.starts_with("GET ")).count(),
+        1,
+        "only the ConfigMap is written: {seen:?}"
+    );
 }

@@ -70,6 +70,9 @@ pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
             &o.client_secret_ref.name,
             &o.client_secret_ref.key,
         );
+        if let Some(ca) = &o.ca_bundle_ref {
+            push("identity.oidc.caBundleRef".into(), &ca.name, &ca.key);
+        }
     }
     if let Some(p) = &spec.partner {
         push(
@@ -82,6 +85,9 @@ pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
             &p.client_secret_ref.name,
             &p.client_secret_ref.key,
         );
+        if let Some(ca) = &p.ca_bundle_ref {
+            push("partner.caBundleRef".into(), &ca.name, &ca.key);
+        }
         // Without partners the server does not read encryption keys.
         if let Some(e) = &spec.encryption_key_ref {
             for (i, key) in e.keys.iter().enumerate() {
@@ -114,6 +120,14 @@ pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
         push("tls.secretName".into(), name, "tls.key");
     }
     refs
+}
+
+/// The references that hold PEM CA bundles (a subset of [`secret_refs`]).
+pub fn ca_bundle_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
+    secret_refs(spec)
+        .into_iter()
+        .filter(|r| r.field.ends_with(".caBundleRef"))
+        .collect()
 }
 
 /// The user-provided Secrets the server reads: name -> keys.

@@ -105,8 +105,16 @@ pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaS
                 .flatten()
                 .any(|c| c.type_ == "Available" && c.status == "True")
                 && available > 0;
+            // As `kubectl rollout status` judges it: the Deployment
+            // controller saw this template and every wanted replica runs
+            // it and is available. The count in the message moves only
+            // with pods becoming available on the current template, not
+            // with the controller's bookkeeping (observedGeneration,
+            // updatedReplicas of pods still pending), so a new link's
+            // status is written once until its pods come up.
+            let rolled_out = updated.min(available);
             let current = ds.observed_generation >= deployment.metadata.generation
-                && updated >= want
+                && rolled_out >= want
                 && ds.replicas.unwrap_or(0) <= want;
             let note = if notes.is_empty() {
                 String::new()
@@ -145,7 +153,7 @@ pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaS
                     true,
                     reasons::ROLLING_OUT,
                     format!(
-                        "Deployment {name:?} has {updated} of {want} replicas on the current pod template."
+                        "Deployment {name:?} has {rolled_out} of {want} replicas available on the current pod template."
                     ),
                 )
             };
@@ -310,6 +318,57 @@ mod tests {
             .find(|c| c.type_ == types::DEGRADED)
             .expect("Degraded");
         assert_eq!(degraded.last_transition_time, t(100), "unchanged: kept");
+    }
+
+    #[test]
+    fn the_deployment_controllers_bookkeeping_alone_writes_no_status() {
+        let mut asl = fixture("minimal.yaml");
+        let status_of = |asl: &AlexaSkillLink, d: &Deployment| {
+            desired(
+                asl,
+                &Outcome::Applied {
+                    deployment: d,
+                    notes: &[],
+                    alexa: &compat(),
+                },
+                t(100),
+            )
+        };
+        // Just applied: the Deployment controller has not looked yet.
+        let mut fresh = deployment(0);
+        fresh.metadata.generation = Some(1);
+        fresh.status = None;
+        let s0 = status_of(&asl, &fresh);
+        asl.status = Some(s0.clone());
+        // It has: a ReplicaSet with one pending pod on the new template.
+        let mut seen = deployment(0);
+        seen.metadata.generation = Some(1);
+        if let Some(ds) = seen.status.as_mut() {
+            ds.observed_generation = Some(1);
+        }
+        assert_eq!(status_of(&asl, &seen), s0, "nothing a user sees changed");
+        let progressing = |s: &AlexaSkillLinkStatus| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == types::PROGRESSING)
+                .map(|c| (c.status.clone(), c.reason.clone()))
+        };
+        assert_eq!(
+            progressing(&s0),
+            Some(("True".into(), reasons::ROLLING_OUT.into()))
+        );
+        // The pod is available: rolled out, and Ready.
+        let mut up = deployment(1);
+        up.metadata.generation = Some(1);
+        if let Some(ds) = up.status.as_mut() {
+            ds.observed_generation = Some(1);
+        }
+        let s1 = status_of(&asl, &up);
+        assert_eq!(
+            progressing(&s1),
+            Some(("False".into(), reasons::ROLLED_OUT.into()))
+        );
+        assert_eq!(ready(&s1).status, "True");
     }
 
     #[test]

@@ -23,7 +23,9 @@ use crate::crd::{
 };
 use crate::labels::Names;
 use crate::resolve::Resolved;
-use crate::secret_refs::{ENCRYPTION_KEY, SESSION_KEY, needs_generated_keys, secret_refs};
+use crate::secret_refs::{
+    ENCRYPTION_KEY, SESSION_KEY, ca_bundle_refs, needs_generated_keys, secret_refs,
+};
 
 /// A resource that passed every check, with each decision made into a type.
 ///
@@ -128,6 +130,8 @@ pub struct OidcIdentity {
     pub issuer_id: Option<String>,
     /// Timeout of each request to the provider.
     pub request_timeout_seconds: Option<u64>,
+    /// PEM CA bundle trusted for the issuer instead of the public roots.
+    pub ca_bundle: Option<SecretKeyRef>,
 }
 
 /// The store, exactly one.
@@ -202,6 +206,8 @@ pub struct Partner {
     pub linked_clients: Vec<String>,
     /// Encryption keys, first encrypts (referenced or generated).
     pub encryption_keys: Vec<SecretKeyRef>,
+    /// PEM CA bundle trusted for the token endpoint instead of the public roots.
+    pub ca_bundle: Option<SecretKeyRef>,
 }
 
 /// The whole chain, ending in the typed link.
@@ -211,6 +217,7 @@ pub fn validate(asl: &AlexaSkillLink, resolved: &Resolved) -> Result<ValidatedLi
     let spec = &asl.spec;
     validate_spec(spec)?;
     secrets_present(spec, resolved)?;
+    ca_bundles_hold_certificates(spec, resolved)?;
     let names = Names::new(&name);
     let link = ValidatedLink {
         public_url: Url::parse(&format!("https://{}", spec.host))
@@ -356,6 +363,7 @@ fn identity(spec: &AlexaSkillLinkSpec, resolved: &Resolved) -> Result<Identity, 
             display_name_claim: o.display_name_claim.clone(),
             issuer_id: o.issuer_id.clone(),
             request_timeout_seconds: o.request_timeout_seconds,
+            ca_bundle: o.ca_bundle_ref.clone(),
         }));
     }
     Err(exactly_one_identity())
@@ -448,6 +456,7 @@ fn partner(spec: &AlexaSkillLinkSpec, names: &Names) -> Result<Option<Partner>, 
         scopes: p.scopes.clone(),
         linked_clients,
         encryption_keys,
+        ca_bundle: p.ca_bundle_ref.clone(),
     }))
 }
 
@@ -609,6 +618,34 @@ fn secrets_present(spec: &AlexaSkillLinkSpec, resolved: &Resolved) -> Result<(),
                     ),
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// A CA bundle without a PEM certificate would stop the server at start-up
+/// (a crash loop); say so here, naming the field.
+fn ca_bundles_hold_certificates(
+    spec: &AlexaSkillLinkSpec,
+    resolved: &Resolved,
+) -> Result<(), Invalid> {
+    for r in ca_bundle_refs(spec) {
+        let value = resolved
+            .secrets
+            .get(&r.name)
+            .and_then(Option::as_ref)
+            .and_then(|data| data.get(&r.key));
+        let pem = value.is_some_and(|v| {
+            std::str::from_utf8(v).is_ok_and(|t| t.contains("-----BEGIN CERTIFICATE-----"))
+        });
+        if !pem {
+            return Err(Invalid::new(
+                reasons::SECRET_VALUE_INVALID,
+                format!(
+                    "Secret {:?} key {:?} (spec.{}) must hold PEM CA certificates (-----BEGIN CERTIFICATE-----).",
+                    r.name, r.key, r.field
+                ),
+            ));
         }
     }
     Ok(())
@@ -836,7 +873,13 @@ mod tests {
         let names: Vec<&str> = refs.keys().map(String::as_str).collect();
         assert_eq!(
             names,
-            ["full-clients", "full-enc", "full-lwa", "full-users"]
+            [
+                "egress-proxy-ca",
+                "full-clients",
+                "full-enc",
+                "full-lwa",
+                "full-users"
+            ]
         );
         assert_eq!(
             refs["full-enc"]
@@ -1028,6 +1071,41 @@ mod tests {
                 },
                 reasons::SECRET_KEY_MISSING,
                 "Secret \"ldap-directory-ca\" has no key \"ca.crt\" (referenced by spec.identity.ldap.caBundleRef).",
+            ),
+            (
+                "ldap.yaml",
+                "CA bundle without a certificate",
+                |_, r| {
+                    r.secrets.insert(
+                        "ldap-directory-ca".into(),
+                        Some([("ca.crt".to_owned(), b"not PEM".to_vec())].into()),
+                    );
+                },
+                reasons::SECRET_VALUE_INVALID,
+                "Secret \"ldap-directory-ca\" key \"ca.crt\" (spec.identity.ldap.caBundleRef) must hold PEM CA certificates",
+            ),
+            (
+                "oidc.yaml",
+                "OIDC CA bundle key missing",
+                |_, r| {
+                    if let Some(Some(data)) = r.secrets.get_mut("oidc-upstream") {
+                        data.remove("ca.crt");
+                    }
+                },
+                reasons::SECRET_KEY_MISSING,
+                "Secret \"oidc-upstream\" has no key \"ca.crt\" (referenced by spec.identity.oidc.caBundleRef).",
+            ),
+            (
+                "full.yaml",
+                "LWA CA bundle without a certificate",
+                |_, r| {
+                    r.secrets.insert(
+                        "egress-proxy-ca".into(),
+                        Some([("ca.crt".to_owned(), b"".to_vec())].into()),
+                    );
+                },
+                reasons::SECRET_VALUE_INVALID,
+                "(spec.partner.caBundleRef) must hold PEM CA certificates",
             ),
             (
                 "ldap.yaml",

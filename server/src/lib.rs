@@ -10,6 +10,7 @@ pub mod alexa;
 pub mod app;
 pub mod app_to_app;
 pub mod audit;
+pub mod ca_bundle;
 pub mod clock;
 pub mod dev;
 pub mod doctor;

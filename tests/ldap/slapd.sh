@@ -6,12 +6,17 @@
 #   eval "$(tests/ldap/slapd.sh start)"   # prints export lines (ALEXA_LINK_LDAP_*)
 #   tests/ldap/slapd.sh stop "$ALEXA_LINK_LDAP_DIR"
 #
+# SLAPD_HOST=10.88.0.1 binds that address instead (the node suite, whose
+# pods reach only the bridge); the certificate then names that address.
+#
 # Needs: slapd, ldap-utils, openssl (scripts/test installs them).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
+HOST=${SLAPD_HOST:-127.0.0.1}
+
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1]); s.close()' "$HOST"
 }
 
 start() {
@@ -21,12 +26,12 @@ start() {
   ldap_port="$(free_port)"
   ldaps_port="$(free_port)"
 
-  # A test CA and a server certificate for 127.0.0.1.
+  # A test CA and a server certificate for $HOST.
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=alexa-link test CA" \
     -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$HOST" \
     -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$dir/ext.cnf"
+  printf 'subjectAltName=IP:%s,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$HOST" >"$dir/ext.cnf"
   openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
     -CAcreateserial -days 2 -extfile "$dir/ext.cnf" -out "$dir/server.pem" 2>/dev/null
 
@@ -49,16 +54,16 @@ directory $dir/data
 access to attrs=userPassword by self read by anonymous auth by * none
 access to * by users read by * none
 CONF
-  slapd -h "ldap://127.0.0.1:$ldap_port/ ldaps://127.0.0.1:$ldaps_port/" -f "$dir/slapd.conf" >&2
+  slapd -h "ldap://$HOST:$ldap_port/ ldaps://$HOST:$ldaps_port/" -f "$dir/slapd.conf" >&2
   for _ in $(seq 50); do
-    ldapsearch -x -H "ldap://127.0.0.1:$ldap_port/" -b "" -s base >/dev/null 2>&1 && break
+    ldapsearch -x -H "ldap://$HOST:$ldap_port/" -b "" -s base >/dev/null 2>&1 && break
     sleep 0.1
   done
-  ldapadd -x -H "ldap://127.0.0.1:$ldap_port/" -D "cn=admin,dc=example,dc=com" -w admin-pw \
+  ldapadd -x -H "ldap://$HOST:$ldap_port/" -D "cn=admin,dc=example,dc=com" -w admin-pw \
     -f "$HERE/users.ldif" >/dev/null
   echo "export ALEXA_LINK_LDAP_DIR=$dir"
-  echo "export ALEXA_LINK_LDAP_URL=ldap://127.0.0.1:$ldap_port"
-  echo "export ALEXA_LINK_LDAPS_URL=ldaps://127.0.0.1:$ldaps_port"
+  echo "export ALEXA_LINK_LDAP_URL=ldap://$HOST:$ldap_port"
+  echo "export ALEXA_LINK_LDAPS_URL=ldaps://$HOST:$ldaps_port"
   echo "export ALEXA_LINK_LDAP_CA=$dir/ca.pem"
   # The directory manager, for tests that rename and re-create users.
   echo "export ALEXA_LINK_LDAP_ADMIN_DN=cn=admin,dc=example,dc=com"

@@ -63,8 +63,12 @@ tls_ca() {
 }
 tls_cert() {
   local name=$1; shift
-  local san
-  san=$(printf 'DNS:%s,' "$@"); san=${san%,}
+  local san= h
+  # An address gets an IP SAN (a test service on the bridge), a name a DNS one.
+  for h in "$@"; do
+    if [[ $h =~ ^[0-9.]+$ ]]; then san+="IP:$h,"; else san+="DNS:$h,"; fi
+  done
+  san=${san%,}
   openssl req -newkey rsa:2048 -nodes -subj "/CN=$1" -keyout "$CERTS/$name.key" -out "$CERTS/$name.csr" 2>/dev/null
   openssl x509 -req -in "$CERTS/$name.csr" -CA "$CERTS/ca.crt" -CAkey "$CERTS/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
     -days 2 -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san") -out "$CERTS/$name.crt" 2>/dev/null
@@ -120,14 +124,55 @@ alexa_code() {
     --data-urlencode "request=$(hidden request "$out.login.html")" --data-urlencode "csrf=$(hidden csrf "$out.login.html")" \
     --data-urlencode "username=$user" --data-urlencode "password=$password")
   [ "${status%% *}" = 303 ] || fail "login at $FLOW_HOST answered $status"
-  fcurl -f -c "$jar" -b "$jar" "${status#* }" >"$out.consent.html" || fail "consent page"
+  alexa_consent "${status#* }" "$state" "$verifier" "$out"
+}
+
+# alexa_consent URL STATE VERIFIER OUT: the consent page at URL (after a
+# login), allowed; writes the code to OUT.code and VERIFIER to OUT.verifier.
+alexa_consent() {
+  local url=$1 state=$2 verifier=$3 out=$4 jar="$4.jar" location
+  fcurl -f -c "$jar" -b "$jar" "$url" >"$out.consent.html" || fail "consent page"
   grep -q 'value="allow"' "$out.consent.html" || fail "no consent form"
-  location=$(fcurl -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" "$base/oauth/consent" \
+  location=$(fcurl -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" "https://$FLOW_HOST/oauth/consent" \
     --data-urlencode "request=$(hidden request "$out.consent.html")" --data-urlencode "csrf=$(hidden csrf "$out.consent.html")" \
     --data-urlencode "decision=allow")
   case "$location" in "$REDIRECT?code=alc_"*"&state=$state&iss=https%3A%2F%2F$FLOW_HOST") ;; *) fail "consent redirected to $location" ;; esac
   printf '%s' "$location" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p' >"$out.code"
   printf '%s' "$verifier" >"$out.verifier"
+}
+
+# alexa_code_upstream CLIENT_ID LOGIN OUT: like alexa_code for a link whose
+# users sign in at an upstream OpenID Provider (tests/oidc/provider.mjs: any
+# password). The server sends the browser there; its login form is filled
+# in (CA: $CERTS/ca.crt) until it redirects to the server's callback.
+alexa_code_upstream() {
+  local client=$1 login=$2 out=$3
+  local jar="$out.jar" state="state-$RANDOM" verifier challenge next status page action
+  verifier=$(head -c 48 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  challenge=$(printf '%s' "$verifier" | openssl dgst -binary -sha256 | base64 | tr '+/' '-_' | tr -d '=\n')
+  next=$(fcurl -o /dev/null -w '%{http_code} %{redirect_url}' -c "$jar" -b "$jar" -G "https://$FLOW_HOST/oauth/authorize" \
+    --data-urlencode "redirect_uri=$REDIRECT" \
+    -d "response_type=code&client_id=$client&scope=profile&state=$state&code_challenge=$challenge&code_challenge_method=S256")
+  [ "${next%% *}" = 302 ] || fail "authorize at $FLOW_HOST answered $next (expected a redirect upstream)"
+  next=${next#* }
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    case "$next" in "https://$FLOW_HOST/oauth/callback?"*) break ;; esac
+    status=$(curl -sS --max-time 20 --cacert "$CERTS/ca.crt" -c "$jar" -b "$jar" -o "$out.upstream.html" -w '%{http_code} %{redirect_url}' "$next")
+    if [ "${status%% *}" = 200 ]; then
+      page=$next
+      action=$(sed -n 's/.*action="\([^"]*\)".*/\1/p' "$out.upstream.html" | head -1)
+      [ -n "$action" ] || fail "no form on the provider's page $page"
+      [[ $action == https://* ]] || action="$(printf '%s' "$page" | sed -E 's#^(https://[^/]+).*#\1#')$action"
+      status=$(curl -sS --max-time 20 --cacert "$CERTS/ca.crt" -c "$jar" -b "$jar" -o /dev/null -w '%{http_code} %{redirect_url}' \
+        "$action" -d prompt=login --data-urlencode "login=$login" -d password=any)
+    fi
+    [[ ${status%% *} == 30? ]] || fail "the provider answered $status at $next"
+    next=${status#* }
+  done
+  case "$next" in "https://$FLOW_HOST/oauth/callback?"*) ;; *) fail "the provider never sent the browser back: $next" ;; esac
+  status=$(fcurl -o /dev/null -w '%{http_code} %{redirect_url}' -c "$jar" -b "$jar" "$next")
+  [ "${status%% *}" = 303 ] || fail "the callback answered $status"
+  alexa_consent "${status#* }" "$state" "$verifier" "$out"
 }
 
 # alexa_token CLIENT_ID SECRET OUT: exchanges OUT.code; writes OUT.access, OUT.refresh.

@@ -11,7 +11,9 @@
 # containerd, kube-proxy) v1.20.2 from ../shared/tools, on private ports in
 # $K8S_WORK; pods live on the VM-local bridge 10.88.0.0/24 and Services in
 # 10.89.0.0/24. Test services the pods call (the LWA stand-in, DynamoDB
-# Local) bind the bridge address 10.88.0.1. Everything is stopped on exit,
+# Local, slapd, oidc-provider) bind the bridge address 10.88.0.1, with TLS
+# from a test CA that the links trust through their caBundleRef Secrets.
+# Everything is stopped on exit,
 # by the scripts and by PID. When the node cannot start here (no root, no
 # cgroup v1, no containerd), the suite says so and is skipped.
 #
@@ -30,7 +32,7 @@ IMAGE_TAG=localhost/alexa-link:node-e2e
 TMP=$(mktemp -d)
 CERTS=$TMP/certs
 PV_DIR=$K8S_WORK/pv
-CP_STARTED= NODE_STARTED= LWA_PID= DYNAMO_PID=
+CP_STARTED= NODE_STARTED= LWA_PID= DYNAMO_PID= SLAPD_DIR= OIDC_PID=
 source "$ROOT/tests/node/lib.sh"
 export KUBECONFIG=$K8S_WORK/run/kubeconfig
 
@@ -40,6 +42,8 @@ cleanup() {
   if [ $rc -ne 0 ] && [ -n "$NODE_STARTED" ]; then diagnose; fi
   [ -n "$LWA_PID" ] && { exec 3>&- 4<&-; kill "$LWA_PID" 2>/dev/null; wait "$LWA_PID" 2>/dev/null; }
   [ -n "$DYNAMO_PID" ] && "$ROOT/scripts/dynamodb-local" stop "$DYNAMO_PID" >/dev/null 2>&1
+  [ -n "$SLAPD_DIR" ] && "$ROOT/tests/ldap/slapd.sh" stop "$SLAPD_DIR" >/dev/null 2>&1
+  [ -n "$OIDC_PID" ] && "$ROOT/tests/oidc/provider.sh" stop "$OIDC_PID" >/dev/null 2>&1
   if [ "${NODE_E2E_KEEP:-0}" = 1 ]; then
     echo "NODE_E2E_KEEP=1: left running; KUBECONFIG=$KUBECONFIG; stop with $TOOLS/stop-k8s-node.sh and stop-k8s-controlplane.sh (K8S_WORK=$K8S_WORK)"
   else
@@ -183,36 +187,32 @@ k -n "$NS" create secret tls minimal-tls-cert --cert="$CERTS/link2.crt" --key="$
 TLS_ROTATED_AT=$SECONDS
 
 # --- mutual linking against the LWA stand-in ----------------------------------------------
-# The server takes a plain-HTTP LWA URL only on loopback (and trusts only
-# public CAs): the stand-in runs in the server pod's network namespace, like
-# a sidecar, and the link's tokenUrl is http://127.0.0.1:18080.
-LWA_URL=http://127.0.0.1:18080/auth/o2/token
-LWA_ID= LWA_SECRET=
-while read -r key value; do
-  case $key in CLIENT_ID) LWA_ID=$value;; CLIENT_SECRET) LWA_SECRET=$value;; esac
-done < <("$ROOT/target/debug/examples/lwa_standin" credentials)
-[ -n "$LWA_ID" ] && [ -n "$LWA_SECRET" ] || fail "lwa_standin credentials"
+# The stand-in serves https on the bridge with the test CA's certificate;
+# the links trust that CA through partner.caBundleRef (the server accepts
+# plain HTTP for LWA only on loopback).
+bridge_port() { python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$BRIDGE_IP"; }
 container_pid() { # NAMESPACE POD: the host PID of the pod's first container
   local id
   id=$(k -n "$1" get pod "$2" -o jsonpath='{.status.containerStatuses[0].containerID}')
   ctr --address "$NRUN/containerd/containerd.sock" -n k8s.io tasks ls | awk -v id="${id#containerd://}" '$1 == id {print $2}'
 }
-start_lwa() { # NAMESPACE POD: the stand-in in that pod's network namespace
-  local pid
-  pid=$(container_pid "$1" "$2"); [ -n "$pid" ] || fail "no container PID for $1/$2"
-  coproc LWA { exec nsenter --net="/proc/$pid/ns/net" "$ROOT/target/debug/examples/lwa_standin" 127.0.0.1:18080; }
-  LWA_PID=$LWA_PID
-  exec 3>&"${LWA[1]}" 4<&"${LWA[0]}"
-  while line=$(lwa_read); [ "$line" != READY ]; do :; done
-}
 lwa_read() { local line; IFS= read -r -t 10 line <&4 || fail "the LWA stand-in did not answer"; echo "$line"; }
 lwa_code() { echo code >&3; local l; l=$(lwa_read); echo "${l#CODE }"; }
 lwa_calls() { echo calls >&3; local l; l=$(lwa_read); echo "${l#CALLS }"; }
+tls_cert lwa "$BRIDGE_IP"
+coproc LWA { exec "$ROOT/target/debug/examples/lwa_standin" "$BRIDGE_IP:$(bridge_port)" --tls "$CERTS/lwa.crt" "$CERTS/lwa.key"; }
+LWA_PID=$LWA_PID
+exec 3>&"${LWA[1]}" 4<&"${LWA[0]}"
+LWA_URL= LWA_ID= LWA_SECRET=
+while line=$(lwa_read); [ "$line" != READY ]; do
+  case $line in TOKEN_URL*) LWA_URL=${line#* };; CLIENT_ID*) LWA_ID=${line#* };; CLIENT_SECRET*) LWA_SECRET=${line#* };; esac
+done
+[[ $LWA_URL == https://$BRIDGE_IP:* ]] && [ -n "$LWA_ID" ] && [ -n "$LWA_SECRET" ] || fail "lwa_standin: $LWA_URL"
 tls_cert mutual mutual.example.com
 k -n "$NS" create secret tls mutual-tls --cert="$CERTS/mutual.crt" --key="$CERTS/mutual.key" >/dev/null
 ALEXA_SECRET=$(openssl rand -hex 32) BACKEND_SECRET=$(openssl rand -hex 32)
 k -n "$NS" create secret generic mutual-clients --from-literal=alexa="$ALEXA_SECRET" --from-literal=backend="$BACKEND_SECRET" >/dev/null
-k -n "$NS" create secret generic mutual-lwa --from-literal=client-id="$LWA_ID" --from-literal=client-secret="$LWA_SECRET" >/dev/null
+k -n "$NS" create secret generic mutual-lwa --from-literal=client-id="$LWA_ID" --from-literal=client-secret="$LWA_SECRET" --from-file=ca.crt="$CERTS/ca.crt" >/dev/null
 k -n "$NS" create secret generic mutual-users --from-file=users.yaml=<(python3 -c 'import sys,yaml; d=[x for x in yaml.safe_load_all(open(sys.argv[1])) if x and x["metadata"]["name"] == "mutual-users"][0]; print(d["stringData"]["users.yaml"])' examples/mutual-link.yaml) >/dev/null
 pv mutual-data "$NS" mutual-data
 # The example as it stands, but for where this node can reach: LWA at the
@@ -221,11 +221,11 @@ example_link examples/mutual-link.yaml | python3 -c '
 import sys, yaml
 d = yaml.safe_load(sys.stdin)
 d["spec"]["partner"]["tokenUrl"] = sys.argv[1]
+d["spec"]["partner"]["caBundleRef"] = {"name": "mutual-lwa", "key": "ca.crt"}
 d["spec"]["tls"] = {"secretName": "mutual-tls"}
 d["spec"].pop("ingress", None)
 print(yaml.safe_dump(d))' "$LWA_URL" | k -n "$NS" apply -f - >/dev/null
 k -n "$NS" wait --for=condition=Ready asl/mutual --timeout=120s >/dev/null || fail "mutual not Ready"
-start_lwa "$NS" "$(k -n "$NS" get pods -l app.kubernetes.io/instance=mutual -o jsonpath='{.items[0].metadata.name}')"
 FLOW_HOST=mutual.example.com FLOW_ADDR=$(svc_ip "$NS" mutual)
 wait_for 10 "mutual answers over TLS" fcurl -f https://mutual.example.com/.well-known/oauth-authorization-server
 alexa_code alexa-skill user password "$TMP/mutual"
@@ -237,7 +237,7 @@ reciprocal=$(fcurl -w ' %{http_code}' -H "Authorization: Bearer $(cat "$TMP/mutu
 backend=$(fcurl -f -u "skill-backend:$BACKEND_SECRET" https://mutual.example.com/oauth/token -d grant_type=client_credentials -d scope=partner_token | jq -r .access_token)
 partner=$(fcurl -w ' %{http_code}' -H "Authorization: Bearer $backend" "https://mutual.example.com/api/partner/token?user_id=user&partner_id=amazon")
 [[ $partner == *'"access_token":"Atza|'*' 200' ]] || fail "partner token: $partner"
-ok "mutual linking through the Service over TLS: link, reciprocal code exchanged by the pod at the LWA stand-in (in its network namespace), partner token (Atza|) for the backend"
+ok "mutual linking through the Service over TLS: link, reciprocal code exchanged by the pod at the LWA stand-in (https on the bridge, trusted through partner.caBundleRef), partner token (Atza|) for the backend"
 
 # --- the operator pod is killed: the new one writes nothing for unchanged links ----------------
 links=$(k get asl -A -o name | wc -l)
@@ -276,7 +276,8 @@ d = yaml.safe_load(sys.stdin)
 d["spec"]["host"] = "dynamodb.example.com"
 d["spec"]["storage"]["dynamodb"].update(endpoint=sys.argv[1], tableName="alexa-link-node-e2e")
 d["spec"]["replicas"] = 1   # scaled to 3 below, as in the example
-print(yaml.safe_dump(d))' "http://$BRIDGE_IP:$DYNAMO_PORT" | k -n "$NS" apply -f - >/dev/null
+print(yaml.safe_dump(d))' "http://$BRIDGE_IP:$DYNAMO_PORT" >"$TMP/dynamodb.yaml"
+k -n "$NS" apply -f "$TMP/dynamodb.yaml" >/dev/null
 k -n "$NS" wait --for=condition=Ready asl/dynamodb --timeout=180s >/dev/null || fail "dynamodb link not Ready"
 DYN_READY_MS=$(( $(now_ms) - t0 ))
 t0=$(now_ms)
@@ -295,6 +296,100 @@ FLOW_ADDR=${pods[0]}; [ "$(introspect_active alexa-skill "$DYN_SECRET" "$(cat "$
 FLOW_PORT=443 FLOW_ADDR=$(svc_ip "$NS" dynamodb)
 for _ in 1 2 3 4 5 6; do [ "$(alexa_refresh alexa-skill "$DYN_SECRET" "$TMP/dyn")" = 200 ] || fail "refresh through the Service"; done
 ok "DynamoDB link (examples/dynamodb-link.yaml, DynamoDB Local on $BRIDGE_IP) Ready in $DYN_READY_MS ms, scaled to 3 replicas in $DYN_SCALE_MS ms: code at pod 1, token at pod 2, refresh at pod 3, introspection at pod 1; 6 refreshes through the Service"
+
+# --- examples/production-link.yaml on this node: OIDC, and its LDAP variant -------------------------
+# The example as written, with only what this machine lacks swapped:
+#  - cert-manager: tls.secretName (a test CA's certificate) instead of tls.certManager;
+#  - IRSA: a credentials Secret and DynamoDB Local (createTable) instead of the IAM role;
+#  - login.example.com: oidc-provider on the bridge, https with the test CA (identity.oidc.caBundleRef);
+#  - Amazon: the LWA stand-in on the bridge (partner.tokenUrl, partner.caBundleRef).
+# Everything else is the example's: 3 replicas, both clients, mutual linking, the referenced
+# encryption and session keys, resources, anti-affinity, NetworkPolicy (not enforced by this CNI).
+# The LDAP variant is the example's commented ldap block, pointed at slapd on the bridge (ldaps,
+# slapd's own test CA in identity.ldap.caBundleRef), with 1 replica to spare the 2 cores.
+PNS=production
+k create namespace "$PNS" >/dev/null
+tls_cert oidc-provider "$BRIDGE_IP"
+eval "$(OIDC_HOST=$BRIDGE_IP OIDC_TLS_CERT=$CERTS/oidc-provider.crt OIDC_TLS_KEY=$CERTS/oidc-provider.key "$ROOT/tests/oidc/provider.sh" start)"
+OIDC_PID=$ALEXA_LINK_OIDC_PID ISSUER=$ALEXA_LINK_OIDC_ISSUER
+eval "$(SLAPD_HOST=$BRIDGE_IP "$ROOT/tests/ldap/slapd.sh" start)"
+SLAPD_DIR=$ALEXA_LINK_LDAP_DIR
+upstream=$(curl -sSf --max-time 10 --cacert "$CERTS/ca.crt" "$ISSUER/reg" -H 'content-type: application/json' \
+  -d '{"redirect_uris":["https://link.example.com/oauth/callback"],"token_endpoint_auth_method":"client_secret_basic"}') \
+  || fail "client registration at $ISSUER"
+PROD_ALEXA=$(openssl rand -hex 32) PROD_BACKEND=$(openssl rand -hex 32)
+tls_cert production link.example.com
+k -n "$PNS" create secret tls prod-tls --cert="$CERTS/production.crt" --key="$CERTS/production.key" >/dev/null
+k -n "$PNS" create secret generic prod-alexa-clients --from-literal=alexa="$PROD_ALEXA" --from-literal=backend="$PROD_BACKEND" >/dev/null
+k -n "$PNS" create secret generic prod-oidc --from-literal=client-id="$(jq -r .client_id <<<"$upstream")" \
+  --from-literal=client-secret="$(jq -r .client_secret <<<"$upstream")" --from-file=ca.crt="$CERTS/ca.crt" >/dev/null
+k -n "$PNS" create secret generic prod-lwa --from-literal=client-id="$LWA_ID" --from-literal=client-secret="$LWA_SECRET" --from-file=ca.crt="$CERTS/ca.crt" >/dev/null
+k -n "$PNS" create secret generic prod-ldap --from-literal=bind-password=service-account-pw --from-file=ca.crt="$ALEXA_LINK_LDAP_CA" >/dev/null
+k -n "$PNS" create secret generic prod-token-keys --from-literal=key-2026-01="$(openssl rand -base64 32)" >/dev/null
+k -n "$PNS" create secret generic prod-session --from-literal=key="$(openssl rand -base64 48)" >/dev/null
+k -n "$PNS" create secret generic prod-aws --from-literal=AWS_ACCESS_KEY_ID=nodee2e --from-literal=AWS_SECRET_ACCESS_KEY=nodee2esecret >/dev/null
+t0=$(now_ms)
+python3 - examples/production-link.yaml "$ISSUER" "$LWA_URL" "http://$BRIDGE_IP:$DYNAMO_PORT" "$ALEXA_LINK_LDAPS_URL" >"$TMP/production.yaml" <<'PY'
+import sys, yaml
+path, issuer, lwa, dynamo, ldaps = sys.argv[1:]
+text = open(path).read()
+base = yaml.safe_load(text)
+assert base["spec"]["tls"].get("certManager") and "credentialsSecretName" not in base["spec"]["storage"]["dynamodb"]
+def swapped(d, table):
+    s = d["spec"]
+    s["tls"] = {"secretName": "prod-tls"}
+    s["storage"]["dynamodb"].update(endpoint=dynamo, tableName=table, createTable=True, credentialsSecretName="prod-aws")
+    s["partner"].update(tokenUrl=lwa, caBundleRef={"name": "prod-lwa", "key": "ca.crt"})
+    return d
+oidc = swapped(yaml.safe_load(text), "alexa-link-production")
+oidc["spec"]["identity"]["oidc"].update(issuerUrl=issuer, caBundleRef={"name": "prod-oidc", "key": "ca.crt"})
+# The example's commented LDAP block, uncommented.
+lines = text.splitlines()
+start = next(i for i, l in enumerate(lines) if l.strip() == "# ldap:")
+block = []
+for l in lines[start:]:
+    if not l.strip().startswith("#"):
+        break
+    block.append(l.replace("# ", "", 1))
+ldap = yaml.safe_load("\n".join(block))["ldap"]
+ldap.update(url=ldaps, caBundleRef={"name": "prod-ldap", "key": "ca.crt"})
+variant = swapped(yaml.safe_load(text), "alexa-link-production-ldap")
+variant["metadata"]["name"] = "production-ldap"
+variant["spec"]["identity"] = {"ldap": ldap}
+variant["spec"]["replicas"] = 1
+variant["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]["labelSelector"]["matchLabels"]["app.kubernetes.io/instance"] = "production-ldap"
+print(yaml.safe_dump_all([oidc, variant]))
+PY
+k -n "$PNS" apply -f "$TMP/production.yaml" >/dev/null
+k -n "$PNS" wait --for=condition=Ready asl/production asl/production-ldap --timeout=180s >/dev/null || fail "production links not Ready"
+PROD_READY_MS=$(( $(now_ms) - t0 ))
+[ "$(k -n "$PNS" get asl production -o jsonpath='{.status.availableReplicas}')" = 3 ] || fail "production: $(k -n "$PNS" get asl production -o wide)"
+# OIDC: the pods fetch discovery, keys and tokens from the provider over https (test CA).
+FLOW_HOST=link.example.com FLOW_ADDR=$(svc_ip "$PNS" production) FLOW_PORT=443
+wait_for 20 "production answers over TLS" fcurl -f https://link.example.com/.well-known/oauth-authorization-server
+alexa_code_upstream alexa-skill olivia "$TMP/prod"
+grep -q 'Upstream olivia' "$TMP/prod.consent.html" || fail "the consent page does not show the ID token's name claim"
+alexa_token alexa-skill "$PROD_ALEXA" "$TMP/prod"
+calls_before=$(lwa_calls)
+reciprocal=$(fcurl -w ' %{http_code}' -H "Authorization: Bearer $(cat "$TMP/prod.access")" https://link.example.com/api/reciprocal/authorize \
+  -d grant_type=reciprocal_authorization_code -d "code=$(lwa_code)" -d client_id=alexa-skill)
+[[ $reciprocal == *'"status":"linked"'*' 200' ]] || fail "production reciprocal: $reciprocal"
+[ "$(lwa_calls | cut -d' ' -f1)" = $(( ${calls_before%% *} + 1 )) ] || fail "LWA code exchanges: $calls_before -> $(lwa_calls)"
+backend=$(fcurl -f -u "skill-backend:$PROD_BACKEND" https://link.example.com/oauth/token -d grant_type=client_credentials -d scope=partner_token | jq -r .access_token)
+user_id=$(fcurl -f -u "alexa-skill:$PROD_ALEXA" https://link.example.com/oauth/introspect --data-urlencode "token=$(cat "$TMP/prod.access")" | jq -r .sub)
+[[ $user_id == oidc:*:olivia ]] || fail "production: the grant's user is $user_id"
+partner=$(fcurl -w ' %{http_code}' -H "Authorization: Bearer $backend" --get "https://link.example.com/api/partner/token" --data-urlencode "user_id=$user_id" -d partner_id=amazon)
+[[ $partner == *'"access_token":"Atza|'*' 200' ]] || fail "production partner token: $partner"
+[ "$(alexa_refresh alexa-skill "$PROD_ALEXA" "$TMP/prod")" = 200 ] || fail "production refresh: $(cat "$TMP/prod.refreshed.json")"
+ok "examples/production-link.yaml (OIDC; tls, storage, issuer and LWA swapped for this machine's) Ready=True with 3 replicas in $PROD_READY_MS ms: upstream sign-in at oidc-provider (https on the bridge, identity.oidc.caBundleRef), consent shows the ID token's name, token ($user_id), reciprocal code at the LWA stand-in (partner.caBundleRef), partner token Atza|, refresh"
+# LDAP: the pod binds over ldaps to slapd on the bridge (slapd's CA), then as the user.
+FLOW_ADDR=$(svc_ip "$PNS" production-ldap)
+wait_for 20 "production-ldap answers over TLS" fcurl -f https://link.example.com/.well-known/oauth-authorization-server
+alexa_code alexa-skill ann ann-ldap-pw "$TMP/ldap"
+grep -q 'Ann Example' "$TMP/ldap.consent.html" || fail "the consent page does not show the directory's cn"
+alexa_token alexa-skill "$PROD_ALEXA" "$TMP/ldap"
+[ "$(alexa_refresh alexa-skill "$PROD_ALEXA" "$TMP/ldap")" = 200 ] || fail "production-ldap refresh: $(cat "$TMP/ldap.refreshed.json")"
+ok "its LDAP variant (the example's ldap block, ldaps to slapd on the bridge, identity.ldap.caBundleRef) Ready=True: ann logs in with her directory password, consent shows her cn, token, refresh"
 
 # --- TLS Secret rotation: picked up by the running pod ----------------------------------------
 wait_for 150 "the new certificate served" bash -c "[ \"\$(openssl s_client -connect $(svc_ip "$NS" minimal-tls):443 -servername link.example.com </dev/null 2>/dev/null | openssl x509 -noout -serial | cut -d= -f2)\" = $(cert_serial "$CERTS/link2.crt") ]"
@@ -367,6 +462,18 @@ k -n "$NS" get secret minimal-keys >/dev/null || fail "Retain: minimal-keys was 
 wait_for 60 "Delete: mutual-data collected" bash -c "! kubectl -n $NS get pvc mutual-data"
 ok "deleting links removes their pods and children; Retain (minimal) keeps the claim and keys, Delete (mutual) removes the claim"
 
+# Retain with DynamoDB: the table's items outlive the link, and the same
+# link made again (same table, its kept keys Secret) serves the grants made
+# before: the refresh token issued by the deleted link still refreshes.
+k -n "$NS" get secret dynamodb-keys >/dev/null || fail "Retain: dynamodb-keys was deleted"
+k -n "$NS" apply -f "$TMP/dynamodb.yaml" >/dev/null
+k -n "$NS" wait --for=condition=Ready asl/dynamodb --timeout=120s >/dev/null || fail "re-created dynamodb link not Ready"
+FLOW_HOST=dynamodb.example.com FLOW_PORT=443 FLOW_ADDR=$(svc_ip "$NS" dynamodb)
+wait_for 20 "the re-created dynamodb link answers" fcurl -f https://dynamodb.example.com/.well-known/oauth-authorization-server
+[ "$(alexa_refresh alexa-skill "$DYN_SECRET" "$TMP/dyn")" = 200 ] || fail "Retain: the re-created link cannot refresh the old grant: $(cat "$TMP/dyn.refreshed.json")"
+[ "$(introspect_active alexa-skill "$DYN_SECRET" "$(cat "$TMP/dyn.access")")" = true ] || fail "Retain: introspection after re-creation"
+ok "Retain with DynamoDB: the link deleted and made again (same table, kept keys) refreshes the grant the deleted one issued"
+
 # --- the README's cluster quickstart, as it stands, image import included ------------------------
 # One operator at a time: the suite's release goes first.
 helm uninstall alo -n "$OPNS" >/dev/null
@@ -395,5 +502,5 @@ grep -q '"token":"https://link.example.com/oauth/token"' "$TMP/qs.out" || fail "
 [ "$(k -n alexa get deploy minimal -o jsonpath='{.spec.template.spec.containers[0].image}')" = "ghcr.io/alexa-link/alexa-link:$VERSION" ] || fail "quickstart server image"
 ok "README quickstart as written (scripts/image, ctr import, helm install, Secrets, link, wait, get asl, endpoints) on the node in $QS_MS ms"
 
-echo "figures ($BUILD): image $IMAGE_MB MiB; helm install -> operator Ready ${INSTALL_MS} ms; kubectl apply -> Ready: minimal+minimal-tls ${LINK_READY_MS} ms, dynamodb ${DYN_READY_MS} ms, scaled 1 -> 3 in ${DYN_SCALE_MS} ms; TLS rotation seen after ${TLS_ROTATION_S} s; RSS server ${SERVER_RSS} MiB (DynamoDB ${DYN_RSS} MiB), operator ${OPERATOR_RSS} MiB"
+echo "figures ($BUILD): image $IMAGE_MB MiB; helm install -> operator Ready ${INSTALL_MS} ms; kubectl apply -> Ready: minimal+minimal-tls ${LINK_READY_MS} ms, dynamodb ${DYN_READY_MS} ms, production (OIDC, 3 replicas) + LDAP variant ${PROD_READY_MS} ms, scaled 1 -> 3 in ${DYN_SCALE_MS} ms; TLS rotation seen after ${TLS_ROTATION_S} s; RSS server ${SERVER_RSS} MiB (DynamoDB ${DYN_RSS} MiB), operator ${OPERATOR_RSS} MiB"
 echo "node suite: $pass passed"

@@ -9,18 +9,29 @@
 //
 // Usage: node provider.mjs [PORT]   (0 or absent: any free port)
 // Prints one line when ready: {"issuer":"http://127.0.0.1:PORT"}
+//
+// Env (the node suite, whose pods reach only the bridge address):
+// OIDC_HOST binds that address instead of 127.0.0.1; OIDC_TLS_CERT and
+// OIDC_TLS_KEY (PEM files) serve https, and the issuer is then
+// https://OIDC_HOST:PORT.
 import Provider from 'oidc-provider';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 
 const requested = Number(process.argv[2] || 0);
+const host = process.env.OIDC_HOST || '127.0.0.1';
+const tls = process.env.OIDC_TLS_CERT
+  ? { cert: fs.readFileSync(process.env.OIDC_TLS_CERT), key: fs.readFileSync(process.env.OIDC_TLS_KEY) }
+  : null;
 
 // Find the port first: the issuer URL must contain it.
 const probe = http.createServer();
-await new Promise((resolve) => probe.listen(requested, '127.0.0.1', resolve));
+await new Promise((resolve) => probe.listen(requested, host, resolve));
 const port = probe.address().port;
 await new Promise((resolve) => probe.close(resolve));
 
-const issuer = `http://127.0.0.1:${port}`;
+const issuer = `${tls ? 'https' : 'http'}://${host}:${port}`;
 const provider = new Provider(issuer, {
   features: {
     registration: { enabled: true },
@@ -52,12 +63,13 @@ const provider = new Provider(issuer, {
   cookies: { keys: ['alexa-link-test-only-cookie-key'] },
   pkce: { required: () => true },
 });
-// Loopback http issuer: tell the package not to insist on https.
+// No TLS-terminating proxy in front: the package serves as it is reached.
 provider.proxy = false;
 
-const server = provider.listen(port, '127.0.0.1', () => {
-  console.log(JSON.stringify({ issuer }));
-});
+const server = (tls ? https.createServer(tls, provider.callback()) : http.createServer(provider.callback()))
+  .listen(port, host, () => {
+    console.log(JSON.stringify({ issuer }));
+  });
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts or stops the test OpenID Provider (provider.mjs, npm oidc-provider
-# at the version pinned in package-lock.json) on a free loopback port.
+# at the version pinned in package-lock.json) on a free loopback port (or,
+# with OIDC_HOST / OIDC_TLS_CERT / OIDC_TLS_KEY, as provider.mjs says).
 #
 #   eval "$(tests/oidc/provider.sh start)"   # prints export lines (ALEXA_LINK_OIDC_*)
 #   tests/oidc/provider.sh stop "$ALEXA_LINK_OIDC_PID"

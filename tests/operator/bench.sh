@@ -76,6 +76,9 @@ while [ "$quiet" -lt 10 ]; do
 done
 settled_at=$(date +%s.%N)
 total_writes=$(writes)
+# Reads the API server answered (all clients; kubectl create and the
+# controller manager read little): the operator's share of the load.
+api_gets=$(kubectl get --raw /metrics | awk '/^apiserver_request_total\{/ && /verb="GET"/ {s += $2} END {print s + 0}')
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$OPERATOR_PID/status")
 kill "$OPERATOR_PID"; wait "$OPERATOR_PID" 2>/dev/null || true
 
@@ -91,13 +94,14 @@ restart_reconciles=$(curl -sf "http://$ADMIN/metrics" | awk '/^alexa_link_operat
 
 awk -v n="$N" -v s="$start" -v c="$created" -v d="$done_at" -v w="$total_writes" -v r="$rss_kib" \
     -v q="$settled_at" -v rw="$restart_writes" -v rr="$restart_reconciles" -v p="$PROFILE" \
-    -v l0="$load_start" -v l1="$load_end" -v cpus="$(nproc)" 'BEGIN {
+    -v l0="$load_start" -v l1="$load_end" -v cpus="$(nproc)" -v g="$api_gets" 'BEGIN {
   printf "resources:                         %d (operator built %s)\n", n, p
   printf "kubectl create of all:             %.1f s\n", c - s
   printf "all observedGeneration current:    %.1f s after the first create\n", d - s
   printf "writes settled (10 s quiet):       %.1f s after the first create\n", q - s - 10
   printf "operator peak RSS:                 %.1f MiB\n", r / 1024
   printf "API writes:                        %d (%.2f per resource)\n", w, w / n
+  printf "API server GETs (all clients):     %d (%.1f per resource)\n", g, g / n
   printf "restart, nothing changed:          %d reconciles, %d writes\n", rr, rw
   printf "machine load (1 min avg):          %s at start, %s at end, %d cores\n", l0, l1, cpus
 }'

@@ -88,6 +88,7 @@ pub fn render(link: &ValidatedLink) -> Config {
             request_timeout_seconds: o
                 .request_timeout_seconds
                 .unwrap_or(oidc::DEFAULT_REQUEST_TIMEOUT_SECONDS),
+            ca_file: o.ca_bundle.as_ref().map(file),
         }),
     };
     let store = match &link.storage {
@@ -129,6 +130,7 @@ pub fn render(link: &ValidatedLink) -> Config {
                 scopes: p.scopes.clone(),
                 refresh_margin_seconds: partners::DEFAULT_REFRESH_MARGIN_SECONDS,
                 request_timeout_seconds: partners::DEFAULT_REQUEST_TIMEOUT_SECONDS,
+                ca_file: p.ca_bundle.as_ref().map(file),
             }],
             p.encryption_keys.iter().map(file).collect(),
         ),

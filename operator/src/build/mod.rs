@@ -175,10 +175,23 @@ pub(crate) mod testing {
     /// Every Secret the fixture references, filled with placeholder data.
     pub fn resolved_for(asl: &AlexaSkillLink) -> Resolved {
         let mut r = Resolved::default();
+        let ca_bundles: Vec<(String, String)> = crate::secret_refs::ca_bundle_refs(&asl.spec)
+            .into_iter()
+            .map(|c| (c.name, c.key))
+            .collect();
         for (name, keys) in crate::secret_refs::referenced_secrets(&asl.spec) {
             let data: BTreeMap<String, Vec<u8>> = keys
                 .into_iter()
-                .map(|k| (k.clone(), format!("{name}/{k} value").into_bytes()))
+                .map(|k| {
+                    let value = if ca_bundles.contains(&(name.clone(), k.clone())) {
+                        format!(
+                            "-----BEGIN CERTIFICATE-----\n{name}/{k}\n-----END CERTIFICATE-----\n"
+                        )
+                    } else {
+                        format!("{name}/{k} value")
+                    };
+                    (k.clone(), value.into_bytes())
+                })
                 .collect();
             r.secrets.insert(name, Some(data));
         }
@@ -806,9 +819,10 @@ mod tests {
             ldap,
             hash_with("ldap.yaml", "ldap-bind", "password", b"rotated")
         );
+        let new_ca = b"-----BEGIN CERTIFICATE-----\nnew CA\n-----END CERTIFICATE-----\n";
         assert_ne!(
             ldap,
-            hash_with("ldap.yaml", "ldap-directory-ca", "ca.crt", b"new CA")
+            hash_with("ldap.yaml", "ldap-directory-ca", "ca.crt", new_ca)
         );
         // The server's own TLS certificate is reloaded from disk: no roll.
         assert_eq!(
@@ -823,6 +837,15 @@ mod tests {
         assert_ne!(
             oidc,
             hash_with("oidc.yaml", "oidc-upstream", "client-id", b"another-client")
+        );
+        assert_ne!(
+            oidc,
+            hash_with("oidc.yaml", "oidc-upstream", "ca.crt", new_ca)
+        );
+        let full = base("full.yaml");
+        assert_ne!(
+            full,
+            hash_with("full.yaml", "egress-proxy-ca", "ca.crt", new_ca)
         );
     }
 }

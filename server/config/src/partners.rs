@@ -51,6 +51,12 @@ pub struct PartnerConfig {
     /// Timeout of one request to LWA (1 to 30 seconds).
     #[serde(default = "default_request_timeout")]
     pub request_timeout_seconds: u64,
+    /// PEM file with the CA certificate(s) trusted for the token endpoint's
+    /// certificate, instead of the public roots: for an egress proxy that
+    /// re-signs TLS, or a `tokenUrl` with a private CA. Absent: the public
+    /// (webpki) roots, which Amazon's endpoints chain to.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl PartnerConfig {
@@ -213,6 +219,7 @@ mod tests {
             scopes: vec![],
             refresh_margin_seconds: DEFAULT_REFRESH_MARGIN_SECONDS,
             request_timeout_seconds: DEFAULT_REQUEST_TIMEOUT_SECONDS,
+            ca_file: None,
         }
     }
 

@@ -73,13 +73,13 @@ impl LdapDirectory {
         let tls = match &config.ca_file {
             Some(path) => {
                 let pem = read("the LDAP CA file", path)?;
-                Some(Arc::new(tls_config(&pem).map_err(|message| {
-                    LdapSetupError::File {
+                Some(Arc::new(crate::ca_bundle::client_config(&pem).map_err(
+                    |message| LdapSetupError::File {
                         what: "the LDAP CA file",
                         path: path.display().to_string(),
                         message,
-                    }
-                })?))
+                    },
+                )?))
             }
             None => None,
         };
@@ -255,25 +255,6 @@ fn attribute(entry: &SearchEntry, name: &str) -> Option<String> {
     .filter(|v| !v.is_empty())
 }
 
-fn tls_config(ca_pem: &[u8]) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let mut found = 0;
-    for cert in rustls_pemfile::certs(&mut &ca_pem[..]) {
-        let cert = cert.map_err(|e| format!("not PEM: {e}"))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("not a usable CA certificate: {e}"))?;
-        found += 1;
-    }
-    if found == 0 {
-        return Err("no PEM certificate in it".into());
-    }
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-        .map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +273,6 @@ mod tests {
 
     #[test]
     fn a_ca_file_without_certificates_is_refused() {
-        assert!(tls_config(b"not a pem").is_err());
+        assert!(crate::ca_bundle::client_config(b"not a pem").is_err());
     }
 }

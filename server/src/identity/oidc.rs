@@ -80,7 +80,12 @@ impl UpstreamOidc {
         callback_url: &str,
     ) -> Result<UpstreamOidc, String> {
         let redirect_url = RedirectUrl::new(callback_url.to_owned()).map_err(|e| e.to_string())?;
-        let http = openidconnect::reqwest::ClientBuilder::new()
+        let builder = crate::ca_bundle::trust(
+            openidconnect::reqwest::ClientBuilder::new(),
+            config.ca_file.as_deref(),
+        )
+        .map_err(|e| e.to_string())?;
+        let http = builder
             // Following redirects would let the provider's endpoints send
             // our requests elsewhere (SSRF); openidconnect requires this.
             .redirect(openidconnect::reqwest::redirect::Policy::none())

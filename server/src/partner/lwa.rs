@@ -117,14 +117,18 @@ impl std::fmt::Debug for LwaClient {
 }
 
 impl LwaClient {
-    /// A client for `token_url`.
+    /// A client for `token_url`; with `ca_file`, it trusts exactly the CAs
+    /// in that PEM file instead of the public roots.
     pub fn new(
         token_url: Url,
         client_id: String,
         client_secret: String,
         timeout: Duration,
+        ca_file: Option<&std::path::Path>,
     ) -> Result<LwaClient, String> {
-        let http = reqwest::Client::builder()
+        let builder = crate::ca_bundle::trust(reqwest::Client::builder(), ca_file)
+            .map_err(|e| format!("failed to build the LWA HTTP client: {e}"))?;
+        let http = builder
             .connect_timeout(timeout.min(Duration::from_secs(3)))
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(60))
@@ -252,6 +256,7 @@ mod tests {
             "partner".into(),
             "partner-secret".into(),
             Duration::from_secs(5),
+            None,
         )
         .expect("client")
     }
@@ -295,6 +300,105 @@ mod tests {
             .refresh("Atzr|x")
             .await;
         assert!(matches!(result, Err(LwaError::BadGateway(_))), "{result:?}");
+    }
+
+    /// Serves `app` over TLS on a loopback port with a certificate for
+    /// 127.0.0.1 signed by a fresh test CA; returns the base URL and the
+    /// CA's PEM.
+    async fn serve_tls(app: Router) -> (String, String) {
+        let ca_key = rcgen::KeyPair::generate().expect("ca key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).expect("ca cert");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .expect("params")
+            .signed_by(&key, &ca, &ca_key)
+            .expect("cert");
+        let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .expect("server config");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let config = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls));
+        tokio::spawn(async move {
+            axum_server::from_tcp_rustls(listener, config)
+                .serve(app.into_make_service())
+                .await
+        });
+        (format!("https://{addr}"), ca.pem())
+    }
+
+    #[tokio::test]
+    async fn a_ca_file_makes_a_private_ca_trusted_and_only_it() {
+        let app = || {
+            Router::new().route(
+                "/auth/o2/token",
+                post(|| async { r#"{"access_token":"Atza|tls","expires_in":3600}"# }),
+            )
+        };
+        let (url, ca_pem) = serve_tls(app()).await;
+        let token_url = Url::parse(&format!("{url}/auth/o2/token")).expect("url");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, &ca_pem).expect("write ca");
+        let with_ca = |ca: &std::path::Path| {
+            LwaClient::new(
+                token_url.clone(),
+                "partner".into(),
+                "partner-secret".into(),
+                Duration::from_secs(5),
+                Some(ca),
+            )
+            .expect("client")
+        };
+
+        let tokens = with_ca(&ca_file)
+            .exchange_code("code")
+            .await
+            .expect("trusted");
+        assert_eq!(tokens.access_token, "Atza|tls");
+        // The public roots do not know the test CA.
+        let result = client(token_url.as_str()).exchange_code("code").await;
+        assert!(
+            matches!(result, Err(LwaError::Unreachable(_))),
+            "{result:?}"
+        );
+        // The bundle replaces the roots: another CA's server is refused.
+        let (other, _) = serve_tls(app()).await;
+        let result = LwaClient::new(
+            Url::parse(&format!("{other}/auth/o2/token")).expect("url"),
+            "partner".into(),
+            "partner-secret".into(),
+            Duration::from_secs(5),
+            Some(&ca_file),
+        )
+        .expect("client")
+        .exchange_code("code")
+        .await;
+        assert!(
+            matches!(result, Err(LwaError::Unreachable(_))),
+            "{result:?}"
+        );
+        // An unusable bundle fails at start-up, naming the file.
+        std::fs::write(&ca_file, "no certificate").expect("write");
+        let err = LwaClient::new(
+            token_url.clone(),
+            "partner".into(),
+            "partner-secret".into(),
+            Duration::from_secs(5),
+            Some(&ca_file),
+        )
+        .expect_err("invalid bundle");
+        assert!(err.contains("ca.pem"), "{err}");
     }
 
     #[test]

@@ -84,6 +84,7 @@ impl Partners {
                 secret(&p.client_id_file, "clientIdFile")?,
                 secret(&p.client_secret_file, "clientSecretFile")?,
                 Duration::from_secs(p.request_timeout_seconds),
+                p.ca_file.as_deref(),
             )?;
             let partner = Arc::new(Partner {
                 config: p.clone(),

@@ -157,6 +157,7 @@ pub fn add_partner(config: &mut Config, dir: &Path, token_url: &Url) {
         scopes: vec!["alexa::health:profile:write".into()],
         refresh_margin_seconds: 300,
         request_timeout_seconds: 2,
+        ca_file: None,
     }];
     config.encryption_key_files = vec![write(
         "token-key-1",

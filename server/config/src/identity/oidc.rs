@@ -52,6 +52,12 @@ pub struct OidcIdentityConfig {
     /// Timeout of each request to the provider (1 to 30 seconds).
     #[serde(default = "default_request_timeout")]
     pub request_timeout_seconds: u64,
+    /// PEM file with the CA certificate(s) trusted for the provider's
+    /// certificate (discovery, keys and token requests), instead of the
+    /// public roots: a provider with a private CA, or an egress proxy that
+    /// re-signs TLS. Absent: the public (webpki) roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_scopes() -> Vec<String> {
