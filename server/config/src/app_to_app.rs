@@ -331,6 +331,7 @@ mod tests {
             scopes: vec![],
             refresh_margin_seconds: 300,
             request_timeout_seconds: 5,
+            ca_file: None,
         });
         c.encryption_key_files.push("/keys/1".into());
         c.app_to_app = Some(section());
