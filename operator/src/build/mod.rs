@@ -104,7 +104,7 @@ pub fn children(
         tolerations: _,        // deployment
         affinity: _,           // deployment
         log_level: _,          // config
-        deletion_policy: _,    // state_meta (pvc, keys_secret)
+        deletion_policy: _,    // state_meta (pvc, keys_secret), deletion_note
     } = &link.resource.spec;
     let mounts = mounts::Mounts::for_link(link);
     let keys_secret = keys_secret::build(link, fresh_key);
@@ -112,7 +112,7 @@ pub fn children(
     let config_map = config_map::build(link, &server_config);
     let hash = deployment::config_hash(&config_map, link, keys_secret.as_ref());
     let (pdb, note) = pdb::wanted(link, caps);
-    let notes = note.into_iter().collect();
+    let notes = note.into_iter().chain(deletion_note(link)).collect();
     Children {
         service_account: service_account::build(link),
         deployment: deployment::build(link, &mounts, &hash, image),
@@ -216,6 +216,17 @@ pub(crate) mod testing {
     }
 }
 
+/// What `deletionPolicy: Delete` cannot do with DynamoDB, said where the
+/// user looks: the table may be shared and the server's items do not name
+/// the link, so nothing can delete exactly this link's items.
+fn deletion_note(link: &ValidatedLink) -> Option<String> {
+    let dynamodb = matches!(link.storage, crate::validate::Storage::Dynamodb(_));
+    let delete = link.resource.spec.deletion_policy == DeletionPolicy::Delete;
+    (dynamodb && delete).then(|| {
+        "deletionPolicy Delete removes the generated keys but no DynamoDB items (the table may be shared); they expire by their TTL.".to_owned()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -231,9 +242,12 @@ mod tests {
         std::sync::LazyLock::new(deployment::ServerImage::default);
 
     fn build(name: &str) -> Children {
-        let asl = fixture(name);
+        build_asl(&fixture(name))
+    }
+
+    fn build_asl(asl: &AlexaSkillLink) -> Children {
         children(
-            &link(&asl, &resolved_for(&asl)),
+            &link(asl, &resolved_for(asl)),
             CAPS,
             &IMAGE,
             &mut counter_keys(),
@@ -334,6 +348,25 @@ mod tests {
                 .and_then(|a| a.get("eks.amazonaws.com/role-arn"))
                 .map(String::as_str),
             Some("arn:aws:iam::123456789012:role/alexa-link")
+        );
+    }
+
+    #[test]
+    fn delete_with_dynamodb_says_the_items_stay() {
+        let mut asl = fixture("dynamodb.yaml");
+        assert!(build_asl(&asl).notes.is_empty(), "Retain: nothing to say");
+        asl.spec.deletion_policy = DeletionPolicy::Delete;
+        let notes = build_asl(&asl).notes;
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("no DynamoDB items"), "{notes:?}");
+        let mut embedded = fixture("full.yaml");
+        embedded.spec.deletion_policy = DeletionPolicy::Delete;
+        assert!(
+            !build_asl(&embedded)
+                .notes
+                .iter()
+                .any(|n| n.contains("DynamoDB")),
+            "the embedded store's volume is deleted"
         );
     }
 
