@@ -254,6 +254,18 @@ mod tests {
     }
 
     #[test]
+    fn a_scope_of_only_spaces_survives_the_trip_through_the_forms() {
+        // Found by the authorize_query fuzz target's round-trip property.
+        let c = clients("");
+        let r = AuthorizationRequest::validate(&query("&scope=+"), &c).expect("valid");
+        assert_eq!(r.scopes, vec!["profile", "email"]);
+        let again =
+            AuthorizationRequest::validate(&Params::parse(r.to_query().as_bytes()).expect("p"), &c)
+                .expect("round trip");
+        assert_eq!(again.scopes, r.scopes);
+    }
+
+    #[test]
     fn unknown_client_or_redirect_never_redirects() {
         let c = clients("");
         for q in [

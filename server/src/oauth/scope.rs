@@ -4,10 +4,15 @@ use super::error::{ErrorCode, OAuthError};
 use crate::config::is_valid_scope_token;
 
 /// Parses a space-delimited scope parameter (RFC 6749 3.3) and checks that
-/// every token is one of `allowed`. Absent: all of `allowed`. The result is
-/// deduplicated and in `allowed`'s order, so equal grants compare equal.
+/// every token is one of `allowed`. Absent, or only spaces: all of
+/// `allowed`. The result is deduplicated and in `allowed`'s order, so equal
+/// grants compare equal.
 pub fn resolve(requested: Option<&str>, allowed: &[String]) -> Result<Vec<String>, OAuthError> {
-    let Some(requested) = requested else {
+    // Spaces alone name no scope: the same as a parameter sent empty, which
+    // counts as omitted (RFC 6749 3.1). Otherwise such a request would ask
+    // for nothing here and for everything once carried through the login
+    // form, where an empty scope is dropped.
+    let Some(requested) = requested.filter(|r| r.split(' ').any(|t| !t.is_empty())) else {
         return Ok(allowed.to_vec());
     };
     let mut wanted = Vec::new();
@@ -66,6 +71,13 @@ mod tests {
             resolve(Some("devices  profile devices"), &allowed()).expect("ok"),
             vec!["profile".to_owned(), "devices".to_owned()]
         );
+    }
+
+    #[test]
+    fn only_spaces_means_absent() {
+        for spaces in [" ", "   "] {
+            assert_eq!(resolve(Some(spaces), &allowed()).expect("ok"), allowed());
+        }
     }
 
     #[test]
