@@ -13,6 +13,7 @@ pub mod identity;
 pub mod keyring;
 pub mod metrics;
 pub mod oauth;
+pub mod outbound;
 pub mod partner;
 pub mod routes;
 pub mod server;
