@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod outbound;
 pub mod partner;
+pub mod peer;
 pub mod routes;
 pub mod server;
 pub mod store;

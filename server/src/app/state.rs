@@ -82,7 +82,7 @@ pub struct Shared {
     pub clients: ClientRegistry,
     /// Where users log in.
     pub login: Login,
-    /// Failed-login counts for brute-force protection.
+    /// Failed-login and failed-client-authentication counts (in the store).
     pub throttle: LoginThrottle,
     /// Codes, grants and tokens.
     pub store: Arc<dyn Store>,
@@ -170,7 +170,7 @@ impl AppState {
                 Login::Upstream(Arc::new(oidc))
             }
         };
-        let throttle = LoginThrottle::new(config.login_protection.clone());
+        let throttle = LoginThrottle::new(config.login_protection.clone(), store.clone());
         let partners = Partners::new(&config, read_secret_text).map_err(StartupError::Partner)?;
         let cookies = CookieSettings {
             key: session_key(&config.server.session_key_file)?,

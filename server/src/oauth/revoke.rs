@@ -6,25 +6,36 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::client_auth;
 use super::error::OAuthError;
 use super::form::Params;
 use crate::app::AppState;
 use crate::tokens::TokenHash;
 
 /// `POST /oauth/revoke`.
-pub async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&app, &headers, &body).await {
+pub async fn revoke(
+    State(app): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&app, &extensions, &headers, &body).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
+async fn handle(
+    app: &AppState,
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), OAuthError> {
     let params = Params::from_form(headers, body)?;
-    let client = app.clients.authenticate(headers, &params)?;
+    let client = client_auth::authenticate(app, extensions, headers, &params).await?;
     let hash = TokenHash::of(params.require("token")?);
     let now = app.clock.now();
     if let Some(lookup) = app.store.get_refresh_token(&hash, now).await? {

@@ -3,9 +3,10 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
 
+use super::client_auth;
 use super::error::{ErrorCode, OAuthError};
 use super::form::Params;
 use super::grants::{self, GrantContext, TokenResponse};
@@ -13,8 +14,13 @@ use crate::app::AppState;
 use crate::config::GrantType;
 
 /// `POST /oauth/token`.
-pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (grant, result) = handle(&app, &headers, &body).await;
+pub async fn token(
+    State(app): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (grant, result) = handle(&app, &extensions, &headers, &body).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(e) => e.code.as_str(),
@@ -29,6 +35,7 @@ pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
 
 async fn handle(
     app: &AppState,
+    extensions: &Extensions,
     headers: &HeaderMap,
     body: &[u8],
 ) -> (Option<GrantType>, Result<TokenResponse, OAuthError>) {
@@ -56,7 +63,7 @@ async fn handle(
             );
         }
     };
-    let client = match app.clients.authenticate(headers, &params) {
+    let client = match client_auth::authenticate(app, extensions, headers, &params).await {
         Ok(c) => c,
         Err(e) => return (Some(grant), Err(e)),
     };

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Extensions, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -24,10 +24,10 @@ use super::lwa::LwaError;
 use super::{AmazonTokens, Partner, lwa_error};
 use crate::app::AppState;
 use crate::config::PARTNER_TOKEN_SCOPE;
-use crate::oauth::bearer;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Params;
 use crate::oauth::scope;
+use crate::oauth::{bearer, client_auth};
 use crate::store::{Lease, LeaseOutcome, PartnerLinkRecord, UnixTime};
 use crate::tokens;
 
@@ -48,12 +48,13 @@ const POLL: Duration = Duration::from_millis(50);
 pub async fn partner_token(
     State(app): State<AppState>,
     method: Method,
+    extensions: Extensions,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
     let body: &[u8] = if method == Method::GET { &[] } else { &body };
-    match handle(&app, &headers, query.as_deref(), body).await {
+    match handle(&app, &extensions, &headers, query.as_deref(), body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
@@ -61,6 +62,7 @@ pub async fn partner_token(
 
 async fn handle(
     app: &AppState,
+    extensions: &Extensions,
     headers: &HeaderMap,
     query: Option<&str>,
     body: &[u8],
@@ -72,7 +74,7 @@ async fn handle(
         ));
     }
     let params = Params::from_body_and_query(headers, query, body)?;
-    authorize_caller(app, headers, &params).await?;
+    authorize_caller(app, extensions, headers, &params).await?;
     let user_id = params.require("user_id")?;
     let partner = app.partners.resolve(params.get("partner_id"))?;
     let partner_id = partner.config.id.as_str();
@@ -101,6 +103,7 @@ async fn handle(
 
 async fn authorize_caller(
     app: &AppState,
+    extensions: &Extensions,
     headers: &HeaderMap,
     params: &crate::oauth::form::Params,
 ) -> Result<(), OAuthError> {
@@ -121,7 +124,10 @@ async fn authorize_caller(
         }
         token.client_id
     } else {
-        app.clients.authenticate(headers, params)?.id().to_owned()
+        client_auth::authenticate(app, extensions, headers, params)
+            .await?
+            .id()
+            .to_owned()
     };
     match app.clients.get(&client_id) {
         Some(c) if c.config.partner_token_access => Ok(()),

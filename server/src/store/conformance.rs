@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use super::{
-    AccessTokenRecord, AuthCodeRecord, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
-    PartnerLinkRecord, RedeemError, RefreshState, RefreshTokenRecord, RotateError, Rotation, Store,
-    StoreError, UnixTime,
+    AccessTokenRecord, AuthCodeRecord, Counter, CounterKey, CounterSwap, CounterWrite, GrantId,
+    GrantRecord, Lease, LeaseOutcome, NewGrant, PartnerLinkRecord, RedeemError, RefreshState,
+    RefreshTokenRecord, RotateError, Rotation, Store, StoreError, UnixTime,
 };
 use crate::tokens::{self, TokenHash, TokenKind};
 
@@ -44,6 +44,9 @@ pub async fn run_all(store: Arc<dyn Store>, caps: Capabilities) {
     the_store_counts_partner_link_revisions(&*store).await;
     refresh_leases_are_exclusive(store.clone()).await;
     purge_ends_dead_grants_with_their_partner_links(&*store, caps).await;
+    counters_change_only_from_what_was_seen(&*store).await;
+    concurrent_counter_swaps_each_count_once(store.clone()).await;
+    expired_counters_read_as_absent(&*store).await;
 }
 
 fn hash() -> TokenHash {
@@ -885,5 +888,164 @@ async fn purge_removes_only_what_expired(store: &dyn Store, caps: Capabilities) 
     assert!(
         store.get_grant(&g.grant_id).await.expect("get").is_some(),
         "live grant kept"
+    );
+}
+
+fn counter_key() -> CounterKey {
+    CounterKey(hash().0)
+}
+
+fn counter(failures: u32, version: u64) -> Counter {
+    Counter {
+        failures,
+        last_failure_millis: NOW * 1000,
+        version,
+        expires_at: NOW + 900,
+    }
+}
+
+async fn counters_change_only_from_what_was_seen(store: &dyn Store) {
+    let (user, ip) = (counter_key(), counter_key());
+    assert_eq!(
+        store.get_counters(&[user, ip], NOW).await.expect("get"),
+        vec![None, None]
+    );
+    let first = vec![
+        CounterWrite {
+            key: user,
+            expected: None,
+            new: counter(1, 1),
+        },
+        CounterWrite {
+            key: ip,
+            expected: None,
+            new: counter(1, 1),
+        },
+    ];
+    assert_eq!(
+        store.swap_counters(&first, NOW).await.expect("swap"),
+        CounterSwap::Swapped
+    );
+    assert_eq!(
+        store.get_counters(&[user, ip], NOW).await.expect("get"),
+        vec![Some(counter(1, 1)), Some(counter(1, 1))]
+    );
+    // A writer that saw the user's counter absent is refused, nothing is
+    // written (not even the address's counter, whose expectation held),
+    // and it is told what the counters are now.
+    let stale = vec![
+        CounterWrite {
+            key: user,
+            expected: None,
+            new: counter(1, 1),
+        },
+        CounterWrite {
+            key: ip,
+            expected: Some(counter(1, 1)),
+            new: counter(2, 2),
+        },
+    ];
+    assert_eq!(
+        store.swap_counters(&stale, NOW).await.expect("swap"),
+        CounterSwap::Changed(vec![Some(counter(1, 1)), Some(counter(1, 1))])
+    );
+    assert_eq!(
+        store.get_counters(&[ip], NOW).await.expect("get"),
+        vec![Some(counter(1, 1))],
+        "a refused swap writes nothing"
+    );
+    // One counter alone (the client-authentication case) works the same.
+    let single = |expected| {
+        vec![CounterWrite {
+            key: user,
+            expected,
+            new: counter(2, 2),
+        }]
+    };
+    assert_eq!(
+        store
+            .swap_counters(&single(Some(counter(1, 0))), NOW)
+            .await
+            .expect("swap"),
+        CounterSwap::Changed(vec![Some(counter(1, 1))]),
+        "the version decides, not just the count"
+    );
+    assert_eq!(
+        store
+            .swap_counters(&single(Some(counter(1, 1))), NOW)
+            .await
+            .expect("swap"),
+        CounterSwap::Swapped
+    );
+    assert_eq!(
+        store.get_counters(&[user, ip], NOW).await.expect("get"),
+        vec![Some(counter(2, 2)), Some(counter(1, 1))]
+    );
+}
+
+/// Twenty writers that all start from the same seen state: each one's
+/// count lands exactly once, however the store orders them.
+async fn concurrent_counter_swaps_each_count_once(store: Arc<dyn Store>) {
+    let key = counter_key();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seen: Option<Counter> = None;
+            for _ in 0..100 {
+                let next = seen.map_or(counter(1, 1), |c| counter(c.failures + 1, c.version + 1));
+                let write = [CounterWrite {
+                    key,
+                    expected: seen,
+                    new: next,
+                }];
+                match store.swap_counters(&write, NOW).await.expect("swap") {
+                    CounterSwap::Swapped => return,
+                    CounterSwap::Changed(now) => seen = now[0],
+                }
+            }
+            panic!("a counter swap never got through");
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let counted = store.get_counters(&[key], NOW).await.expect("get")[0];
+    assert_eq!(
+        counted.map(|c| (c.failures, c.version)),
+        Some((20, 20)),
+        "every concurrent failure counted once"
+    );
+}
+
+async fn expired_counters_read_as_absent(store: &dyn Store) {
+    let key = counter_key();
+    let write = [CounterWrite {
+        key,
+        expected: None,
+        new: counter(5, 1),
+    }];
+    assert_eq!(
+        store.swap_counters(&write, NOW).await.expect("swap"),
+        CounterSwap::Swapped
+    );
+    let later = NOW + 900;
+    assert_eq!(
+        store.get_counters(&[key], later).await.expect("get"),
+        vec![None],
+        "a counter past its expiry is absent"
+    );
+    // And may be started afresh by a writer that saw nothing.
+    let fresh = [CounterWrite {
+        key,
+        expected: None,
+        new: Counter {
+            expires_at: later + 900,
+            ..counter(1, 2)
+        },
+    }];
+    assert_eq!(
+        store.swap_counters(&fresh, later).await.expect("swap"),
+        CounterSwap::Swapped
     );
 }

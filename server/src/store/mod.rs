@@ -425,6 +425,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes what has expired by `now`. Returns how many items went.
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError>;
+
+    // --- Throttle counters (issue 14: failed logins and failed client
+    // authentications counted once for all replicas, kept over restarts) ---
+
+    /// Reads counters (absent, or expired by `now`: `None`), in the order
+    /// of `keys`. Strongly consistent.
+    async fn get_counters(
+        &self,
+        keys: &[CounterKey],
+        now: UnixTime,
+    ) -> Result<Vec<Option<Counter>>, StoreError>;
+
+    /// Atomically, for every write at once: if each counter is still what
+    /// the write expects (the same `version`; `None` matches an absent or
+    /// expired counter), store the new values. Otherwise write nothing and
+    /// return every counter as it is now, so the caller can decide again
+    /// without another read.
+    async fn swap_counters(
+        &self,
+        writes: &[CounterWrite],
+        now: UnixTime,
+    ) -> Result<CounterSwap, StoreError>;
 }
 
 /// How long a rotated refresh token is kept after its rotation, so that its
@@ -432,3 +454,43 @@ pub trait Store: Send + Sync + 'static {
 /// plain "unknown token". Bounded so that an hourly-refreshing Alexa does not
 /// grow the store forever.
 pub const ROTATED_TOKEN_RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+
+/// Names one throttle counter: an opaque digest of what is counted (a
+/// username, an address, a client at an address), so that the store never
+/// holds a username and every key has the same short length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CounterKey(pub [u8; 32]);
+
+/// A count of recent failures (the throttle's state for one key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counter {
+    /// Failures counted.
+    pub failures: u32,
+    /// When the last one happened, in Unix milliseconds.
+    pub last_failure_millis: i64,
+    /// Bumped by every write; what a [`CounterWrite`] compares.
+    pub version: u64,
+    /// When the counter stops mattering and may be deleted.
+    pub expires_at: UnixTime,
+}
+
+/// One conditional write of [`Store::swap_counters`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterWrite {
+    /// The counter.
+    pub key: CounterKey,
+    /// What the writer last saw: the write applies only if it is still so.
+    pub expected: Option<Counter>,
+    /// The new value (its `version` one more than the expected one's).
+    pub new: Counter,
+}
+
+/// How a [`Store::swap_counters`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CounterSwap {
+    /// Every write applied.
+    Swapped,
+    /// Some counter had changed; nothing was written. Every counter as it
+    /// is now, in the order of the writes.
+    Changed(Vec<Option<Counter>>),
+}

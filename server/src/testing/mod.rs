@@ -208,7 +208,18 @@ impl TestServer {
     }
 
     /// Starts with a given config (its files under `dir`).
-    pub async fn start_config(mut config: Config, dir: tempfile::TempDir) -> TestServer {
+    pub async fn start_config(config: Config, dir: tempfile::TempDir) -> TestServer {
+        let store = open_store(&config.store).await.expect("open store");
+        TestServer::start_sharing(config, dir, store).await
+    }
+
+    /// Starts with a given config on an already open store: several
+    /// servers sharing one store are replicas of one deployment.
+    pub async fn start_sharing(
+        mut config: Config,
+        dir: tempfile::TempDir,
+        store: std::sync::Arc<dyn crate::store::Store>,
+    ) -> TestServer {
         let listeners = Listeners::bind(&config.server).expect("bind");
         let scheme = if config.server.tls.is_some() {
             "https"
@@ -218,7 +229,6 @@ impl TestServer {
         config.server.public_url =
             Url::parse(&format!("{scheme}://{}", listeners.public_addr())).expect("public url");
         config.validate().expect("test config is valid");
-        let store = open_store(&config.store).await.expect("open store");
         let app = AppState::new(config, store, Clock::default()).expect("app");
         let running = server::serve(app.clone(), listeners).await.expect("serve");
         TestServer {
@@ -420,6 +430,28 @@ pub async fn submit_login(
     browser
         .post_form(&server.url(crate::routes::LOGIN), &fields)
         .await
+}
+
+/// One password login from a fresh browser: the status (303 logged in,
+/// 401 wrong, 429 throttled) and `Retry-After`.
+pub async fn login_attempt(server: &TestServer, user: (&str, &str)) -> (u16, Option<u64>) {
+    let browser = Browser::new();
+    let html = browser
+        .http
+        .get(authorize_url(server, &Pkce::new(), "st", "profile"))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("login page");
+    let response = submit_login(server, &browser, &html, user).await;
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (response.status().as_u16(), retry)
 }
 
 /// Walks authorize -> login -> consent as a user would and returns the
