@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod clock;
+pub mod deprovision;
 pub mod dev;
 pub mod identity;
 pub mod keyring;

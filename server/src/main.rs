@@ -52,6 +52,15 @@ struct Cli {
 enum Command {
     /// Read a password on stdin and print its argon2id hash for a users file.
     HashPassword,
+    /// Revoke every grant of a user (all their links, with tokens) and
+    /// delete their stored Amazon tokens, in the store --config names. A
+    /// running server with the embedded store holds its file: use its admin
+    /// port's `POST /revoke-user` instead.
+    RevokeUser {
+        /// The user id grants are stored under (`id` in a users file,
+        /// `ldap:<entryUUID>`, `oidc:<issuerId>:<sub>`).
+        user_id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -62,6 +71,10 @@ fn main() -> ExitCode {
     if let Some(Command::HashPassword) = cli.command {
         return hash_password();
     }
+    let revoke = match &cli.command {
+        Some(Command::RevokeUser { user_id }) => Some(user_id.clone()),
+        _ => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,7 +85,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli, started)) {
+    let done = match revoke {
+        Some(user_id) => runtime.block_on(revoke_user(cli.config.as_deref(), &user_id)),
+        None => runtime.block_on(run(cli, started)),
+    };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -236,6 +253,29 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+async fn revoke_user(config: Option<&std::path::Path>, user_id: &str) -> anyhow::Result<()> {
+    let Some(path) = config else {
+        anyhow::bail!("give the server's config file with --config FILE");
+    };
+    let config = Config::load(path)?;
+    let store = open_store(&config.store).await.map_err(|e| {
+        anyhow::anyhow!(
+            "{e} (a running server holds an embedded store's file: use its admin port, POST {} with user_id)",
+            routes::REVOKE_USER
+        )
+    })?;
+    let partners: Vec<String> = config.partners.iter().map(|p| p.id.clone()).collect();
+    let revoked = alexa_link_server::deprovision::revoke_user(
+        store.as_ref(),
+        &partners,
+        user_id,
+        Clock::default().now(),
+    )
+    .await?;
+    println!("{}", serde_json::to_string(&revoked)?);
+    Ok(())
 }
 
 fn hash_password() -> ExitCode {

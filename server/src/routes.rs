@@ -33,6 +33,8 @@ pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 /// Admin port: Prometheus metrics.
 pub const METRICS: &str = "/metrics";
+/// Admin port: revoke every grant of a user (form field `user_id`).
+pub const REVOKE_USER: &str = "/revoke-user";
 
 /// `base` (the public URL) joined with `path`.
 pub fn url(base: &url::Url, path: &str) -> String {

@@ -63,6 +63,7 @@ fn oidc_config(
         display_name_claim: "name".into(),
         issuer_id: None,
         request_timeout_seconds: 5,
+        max_grant_age_seconds: None,
     }
 }
 

@@ -63,6 +63,8 @@ pub fn render(link: &ValidatedLink) -> Config {
                 .unwrap_or_else(|| ldap::DEFAULT_DISPLAY_NAME_ATTRIBUTE.to_owned()),
             pool_size: l.pool_size.map_or(ldap::DEFAULT_POOL_SIZE, |p| p as usize),
             timeout_seconds: l.timeout_seconds.unwrap_or(ldap::DEFAULT_TIMEOUT_SECONDS),
+            // Not in the CRD yet: the server's default.
+            user_check_seconds: ldap::DEFAULT_USER_CHECK_SECONDS,
         }),
         Identity::Oidc(o) => IdentityConfig::Oidc(OidcIdentityConfig {
             issuer_url: o.issuer_url.clone(),
@@ -88,6 +90,8 @@ pub fn render(link: &ValidatedLink) -> Config {
             request_timeout_seconds: o
                 .request_timeout_seconds
                 .unwrap_or(oidc::DEFAULT_REQUEST_TIMEOUT_SECONDS),
+            // Not in the CRD yet: links never age out.
+            max_grant_age_seconds: None,
         }),
     };
     let store = match &link.storage {

@@ -1,12 +1,16 @@
-//! The admin listener's endpoints: liveness, readiness, metrics.
+//! The admin listener's endpoints: liveness, readiness, metrics, and
+//! revoking a user who left.
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use super::AppState;
+use crate::deprovision;
+use crate::oauth::form::Params;
 use crate::routes;
 
 impl AppState {
@@ -16,6 +20,7 @@ impl AppState {
             .route(routes::HEALTHZ, get(|| async { "ok\n" }))
             .route(routes::READYZ, get(readyz))
             .route(routes::METRICS, get(metrics_text))
+            .route(routes::REVOKE_USER, post(revoke_user))
             .with_state(self.clone())
     }
 }
@@ -39,4 +44,26 @@ async fn metrics_text(State(app): State<AppState>) -> Response {
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     response
+}
+
+/// `POST /revoke-user` with `user_id`: every grant of the user revoked and
+/// their Amazon tokens deleted; answers what was ended, as JSON.
+async fn revoke_user(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match Params::from_form(&headers, &body) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let user_id = match params.require("user_id") {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    let partners: Vec<String> = app.config.partners.iter().map(|p| p.id.clone()).collect();
+    match deprovision::revoke_user(app.store.as_ref(), &partners, user_id, app.clock.now()).await {
+        Ok(revoked) => axum::Json(revoked).into_response(),
+        Err(e) => crate::oauth::error::OAuthError::from(e).into_response(),
+    }
 }

@@ -16,6 +16,7 @@ use crate::identity::IdentityProvider;
 use crate::identity::ldap::{LdapDirectory, LdapSetupError};
 use crate::identity::oidc::UpstreamOidc;
 use crate::identity::password::PasswordVerifier;
+use crate::identity::presence::UserPresence;
 use crate::identity::static_users::{StaticUsers, StaticUsersError};
 use crate::identity::throttle::LoginThrottle;
 use crate::metrics::Metrics;
@@ -82,6 +83,8 @@ pub struct Shared {
     pub clients: ClientRegistry,
     /// Where users log in.
     pub login: Login,
+    /// Whether a linked user is still in the identity backend.
+    pub users: UserPresence,
     /// Failed-login and failed-client-authentication counts (in the store).
     pub throttle: LoginThrottle,
     /// Codes, grants and tokens.
@@ -170,6 +173,17 @@ impl AppState {
                 Login::Upstream(Arc::new(oidc))
             }
         };
+        let users = match (&login, &config.identity) {
+            (Login::Password(backend), IdentityConfig::Ldap(l)) => {
+                UserPresence::backend(backend.clone(), l.user_check_seconds)
+            }
+            // The static list is looked at every time: a stat, or a re-read.
+            (Login::Password(backend), _) => UserPresence::backend(backend.clone(), 0),
+            (Login::Upstream(_), IdentityConfig::Oidc(o)) => {
+                UserPresence::age_only(o.max_grant_age_seconds)
+            }
+            (Login::Upstream(_), _) => UserPresence::age_only(None),
+        };
         let throttle = LoginThrottle::new(config.login_protection.clone(), store.clone());
         let partners = Partners::new(&config, read_secret_text).map_err(StartupError::Partner)?;
         let cookies = CookieSettings {
@@ -191,6 +205,7 @@ impl AppState {
             config,
             clients,
             login,
+            users,
             throttle,
             store,
             cookies,

@@ -109,6 +109,10 @@ mod tests {
                 Err(AuthError::InvalidCredentials)
             }
         }
+
+        async fn exists(&self, user_id: &str) -> Result<bool, AuthError> {
+            Ok(user_id == "user-ann")
+        }
     }
 
     /// A throttle counting in its own embedded store, in a directory that

@@ -84,7 +84,9 @@ async fn handle(
         GrantType::AuthorizationCode => {
             grants::authorization_code::exchange(&ctx, &client, &params).await
         }
-        GrantType::RefreshToken => grants::refresh_token::exchange(&ctx, &client, &params).await,
+        GrantType::RefreshToken => {
+            grants::refresh_token::exchange(&ctx, &app.users, &client, &params).await
+        }
         GrantType::ClientCredentials => {
             grants::client_credentials::exchange(&ctx, &client, &params).await
         }

@@ -24,6 +24,7 @@ use super::lwa::LwaError;
 use super::{AmazonTokens, Partner, lwa_error};
 use crate::app::AppState;
 use crate::config::PARTNER_TOKEN_SCOPE;
+use crate::identity::presence::Presence;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Params;
 use crate::oauth::scope;
@@ -84,6 +85,18 @@ async fn handle(
         .get_partner_link(user_id, partner_id, app.clock.now())
         .await?
         .ok_or_else(not_linked)?;
+    // A user removed from the identity backend keeps no Amazon tokens: the
+    // grant they came through ends here, as at Alexa's next refresh.
+    if app.users.verdict(user_id, None, app.clock.now()).await == Presence::Gone {
+        app.store
+            .revoke_grant(&link.grant_id, app.clock.now())
+            .await?;
+        tracing::info!(
+            partner_id,
+            "partner token refused and grant revoked: the user is no longer in the identity backend"
+        );
+        return Err(not_linked());
+    }
     let (access_token, expires_at, scope) = if fresh(&link, partner, app.clock.now()) {
         let tokens = app
             .partners

@@ -52,6 +52,15 @@ pub struct OidcIdentityConfig {
     /// Timeout of each request to the provider (1 to 30 seconds).
     #[serde(default = "default_request_timeout")]
     pub request_timeout_seconds: u64,
+    /// The provider cannot be asked whether a user still exists without
+    /// the user present, so a user deleted upstream keeps their links until
+    /// they end. With this set (60 to 31536000 seconds), a link older than
+    /// this cannot be refreshed any more: it is revoked and the user links
+    /// again, logging in at the provider. Unlike a client's
+    /// `refreshToken.absoluteLifetimeSeconds`, it applies to links made
+    /// before it was set too. Absent: links never age out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_grant_age_seconds: Option<u64>,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -105,6 +114,14 @@ impl OidcIdentityConfig {
             errors.push(
                 "identity.oidc.issuerId",
                 "must be letters, digits, '-', '_' or '.' (it becomes part of user ids)",
+            );
+        }
+        if let Some(age) = self.max_grant_age_seconds
+            && !(60..=31_536_000).contains(&age)
+        {
+            errors.push(
+                "identity.oidc.maxGrantAgeSeconds",
+                format!("must be between 60 and 31536000, got {age}"),
             );
         }
         if !(1..=30).contains(&self.request_timeout_seconds) {
