@@ -6,6 +6,7 @@
 //! operator renders, [`app`] turns it into running parts, [`server`] serves
 //! them.
 
+pub mod admission;
 pub mod app;
 pub mod clock;
 pub mod deprovision;

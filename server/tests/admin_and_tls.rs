@@ -293,3 +293,50 @@ async fn https_answers_carry_hsts_and_plain_http_ones_do_not() {
         .expect("send");
     assert!(!response.headers().contains_key("strict-transport-security"));
 }
+
+/// TLS handshakes in progress are capped: clients that connect and never
+/// finish a handshake hold at most `maxTlsHandshakes` of them, a further
+/// connection is closed at once, and a place frees when one gives up. Over
+/// TLS without ALPN `h2`, the HTTP/2 preface is refused like on plain HTTP.
+#[tokio::test]
+async fn stalled_tls_handshakes_are_capped_and_http2_needs_alpn() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert_file, key_file, _) = write_cert(dir.path(), "link.example");
+    let mut config = test_config(dir.path());
+    config.server.tls = Some(TlsConfig {
+        cert_file,
+        key_file,
+    });
+    config.server.connections.max_tls_handshakes = 3;
+    let server = TestServer::start_config(config, dir).await;
+    let addr = server.base_url.trim_start_matches("https://").to_owned();
+    let closed_soon = async |stream: &mut TcpStream| {
+        let mut buf = [0u8; 16];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    };
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        stalled.push(TcpStream::connect(&addr).await.expect("connect"));
+    }
+    let mut fourth = TcpStream::connect(&addr).await.expect("connect");
+    assert!(closed_soon(&mut fourth).await, "over the handshake cap");
+    stalled.pop();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut tls = connect(&addr).await;
+    assert_eq!(request_on(&mut tls).await, 200, "a place came free");
+
+    let mut h2 = connect(&addr).await;
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .expect("preface");
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(2), h2.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "HTTP/2 without ALPN h2 is refused: {read:?}"
+    );
+}

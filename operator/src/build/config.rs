@@ -147,6 +147,7 @@ pub fn render(link: &ValidatedLink) -> Config {
             allow_insecure_http: tls.is_none(),
             tls,
             session_key_file: file(&link.session_key),
+            connections: Default::default(),
         },
         logging: LoggingConfig {
             // Pods log JSON for the cluster's log pipeline.

@@ -37,6 +37,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use crate::config::LoginProtectionConfig;
+use crate::peer::subscriber;
 use crate::store::{Counter, CounterKey, CounterSwap, CounterWrite, Store, StoreError, UnixTime};
 
 /// Unix time in milliseconds ([`crate::clock::Clock::now_millis`]): whole
@@ -496,18 +497,11 @@ fn key(kind: Kind, parts: &[&[u8]]) -> Key {
     }
 }
 
-/// The address a client is counted under: IPv4 as is (IPv4-mapped IPv6
-/// too), IPv6 by its /64 prefix.
+/// The address a client is counted under ([`subscriber`]), as text.
 fn counted_address(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                format!("{}/64", std::net::Ipv6Addr::from(prefix))
-            }
-        },
+    match subscriber(ip) {
+        IpAddr::V6(prefix) => format!("{prefix}/64"),
+        v4 => v4.to_string(),
     }
 }
 

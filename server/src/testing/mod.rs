@@ -62,6 +62,7 @@ pub fn test_config(dir: &Path) -> Config {
                 "session-key",
                 "0123456789abcdef0123456789abcdef-test-session-key",
             ),
+            connections: Default::default(),
         },
         logging: LoggingConfig::default(),
         authorization: AuthorizationConfig::default(),
