@@ -1,6 +1,7 @@
 //! Which connections the public listener serves: caps on open connections
 //! (in all and per client address) and on TLS handshakes in progress, and
-//! only HTTP/1.1, or HTTP/2 when TLS negotiated it (ALPN `h2`).
+//! only HTTP/1.1, or HTTP/2 when TLS negotiated it (ALPN `h2`; `tls.rs`
+//! offers only `http/1.1` today).
 //!
 //! [`Admission`] wraps the listener's acceptor (plain, or rustls), so every
 //! decision is made before hyper sees a byte. A connection over a cap is

@@ -66,6 +66,11 @@ fn write_cert(
 
 /// A TLS client that accepts any certificate (the test checks which one).
 fn connector() -> tokio_rustls::TlsConnector {
+    connector_offering(&[])
+}
+
+/// [`connector`], offering these ALPN protocols.
+fn connector_offering(alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
     #[derive(Debug)]
     struct AcceptAny;
     impl rustls::client::danger::ServerCertVerifier for AcceptAny {
@@ -109,6 +114,8 @@ fn connector() -> tokio_rustls::TlsConnector {
     .dangerous()
     .with_custom_certificate_verifier(Arc::new(AcceptAny))
     .with_no_client_auth();
+    let mut config = config;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
@@ -296,10 +303,11 @@ async fn https_answers_carry_hsts_and_plain_http_ones_do_not() {
 
 /// TLS handshakes in progress are capped: clients that connect and never
 /// finish a handshake hold at most `maxTlsHandshakes` of them, a further
-/// connection is closed at once, and a place frees when one gives up. Over
-/// TLS without ALPN `h2`, the HTTP/2 preface is refused like on plain HTTP.
+/// connection is closed at once, and a place frees when one gives up. ALPN
+/// offers HTTP/1.1 only, and the HTTP/2 preface is refused over TLS as on
+/// plain HTTP.
 #[tokio::test]
-async fn stalled_tls_handshakes_are_capped_and_http2_needs_alpn() {
+async fn stalled_tls_handshakes_are_capped_and_http2_is_refused() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert_file, key_file, _) = write_cert(dir.path(), "link.example");
@@ -339,4 +347,13 @@ async fn stalled_tls_handshakes_are_capped_and_http2_needs_alpn() {
         matches!(read, Ok(Ok(0) | Err(_))),
         "HTTP/2 without ALPN h2 is refused: {read:?}"
     );
+
+    // ALPN offers HTTP/1.1 only: a client offering h2 first gets HTTP/1.1.
+    let tcp = TcpStream::connect(&addr).await.expect("connect");
+    let mut tls = connector_offering(&[b"h2", b"http/1.1"])
+        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+        .await
+        .expect("handshake");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    assert_eq!(request_on(&mut tls).await, 200);
 }
