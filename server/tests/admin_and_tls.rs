@@ -357,3 +357,71 @@ async fn stalled_tls_handshakes_are_capped_and_http2_is_refused() {
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
     assert_eq!(request_on(&mut tls).await, 200);
 }
+
+/// `alexa-link-server revoke-user` ends every link of a user in the store
+/// the config names (here an embedded store no server holds any more).
+#[tokio::test]
+async fn the_revoke_user_command_ends_a_users_links() {
+    let volume = tempfile::tempdir().expect("store volume");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.store = alexa_link_server::config::StoreConfig::Embedded(
+        alexa_link_server::config::EmbeddedStoreConfig {
+            path: volume.path().join("store.redb"),
+        },
+    );
+    let config_file = volume.path().join("server.yaml");
+    std::fs::write(&config_file, config.to_yaml()).expect("write config");
+    let server = TestServer::start_config(config, dir).await;
+    link(&server, USERS[0], ClientAuth::Basic).await;
+    link(&server, USERS[1], ClientAuth::Basic).await;
+    server.stop().await;
+
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_alexa-link-server"))
+            .arg("--config")
+            .arg(&config_file)
+            .args(["revoke-user", "user-ann"])
+            .output()
+            .expect("run")
+    };
+    // The stopped server's writer thread lets go of the file shortly.
+    let mut out = run();
+    for _ in 0..50 {
+        if out.status.success() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        out = run();
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(answer["user_id"], "user-ann");
+    assert_eq!(answer["grants_revoked"], 1, "{answer}");
+
+    let store =
+        alexa_link_server::store::embedded::EmbeddedStore::open(&volume.path().join("store.redb"))
+            .expect("open");
+    let now = alexa_link_server::clock::Clock::default().now();
+    use alexa_link_server::store::Store as _;
+    assert!(
+        store
+            .list_user_grants("user-ann", now)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_user_grants("user-bob", now)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
