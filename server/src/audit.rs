@@ -55,6 +55,9 @@ pub enum RevokeReason {
     SkillDisabled,
     /// An administrator revoked every grant of a user.
     AdminRevokeUser,
+    /// The user is gone from the identity backend (or the link is older
+    /// than it allows): found at a refresh or a partner-token read.
+    UserDeprovisioned,
 }
 
 impl RevokeReason {
@@ -67,6 +70,7 @@ impl RevokeReason {
             RevokeReason::UserUnlink => "user_unlink",
             RevokeReason::SkillDisabled => "skill_disabled",
             RevokeReason::AdminRevokeUser => "admin_revoke_user",
+            RevokeReason::UserDeprovisioned => "user_deprovisioned",
         }
     }
 }

@@ -98,6 +98,7 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
             // The demo may be reached through a tunnel that ends TLS.
             allow_insecure_http: options.public_url.is_some(),
             session_key_file,
+            connections: Default::default(),
         },
         logging: LoggingConfig::default(),
         authorization: AuthorizationConfig::default(),

@@ -6,12 +6,14 @@
 //! operator renders, [`app`] turns it into running parts, [`server`] serves
 //! them.
 
+pub mod admission;
 pub mod alexa;
 pub mod app;
 pub mod app_to_app;
 pub mod audit;
 pub mod ca_bundle;
 pub mod clock;
+pub mod deprovision;
 pub mod dev;
 pub mod doctor;
 pub mod flight_recorder;
@@ -19,7 +21,9 @@ pub mod identity;
 pub mod keyring;
 pub mod metrics;
 pub mod oauth;
+pub mod outbound;
 pub mod partner;
+pub mod peer;
 pub mod routes;
 pub mod server;
 pub mod store;

@@ -55,6 +55,15 @@ enum Command {
     /// Check a linking server as Alexa will use it (TLS, endpoints, a whole
     /// link with a test user) and say what to fix. Exit 1 when Alexa would fail.
     Doctor(Box<DoctorArgs>),
+    /// Revoke every grant of a user (all their links, with tokens) and
+    /// delete their stored Amazon tokens, in the store --config names. A
+    /// running server with the embedded store holds its file: use its admin
+    /// port's `POST /revoke-user` instead.
+    RevokeUser {
+        /// The user id grants are stored under (`id` in a users file,
+        /// `ldap:<entryUUID>`, `oidc:<issuerId>:<sub>`).
+        user_id: String,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -117,10 +126,11 @@ fn main() -> ExitCode {
     let mut cli = Cli::parse();
     // One TLS provider for the whole process (server and LWA client): ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let doctor_args = match cli.command.take() {
+    let (doctor_args, revoke) = match cli.command.take() {
         Some(Command::HashPassword) => return hash_password(),
-        Some(Command::Doctor(args)) => Some(args),
-        None => None,
+        Some(Command::Doctor(args)) => (Some(args), None),
+        Some(Command::RevokeUser { user_id }) => (None, Some(user_id)),
+        None => (None, None),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -135,7 +145,11 @@ fn main() -> ExitCode {
     if let Some(args) = doctor_args {
         return runtime.block_on(doctor(*args));
     }
-    match runtime.block_on(run(cli, started)) {
+    let done = match revoke {
+        Some(user_id) => runtime.block_on(revoke_user(cli.config.as_deref(), &user_id)),
+        None => runtime.block_on(run(cli, started)),
+    };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -368,6 +382,29 @@ fn doctor_options(args: &DoctorArgs) -> anyhow::Result<alexa_link_server::doctor
     options.budget = Duration::from_millis(args.budget_ms);
     options.timeout = Duration::from_secs(args.timeout_seconds.max(1));
     Ok(options)
+}
+
+async fn revoke_user(config: Option<&std::path::Path>, user_id: &str) -> anyhow::Result<()> {
+    let Some(path) = config else {
+        anyhow::bail!("give the server's config file with --config FILE");
+    };
+    let config = Config::load(path)?;
+    let store = open_store(&config.store).await.map_err(|e| {
+        anyhow::anyhow!(
+            "{e} (a running server holds an embedded store's file: use its admin port, POST {} with user_id)",
+            routes::REVOKE_USER
+        )
+    })?;
+    let partners: Vec<String> = config.partners.iter().map(|p| p.id.clone()).collect();
+    let revoked = alexa_link_server::deprovision::revoke_user(
+        store.as_ref(),
+        &partners,
+        user_id,
+        Clock::default().now(),
+    )
+    .await?;
+    println!("{}", serde_json::to_string(&revoked)?);
+    Ok(())
 }
 
 fn hash_password() -> ExitCode {

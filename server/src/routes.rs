@@ -60,6 +60,8 @@ pub const METRICS: &str = "/metrics";
 /// Admin port: the last linking attempts per client, with hints (JSON, or
 /// a page for a browser).
 pub const FLIGHT_RECORDER: &str = "/flight-recorder";
+/// Admin port: revoke every grant of a user (form field `user_id`).
+pub const REVOKE_USER: &str = "/revoke-user";
 
 /// `base` (the public URL) joined with `path`.
 pub fn url(base: &url::Url, path: &str) -> String {

@@ -4,7 +4,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use axum_server::Handle;
+use axum_server::accept::DefaultAcceptor;
 
+use crate::admission::{Admission, Limits};
 use crate::app::{AppState, StartupError};
 use crate::config::ServerConfig;
 
@@ -91,11 +93,13 @@ pub async fn serve(app: AppState, listeners: Listeners) -> Result<Running, Start
     let router = app
         .public_router()
         .into_make_service_with_connect_info::<SocketAddr>();
+    let limits = Limits::new(&app.config.server.connections);
     match &app.config.server.tls {
         Some(tls) => {
             let rustls = crate::tls::load_and_watch(tls, TLS_POLL).await?;
-            let mut server =
-                axum_server::from_tcp_rustls(listeners.public, rustls).handle(public.clone());
+            let mut server = axum_server::from_tcp_rustls(listeners.public, rustls)
+                .map(|tls| Admission::new(tls, limits, HEADER_READ_TIMEOUT))
+                .handle(public.clone());
             harden(server.http_builder());
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = server.serve(router).await {
@@ -104,7 +108,9 @@ pub async fn serve(app: AppState, listeners: Listeners) -> Result<Running, Start
             }));
         }
         None => {
-            let mut server = axum_server::from_tcp(listeners.public).handle(public.clone());
+            let mut server = axum_server::from_tcp(listeners.public)
+                .acceptor(Admission::new(DefaultAcceptor, limits, HEADER_READ_TIMEOUT))
+                .handle(public.clone());
             harden(server.http_builder());
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = server.serve(router).await {

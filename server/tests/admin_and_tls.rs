@@ -66,6 +66,11 @@ fn write_cert(
 
 /// A TLS client that accepts any certificate (the test checks which one).
 fn connector() -> tokio_rustls::TlsConnector {
+    connector_offering(&[])
+}
+
+/// [`connector`], offering these ALPN protocols.
+fn connector_offering(alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
     #[derive(Debug)]
     struct AcceptAny;
     impl rustls::client::danger::ServerCertVerifier for AcceptAny {
@@ -109,6 +114,8 @@ fn connector() -> tokio_rustls::TlsConnector {
     .dangerous()
     .with_custom_certificate_verifier(Arc::new(AcceptAny))
     .with_no_client_auth();
+    let mut config = config;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
@@ -292,6 +299,131 @@ async fn https_answers_carry_hsts_and_plain_http_ones_do_not() {
         .await
         .expect("send");
     assert!(!response.headers().contains_key("strict-transport-security"));
+}
+
+/// TLS handshakes in progress are capped: clients that connect and never
+/// finish a handshake hold at most `maxTlsHandshakes` of them, a further
+/// connection is closed at once, and a place frees when one gives up. ALPN
+/// offers HTTP/1.1 only, and the HTTP/2 preface is refused over TLS as on
+/// plain HTTP.
+#[tokio::test]
+async fn stalled_tls_handshakes_are_capped_and_http2_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert_file, key_file, _) = write_cert(dir.path(), "link.example");
+    let mut config = test_config(dir.path());
+    config.server.tls = Some(TlsConfig {
+        cert_file,
+        key_file,
+    });
+    config.server.connections.max_tls_handshakes = 3;
+    let server = TestServer::start_config(config, dir).await;
+    let addr = server.base_url.trim_start_matches("https://").to_owned();
+    let closed_soon = async |stream: &mut TcpStream| {
+        let mut buf = [0u8; 16];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    };
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        stalled.push(TcpStream::connect(&addr).await.expect("connect"));
+    }
+    let mut fourth = TcpStream::connect(&addr).await.expect("connect");
+    assert!(closed_soon(&mut fourth).await, "over the handshake cap");
+    stalled.pop();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut tls = connect(&addr).await;
+    assert_eq!(request_on(&mut tls).await, 200, "a place came free");
+
+    let mut h2 = connect(&addr).await;
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .expect("preface");
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(2), h2.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "HTTP/2 without ALPN h2 is refused: {read:?}"
+    );
+
+    // ALPN offers HTTP/1.1 only: a client offering h2 first gets HTTP/1.1.
+    let tcp = TcpStream::connect(&addr).await.expect("connect");
+    let mut tls = connector_offering(&[b"h2", b"http/1.1"])
+        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+        .await
+        .expect("handshake");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    assert_eq!(request_on(&mut tls).await, 200);
+}
+
+/// `alexa-link-server revoke-user` ends every link of a user in the store
+/// the config names (here an embedded store no server holds any more).
+#[tokio::test]
+async fn the_revoke_user_command_ends_a_users_links() {
+    let volume = tempfile::tempdir().expect("store volume");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.store = alexa_link_server::config::StoreConfig::Embedded(
+        alexa_link_server::config::EmbeddedStoreConfig {
+            path: volume.path().join("store.redb"),
+        },
+    );
+    let config_file = volume.path().join("server.yaml");
+    std::fs::write(&config_file, config.to_yaml()).expect("write config");
+    let server = TestServer::start_config(config, dir).await;
+    link(&server, USERS[0], ClientAuth::Basic).await;
+    link(&server, USERS[1], ClientAuth::Basic).await;
+    server.stop().await;
+
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_alexa-link-server"))
+            .arg("--config")
+            .arg(&config_file)
+            .args(["revoke-user", "user-ann"])
+            .output()
+            .expect("run")
+    };
+    // The stopped server's writer thread lets go of the file shortly.
+    let mut out = run();
+    for _ in 0..50 {
+        if out.status.success() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        out = run();
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(answer["user_id"], "user-ann");
+    assert_eq!(answer["grants_revoked"], 1, "{answer}");
+
+    let store =
+        alexa_link_server::store::embedded::EmbeddedStore::open(&volume.path().join("store.redb"))
+            .expect("open");
+    let now = alexa_link_server::clock::Clock::default().now();
+    use alexa_link_server::store::Store as _;
+    assert!(
+        store
+            .list_user_grants("user-ann", now)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_user_grants("user-bob", now)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
 }
 
 /// Over https the cookies are `__Host-` cookies (Secure, Path=/, no

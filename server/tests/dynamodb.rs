@@ -11,8 +11,8 @@ use alexa_link_server::config::StoreConfig;
 use alexa_link_server::store::conformance::{self, Capabilities};
 use alexa_link_server::store::dynamodb::DynamoStore;
 use alexa_link_server::testing::{
-    self, Browser, ClientAuth, Pkce, TestServer, USERS, dynamodb_store, obtain_code, redirect_uri,
-    test_config, token_request, unique_table,
+    self, Browser, ClientAuth, Pkce, TestServer, USERS, dynamodb_store, login_attempt, obtain_code,
+    redirect_uri, test_config, token_request, unique_table,
 };
 use futures::future::join_all;
 use serde_json::Value;
@@ -314,4 +314,39 @@ async fn an_outage_gives_503s_and_loses_nothing_acknowledged() {
             .status(),
         200
     );
+}
+
+/// Three replicas on one table have one login budget: the free failures
+/// spent on two of them make every replica ask the next attempt to wait,
+/// and concurrent guesses spread over all three verify no more passwords
+/// than one replica alone would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_share_one_login_budget() {
+    let Some(endpoint) = endpoint() else { return };
+    let table = unique_table();
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(server_on(&endpoint, &table).await);
+    }
+    // The default policy: 3 free failures.
+    for replica in &replicas {
+        assert_eq!(login_attempt(replica, ("ann", "wrong")).await, (401, None));
+    }
+    for (i, replica) in replicas.iter().enumerate() {
+        assert_eq!(
+            login_attempt(replica, ("ann", USERS[0].1)).await,
+            (429, Some(1)),
+            "replica {i} makes the fourth attempt wait"
+        );
+    }
+    // Thirty guesses for another user at once, ten per replica: only the
+    // three free failures are checked; the rest wait.
+    let guesses = (0..30).map(|i| login_attempt(&replicas[i % 3], ("bob", "guess")));
+    let answers = join_all(guesses).await;
+    let checked = answers.iter().filter(|(status, _)| *status == 401).count();
+    let waited = answers.iter().filter(|(status, _)| *status == 429).count();
+    assert_eq!((checked, waited), (3, 27), "{answers:?}");
+    for replica in replicas {
+        replica.stop().await;
+    }
 }

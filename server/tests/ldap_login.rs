@@ -6,7 +6,7 @@
 use alexa_link_server::config::{IdentityConfig, LdapIdentityConfig};
 use alexa_link_server::routes;
 use alexa_link_server::testing::{
-    Browser, ClientAuth, Pkce, TestServer, authorize_url, hidden_field, link,
+    Browser, ClientAuth, Pkce, TestServer, authorize_url, hidden_field, link, token_request,
 };
 use url::Url;
 
@@ -53,6 +53,7 @@ impl Directory {
             display_name_attribute: "cn".into(),
             pool_size: 2,
             timeout_seconds: 2,
+            user_check_seconds: 0,
         }
     }
 }
@@ -254,6 +255,55 @@ async fn a_renamed_user_keeps_their_links_and_a_recreated_name_does_not_take_the
     add_user(&mut ldap, &old, "other-pw").await;
     let second = user_id_of_link(&server, (&old, "other-pw")).await;
     assert_ne!(second, first, "a re-created username is another user");
+    let _ = ldap.unbind().await;
+    server.stop().await;
+}
+
+/// A user deleted from the directory loses every link at the next refresh
+/// (`userCheckSeconds` 0 in these tests: the directory is asked each time),
+/// and the grant is revoked; a user still in the directory keeps refreshing.
+#[tokio::test]
+async fn a_user_deleted_from_the_directory_loses_their_links() {
+    let Some(dir) = directory() else { return };
+    let server = start(dir.config(&dir.url)).await;
+    let mut ldap = admin().await;
+    let uid = format!(
+        "leaver-{}",
+        alexa_link_server::tokens::random_nonce()[..8].to_lowercase()
+    );
+    add_user(&mut ldap, &uid, "leaver-pw").await;
+    let user_id = user_id_of_link(&server, (&uid, "leaver-pw")).await;
+    let tokens = link(&server, (&uid, "leaver-pw"), ClientAuth::Basic).await;
+    let stays = link(&server, ("ann", "ann-ldap-pw"), ClientAuth::Basic).await;
+    let refresh = async |tokens: &serde_json::Value| {
+        let token = tokens["refresh_token"].as_str().expect("refresh");
+        token_request(
+            &server,
+            ClientAuth::Basic,
+            &[("grant_type", "refresh_token"), ("refresh_token", token)],
+        )
+        .await
+    };
+    let (status, tokens) = refresh(&tokens).await;
+    assert_eq!(status, 200, "still in the directory: {tokens}");
+
+    ldap.delete(&format!("uid={uid},ou=people,dc=example,dc=com"))
+        .await
+        .expect("delete")
+        .success()
+        .expect("deleted");
+    let (status, body) = refresh(&tokens).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    let now = server.clock().now();
+    let grants = server.app.store.list_user_grants(&user_id, now).await;
+    assert_eq!(
+        grants.expect("grants").len(),
+        1,
+        "only the link never refreshed since is left (it ends at its refresh)"
+    );
+    let (status, body) = refresh(&stays).await;
+    assert_eq!(status, 200, "ann is still there: {body}");
     let _ = ldap.unbind().await;
     server.stop().await;
 }

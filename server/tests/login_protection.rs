@@ -1,14 +1,17 @@
 //! Brute-force protection of the password login, and the token endpoint's
 //! latency while a login storm keeps the password hashing pool busy.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alexa_link_server::config::LoginProtectionConfig;
+use alexa_link_server::clock::Clock;
+use alexa_link_server::config::{EmbeddedStoreConfig, LoginProtectionConfig, StoreConfig};
 use alexa_link_server::identity::password::hash_argon2;
 use alexa_link_server::routes;
+use alexa_link_server::store::embedded::EmbeddedStore;
 use alexa_link_server::testing::{
     Browser, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, Pkce, TestServer, USERS, authorize_url,
-    hidden_field,
+    hidden_field, login_attempt,
 };
 
 /// One browser with a login form open.
@@ -250,4 +253,62 @@ async fn the_token_endpoint_stays_within_alexas_budget_during_a_login_storm() {
     // regression that lets hashing starve the runtime shows up here first.
     assert!(p99 < Duration::from_millis(1500), "p99 {p99:?}");
     server.stop().await;
+}
+
+/// Two replicas on one store: the free failures used on one make the other
+/// wait. (Each replica used to count alone, so N replicas gave N budgets.)
+#[tokio::test]
+async fn replicas_on_one_store_share_one_budget() {
+    let a = TestServer::start_with(|c| c.login_protection = strict()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = alexa_link_server::testing::test_config(dir.path());
+    config.login_protection = strict();
+    let b = TestServer::start_sharing(config, dir, a.app.store.clone()).await;
+    assert_eq!(login_attempt(&a, ("ann", "wrong")).await, (401, None));
+    assert_eq!(login_attempt(&b, ("ann", "wrong")).await, (401, None));
+    assert_eq!(
+        login_attempt(&a, ("ann", USERS[0].1)).await,
+        (429, Some(1)),
+        "the third attempt waits, whichever replica got the first two"
+    );
+    assert_eq!(login_attempt(&b, ("ann", USERS[0].1)).await, (429, Some(1)));
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A restart forgets nothing: a locked username stays locked when the
+/// server reopens its store file.
+#[tokio::test]
+async fn a_restart_keeps_a_lockout() {
+    let volume = tempfile::tempdir().expect("store volume");
+    let config_in = |dir: &tempfile::TempDir| {
+        let mut config = alexa_link_server::testing::test_config(dir.path());
+        config.login_protection = strict();
+        config.store = StoreConfig::Embedded(EmbeddedStoreConfig {
+            path: volume.path().join("store.redb"),
+        });
+        config
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start_config(config_in(&dir), dir).await;
+    let seen = eleven_failures(&server, "ann").await;
+    assert_eq!(seen[10].1, Some(300), "locked");
+    let advanced = server.clock().now() - Clock::default().now();
+    server.stop().await;
+
+    // The writer thread lets go of the file once the last handle is gone.
+    let path = volume.path().join("store.redb");
+    let store = loop {
+        match EmbeddedStore::open(&path) {
+            Ok(store) => break store,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let restarted = TestServer::start_sharing(config_in(&dir), dir, Arc::new(store)).await;
+    restarted.clock().advance(advanced);
+    let (status, retry) = login_attempt(&restarted, ("ann", USERS[0].1)).await;
+    assert_eq!(status, 429, "still locked after the restart");
+    assert!(retry.is_some_and(|r| r > 200), "{retry:?}");
+    restarted.stop().await;
 }

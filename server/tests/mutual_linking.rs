@@ -685,3 +685,90 @@ async fn without_partners_the_mutual_endpoints_say_so() {
         "{body}"
     );
 }
+
+/// A user removed from the users file keeps no Amazon tokens: the next
+/// partner-token read finds them gone, answers `not_linked` and ends the
+/// grant (Alexa's next refresh fails too).
+#[tokio::test]
+async fn a_user_removed_from_the_identity_backend_loses_their_amazon_tokens() {
+    let lwa = LwaStandIn::start().await;
+    let files = tempfile::tempdir().expect("tempdir");
+    let users_file = files.path().join("users.yaml");
+    let write = |users: &[(&str, &str, &str)]| {
+        let mut text = String::from("users:\n");
+        for (name, id, password) in users {
+            let hash = bcrypt::hash(password, 4).expect("bcrypt");
+            text.push_str(&format!(
+                "  - username: {name}\n    id: {id}\n    passwordHash: \"{hash}\"\n"
+            ));
+        }
+        std::fs::write(&users_file, text).expect("write users file");
+    };
+    write(&[
+        (USERS[0].0, ANN, USERS[0].1),
+        (USERS[1].0, "user-bob", USERS[1].1),
+    ]);
+    let file = users_file.clone();
+    let server = TestServer::start_with_partner_and(&lwa, move |c| {
+        c.identity = alexa_link_server::config::IdentityConfig::Static(
+            alexa_link_server::config::StaticIdentityConfig {
+                users_file: Some(file),
+                users: vec![],
+            },
+        );
+    })
+    .await;
+    let tokens = mutually_linked(&server, &lwa).await;
+    assert_eq!(partner_token(&server, ANN).await.0, 200);
+
+    write(&[(USERS[1].0, "user-bob", USERS[1].1)]);
+    let (status, body) = partner_token(&server, ANN).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("not_linked")),
+        "{body}"
+    );
+    let (status, body) = testing::token_request(
+        &server,
+        ClientAuth::Basic,
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().expect("rt"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        status, 400,
+        "the grant ended with the Amazon tokens: {body}"
+    );
+    server.stop().await;
+}
+
+/// `POST /revoke-user` on the admin port deletes the user's Amazon tokens
+/// with their grants.
+#[tokio::test]
+async fn revoking_a_user_on_the_admin_port_deletes_their_amazon_tokens() {
+    let lwa = LwaStandIn::start().await;
+    let server = TestServer::start_with_partner(&lwa).await;
+    mutually_linked(&server, &lwa).await;
+    assert_eq!(partner_token(&server, ANN).await.0, 200);
+    let body: Value = reqwest::Client::new()
+        .post(format!(
+            "{}{}",
+            server.admin_url,
+            alexa_link_server::routes::REVOKE_USER
+        ))
+        .form(&[("user_id", ANN)])
+        .send()
+        .await
+        .expect("revoke-user")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["grants_revoked"], 1, "{body}");
+    assert_eq!(partner_token(&server, ANN).await.0, 404);
+    server.stop().await;
+}

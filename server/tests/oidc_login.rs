@@ -64,6 +64,7 @@ fn oidc_config(
         issuer_id: None,
         request_timeout_seconds: 5,
         ca_file: None,
+        max_grant_age_seconds: None,
     }
 }
 

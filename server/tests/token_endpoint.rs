@@ -435,3 +435,65 @@ async fn wrong_method_and_oversized_body_are_oauth_json() {
     let body: Value = response.json().await.expect("a 413 is JSON");
     assert_error((413, body), 413, "invalid_request");
 }
+
+/// Guessing a client's secret slows down per client and address, at every
+/// endpoint that authenticates clients; even the right secret is refused
+/// from that address while it waits, and the client calling from another
+/// address (Alexa from Amazon's) is not disturbed.
+#[tokio::test]
+async fn failed_client_authentication_is_throttled_per_client_and_address() {
+    let server = TestServer::start().await;
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .expect("client")
+    };
+    let (attacker, alexa) = (from([127, 0, 0, 1]), from([127, 0, 0, 2]));
+    let request = |http: &reqwest::Client, path: &str, secret: &str| {
+        http.post(server.url(path))
+            .basic_auth(OTHER_CLIENT_ID, Some(secret))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "profile"),
+                ("token", "x"),
+            ])
+            .send()
+    };
+    // The default policy: three free failures, then each attempt waits.
+    for path in ["/oauth/token", "/oauth/revoke", "/oauth/introspect"] {
+        let response = request(&attacker, path, "wrong-secret-guess")
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 401, "{path}");
+    }
+    let response = request(&attacker, "/oauth/token", "another-guess-xx")
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_client", "{body}");
+    let response = request(&attacker, "/oauth/token", OTHER_CLIENT_SECRET)
+        .await
+        .expect("send");
+    assert_eq!(
+        response.status(),
+        429,
+        "the right secret reads like a wrong one while throttled"
+    );
+    let response = request(&alexa, "/oauth/token", OTHER_CLIENT_SECRET)
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200, "another address is not affected");
+    server.clock().advance(1);
+    let response = request(&attacker, "/oauth/token", OTHER_CLIENT_SECRET)
+        .await
+        .expect("send");
+    assert_eq!(
+        response.status(),
+        200,
+        "after the delay the right secret works"
+    );
+    server.stop().await;
+}

@@ -63,6 +63,8 @@ pub fn render(link: &ValidatedLink) -> Config {
                 .unwrap_or_else(|| ldap::DEFAULT_DISPLAY_NAME_ATTRIBUTE.to_owned()),
             pool_size: l.pool_size.map_or(ldap::DEFAULT_POOL_SIZE, |p| p as usize),
             timeout_seconds: l.timeout_seconds.unwrap_or(ldap::DEFAULT_TIMEOUT_SECONDS),
+            // Not in the CRD yet: the server's default.
+            user_check_seconds: ldap::DEFAULT_USER_CHECK_SECONDS,
         }),
         Identity::Oidc(o) => IdentityConfig::Oidc(OidcIdentityConfig {
             issuer_url: o.issuer_url.clone(),
@@ -89,6 +91,8 @@ pub fn render(link: &ValidatedLink) -> Config {
                 .request_timeout_seconds
                 .unwrap_or(oidc::DEFAULT_REQUEST_TIMEOUT_SECONDS),
             ca_file: o.ca_bundle.as_ref().map(file),
+            // Not in the CRD yet: links never age out.
+            max_grant_age_seconds: None,
         }),
     };
     let store = match &link.storage {
@@ -145,6 +149,7 @@ pub fn render(link: &ValidatedLink) -> Config {
             allow_insecure_http: tls.is_none(),
             tls,
             session_key_file: file(&link.session_key),
+            connections: Default::default(),
         },
         logging: LoggingConfig {
             // Pods log JSON for the cluster's log pipeline.

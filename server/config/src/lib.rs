@@ -16,7 +16,7 @@
 //!
 //! | key | module |
 //! |---|---|
-//! | `server` | [`server`]: listeners, public URL, TLS |
+//! | `server` | [`server`]: listeners, public URL, TLS; `server.connections`: [`connections`] |
 //! | `logging` | [`logging`] |
 //! | `authorization` | [`authorization`]: code and form lifetimes |
 //! | `clients` | [`clients`]: OAuth clients, grant types, refresh and PKCE policy |
@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 pub mod app_to_app;
 pub mod authorization;
 pub mod clients;
+pub mod connections;
 mod error;
 pub mod identity;
 pub mod logging;
@@ -53,6 +54,7 @@ pub use clients::{
     ALEXA_MIN_ACCESS_TOKEN_LIFETIME_SECONDS, ClientConfig, GrantType, PkcePolicy,
     RefreshTokenPolicy, alexa_redirect_uris, check_redirect_uri, is_valid_scope_token,
 };
+pub use connections::ConnectionLimitsConfig;
 pub use error::{ConfigError, FieldError};
 pub use identity::{
     IdentityConfig, LdapIdentityConfig, OidcIdentityConfig, PasswordHashKind, StaticIdentityConfig,

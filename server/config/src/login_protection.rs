@@ -22,7 +22,10 @@ pub const DEFAULT_IP_LOCKOUT_FAILURES: u32 = 200;
 /// must wait a delay that doubles per failure, up to `maxDelaySeconds`;
 /// after `lockoutFailures` the username is locked for `lockoutSeconds`.
 /// Counts are forgotten `lockoutSeconds` after the last failure; a
-/// successful login clears its username's count.
+/// successful login clears its username's count. The counts live in the
+/// store, shared by every replica and kept over restarts. Failed client
+/// authentications (token, revocation, introspection, partner token) are
+/// counted with the same numbers per client id and address.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginProtectionConfig {

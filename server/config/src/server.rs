@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::connections::ConnectionLimitsConfig;
 use crate::error::Errors;
 use crate::rules::url_is_loopback;
 
@@ -48,6 +49,9 @@ pub struct ServerConfig {
     /// File holding at least 32 random bytes that encrypt and authenticate the
     /// login and CSRF cookies. Every replica must read the same key.
     pub session_key_file: PathBuf,
+    /// Caps on the public listener's connections.
+    #[serde(default, skip_serializing_if = "ConnectionLimitsConfig::is_default")]
+    pub connections: ConnectionLimitsConfig,
 }
 
 /// Certificate and private key files, PEM encoded. Both are re-read when they
@@ -97,6 +101,7 @@ impl ServerConfig {
         if self.listen == self.admin_listen && self.listen.port() != 0 {
             errors.push("server.adminListen", "must differ from server.listen");
         }
+        self.connections.validate(errors);
     }
 }
 

@@ -39,9 +39,9 @@ use crate::oauth::form::Params;
 use crate::partner::custody::{self, CustodyError, LinkOwner, Via};
 use crate::partner::lwa::LwaError;
 use crate::partner::{Partner, caller, not_configured};
+use crate::peer::client_ip;
 use crate::store::{AccessTokenRecord, ProcessedGrantCode};
 use crate::tokens::TokenHash;
-use crate::web::login::client_ip;
 
 /// How long an exchanged code is remembered. LWA codes live five minutes;
 /// Alexa's retries come within that.
@@ -223,7 +223,7 @@ async fn handle(
     remote_addr: Option<IpAddr>,
 ) -> Result<Response, OAuthError> {
     // A JSON body carries no client credentials: HTTP Basic or a bearer.
-    let caller = caller::authenticate(app, headers, &Params::default()).await?;
+    let caller = caller::authenticate(app, remote_addr, headers, &Params::default()).await?;
     let grant = ForwardedGrant::parse(body)?;
     if app.partners.is_empty() {
         return Err(not_configured());

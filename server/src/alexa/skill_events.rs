@@ -34,9 +34,9 @@ use crate::oauth::error::OAuthError;
 use crate::oauth::form::Params;
 use crate::partner::caller::{self, PartnerCaller};
 use crate::partner::custody;
+use crate::peer::client_ip;
 use crate::store::{AlexaUserRecord, GrantId};
 use crate::tokens::TokenHash;
-use crate::web::login::client_ip;
 
 /// The skill events this server acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +154,7 @@ async fn handle(
     body: &[u8],
     remote_addr: Option<IpAddr>,
 ) -> Result<Handled, OAuthError> {
-    let caller = caller::authenticate(app, headers, &Params::default()).await?;
+    let caller = caller::authenticate(app, remote_addr, headers, &Params::default()).await?;
     let event = SkillEvent::parse(body)?;
     let done = |status, reason| Ok(Handled { status, reason });
     match &event.kind {

@@ -1,14 +1,17 @@
-//! The admin listener's endpoints: liveness, readiness, metrics, and the
-//! flight recorder.
+//! The admin listener's endpoints: liveness, readiness, metrics, the
+//! flight recorder, and revoking a user who left.
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use super::AppState;
+use crate::deprovision;
+use crate::oauth::form::Params;
 use crate::routes;
 
 impl AppState {
@@ -19,6 +22,7 @@ impl AppState {
             .route(routes::READYZ, get(readyz))
             .route(routes::METRICS, get(metrics_text))
             .route(routes::FLIGHT_RECORDER, get(flight_recorder))
+            .route(routes::REVOKE_USER, post(revoke_user))
             .with_state(self.clone())
     }
 }
@@ -73,4 +77,26 @@ async fn flight_recorder(
         .map(|(id, entries)| (id, serde_json::to_value(entries).unwrap_or_default()))
         .collect();
     axum::Json(serde_json::json!({ "clients": clients })).into_response()
+}
+
+/// `POST /revoke-user` with `user_id`: every grant of the user revoked and
+/// their Amazon tokens deleted; answers what was ended, as JSON.
+async fn revoke_user(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match Params::from_form(&headers, &body) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let user_id = match params.require("user_id") {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    let partners: Vec<String> = app.config.partners.iter().map(|p| p.id.clone()).collect();
+    match deprovision::revoke_user(app.store.as_ref(), &partners, user_id, app.clock.now()).await {
+        Ok(revoked) => axum::Json(revoked).into_response(),
+        Err(e) => crate::oauth::error::OAuthError::from(e).into_response(),
+    }
 }

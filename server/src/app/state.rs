@@ -18,6 +18,7 @@ use crate::identity::IdentityProvider;
 use crate::identity::ldap::{LdapDirectory, LdapSetupError};
 use crate::identity::oidc::UpstreamOidc;
 use crate::identity::password::PasswordVerifier;
+use crate::identity::presence::UserPresence;
 use crate::identity::static_users::{StaticUsers, StaticUsersError};
 use crate::identity::throttle::LoginThrottle;
 use crate::metrics::Metrics;
@@ -84,7 +85,9 @@ pub struct Shared {
     pub clients: ClientRegistry,
     /// Where users log in.
     pub login: Login,
-    /// Failed-login counts for brute-force protection.
+    /// Whether a linked user is still in the identity backend.
+    pub users: UserPresence,
+    /// Failed-login and failed-client-authentication counts (in the store).
     pub throttle: LoginThrottle,
     /// Codes, grants and tokens.
     pub store: Arc<dyn Store>,
@@ -176,7 +179,18 @@ impl AppState {
                 Login::Upstream(Arc::new(oidc))
             }
         };
-        let throttle = LoginThrottle::new(config.login_protection.clone());
+        let users = match (&login, &config.identity) {
+            (Login::Password(backend), IdentityConfig::Ldap(l)) => {
+                UserPresence::backend(backend.clone(), l.user_check_seconds)
+            }
+            // The static list is looked at every time: a stat, or a re-read.
+            (Login::Password(backend), _) => UserPresence::backend(backend.clone(), 0),
+            (Login::Upstream(_), IdentityConfig::Oidc(o)) => {
+                UserPresence::age_only(o.max_grant_age_seconds)
+            }
+            (Login::Upstream(_), _) => UserPresence::age_only(None),
+        };
+        let throttle = LoginThrottle::new(config.login_protection.clone(), store.clone());
         let partners = Partners::new(&config, read_secret_text).map_err(StartupError::Partner)?;
         let app_to_app =
             AppToApp::new(&config, &clients, read_secret_text).map_err(StartupError::Partner)?;
@@ -203,6 +217,7 @@ impl AppState {
             config,
             clients,
             login,
+            users,
             throttle,
             store,
             cookies,

@@ -36,6 +36,23 @@ pub enum LdapSetupError {
     },
 }
 
+/// What one pooled connection is used for.
+enum Op<'a> {
+    /// Check a password.
+    Login {
+        username: &'a str,
+        password: &'a str,
+    },
+    /// Find a user by id (is it still there?).
+    Lookup { id: &'a str },
+}
+
+/// What an [`Op`] found.
+enum Done {
+    Login(Result<User, AuthError>),
+    Lookup(bool),
+}
+
 struct Connection {
     ldap: Ldap,
     /// Bound as the service account (not as a user who just logged in).
@@ -126,6 +143,19 @@ impl LdapDirectory {
         }
     }
 
+    /// Binds as the service account unless the connection already is.
+    async fn bind_service(&self, conn: &mut Connection) -> Result<(), LdapError> {
+        if !conn.service_bound {
+            conn.ldap
+                .with_timeout(self.timeout)
+                .simple_bind(&self.config.bind_dn, &self.bind_password)
+                .await?
+                .success()?;
+            conn.service_bound = true;
+        }
+        Ok(())
+    }
+
     /// One login on one connection.
     async fn login_on(
         &self,
@@ -134,14 +164,7 @@ impl LdapDirectory {
         password: &str,
     ) -> Result<Result<User, AuthError>, LdapError> {
         let c = &self.config;
-        if !conn.service_bound {
-            conn.ldap
-                .with_timeout(self.timeout)
-                .simple_bind(&c.bind_dn, &self.bind_password)
-                .await?
-                .success()?;
-            conn.service_bound = true;
-        }
+        self.bind_service(conn).await?;
         let filter = c.user_filter.replace("{username}", &ldap_escape(username));
         let attrs = [c.id_attribute.as_str(), c.display_name_attribute.as_str()];
         let (entries, _) = conn
@@ -206,6 +229,42 @@ impl IdentityProvider for LdapDirectory {
         if password.is_empty() || username.is_empty() {
             return Err(AuthError::InvalidCredentials);
         }
+        match self
+            .on_connection(&Op::Login { username, password })
+            .await?
+        {
+            Done::Login(result) => result,
+            Done::Lookup(_) => unreachable!("a login answers a login"),
+        }
+    }
+
+    async fn exists(&self, user_id: &str) -> Result<bool, AuthError> {
+        let Some(id) = user_id.strip_prefix("ldap:") else {
+            return Ok(false);
+        };
+        match self.on_connection(&Op::Lookup { id }).await? {
+            Done::Lookup(found) => Ok(found),
+            Done::Login(_) => unreachable!("a lookup answers a lookup"),
+        }
+    }
+}
+
+impl LdapDirectory {
+    /// Runs `op` on one connection.
+    async fn run(&self, conn: &mut Connection, op: &Op<'_>) -> Result<Done, LdapError> {
+        match op {
+            Op::Login { username, password } => self
+                .login_on(conn, username, password)
+                .await
+                .map(Done::Login),
+            Op::Lookup { id } => self.lookup_on(conn, id).await.map(Done::Lookup),
+        }
+    }
+
+    /// Runs `op` on a pooled connection (or a new one), within the pool's
+    /// limit. A pooled connection may have been closed by the directory
+    /// while idle; then `op` is tried once more on a fresh one.
+    async fn on_connection(&self, op: &Op<'_>) -> Result<Done, AuthError> {
         let unavailable = |e: &dyn std::fmt::Display| {
             tracing::error!(error = %e, url = %self.config.url, "LDAP directory unavailable");
             AuthError::Unavailable(format!("LDAP: {e}"))
@@ -213,13 +272,11 @@ impl IdentityProvider for LdapDirectory {
         let Ok(_permit) = tokio::time::timeout(self.timeout, self.permits.acquire()).await else {
             return Err(unavailable(&"every pooled connection is busy"));
         };
-        // A pooled connection may have been closed by the directory while
-        // idle; then try once more on a fresh one.
         if let Some(mut conn) = self.take_idle() {
-            match self.login_on(&mut conn, username, password).await {
+            match self.run(&mut conn, op).await {
                 Ok(result) => {
                     self.put_idle(conn);
-                    return result;
+                    return Ok(result);
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "pooled LDAP connection failed; reconnecting")
@@ -227,12 +284,44 @@ impl IdentityProvider for LdapDirectory {
             }
         }
         let mut conn = self.connect().await.map_err(|e| unavailable(&e))?;
-        let result = self
-            .login_on(&mut conn, username, password)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        let result = self.run(&mut conn, op).await.map_err(|e| unavailable(&e))?;
         self.put_idle(conn);
-        result
+        Ok(result)
+    }
+
+    /// Whether exactly one entry still has this id and matches the user
+    /// filter (with any username), searched as the service account.
+    async fn lookup_on(&self, conn: &mut Connection, id: &str) -> Result<bool, LdapError> {
+        let c = &self.config;
+        self.bind_service(conn).await?;
+        let filter = format!(
+            "(&{}({}={}))",
+            c.user_filter.replace("{username}", "*"),
+            c.id_attribute,
+            id_assertion(&c.id_attribute, id)
+        );
+        let (entries, _) = conn
+            .ldap
+            .with_timeout(self.timeout)
+            .search(&c.base_dn, Scope::Subtree, &filter, ["1.1"])
+            .await?
+            .success()?;
+        Ok(entries.len() == 1)
+    }
+}
+
+/// The assertion value that matches a stored id: escaped text, or for
+/// Active Directory's binary `objectGUID` (kept as hex) its bytes escaped
+/// one by one (RFC 4515).
+fn id_assertion(attribute: &str, id: &str) -> String {
+    let is_hex = id.len().is_multiple_of(2) && id.bytes().all(|b| b.is_ascii_hexdigit());
+    if attribute.eq_ignore_ascii_case("objectGUID") && is_hex {
+        id.as_bytes()
+            .chunks(2)
+            .map(|pair| format!("\\{}", String::from_utf8_lossy(pair)))
+            .collect()
+    } else {
+        ldap_escape(id).into_owned()
     }
 }
 
@@ -269,6 +358,17 @@ mod tests {
         assert_eq!(attribute(&entry, "CN"), Some("Ann".into()));
         assert_eq!(attribute(&entry, "objectguid"), Some("ab01".into()));
         assert_eq!(attribute(&entry, "mail"), None);
+    }
+
+    #[test]
+    fn ids_are_looked_up_by_an_escaped_assertion() {
+        assert_eq!(id_assertion("entryUUID", "a*b)"), "a\\2ab\\29");
+        assert_eq!(id_assertion("objectGUID", "ab01"), "\\ab\\01");
+        assert_eq!(
+            id_assertion("objectGUID", "not-hex"),
+            "not-hex",
+            "a text id stays text"
+        );
     }
 
     #[test]

@@ -40,26 +40,28 @@ pub async fn attempt(
 ) -> LoginOutcome {
     // Counted as a failure from here on, so that guesses sent at once
     // cannot all pass the check before the first failure is recorded.
-    let reservation = match throttle.reserve(username, ip, clock.now_millis()) {
-        Ok(reservation) => reservation,
-        Err(early) => {
+    let reservation = match throttle.reserve(username, ip, clock.now_millis()).await {
+        Ok(Ok(reservation)) => reservation,
+        Ok(Err(early)) => {
             return LoginOutcome::Throttled {
                 retry_after: early.retry_after,
             };
         }
+        // Without its counters the throttle cannot let anyone guess.
+        Err(e) => return LoginOutcome::Unavailable(e.to_string()),
     };
     match identity.authenticate(username, password).await {
         Ok(user) => {
-            reservation.succeeded();
+            reservation.succeeded(clock.now_millis()).await;
             LoginOutcome::LoggedIn(user)
         }
         Err(AuthError::InvalidCredentials) => {
             // Verification takes time: the delay runs from its end.
-            reservation.failed(clock.now_millis());
+            reservation.failed(clock.now_millis()).await;
             LoginOutcome::InvalidCredentials
         }
         Err(AuthError::Unavailable(e)) => {
-            reservation.abandoned();
+            reservation.abandoned(clock.now_millis()).await;
             LoginOutcome::Unavailable(e)
         }
     }
@@ -74,6 +76,7 @@ mod tests {
 
     use super::*;
     use crate::config::LoginProtectionConfig;
+    use crate::store::embedded::EmbeddedStore;
 
     /// One user `ann` with password `right`; can be switched to "down".
     /// Counts the passwords it was asked to check.
@@ -106,10 +109,37 @@ mod tests {
                 Err(AuthError::InvalidCredentials)
             }
         }
+
+        async fn exists(&self, user_id: &str) -> Result<bool, AuthError> {
+            Ok(user_id == "user-ann")
+        }
     }
 
-    fn throttle() -> LoginThrottle {
-        LoginThrottle::new(LoginProtectionConfig {
+    /// A throttle counting in its own embedded store, in a directory that
+    /// lives as long as the throttle.
+    struct Throttle {
+        throttle: LoginThrottle,
+        _dir: tempfile::TempDir,
+    }
+
+    impl std::ops::Deref for Throttle {
+        type Target = LoginThrottle;
+        fn deref(&self) -> &LoginThrottle {
+            &self.throttle
+        }
+    }
+
+    fn throttle_with(config: LoginProtectionConfig) -> Throttle {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        Throttle {
+            throttle: LoginThrottle::new(config, std::sync::Arc::new(store)),
+            _dir: dir,
+        }
+    }
+
+    fn throttle() -> Throttle {
+        throttle_with(LoginProtectionConfig {
             free_failures: 2,
             lockout_failures: 5,
             ..LoginProtectionConfig::default()
@@ -209,7 +239,7 @@ mod tests {
     /// lockout is not outrun either.
     #[tokio::test]
     async fn a_concurrent_spray_from_one_address_stops_at_its_lockout() {
-        let t = LoginThrottle::new(LoginProtectionConfig {
+        let t = throttle_with(LoginProtectionConfig {
             ip_lockout_failures: 10,
             ..LoginProtectionConfig::default()
         });

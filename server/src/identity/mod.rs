@@ -12,6 +12,7 @@ pub mod ldap;
 pub mod login;
 pub mod oidc;
 pub mod password;
+pub mod presence;
 pub mod static_users;
 pub mod throttle;
 
@@ -47,4 +48,9 @@ pub trait IdentityProvider: Send + Sync + 'static {
     /// Checks the credentials; takes about as long for an unknown user as for
     /// a wrong password, so timing does not reveal which usernames exist.
     async fn authenticate(&self, username: &str, password: &str) -> Result<User, AuthError>;
+
+    /// Whether the user with this [`User::id`] is still allowed to log in
+    /// (still listed, still matching the directory's filter): asked before
+    /// a refresh, so that removing a user ends their links.
+    async fn exists(&self, user_id: &str) -> Result<bool, AuthError>;
 }

@@ -12,6 +12,8 @@
 //! against a cached key set older than [`KEYS_MIN_AGE`] is checked once more
 //! against freshly fetched keys, so a key rotation upstream costs no logins.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -27,12 +29,16 @@ use tokio::sync::RwLock;
 
 use super::User;
 use crate::config::OidcIdentityConfig;
+use crate::outbound::{BodyError, read_limited};
 
 /// How long discovery metadata and keys are reused.
 pub const METADATA_TTL: Duration = Duration::from_secs(900);
 /// Keys younger than this are not refetched after a failed signature check
 /// (bounds the refetches a stream of forged tokens can cause).
 pub const KEYS_MIN_AGE: Duration = Duration::from_secs(30);
+/// The largest answer read from the provider (discovery documents and key
+/// sets are a few KiB); a longer one is refused rather than buffered.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// What the callback needs to finish a login, kept in an encrypted cookie
 /// between the redirect to the provider and the callback.
@@ -68,7 +74,7 @@ pub struct UpstreamOidc {
     client_secret: String,
     redirect_url: RedirectUrl,
     issuer_id: String,
-    http: openidconnect::reqwest::Client,
+    http: LimitedHttp,
     cached: RwLock<Option<Cached>>,
 }
 
@@ -100,7 +106,7 @@ impl UpstreamOidc {
             config: config.clone(),
             client_secret,
             redirect_url,
-            http,
+            http: LimitedHttp(http),
             cached: RwLock::new(None),
         })
     }
@@ -251,6 +257,40 @@ impl UpstreamOidc {
     }
 }
 
+/// The provider's HTTP client: redirects are not followed (see
+/// [`UpstreamOidc::new`]) and answers past [`MAX_RESPONSE_BYTES`] are
+/// refused while they are read.
+struct LimitedHttp(openidconnect::reqwest::Client);
+
+type HttpError = openidconnect::HttpClientError<openidconnect::reqwest::Error>;
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for LimitedHttp {
+    type Error = HttpError;
+    type Future = Pin<
+        Box<dyn Future<Output = Result<openidconnect::HttpResponse, HttpError>> + Send + Sync + 'c>,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let request = request.try_into().map_err(Box::new)?;
+            let response = self.0.execute(request).await.map_err(Box::new)?;
+            let mut answer = openidconnect::http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            for (name, value) in response.headers() {
+                answer = answer.header(name, value);
+            }
+            let body = read_limited(response, MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|e| match e {
+                    BodyError::Read(e) => HttpError::Reqwest(Box::new(e)),
+                    too_large => HttpError::Other(too_large.to_string()),
+                })?;
+            answer.body(body).map_err(HttpError::Http)
+        })
+    }
+}
+
 /// `oidc:<this>:<sub>`: 16 hex digits of the issuer URL's SHA-256.
 pub fn default_issuer_id(issuer_url: &str) -> String {
     let digest = Sha256::digest(issuer_url.trim_end_matches('/').as_bytes());
@@ -308,5 +348,68 @@ mod tests {
         assert_eq!(claim_text(claims, "num"), Some("42".into()));
         assert_eq!(claim_text(claims, "empty"), None);
         assert_eq!(claim_text(claims, "obj"), None);
+    }
+
+    /// A provider on loopback whose discovery answer is too large, or a
+    /// redirect to one; the counter sees whether the target was fetched.
+    async fn hostile_provider() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let fetched = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = fetched.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let big = "x".repeat(MAX_RESPONSE_BYTES + 1);
+        let app = axum::Router::new()
+            .route(
+                "/big/.well-known/openid-configuration",
+                axum::routing::get(move || {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    let big = big.clone();
+                    async move { big }
+                }),
+            )
+            .route(
+                "/moved/.well-known/openid-configuration",
+                axum::routing::get(|| async {
+                    axum::response::Redirect::temporary("/big/.well-known/openid-configuration")
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (base, fetched)
+    }
+
+    fn upstream(issuer: &str) -> UpstreamOidc {
+        let config: OidcIdentityConfig = serde_yaml::from_str(&format!(
+            "issuerUrl: {issuer}\nclientId: alexa-link\nclientSecretFile: /dev/null\n"
+        ))
+        .expect("config");
+        UpstreamOidc::new(&config, "secret".into(), "http://127.0.0.1/oauth/callback")
+            .expect("relying party")
+    }
+
+    #[tokio::test]
+    async fn an_oversized_answer_is_refused_and_a_redirect_not_followed() {
+        let (base, fetched) = hostile_provider().await;
+        let err = upstream(&format!("{base}/big"))
+            .start()
+            .await
+            .expect_err("too large");
+        assert!(
+            matches!(&err, OidcError::Unavailable(m) if m.contains(&format!("larger than {MAX_RESPONSE_BYTES} bytes"))),
+            "{err}"
+        );
+        assert_eq!(fetched.load(std::sync::atomic::Ordering::Relaxed), 1);
+        let err = upstream(&format!("{base}/moved"))
+            .start()
+            .await
+            .expect_err("a redirect is not a discovery document");
+        assert!(matches!(err, OidcError::Unavailable(_)), "{err}");
+        assert_eq!(
+            fetched.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "the redirect was not followed"
+        );
     }
 }

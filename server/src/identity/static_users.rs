@@ -175,6 +175,13 @@ impl IdentityProvider for StaticUsers {
             }
         }
     }
+
+    /// Looks in the current list: a users file is re-read first when it
+    /// changed (one `stat` otherwise), so an edit counts at once.
+    async fn exists(&self, user_id: &str) -> Result<bool, AuthError> {
+        let users = self.current().await;
+        Ok(users.values().any(|entry| entry.user.id == user_id))
+    }
 }
 
 #[cfg(test)]

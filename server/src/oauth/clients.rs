@@ -87,47 +87,82 @@ impl ClientRegistry {
 
     /// Authenticates the calling client from HTTP Basic or from
     /// `client_id`/`client_secret` in the body (Alexa uses either), never
-    /// both at once.
+    /// both at once. Without the throttle: endpoints use
+    /// [`crate::oauth::client_auth::authenticate`].
     pub fn authenticate(
         &self,
         headers: &HeaderMap,
         params: &Params,
     ) -> Result<Arc<Client>, OAuthError> {
-        let basic = basic_credentials(headers)?;
-        let (client_id, secret) = match basic {
-            Some((id, secret)) => {
-                if params.get("client_secret").is_some() {
-                    return Err(OAuthError::invalid_request(
-                        "use one client authentication method: HTTP Basic or client_secret in the body, not both",
-                    ));
-                }
-                if params.get("client_id").is_some_and(|body_id| body_id != id) {
-                    return Err(OAuthError::invalid_request(
-                        "client_id in the body differs from the HTTP Basic user",
-                    ));
-                }
-                (id, secret)
+        let credentials = credentials(headers, params)?;
+        self.verify(&credentials).ok_or_else(authentication_failed)
+    }
+
+    /// The client the credentials prove, if they do.
+    pub fn verify(&self, credentials: &Credentials) -> Option<Arc<Client>> {
+        let presented: [u8; 32] = Sha256::digest(credentials.secret.as_bytes()).into();
+        match self.clients.get(&credentials.client_id) {
+            Some(client) if bool::from(client.secret_hash.ct_eq(&presented)) => {
+                Some(client.clone())
             }
-            None => match (params.get("client_id"), params.get("client_secret")) {
-                (Some(id), Some(secret)) => (id.to_owned(), secret.to_owned()),
-                (Some(_), None) => {
-                    return Err(OAuthError::invalid_client(
-                        "client_secret is required (confidential client)",
-                    ));
-                }
-                _ => {
-                    return Err(OAuthError::invalid_client(
-                        "client authentication is required",
-                    ));
-                }
-            },
-        };
-        let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        match self.clients.get(&client_id) {
-            Some(client) if bool::from(client.secret_hash.ct_eq(&presented)) => Ok(client.clone()),
-            _ => Err(OAuthError::invalid_client("client authentication failed")),
+            _ => None,
         }
     }
+}
+
+/// The `invalid_client` answer to credentials that prove no client.
+pub fn authentication_failed() -> OAuthError {
+    OAuthError::invalid_client("client authentication failed")
+}
+
+/// The client id and secret a request presents, not yet verified.
+pub struct Credentials {
+    /// The claimed client id.
+    pub client_id: String,
+    /// The presented secret.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the client credentials from HTTP Basic or the body (never both).
+pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<Credentials, OAuthError> {
+    let basic = basic_credentials(headers)?;
+    let (client_id, secret) = match basic {
+        Some((id, secret)) => {
+            if params.get("client_secret").is_some() {
+                return Err(OAuthError::invalid_request(
+                    "use one client authentication method: HTTP Basic or client_secret in the body, not both",
+                ));
+            }
+            if params.get("client_id").is_some_and(|body_id| body_id != id) {
+                return Err(OAuthError::invalid_request(
+                    "client_id in the body differs from the HTTP Basic user",
+                ));
+            }
+            (id, secret)
+        }
+        None => match (params.get("client_id"), params.get("client_secret")) {
+            (Some(id), Some(secret)) => (id.to_owned(), secret.to_owned()),
+            (Some(_), None) => {
+                return Err(OAuthError::invalid_client(
+                    "client_secret is required (confidential client)",
+                ));
+            }
+            _ => {
+                return Err(OAuthError::invalid_client(
+                    "client authentication is required",
+                ));
+            }
+        },
+    };
+    Ok(Credentials { client_id, secret })
 }
 
 /// Decodes `Authorization: Basic` credentials. RFC 6749 2.3.1 says the id and

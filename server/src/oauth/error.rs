@@ -83,6 +83,8 @@ pub struct OAuthError {
     pub status: Option<StatusCode>,
     /// The `WWW-Authenticate` challenge to send, if any.
     pub challenge: Option<&'static str>,
+    /// Seconds to send in `Retry-After` (a throttled client), if any.
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -93,6 +95,7 @@ impl OAuthError {
             description: description.into(),
             status: None,
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -115,6 +118,12 @@ impl OAuthError {
     /// Adds a `WWW-Authenticate` challenge.
     pub fn with_challenge(mut self, challenge: &'static str) -> OAuthError {
         self.challenge = Some(challenge);
+        self
+    }
+
+    /// Adds a `Retry-After` header.
+    pub fn with_retry_after(mut self, seconds: u64) -> OAuthError {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -155,6 +164,9 @@ impl IntoResponse for OAuthError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
             );
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         // Lets the metrics layer count outcomes by OAuth error code.
         response.extensions_mut().insert(self.code);

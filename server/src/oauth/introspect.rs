@@ -4,10 +4,11 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::client_auth;
 use super::error::OAuthError;
 use super::form::Params;
 use super::refresh_policy;
@@ -34,16 +35,26 @@ struct Introspection<'a> {
 }
 
 /// `POST /oauth/introspect`.
-pub async fn introspect(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&app, &headers, &body).await {
+pub async fn introspect(
+    State(app): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&app, &extensions, &headers, &body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+async fn handle(
+    app: &AppState,
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, OAuthError> {
     let params = Params::from_form(headers, body)?;
-    let client = app.clients.authenticate(headers, &params)?;
+    let client = client_auth::authenticate(app, extensions, headers, &params).await?;
     let hash = TokenHash::of(params.require("token")?);
     let now = app.clock.now();
     let issuer = app.issuer();

@@ -4,6 +4,7 @@
 
 pub mod authorize;
 pub mod bearer;
+pub mod client_auth;
 pub mod clients;
 pub mod error;
 pub mod form;

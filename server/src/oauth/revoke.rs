@@ -11,13 +11,14 @@ use axum::extract::State;
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::client_auth;
 use super::error::OAuthError;
 use super::form::Params;
 use crate::app::AppState;
 use crate::audit::RevokeReason;
 use crate::partner::custody;
+use crate::peer::client_ip;
 use crate::tokens::TokenHash;
-use crate::web::login::client_ip;
 
 /// `POST /oauth/revoke`.
 pub async fn revoke(
@@ -40,7 +41,7 @@ async fn handle(
     remote_addr: Option<IpAddr>,
 ) -> Result<(), OAuthError> {
     let params = Params::from_form(headers, body)?;
-    let client = app.clients.authenticate(headers, &params)?;
+    let client = client_auth::authenticate_from(app, remote_addr, headers, &params).await?;
     let hash = TokenHash::of(params.require("token")?);
     let now = app.clock.now();
     if let Some(lookup) = app.store.get_refresh_token(&hash, now).await? {

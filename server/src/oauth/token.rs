@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use std::time::{Duration, Instant};
 
+use super::client_auth;
 use super::clients::basic_credentials;
 use super::error::{ErrorCode, OAuthError};
 use super::form::Params;
@@ -17,7 +18,7 @@ use super::grants::{self, GrantContext, TokenResponse};
 use crate::app::AppState;
 use crate::config::GrantType;
 use crate::flight_recorder::{ClientAuth, Entry, Step};
-use crate::web::login::client_ip;
+use crate::peer::client_ip;
 
 /// `POST /oauth/token`.
 pub async fn token(
@@ -115,7 +116,7 @@ async fn handle(
             );
         }
     };
-    let client = match app.clients.authenticate(headers, &params) {
+    let client = match client_auth::authenticate_from(app, remote_addr, headers, &params).await {
         Ok(c) => c,
         Err(e) => return (Some(grant), Err(e)),
     };
@@ -138,7 +139,9 @@ async fn handle(
         GrantType::AuthorizationCode => {
             grants::authorization_code::exchange(&ctx, &client, &params).await
         }
-        GrantType::RefreshToken => grants::refresh_token::exchange(&ctx, &client, &params).await,
+        GrantType::RefreshToken => {
+            grants::refresh_token::exchange(&ctx, &app.users, &client, &params).await
+        }
         GrantType::ClientCredentials => {
             grants::client_credentials::exchange(&ctx, &client, &params).await
         }

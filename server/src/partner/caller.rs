@@ -5,15 +5,17 @@
 //! `partner_token` scope. The partner-token, AcceptGrant and skill-event
 //! endpoints all authenticate their caller here.
 
+use std::net::IpAddr;
+
 use axum::http::{HeaderMap, StatusCode};
 
 use super::Partner;
 use crate::app::AppState;
 use crate::config::PARTNER_TOKEN_SCOPE;
-use crate::oauth::bearer;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Params;
 use crate::oauth::scope;
+use crate::oauth::{bearer, client_auth};
 
 /// An authenticated client with partner-token access.
 #[derive(Debug, Clone)]
@@ -50,6 +52,7 @@ fn may_use(allowed: &[String], partner_id: &str) -> bool {
 /// only HTTP Basic or a bearer token authenticate).
 pub async fn authenticate(
     app: &AppState,
+    remote_addr: Option<IpAddr>,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<PartnerCaller, OAuthError> {
@@ -67,7 +70,11 @@ pub async fn authenticate(
         }
         token.client_id
     } else {
-        app.clients.authenticate(headers, params)?.id().to_owned()
+        // Throttled per client id and address, like every client login.
+        client_auth::authenticate_from(app, remote_addr, headers, params)
+            .await?
+            .id()
+            .to_owned()
     };
     match app.clients.get(&client_id) {
         Some(c) if c.config.partner_token_access => Ok(PartnerCaller {

@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::outbound::BodyError;
+
 /// Tokens LWA returned.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LwaTokens {
@@ -43,27 +45,13 @@ pub const MAX_EXPIRES_IN_SECONDS: i64 = 24 * 3600;
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// The body of `response`, refused past [`MAX_RESPONSE_BYTES`].
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, LwaError> {
-    let too_large =
-        || LwaError::BadGateway(format!("response larger than {MAX_RESPONSE_BYTES} bytes"));
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, LwaError> {
+    crate::outbound::read_limited(response, MAX_RESPONSE_BYTES)
         .await
-        .map_err(|e| LwaError::Unreachable(e.without_url().to_string()))?
-    {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        .map_err(|e| match e {
+            BodyError::TooLarge(_) => LwaError::BadGateway(e.to_string()),
+            BodyError::Read(e) => LwaError::Unreachable(e.to_string()),
+        })
 }
 
 /// Reads a successful token response, with `expires_in` clamped to

@@ -23,7 +23,7 @@ use crate::app::AppState;
 use crate::oauth::bearer;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Params;
-use crate::web::login::client_ip;
+use crate::peer::client_ip;
 
 /// `POST /api/reciprocal/authorize`.
 pub async fn reciprocal(

@@ -21,9 +21,11 @@ use serde::Serialize;
 use super::caller;
 use super::custody::{self, Reader};
 use crate::app::AppState;
+use crate::audit::RevokeReason;
+use crate::identity::presence::Presence;
 use crate::oauth::error::OAuthError;
 use crate::oauth::form::Params;
-use crate::web::login::client_ip;
+use crate::peer::client_ip;
 
 #[derive(Serialize)]
 struct PartnerTokenResponse<'a> {
@@ -64,10 +66,36 @@ async fn handle(
         ));
     }
     let params = Params::from_body_and_query(headers, query, body)?;
-    let caller = caller::authenticate(app, headers, &params).await?;
+    let caller = caller::authenticate(app, remote_addr, headers, &params).await?;
     let user_id = params.require("user_id")?;
     let partner = app.partners.resolve(params.get("partner_id"))?;
     caller.may_read(partner)?;
+    // A user removed from the identity backend keeps no Amazon tokens: the
+    // grant they came through ends here, as at Alexa's next refresh.
+    if app.users.verdict(user_id, None, app.clock.now()).await == Presence::Gone {
+        let now = app.clock.now();
+        if let Some(link) = app
+            .store
+            .get_partner_link(user_id, &partner.config.id, now)
+            .await?
+        {
+            let reason = RevokeReason::UserDeprovisioned;
+            custody::end_grant(
+                app,
+                user_id,
+                &link.client_id,
+                link.grant_id,
+                reason,
+                remote_addr,
+            )
+            .await?;
+        }
+        tracing::info!(
+            partner_id = %partner.config.id,
+            "partner token refused and grant revoked: the user is no longer in the identity backend"
+        );
+        return Err(custody::CustodyError::NotLinked.into());
+    }
     let reader = Reader {
         client_id: &caller.client_id,
         remote_addr,

@@ -13,6 +13,7 @@
 //! | grant | `g#<grant>` | `u#<user>` |
 //! | consent | `n#<user>#<client>` | |
 //! | partner (Amazon) link | `l#<user>#<partner>` | `g#<grant>` |
+//! | throttle counter | `t#<key digest>` | |
 //! | App-to-App state | `s#<hash>` | |
 //! | processed AcceptGrant code | `x#<hash>` | |
 //! | Alexa user id | `y#<alexa user id>` | |
@@ -43,10 +44,11 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    AccessTokenRecord, AlexaUserRecord, AppLinkStateRecord, AuthCodeRecord, GrantId, GrantRecord,
-    Lease, LeaseOutcome, NewGrant, PartnerLinkRecord, ProcessedGrantCode,
-    ROTATED_TOKEN_RETENTION_SECONDS, RedeemError, RefreshLookup, RefreshState, RefreshTokenRecord,
-    RotateError, Rotation, Store, StoreError, UnixTime,
+    AccessTokenRecord, AlexaUserRecord, AppLinkStateRecord, AuthCodeRecord, Counter, CounterKey,
+    CounterSwap, CounterWrite, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
+    PartnerLinkRecord, ProcessedGrantCode, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError,
+    RefreshLookup, RefreshState, RefreshTokenRecord, RotateError, Rotation, Store, StoreError,
+    UnixTime,
 };
 use crate::config::DynamoDbStoreConfig;
 use crate::tokens::TokenHash;
@@ -59,7 +61,7 @@ use items::{
     encode, expired, grant_from, grant_id_of, grant_key, link_from, link_key, n, num, refresh_from,
     refresh_key, s, user_key,
 };
-use items::{alexa_user_key, processed_code_key};
+use items::{alexa_user_key, counter_from, counter_key, processed_code_key};
 
 /// The index over `gk`.
 pub const GK_INDEX: &str = "gk-index";
@@ -349,6 +351,32 @@ impl DynamoStore {
             }
         }
         Ok(())
+    }
+
+    /// The put of one counter write, conditioned on the counter being as
+    /// the write expects (an expired counter counts as absent).
+    fn counter_put(&self, write: &CounterWrite, now: UnixTime) -> Result<Put, StoreError> {
+        let c = &write.new;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(counter_key(&write.key)))
+            .item("failures", n(i64::from(c.failures)))
+            .item("last", n(c.last_failure_millis))
+            .item("ver", n(i64::try_from(c.version).unwrap_or(i64::MAX)))
+            .item("exp", n(c.expires_at))
+            .item("ttl", n(c.expires_at))
+            .expression_attribute_values(":now", n(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let put = match &write.expected {
+            None => put.condition_expression("attribute_not_exists(pk) OR exp <= :now"),
+            Some(old) => put
+                .condition_expression("ver = :ver AND exp > :now")
+                .expression_attribute_values(
+                    ":ver",
+                    n(i64::try_from(old.version).unwrap_or(i64::MAX)),
+                ),
+        };
+        built(put.build())
     }
 }
 
@@ -974,5 +1002,86 @@ impl Store for DynamoStore {
             .await
             .map(|_| ())
             .map_err(unavailable)
+    }
+
+    async fn get_counters(
+        &self,
+        keys: &[CounterKey],
+        now: UnixTime,
+    ) -> Result<Vec<Option<Counter>>, StoreError> {
+        // One key on the hot path (a client's check); two only after a
+        // transaction conflict.
+        let mut counters = Vec::with_capacity(keys.len());
+        for key in keys {
+            counters.push(match self.get(counter_key(key)).await? {
+                Some(item) => counter_from(&item, now)?,
+                None => None,
+            });
+        }
+        Ok(counters)
+    }
+
+    async fn swap_counters(
+        &self,
+        writes: &[CounterWrite],
+        now: UnixTime,
+    ) -> Result<CounterSwap, StoreError> {
+        if let [write] = writes {
+            // One counter: a conditional put (half a transaction's cost),
+            // which hands back the current item when its condition fails.
+            let put = self.counter_put(write, now)?;
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(put.item().clone()))
+                .set_condition_expression(put.condition_expression().map(str::to_owned))
+                .set_expression_attribute_values(put.expression_attribute_values().cloned())
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(CounterSwap::Swapped),
+                Err(e) => match e.as_service_error() {
+                    Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => {
+                        let current = match c.item() {
+                            Some(item) => counter_from(item, now)?,
+                            None => None,
+                        };
+                        Ok(CounterSwap::Changed(vec![current]))
+                    }
+                    _ => Err(unavailable(e)),
+                },
+            };
+        }
+        let items = writes
+            .iter()
+            .map(|w| {
+                self.counter_put(w, now)
+                    .map(|put| TransactWriteItem::builder().put(put).build())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(CounterSwap::Swapped),
+            // A failed condition hands back its item; the other counters
+            // are as their writes expected.
+            Transaction::ConditionFailed(old) => {
+                let mut current = Vec::with_capacity(writes.len());
+                for (write, old) in writes.iter().zip(old) {
+                    current.push(match old {
+                        Some(item) => counter_from(&item, now)?,
+                        None => write.expected,
+                    });
+                }
+                Ok(CounterSwap::Changed(current))
+            }
+            // Another transaction held one of the counters: read them now.
+            Transaction::Conflict => {
+                let keys: Vec<CounterKey> = writes.iter().map(|w| w.key).collect();
+                Ok(CounterSwap::Changed(self.get_counters(&keys, now).await?))
+            }
+        }
     }
 }

@@ -26,10 +26,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AccessTokenRecord, AlexaUserRecord, AppLinkStateRecord, AuthCodeRecord, GrantId, GrantRecord,
-    Lease, LeaseOutcome, NewGrant, PartnerLinkRecord, ProcessedGrantCode,
-    ROTATED_TOKEN_RETENTION_SECONDS, RedeemError, RefreshLookup, RefreshState, RefreshTokenRecord,
-    RotateError, Rotation, Store, StoreError, UnixTime,
+    AccessTokenRecord, AlexaUserRecord, AppLinkStateRecord, AuthCodeRecord, Counter, CounterKey,
+    CounterSwap, CounterWrite, GrantId, GrantRecord, Lease, LeaseOutcome, NewGrant,
+    PartnerLinkRecord, ProcessedGrantCode, ROTATED_TOKEN_RETENTION_SECONDS, RedeemError,
+    RefreshLookup, RefreshState, RefreshTokenRecord, RotateError, Rotation, Store, StoreError,
+    UnixTime,
 };
 use crate::tokens::TokenHash;
 
@@ -42,6 +43,8 @@ const ACCESS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("access_token
 const REFRESH: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_tokens");
 const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
 const CONSENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("consents");
+/// Throttle counters, by [`CounterKey`].
+const COUNTERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("throttle_counters");
 /// App-to-App states (issue #15): state hash -> [`AppLinkStateRecord`].
 const APP_LINK_STATES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("app_link_states");
 const PARTNER_LINKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("partner_links");
@@ -125,6 +128,7 @@ impl EmbeddedStore {
             PROCESSED_GRANT_CODES,
             ALEXA_USERS,
             APP_LINK_STATES,
+            COUNTERS,
         ] {
             txn.open_table(table).map_err(unavailable)?;
         }
@@ -826,6 +830,61 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+
+    async fn get_counters(
+        &self,
+        keys: &[CounterKey],
+        now: UnixTime,
+    ) -> Result<Vec<Option<Counter>>, StoreError> {
+        let keys = keys.to_vec();
+        self.read(move |txn| {
+            let counters = txn.open_table(COUNTERS).map_err(unavailable)?;
+            keys.iter()
+                .map(|k| live_counter(&counters, k, now))
+                .collect()
+        })
+        .await
+    }
+
+    async fn swap_counters(
+        &self,
+        writes: &[CounterWrite],
+        now: UnixTime,
+    ) -> Result<CounterSwap, StoreError> {
+        let writes = writes.to_vec();
+        let swapped = self
+            .write_or_refuse(move |txn| {
+                let mut counters = txn.open_table(COUNTERS).map_err(unavailable)?;
+                let current = writes
+                    .iter()
+                    .map(|w| live_counter(&counters, &w.key, now))
+                    .collect::<Result<Vec<_>, _>>()?;
+                // Every refusal is decided before the first write (`writer`).
+                if writes.iter().zip(&current).any(|(w, c)| w.expected != *c) {
+                    return Err(OpError::Refused(current));
+                }
+                for w in &writes {
+                    counters
+                        .insert(w.key.0.as_slice(), encode(&w.new)?.as_slice())
+                        .map_err(unavailable)?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(match swapped {
+            Ok(()) => CounterSwap::Swapped,
+            Err(current) => CounterSwap::Changed(current),
+        })
+    }
+}
+
+/// A counter unless absent or expired.
+fn live_counter(
+    counters: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &CounterKey,
+    now: UnixTime,
+) -> Result<Option<Counter>, StoreError> {
+    Ok(get::<Counter>(counters, &key.0)?.filter(|c| now < c.expires_at))
 }
 
 /// Deletes App-to-App states past their expiry (nobody can take them).
@@ -1005,6 +1064,19 @@ fn purge(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
         }
         let mut grants = txn.open_table(GRANTS).map_err(unavailable)?;
         grants.remove(id.0.as_slice()).map_err(unavailable)?;
+    }
+    removed += dead.len() as u64;
+
+    let mut counters = txn.open_table(COUNTERS).map_err(unavailable)?;
+    let mut dead = Vec::new();
+    for item in counters.iter().map_err(unavailable)? {
+        let (k, v) = item.map_err(unavailable)?;
+        if now >= decode::<Counter>(v.value())?.expires_at {
+            dead.push(k.value().to_vec());
+        }
+    }
+    for k in &dead {
+        counters.remove(k.as_slice()).map_err(unavailable)?;
     }
     removed += dead.len() as u64;
     Ok(removed)

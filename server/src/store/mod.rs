@@ -512,6 +512,68 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets a user's consent for a client (unlinking: the next
     /// authorization asks again). Deleting an absent consent succeeds.
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError>;
+
+    // --- Throttle counters (issue 14: failed logins and failed client
+    // authentications counted once for all replicas, kept over restarts) ---
+
+    /// Reads counters (absent, or expired by `now`: `None`), in the order
+    /// of `keys`. Strongly consistent.
+    async fn get_counters(
+        &self,
+        keys: &[CounterKey],
+        now: UnixTime,
+    ) -> Result<Vec<Option<Counter>>, StoreError>;
+
+    /// Atomically, for every write at once: if each counter is still what
+    /// the write expects (the same `version`; `None` matches an absent or
+    /// expired counter), store the new values. Otherwise write nothing and
+    /// return every counter as it is now, so the caller can decide again
+    /// without another read.
+    async fn swap_counters(
+        &self,
+        writes: &[CounterWrite],
+        now: UnixTime,
+    ) -> Result<CounterSwap, StoreError>;
+}
+
+/// Names one throttle counter: an opaque digest of what is counted (a
+/// username, an address, a client at an address), so that the store never
+/// holds a username and every key has the same short length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CounterKey(pub [u8; 32]);
+
+/// A count of recent failures (the throttle's state for one key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counter {
+    /// Failures counted.
+    pub failures: u32,
+    /// When the last one happened, in Unix milliseconds.
+    pub last_failure_millis: i64,
+    /// Bumped by every write; what a [`CounterWrite`] compares.
+    pub version: u64,
+    /// When the counter stops mattering and may be deleted.
+    pub expires_at: UnixTime,
+}
+
+/// One conditional write of [`Store::swap_counters`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterWrite {
+    /// The counter.
+    pub key: CounterKey,
+    /// What the writer last saw: the write applies only if it is still so.
+    pub expected: Option<Counter>,
+    /// The new value (its `version` one more than the expected one's).
+    pub new: Counter,
+}
+
+/// How a [`Store::swap_counters`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CounterSwap {
+    /// Every write applied.
+    Swapped,
+    /// Some counter had changed; nothing was written. Every counter as it
+    /// is now, in the order of the writes.
+    Changed(Vec<Option<Counter>>),
 }
 
 /// An App-to-App linking in progress: the user who started it, waiting for

@@ -64,6 +64,7 @@ pub fn test_config(dir: &Path) -> Config {
                 "session-key",
                 "0123456789abcdef0123456789abcdef-test-session-key",
             ),
+            connections: Default::default(),
         },
         logging: LoggingConfig::default(),
         authorization: AuthorizationConfig::default(),
@@ -338,13 +339,34 @@ impl TestServer {
         TestServer::start_at(config, dir, None, Checked::Yes).await
     }
 
+    /// Starts with a given config on an already open store: several
+    /// servers sharing one store are replicas of one deployment.
+    pub async fn start_sharing(
+        config: Config,
+        dir: tempfile::TempDir,
+        store: std::sync::Arc<dyn crate::store::Store>,
+    ) -> TestServer {
+        TestServer::start_on(config, dir, store, None, Checked::Yes).await
+    }
+
     /// Starts with a given config, announcing `public_url` (a host name the
     /// test maps to the listener) instead of the listener's own URL. With
     /// [`Checked::No`] the config check is skipped, to serve a setting it
     /// refuses: tools that must recognise such servers (the doctor) need one.
     pub async fn start_at(
+        config: Config,
+        dir: tempfile::TempDir,
+        public_url: Option<Url>,
+        checked: Checked,
+    ) -> TestServer {
+        let store = open_store(&config.store).await.expect("open store");
+        TestServer::start_on(config, dir, store, public_url, checked).await
+    }
+
+    async fn start_on(
         mut config: Config,
         dir: tempfile::TempDir,
+        store: std::sync::Arc<dyn crate::store::Store>,
         public_url: Option<Url>,
         checked: Checked,
     ) -> TestServer {
@@ -360,7 +382,6 @@ impl TestServer {
         if checked == Checked::Yes {
             config.validate().expect("test config is valid");
         }
-        let store = open_store(&config.store).await.expect("open store");
         let app = AppState::new(config, store, Clock::default()).expect("app");
         let running = server::serve(app.clone(), listeners).await.expect("serve");
         TestServer {
@@ -518,6 +539,28 @@ pub async fn submit_login(
     browser
         .post_form(&server.url(crate::routes::LOGIN), &fields)
         .await
+}
+
+/// One password login from a fresh browser: the status (303 logged in,
+/// 401 wrong, 429 throttled) and `Retry-After`.
+pub async fn login_attempt(server: &TestServer, user: (&str, &str)) -> (u16, Option<u64>) {
+    let browser = Browser::new();
+    let html = browser
+        .http
+        .get(authorize_url(server, &Pkce::new(), "st", "profile"))
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("login page");
+    let response = submit_login(server, &browser, &html, user).await;
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (response.status().as_u16(), retry)
 }
 
 /// Walks authorize -> login -> consent as a user would and returns the

@@ -9,13 +9,14 @@ use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum_extra::extract::cookie::PrivateCookieJar;
 
-use super::login::{client_ip, login_page, sign_in};
+use super::login::{login_page, sign_in};
 use super::pages::{self, LinkedApp, LinksPage};
 use super::session::LoginSession;
 use crate::app::{AppState, Login};
 use crate::audit::{Audit, AuditEvent, RevokeReason};
 use crate::oauth::form::Params;
 use crate::partner::custody;
+use crate::peer::client_ip;
 use crate::routes;
 use crate::store::GrantId;
 

@@ -3,10 +3,8 @@
 //! The decision (throttle, verify, record) is [`crate::identity::login`];
 //! this file turns its outcome into a page.
 
-use std::net::{IpAddr, SocketAddr};
-
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum_extra::extract::cookie::PrivateCookieJar;
@@ -17,6 +15,7 @@ use crate::app::{AppState, Login};
 use crate::identity::login::{self, LoginOutcome};
 use crate::oauth::authorize::AuthorizationRequest;
 use crate::oauth::form::Params;
+use crate::peer::client_ip;
 use crate::routes;
 
 /// `POST /oauth/login`. The form carries the authorization request it
@@ -132,33 +131,6 @@ pub async fn login(
         }
     };
     login_page(&app, request, jar, username, Some(message), status)
-}
-
-/// The address failed logins are counted against: the peer, or with
-/// `loginProtection.trustForwardedFor` the last `X-Forwarded-For` entry
-/// (the one our own proxy appended; earlier ones are client-supplied).
-/// The client's IP address: the connection's peer, or the last
-/// `X-Forwarded-For` hop when `loginProtection.trustForwardedFor` says a
-/// proxy in front sets it.
-pub(crate) fn client_ip(
-    app: &AppState,
-    extensions: &Extensions,
-    headers: &HeaderMap,
-) -> Option<IpAddr> {
-    if app.config.login_protection.trust_forwarded_for
-        && let Some(ip) = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .next_back()
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(ip);
-    }
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
 }
 
 fn wait_text(seconds: u64) -> String {

@@ -17,6 +17,8 @@ pub const DEFAULT_DISPLAY_NAME_ATTRIBUTE: &str = "cn";
 pub const DEFAULT_POOL_SIZE: usize = 4;
 /// Default `timeoutSeconds`.
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 5;
+/// Default `userCheckSeconds`.
+pub const DEFAULT_USER_CHECK_SECONDS: u64 = 300;
 
 /// The LDAP backend.
 ///
@@ -60,6 +62,18 @@ pub struct LdapIdentityConfig {
     /// Timeout of connecting, and of each LDAP operation (1 to 30 seconds).
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// A refresh (and a partner-token read) first checks that the user is
+    /// still in the directory (matching `userFilter`, found by
+    /// `idAttribute`); the answer is reused this long (0 to 86400 seconds;
+    /// 0: ask on every refresh). A user deleted from the directory loses
+    /// every link at the next refresh after this.
+    // Left out of rendered configs at the default, so that an upgrade does
+    // not change (and roll) every LDAP deployment's config.
+    #[serde(
+        default = "default_user_check_seconds",
+        skip_serializing_if = "is_default_user_check"
+    )]
+    pub user_check_seconds: u64,
 }
 
 fn default_user_filter() -> String {
@@ -76,6 +90,12 @@ fn default_pool_size() -> usize {
 }
 fn default_timeout() -> u64 {
     DEFAULT_TIMEOUT_SECONDS
+}
+fn default_user_check_seconds() -> u64 {
+    DEFAULT_USER_CHECK_SECONDS
+}
+fn is_default_user_check(seconds: &u64) -> bool {
+    *seconds == DEFAULT_USER_CHECK_SECONDS
 }
 
 impl LdapIdentityConfig {
@@ -137,6 +157,15 @@ impl LdapIdentityConfig {
             errors.push(
                 "identity.ldap.timeoutSeconds",
                 format!("must be between 1 and 30, got {}", self.timeout_seconds),
+            );
+        }
+        if self.user_check_seconds > 86_400 {
+            errors.push(
+                "identity.ldap.userCheckSeconds",
+                format!(
+                    "must be between 0 and 86400, got {}",
+                    self.user_check_seconds
+                ),
             );
         }
     }

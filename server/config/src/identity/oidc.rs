@@ -58,6 +58,15 @@ pub struct OidcIdentityConfig {
     /// re-signs TLS. Absent: the public (webpki) roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// The provider cannot be asked whether a user still exists without
+    /// the user present, so a user deleted upstream keeps their links until
+    /// they end. With this set (60 to 31536000 seconds), a link older than
+    /// this cannot be refreshed any more: it is revoked and the user links
+    /// again, logging in at the provider. Unlike a client's
+    /// `refreshToken.absoluteLifetimeSeconds`, it applies to links made
+    /// before it was set too. Absent: links never age out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_grant_age_seconds: Option<u64>,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -111,6 +120,14 @@ impl OidcIdentityConfig {
             errors.push(
                 "identity.oidc.issuerId",
                 "must be letters, digits, '-', '_' or '.' (it becomes part of user ids)",
+            );
+        }
+        if let Some(age) = self.max_grant_age_seconds
+            && !(60..=31_536_000).contains(&age)
+        {
+            errors.push(
+                "identity.oidc.maxGrantAgeSeconds",
+                format!("must be between 60 and 31536000, got {age}"),
             );
         }
         if !(1..=30).contains(&self.request_timeout_seconds) {

@@ -9,6 +9,7 @@
 
 use super::{GrantContext, TokenResponse, mint_access, mint_refresh};
 use crate::audit::{Audit, AuditEvent, RevokeReason};
+use crate::identity::presence::{Presence, UserPresence};
 use crate::oauth::clients::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Params;
@@ -27,9 +28,10 @@ fn decide(lookup: Option<&RefreshLookup>, client: &Client, now: UnixTime) -> Ref
     )
 }
 
-/// Exchanges a refresh token.
+/// Exchanges a refresh token, if its user is still in the identity backend.
 pub async fn exchange(
     ctx: &GrantContext<'_>,
+    users: &UserPresence,
     client: &Client,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
@@ -45,6 +47,7 @@ pub async fn exchange(
             let Some(mut lookup) = lookup else {
                 return Err(invalid());
             };
+            ensure_present(ctx, users, client, &lookup, now).await?;
             // A shared store may report a lost race between two rotations of
             // this token before either has won; look again, a few times.
             for _ in 0..3 {
@@ -59,6 +62,39 @@ pub async fn exchange(
             ))
         }
     }
+}
+
+/// A user removed from the identity backend (or whose link is older than
+/// the backend allows) loses the link here: the grant is revoked, with its
+/// tokens and the Amazon tokens kept through it.
+async fn ensure_present(
+    ctx: &GrantContext<'_>,
+    users: &UserPresence,
+    client: &Client,
+    lookup: &RefreshLookup,
+    now: UnixTime,
+) -> Result<(), OAuthError> {
+    let linked_at = lookup.grant.as_ref().map(|g| g.created_at);
+    if users.verdict(&lookup.token.user_id, linked_at, now).await == Presence::Present {
+        return Ok(());
+    }
+    if ctx.store.revoke_grant(&lookup.token.grant_id, now).await? {
+        Audit::new(AuditEvent::GrantRevoked {
+            reason: RevokeReason::UserDeprovisioned,
+        })
+        .client(client.id())
+        .user(&lookup.token.user_id)
+        .grant(lookup.token.grant_id)
+        .remote(ctx.remote_addr)
+        .emit(ctx.metrics);
+    }
+    tracing::info!(
+        client_id = %client.id(),
+        "refresh refused and grant revoked: the user is no longer in the identity backend (or the link is too old)"
+    );
+    Err(OAuthError::invalid_grant(
+        "the user is no longer allowed to sign in, or the link is older than allowed; link the account again",
+    ))
 }
 
 /// What one rotation attempt came to.

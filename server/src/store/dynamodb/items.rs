@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::store::{
-    AuthCodeRecord, GrantId, GrantRecord, Lease, PartnerLinkRecord, RefreshState,
-    RefreshTokenRecord, StoreError, UnixTime,
+    AuthCodeRecord, Counter, CounterKey, GrantId, GrantRecord, Lease, PartnerLinkRecord,
+    RefreshState, RefreshTokenRecord, StoreError, UnixTime,
 };
 use crate::tokens::TokenHash;
 
@@ -148,4 +148,26 @@ pub(super) fn link_from(item: &Item) -> Result<PartnerLinkRecord, StoreError> {
 
 pub(super) fn expired(item: &Item, now: UnixTime) -> bool {
     num(item, "exp").is_some_and(|e| now >= e)
+}
+
+/// A throttle counter (issue 14).
+pub(super) fn counter_key(k: &CounterKey) -> String {
+    format!("t#{}", hex(&k.0))
+}
+
+/// A throttle counter from its attributes; `None` when absent or expired.
+pub(super) fn counter_from(item: &Item, now: UnixTime) -> Result<Option<Counter>, StoreError> {
+    if item.is_empty() || expired(item, now) {
+        return Ok(None);
+    }
+    let field = |name: &str| {
+        num(item, name)
+            .ok_or_else(|| StoreError::Corrupt(format!("throttle counter without {name}")))
+    };
+    Ok(Some(Counter {
+        failures: u32::try_from(field("failures")?).unwrap_or(u32::MAX),
+        last_failure_millis: field("last")?,
+        version: u64::try_from(field("ver")?).unwrap_or_default(),
+        expires_at: field("exp")?,
+    }))
 }
