@@ -8,6 +8,8 @@
 
 use serde::Serialize;
 
+use crate::audit::{Audit, AuditEvent, DeleteReason, RevokeReason};
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError, UnixTime};
 
 /// What revoking a user ended.
@@ -25,14 +27,22 @@ pub struct RevokedUser {
 /// for each of `partner_ids`. Idempotent: a second run finds nothing.
 pub async fn revoke_user(
     store: &dyn Store,
+    metrics: &Metrics,
     partner_ids: &[String],
     user_id: &str,
     now: UnixTime,
 ) -> Result<RevokedUser, StoreError> {
     let mut grants_revoked = 0;
-    for (grant_id, _) in store.list_user_grants(user_id, now).await? {
+    for (grant_id, grant) in store.list_user_grants(user_id, now).await? {
         if store.revoke_grant(&grant_id, now).await? {
             grants_revoked += 1;
+            Audit::new(AuditEvent::GrantRevoked {
+                reason: RevokeReason::AdminRevokeUser,
+            })
+            .client(&grant.client_id)
+            .user(user_id)
+            .grant(grant_id)
+            .emit(metrics);
         }
     }
     // A link whose grant already ended, or that the user listing (an
@@ -41,6 +51,12 @@ pub async fn revoke_user(
     for partner_id in partner_ids {
         if store.delete_partner_link(user_id, partner_id, None).await? {
             partner_links_deleted += 1;
+            Audit::new(AuditEvent::AmazonTokensDeleted {
+                reason: DeleteReason::GrantRevoked(RevokeReason::AdminRevokeUser),
+            })
+            .user(user_id)
+            .partner(partner_id)
+            .emit(metrics);
         }
     }
     tracing::info!(

@@ -396,8 +396,11 @@ async fn revoke_user(config: Option<&std::path::Path>, user_id: &str) -> anyhow:
         )
     })?;
     let partners: Vec<String> = config.partners.iter().map(|p| p.id.clone()).collect();
+    // No log subscriber here: stdout carries the JSON answer alone. The
+    // admin port's `POST /revoke-user` writes the audit lines.
     let revoked = alexa_link_server::deprovision::revoke_user(
         store.as_ref(),
+        &alexa_link_server::metrics::Metrics::new(),
         &partners,
         user_id,
         Clock::default().now(),

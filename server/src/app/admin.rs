@@ -95,7 +95,15 @@ async fn revoke_user(
         Err(e) => return e.into_response(),
     };
     let partners: Vec<String> = app.config.partners.iter().map(|p| p.id.clone()).collect();
-    match deprovision::revoke_user(app.store.as_ref(), &partners, user_id, app.clock.now()).await {
+    match deprovision::revoke_user(
+        app.store.as_ref(),
+        &app.metrics,
+        &partners,
+        user_id,
+        app.clock.now(),
+    )
+    .await
+    {
         Ok(revoked) => axum::Json(revoked).into_response(),
         Err(e) => crate::oauth::error::OAuthError::from(e).into_response(),
     }
