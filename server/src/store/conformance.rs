@@ -62,6 +62,63 @@ pub async fn run_all(store: Arc<dyn Store>, caps: Capabilities) {
     // Alexa lifecycle (issue 16).
     processed_grant_codes_are_written_once_until_they_expire(&*store, caps).await;
     alexa_users_are_replaced_and_forgotten(&*store).await;
+    // Signing out (issue 14, finding 10).
+    ended_sessions_stay_ended_until_the_session_expires(&*store, caps).await;
+}
+
+async fn ended_sessions_stay_ended_until_the_session_expires(
+    store: &dyn Store,
+    caps: Capabilities,
+) {
+    let session = hash();
+    let other = hash();
+    assert!(
+        !store.session_ended(&session, NOW).await.expect("read"),
+        "a session nobody ended is not ended"
+    );
+    store.end_session(&session, NOW + 600).await.expect("end");
+    assert!(
+        store.session_ended(&session, NOW).await.expect("read"),
+        "an ended session reads as ended"
+    );
+    assert!(
+        store
+            .session_ended(&session, NOW + 599)
+            .await
+            .expect("read"),
+        "it stays ended until the session's own expiry"
+    );
+    assert!(
+        !store.session_ended(&other, NOW).await.expect("read"),
+        "ending one session ends no other"
+    );
+    store
+        .end_session(&session, NOW + 600)
+        .await
+        .expect("ending a session again succeeds");
+    assert!(store.session_ended(&session, NOW + 1).await.expect("read"));
+    assert!(
+        !store
+            .session_ended(&session, NOW + 600)
+            .await
+            .expect("read"),
+        "past the session's expiry the record no longer counts"
+    );
+
+    if caps.immediate_purge {
+        let live = hash();
+        store.end_session(&live, NOW + 5000).await.expect("end");
+        assert!(store.purge_expired(NOW + 600).await.expect("purge") >= 1);
+        // Purged once expired: even a clock that went back finds nothing.
+        assert!(
+            !store.session_ended(&session, NOW).await.expect("read"),
+            "purge removes an expired record"
+        );
+        assert!(
+            store.session_ended(&live, NOW + 600).await.expect("read"),
+            "purge keeps a record whose session has not expired"
+        );
+    }
 }
 
 async fn processed_grant_codes_are_written_once_until_they_expire(

@@ -17,6 +17,7 @@
 //! | App-to-App state | `s#<hash>` | |
 //! | processed AcceptGrant code | `x#<hash>` | |
 //! | Alexa user id | `y#<alexa user id>` | |
+//! | ended login session | `e#<hash>` | |
 //!
 //! Hashes and ids are hex; user ids are base64url so that no user id can
 //! forge a key. The global secondary index `gk-index` finds a grant's tokens
@@ -61,7 +62,7 @@ use items::{
     encode, expired, grant_from, grant_id_of, grant_key, link_from, link_key, n, num, refresh_from,
     refresh_key, s, user_key,
 };
-use items::{alexa_user_key, counter_from, counter_key, processed_code_key};
+use items::{alexa_user_key, counter_from, counter_key, ended_session_key, processed_code_key};
 
 /// The index over `gk`.
 pub const GK_INDEX: &str = "gk-index";
@@ -1083,5 +1084,32 @@ impl Store for DynamoStore {
                 Ok(CounterSwap::Changed(self.get_counters(&keys, now).await?))
             }
         }
+    }
+
+    /// An unconditional put: ending a session twice writes the same item.
+    async fn end_session(
+        &self,
+        session: &TokenHash,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(ended_session_key(session)))
+            .item("exp", n(expires_at))
+            .item("ttl", n(expires_at))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn session_ended(&self, session: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
+        // An item without `exp` (never written so) counts as ended: the
+        // safe reading of a damaged record.
+        Ok(self
+            .get(ended_session_key(session))
+            .await?
+            .is_some_and(|item| !expired(&item, now)))
     }
 }

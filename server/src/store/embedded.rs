@@ -53,6 +53,9 @@ const PROCESSED_GRANT_CODES: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("processed_grant_codes");
 /// Alexa user id -> our user, from skill events.
 const ALEXA_USERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("alexa_users");
+/// Login sessions ended by signing out: session id hash -> the session's
+/// expiry (postcard), until which the record counts.
+const ENDED_SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ended_sessions");
 /// grant id -> kind byte + key (token hash, or partner link key), so ending
 /// a grant finds everything that hangs off it.
 const GRANT_TOKENS: MultimapTableDefinition<&[u8], &[u8]> =
@@ -129,6 +132,7 @@ impl EmbeddedStore {
             ALEXA_USERS,
             APP_LINK_STATES,
             COUNTERS,
+            ENDED_SESSIONS,
         ] {
             txn.open_table(table).map_err(unavailable)?;
         }
@@ -708,7 +712,10 @@ impl Store for EmbeddedStore {
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
         self.write(move |txn| {
             let removed = purge(txn, now)?;
-            Ok(removed + purge_processed_grant_codes(txn, now)? + purge_app_link_states(txn, now)?)
+            Ok(removed
+                + purge_processed_grant_codes(txn, now)?
+                + purge_app_link_states(txn, now)?
+                + purge_ended_sessions(txn, now)?)
         })
         .await
     }
@@ -876,6 +883,32 @@ impl Store for EmbeddedStore {
             Err(current) => CounterSwap::Changed(current),
         })
     }
+
+    async fn end_session(
+        &self,
+        session: &TokenHash,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
+        let key = session.0;
+        let value = encode(&expires_at)?;
+        self.write(move |txn| {
+            let mut ended = txn.open_table(ENDED_SESSIONS).map_err(unavailable)?;
+            ended
+                .insert(key.as_slice(), value.as_slice())
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_ended(&self, session: &TokenHash, now: UnixTime) -> Result<bool, StoreError> {
+        let key = session.0;
+        self.read(move |txn| {
+            let ended = txn.open_table(ENDED_SESSIONS).map_err(unavailable)?;
+            Ok(get::<UnixTime>(&ended, &key)?.is_some_and(|expires_at| now < expires_at))
+        })
+        .await
+    }
 }
 
 /// A counter unless absent or expired.
@@ -900,6 +933,24 @@ fn purge_app_link_states(txn: &WriteTransaction, now: UnixTime) -> Result<u64, S
     }
     for k in &dead {
         states.remove(k.as_slice()).map_err(unavailable)?;
+    }
+    Ok(dead.len() as u64)
+}
+
+/// Removes records of ended sessions past the session's expiry (the
+/// cookie is refused by then anyway).
+fn purge_ended_sessions(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+    let mut ended = txn.open_table(ENDED_SESSIONS).map_err(unavailable)?;
+    let mut dead = Vec::new();
+    for item in ended.iter().map_err(unavailable)? {
+        let (k, v) = item.map_err(unavailable)?;
+        let expires_at: UnixTime = decode(v.value())?;
+        if now >= expires_at {
+            dead.push(k.value().to_vec());
+        }
+    }
+    for k in &dead {
+        ended.remove(k.as_slice()).map_err(unavailable)?;
     }
     Ok(dead.len() as u64)
 }

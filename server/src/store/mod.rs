@@ -534,6 +534,26 @@ pub trait Store: Send + Sync + 'static {
         writes: &[CounterWrite],
         now: UnixTime,
     ) -> Result<CounterSwap, StoreError>;
+
+    // --- Signing out (issue 14, finding 10): the login session is a
+    // stateless cookie, so ending it before its expiry takes a record that
+    // every replica consults. Keyed by a hash of the session id: the store
+    // never holds a value that, copied into a cookie, would mean anything.
+
+    /// Records that the login session hashed to `session` ended, until
+    /// `expires_at` (the session's own expiry: after it, the cookie is
+    /// refused anyway and the record may be deleted). Ending a session
+    /// again succeeds.
+    async fn end_session(
+        &self,
+        session: &TokenHash,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError>;
+
+    /// Whether the login session hashed to `session` was ended (a record
+    /// expired by `now` reads as not ended). Strongly consistent: a sign-out
+    /// on one replica counts on every other at once.
+    async fn session_ended(&self, session: &TokenHash, now: UnixTime) -> Result<bool, StoreError>;
 }
 
 /// Names one throttle counter: an opaque digest of what is counted (a

@@ -62,6 +62,11 @@ pub(super) fn app_link_state_key(h: &TokenHash) -> String {
     format!("s#{}", hex(&h.0))
 }
 
+/// A login session ended by signing out (issue 14): a hash of its id.
+pub(super) fn ended_session_key(h: &TokenHash) -> String {
+    format!("e#{}", hex(&h.0))
+}
+
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
