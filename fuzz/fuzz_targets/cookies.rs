@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let jar = settings.jar(&headers);
-    let _ = settings.session(&jar, NOW);
+    let _ = settings.session_cookie(&jar, NOW);
     let presented = std::str::from_utf8(rest).ok();
     let _ = settings.check_csrf(&jar, presented, NOW);
     let (jar, nonce) = settings.csrf(jar, NOW);

@@ -11,8 +11,8 @@ use alexa_link_server::config::StoreConfig;
 use alexa_link_server::store::conformance::{self, Capabilities};
 use alexa_link_server::store::dynamodb::DynamoStore;
 use alexa_link_server::testing::{
-    self, Browser, ClientAuth, Pkce, TestServer, USERS, dynamodb_store, login_attempt, obtain_code,
-    redirect_uri, test_config, token_request, unique_table,
+    self, Browser, ClientAuth, Pkce, RawBrowser, TestServer, USERS, dynamodb_store, hidden_field,
+    login_attempt, obtain_code, redirect_uri, test_config, token_request, unique_table,
 };
 use futures::future::join_all;
 use serde_json::Value;
@@ -313,6 +313,61 @@ async fn an_outage_gives_503s_and_loses_nothing_acknowledged() {
             .expect("readyz")
             .status(),
         200
+    );
+}
+
+/// Without the store a sign-out is refused, never faked: 503, the browser
+/// keeps its session to try again, and no page trusts the cookie meanwhile.
+/// Once the store is back the sign-out goes through and ends every copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signing_out_during_an_outage_is_refused_not_faked() {
+    if std::env::var("DYNAMODB_LOCAL_JAR_DIR").is_err() && endpoint().is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut local = OwnLocal::start(port, tempfile::tempdir().expect("tempdir"));
+    let server = server_on(&format!("http://127.0.0.1:{port}"), &unique_table()).await;
+    let mut browser = RawBrowser::new();
+    let links = browser.sign_in(&server, USERS[0]).await;
+    let csrf = hidden_field(&links, "csrf").expect("csrf");
+    let copy = browser.clone();
+    let has_session = |b: &RawBrowser| b.cookies.keys().any(|k| k.contains("session"));
+
+    local.stop();
+    let refused = browser
+        .post(&server.url("/oauth/logout"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(refused.status(), 503, "the sign-out could not be recorded");
+    let page = refused.text().await.expect("html");
+    assert!(page.contains("Not signed out"), "{page}");
+    assert!(
+        has_session(&browser),
+        "the browser keeps its session to retry"
+    );
+    // Meanwhile whether the session ended cannot be read: the page says it
+    // is unavailable instead of showing the user as signed in.
+    let meanwhile = copy.clone().get(&server.url("/oauth/links")).await;
+    assert_eq!(
+        meanwhile.status(),
+        503,
+        "no page trusts an unchecked session"
+    );
+
+    local.restart();
+    let out = browser
+        .post(&server.url("/oauth/logout"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(out.status(), 200, "the retry signs out");
+    assert!(!has_session(&browser));
+    let after = copy.clone().get(&server.url("/oauth/links")).await;
+    let after = after.text().await.expect("html");
+    assert!(
+        after.contains("name=\"password\"") && !after.contains("Signed in as"),
+        "the copy is signed out too: {after}"
     );
 }
 

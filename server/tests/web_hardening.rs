@@ -2,10 +2,8 @@
 //! session, signing out, unlinking that forgets consent, and the RFC 9207
 //! `iss` parameter on every authorization response.
 
-use std::collections::BTreeMap;
-
 use alexa_link_server::testing::{
-    self, Browser, ClientAuth, OTHER_CLIENT_ID, Pkce, TestServer, USERS, authorize_url,
+    self, Browser, ClientAuth, OTHER_CLIENT_ID, Pkce, RawBrowser, TestServer, USERS, authorize_url,
     hidden_field, location_params, param, submit_login,
 };
 use reqwest::header;
@@ -71,96 +69,6 @@ async fn the_login_forms_nonce_stops_working_once_signed_in() {
     let allowed = consent(&server, &browser, &html, &fresh).await;
     assert_eq!(allowed.status(), 303);
     assert!(param(&location_params(&allowed), "code").is_some());
-}
-
-/// A browser whose cookies the test handles itself, so that it can plant
-/// one the way a sibling host of the same site could.
-#[derive(Default)]
-struct RawBrowser {
-    http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
-}
-
-impl RawBrowser {
-    fn new() -> RawBrowser {
-        RawBrowser {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep(&mut self, response: &reqwest::Response) {
-        for set in response.headers().get_all(header::SET_COOKIE) {
-            let set = set.to_str().expect("ascii");
-            let pair = set.split(';').next().unwrap_or("");
-            if let Some((name, value)) = pair.split_once('=') {
-                if value.is_empty() {
-                    self.cookies.remove(name);
-                } else {
-                    self.cookies.insert(name.to_owned(), value.to_owned());
-                }
-            }
-        }
-    }
-
-    async fn get(&mut self, url: &str) -> reqwest::Response {
-        let response = self
-            .http
-            .get(url)
-            .header(header::COOKIE, self.cookie_header())
-            .send()
-            .await
-            .expect("get");
-        self.keep(&response);
-        response
-    }
-
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let response = self
-            .http
-            .post(url)
-            .header(header::COOKIE, self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .expect("post");
-        self.keep(&response);
-        response
-    }
-
-    /// Signs in on the linked-apps page; returns that page.
-    async fn sign_in(&mut self, server: &TestServer, user: (&str, &str)) -> String {
-        let html = self
-            .get(&server.url("/oauth/links"))
-            .await
-            .text()
-            .await
-            .expect("html");
-        let csrf = hidden_field(&html, "csrf").expect("csrf");
-        let login = self
-            .post(
-                &server.url("/oauth/login"),
-                &[("csrf", &csrf), ("username", user.0), ("password", user.1)],
-            )
-            .await;
-        assert_eq!(login.status(), 303);
-        self.get(&server.url("/oauth/links"))
-            .await
-            .text()
-            .await
-            .expect("html")
-    }
 }
 
 #[tokio::test]
@@ -393,4 +301,140 @@ async fn metadata_announces_iss_and_hides_the_internal_scope() {
         .await
         .expect("json");
     assert_eq!(token["scope"], "partner_token", "{token}");
+}
+
+/// A copy of the session cookie taken before signing out (from the device,
+/// a backup, a shared computer) stops working with the sign-out: every page
+/// that uses the session treats it as nobody signed in.
+#[tokio::test]
+async fn a_cookie_copied_before_signing_out_no_longer_signs_in() {
+    let server = TestServer::start().await;
+    testing::link(&server, USERS[0], ClientAuth::Basic).await;
+    let mut browser = RawBrowser::new();
+    let links = browser.sign_in(&server, USERS[0]).await;
+    let grant = hidden_field(&links, "grant").expect("an Unlink form");
+    let mut copy = browser.clone();
+    // The copy works as well as the original until the sign-out: it reaches
+    // the consent page of a new authorization request.
+    let authorize = authorize_url(&server, &Pkce::new(), "s", "profile baby.activity");
+    let consent_page = copy.get(&authorize).await;
+    assert_eq!(consent_page.status(), 200);
+    let consent_page = consent_page.text().await.expect("html");
+    assert!(
+        consent_page.contains("name=\"decision\"") && !consent_page.contains("name=\"password\""),
+        "signed in, the copy sees the consent page: {consent_page}"
+    );
+    let copy_links = copy.get(&server.url("/oauth/links")).await;
+    let copy_links = copy_links.text().await.expect("html");
+    assert!(copy_links.contains("Signed in as"), "{copy_links}");
+
+    let csrf = hidden_field(&links, "csrf").expect("csrf");
+    let out = browser
+        .post(&server.url("/oauth/logout"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(out.status(), 200, "signed out");
+
+    // Each page below gets its own copy of the cookies as they were.
+    let again = copy.clone().get(&authorize).await;
+    assert_eq!(again.status(), 200);
+    let again = again.text().await.expect("html");
+    assert!(
+        again.contains("name=\"password\"") && !again.contains("name=\"decision\""),
+        "authorize shows the login page again: {again}"
+    );
+    let mut told = copy.clone();
+    let page = told.get(&server.url("/oauth/links")).await;
+    let page = page.text().await.expect("html");
+    assert!(
+        page.contains("name=\"password\"") && !page.contains("Signed in as"),
+        "the linked-apps page asks to sign in: {page}"
+    );
+    assert!(
+        !told.cookies.keys().any(|k| k.contains("session")),
+        "the browser is told to drop the dead cookie: {:?}",
+        told.cookies.keys()
+    );
+    // The forms the copy was shown before the sign-out do nothing now.
+    let consented = copy
+        .clone()
+        .post(
+            &server.url("/oauth/consent"),
+            &[
+                (
+                    "request",
+                    &hidden_field(&consent_page, "request").expect("request"),
+                ),
+                ("csrf", &hidden_field(&consent_page, "csrf").expect("csrf")),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_eq!(consented.status(), 403, "no code for an ended session");
+    assert!(consented.headers().get(header::LOCATION).is_none());
+    let unlinked = copy
+        .clone()
+        .post(
+            &server.url("/oauth/links"),
+            &[
+                ("grant", &grant),
+                ("csrf", &hidden_field(&copy_links, "csrf").expect("csrf")),
+            ],
+        )
+        .await;
+    assert_eq!(unlinked.status(), 403, "no unlinking for an ended session");
+    let relinks = RawBrowser::new().sign_in(&server, USERS[0]).await;
+    assert_eq!(
+        hidden_field(&relinks, "grant").as_deref(),
+        Some(grant.as_str()),
+        "the app is still linked"
+    );
+    // Signing out with the copy is harmless.
+    let twice = copy
+        .clone()
+        .post(&server.url("/oauth/logout"), &[("csrf", "any")])
+        .await;
+    assert_eq!(twice.status(), 200);
+}
+
+/// Replicas share the store, so a sign-out on one ends the session on all.
+#[tokio::test]
+async fn signing_out_on_one_replica_ends_the_session_on_another() {
+    let a = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = testing::test_config(dir.path());
+    let b = TestServer::start_sharing(config, dir, a.app.store.clone()).await;
+    let mut browser = RawBrowser::new();
+    let links = browser.sign_in(&a, USERS[0]).await;
+    let copy = browser.clone();
+    let before = copy.clone().get(&b.url("/oauth/links")).await;
+    let before = before.text().await.expect("html");
+    assert!(
+        before.contains("Signed in as"),
+        "the other replica accepts the session: {before}"
+    );
+
+    let csrf = hidden_field(&links, "csrf").expect("csrf");
+    let out = browser
+        .post(&a.url("/oauth/logout"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(out.status(), 200);
+
+    let after = copy.clone().get(&b.url("/oauth/links")).await;
+    let after = after.text().await.expect("html");
+    assert!(
+        after.contains("name=\"password\"") && !after.contains("Signed in as"),
+        "the other replica asks to sign in: {after}"
+    );
+    let authorize = copy
+        .clone()
+        .get(&authorize_url(&b, &Pkce::new(), "s", "profile"))
+        .await;
+    assert_eq!(authorize.status(), 200);
+    let authorize = authorize.text().await.expect("html");
+    assert!(
+        authorize.contains("name=\"password\""),
+        "authorize on the other replica shows the login page: {authorize}"
+    );
+    b.stop().await;
+    a.stop().await;
 }

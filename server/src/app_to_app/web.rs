@@ -19,6 +19,7 @@ use crate::routes;
 use crate::web::login::sign_in;
 use crate::web::pages;
 use crate::web::session::LoginSession;
+use crate::web::signed_in;
 
 /// The "Link with Alexa" button.
 pub struct LinkForm<'a> {
@@ -55,10 +56,17 @@ async fn session(
     app: &AppState,
     headers: &HeaderMap,
 ) -> Result<(LoginSession, PrivateCookieJar), Response> {
-    let jar = app.cookies.jar(headers);
-    match app.cookies.session(&jar, app.clock.now()) {
-        Some(s) => Ok((s, jar)),
-        None => Err(sign_in(app, None, jar).await),
+    match signed_in::current(app, app.cookies.jar(headers)).await {
+        Ok((jar, Some(s))) => Ok((s, jar)),
+        Ok((jar, None)) => Err(sign_in(app, None, jar).await),
+        Err(e) => {
+            tracing::error!(error = %e, "store unavailable while checking the sign-in");
+            Err(pages::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "Please try again in a moment.",
+            ))
+        }
     }
 }
 

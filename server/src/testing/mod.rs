@@ -482,6 +482,103 @@ impl Browser {
     }
 }
 
+/// A browser whose cookies the test handles itself: it can plant one the
+/// way a sibling host of the same site could, or be cloned to copy every
+/// cookie (a session cookie taken from the device).
+#[derive(Default, Clone)]
+pub struct RawBrowser {
+    /// The HTTP client (no cookie store, no redirects followed).
+    pub http: reqwest::Client,
+    /// The cookies it sends: name to value.
+    pub cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl RawBrowser {
+    /// A browser without cookies.
+    pub fn new() -> RawBrowser {
+        RawBrowser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            cookies: Default::default(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Applies a response's `Set-Cookie` headers (an empty value removes).
+    pub fn keep(&mut self, response: &reqwest::Response) {
+        for set in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            let set = set.to_str().expect("ascii");
+            let pair = set.split(';').next().unwrap_or("");
+            if let Some((name, value)) = pair.split_once('=') {
+                if value.is_empty() {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+    }
+
+    /// `GET url` with the cookies; keeps what the answer sets.
+    pub async fn get(&mut self, url: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .get(url)
+            .header(reqwest::header::COOKIE, self.cookie_header())
+            .send()
+            .await
+            .expect("get");
+        self.keep(&response);
+        response
+    }
+
+    /// Submits a form with the cookies; keeps what the answer sets.
+    pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let response = self
+            .http
+            .post(url)
+            .header(reqwest::header::COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .expect("post");
+        self.keep(&response);
+        response
+    }
+
+    /// Signs in on the linked-apps page; returns that page.
+    pub async fn sign_in(&mut self, server: &TestServer, user: (&str, &str)) -> String {
+        let html = self
+            .get(&server.url(crate::routes::LINKS))
+            .await
+            .text()
+            .await
+            .expect("html");
+        let csrf = hidden_field(&html, "csrf").expect("csrf");
+        let login = self
+            .post(
+                &server.url(crate::routes::LOGIN),
+                &[("csrf", &csrf), ("username", user.0), ("password", user.1)],
+            )
+            .await;
+        assert_eq!(login.status(), 303);
+        self.get(&server.url(crate::routes::LINKS))
+            .await
+            .text()
+            .await
+            .expect("html")
+    }
+}
+
 /// The authorization URL Alexa opens, for the test client.
 pub fn authorize_url(server: &TestServer, pkce: &Pkce, state: &str, scope: &str) -> String {
     let mut url = Url::parse(&server.url(crate::routes::AUTHORIZE)).expect("url");

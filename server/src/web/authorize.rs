@@ -14,6 +14,7 @@ use axum::response::Response;
 use super::consent::proceed;
 use super::login::sign_in;
 use super::pages;
+use super::signed_in;
 use crate::app::AppState;
 use crate::flight_recorder::{Entry, Step};
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, redirect_with};
@@ -30,8 +31,11 @@ pub async fn authorize(
         Ok(r) => r,
         Err(response) => return response,
     };
-    let jar = app.cookies.jar(&headers);
-    match app.cookies.session(&jar, app.clock.now()) {
+    let (jar, session) = match signed_in::current(&app, app.cookies.jar(&headers)).await {
+        Ok(v) => v,
+        Err(e) => return unavailable(e),
+    };
+    match session {
         Some(session) => proceed(&app, &request, &session, jar, StatusCode::FOUND).await,
         None => sign_in(&app, Some(&request), jar).await,
     }

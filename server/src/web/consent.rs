@@ -11,6 +11,7 @@ use super::authorize::{EXPIRED, parse_form, unavailable};
 use super::login::{login_page, sign_in};
 use super::pages::{self, ConsentPage};
 use super::session::LoginSession;
+use super::signed_in;
 use crate::app::{AppState, Login};
 use crate::audit::{Audit, AuditEvent};
 use crate::flight_recorder::{Entry, Step};
@@ -27,9 +28,12 @@ pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Byte
         Ok(v) => v,
         Err(response) => return response,
     };
-    let jar = app.cookies.jar(&headers);
     let now = app.clock.now();
-    let Some(session) = app.cookies.session(&jar, now) else {
+    let (jar, session) = match signed_in::current(&app, app.cookies.jar(&headers)).await {
+        Ok(v) => v,
+        Err(e) => return unavailable(e),
+    };
+    let Some(session) = session else {
         if matches!(app.login, Login::Upstream(_)) {
             return sign_in(&app, Some(&request), jar).await;
         }

@@ -12,6 +12,7 @@ use axum_extra::extract::cookie::PrivateCookieJar;
 use super::login::{login_page, sign_in};
 use super::pages::{self, LinkedApp, LinksPage};
 use super::session::LoginSession;
+use super::signed_in;
 use crate::app::{AppState, Login};
 use crate::audit::{Audit, AuditEvent, RevokeReason};
 use crate::oauth::form::Params;
@@ -26,8 +27,11 @@ pub async fn page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let jar = app.cookies.jar(&headers);
-    let Some(session) = app.cookies.session(&jar, app.clock.now()) else {
+    let (jar, session) = match signed_in::current(&app, app.cookies.jar(&headers)).await {
+        Ok(v) => v,
+        Err(e) => return unavailable(e),
+    };
+    let Some(session) = session else {
         return sign_in(&app, None, jar).await;
     };
     let notice = (query.as_deref() == Some("unlinked=1")).then_some("The app was unlinked.");
@@ -45,9 +49,12 @@ pub async fn unlink(
         Ok(f) => f,
         Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
     };
-    let jar = app.cookies.jar(&headers);
     let now = app.clock.now();
-    let Some(session) = app.cookies.session(&jar, now) else {
+    let (jar, session) = match signed_in::current(&app, app.cookies.jar(&headers)).await {
+        Ok(v) => v,
+        Err(e) => return unavailable(e),
+    };
+    let Some(session) = session else {
         if matches!(app.login, Login::Upstream(_)) {
             return sign_in(&app, None, jar).await;
         }

@@ -9,8 +9,9 @@ use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum_extra::extract::cookie::PrivateCookieJar;
 
-use super::authorize::{EXPIRED, parse_request};
+use super::authorize::{EXPIRED, parse_request, unavailable};
 use super::pages::{self, LoginPage};
+use super::signed_in;
 use crate::app::{AppState, Login};
 use crate::identity::login::{self, LoginOutcome};
 use crate::oauth::authorize::AuthorizationRequest;
@@ -46,7 +47,11 @@ pub async fn login(
             "Sign-in happens at the identity provider, not on this page.",
         );
     };
-    let jar = app.cookies.jar(&headers);
+    // The CSRF nonce is bound to the session: an ended one counts as none.
+    let (jar, _) = match signed_in::current(&app, app.cookies.jar(&headers)).await {
+        Ok(v) => v,
+        Err(e) => return unavailable(e),
+    };
     let now = app.clock.now();
     let username = form.get("username").unwrap_or("");
     if !app.cookies.check_csrf(&jar, form.get("csrf"), now) {

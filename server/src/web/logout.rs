@@ -1,9 +1,11 @@
 //! `POST /oauth/logout`: signing out.
 //!
-//! The login session is a stateless encrypted cookie (any replica can read
-//! it, none keeps it), so signing out means removing it, with the CSRF
-//! nonce bound to it and any pending upstream login, from the browser. The
-//! form is CSRF-protected: another site cannot sign a user out.
+//! The login session is a stateless encrypted cookie, so signing out does
+//! two things: it records in the store that the session ended (every copy
+//! of the cookie, on every replica, stops working: [`super::signed_in`]),
+//! then removes the cookie, with the CSRF nonce bound to it and any pending
+//! upstream login, from the browser. The form is CSRF-protected: another
+//! site cannot sign a user out.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -12,9 +14,11 @@ use axum::response::Response;
 
 use super::authorize::EXPIRED;
 use super::pages::{self, SignedOutPage};
+use super::signed_in;
 use crate::app::AppState;
 use crate::oauth::form::Params;
 use crate::routes;
+use crate::store::StoreError;
 
 /// `POST /oauth/logout`.
 pub async fn logout(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -22,16 +26,26 @@ pub async fn logout(State(app): State<AppState>, headers: HeaderMap, body: Bytes
         Ok(f) => f,
         Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
     };
-    let jar = app.cookies.jar(&headers);
     let now = app.clock.now();
-    match app.cookies.session(&jar, now) {
-        // Nobody to sign out: say so all the same, and tidy the cookies.
+    let (jar, session) = match signed_in::current(&app, app.cookies.jar(&headers)).await {
+        Ok(v) => v,
+        Err(e) => return unavailable(e),
+    };
+    match session {
+        // Nobody to sign out (or the session already ended): say so all
+        // the same, and tidy the cookies.
         None => {}
         Some(_) if !app.cookies.check_csrf(&jar, form.get("csrf"), now) => {
             app.metrics.login("csrf");
             return pages::error(StatusCode::FORBIDDEN, "Not signed out", EXPIRED);
         }
         Some(session) => {
+            // Before the cookie goes: if the record cannot be written, the
+            // browser keeps its session and the user can try again, rather
+            // than being told "signed out" while copies still work.
+            if let Err(e) = signed_in::end(&app, &session).await {
+                return unavailable(e);
+            }
             tracing::info!(user_id = %session.user_id, "user signed out");
             app.metrics.login("signed_out");
         }
@@ -40,4 +54,13 @@ pub async fn logout(State(app): State<AppState>, headers: HeaderMap, body: Bytes
         links: routes::LINKS,
     };
     pages::render(StatusCode::OK, &page, Some(app.cookies.end_session(jar)))
+}
+
+fn unavailable(e: StoreError) -> Response {
+    tracing::error!(error = %e, "store operation failed while signing out");
+    pages::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Not signed out",
+        "Signing out is temporarily unavailable. Please try again in a moment.",
+    )
 }

@@ -3,6 +3,8 @@
 //! No server-side session: who is logged in, and the CSRF nonce, live in
 //! short-lived cookies encrypted and authenticated with the session key
 //! (AES-256-GCM), so any replica can serve any step without sticky sessions.
+//! The store only remembers sessions ended early by signing out
+//! ([`signed_in`]).
 
 pub mod authorize;
 pub mod consent;
@@ -11,6 +13,7 @@ pub mod login;
 pub mod logout;
 pub mod pages;
 pub mod session;
+pub mod signed_in;
 pub mod upstream;
 
 use axum::Router;

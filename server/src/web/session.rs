@@ -117,8 +117,10 @@ impl CookieSettings {
             .build()
     }
 
-    /// The login session, if there is an unexpired one.
-    pub fn session(&self, jar: &PrivateCookieJar, now: UnixTime) -> Option<LoginSession> {
+    /// The login session the cookie names, if unexpired. The cookie alone:
+    /// whether the session was ended by signing out is the store's to say,
+    /// so pages ask [`super::signed_in::current`] instead.
+    pub fn session_cookie(&self, jar: &PrivateCookieJar, now: UnixTime) -> Option<LoginSession> {
         let cookie = jar.get(self.names().session)?;
         let session: LoginSession = serde_json::from_str(cookie.value()).ok()?;
         (now < session.expires_at).then_some(session)
@@ -154,6 +156,13 @@ impl CookieSettings {
         [names.session, names.csrf, names.upstream]
             .into_iter()
             .fold(jar, |jar, name| jar.remove(self.removal(name)))
+    }
+
+    /// Drops the session cookie of a session that was ended elsewhere (a
+    /// copy of the cookie, after signing out): the browser forgets it, and
+    /// the CSRF nonces of this response belong to "nobody signed in".
+    pub fn forget_session(&self, jar: PrivateCookieJar) -> PrivateCookieJar {
+        jar.remove(self.removal(self.names().session))
     }
 
     /// What removes cookie `name`: the browser matches name and path.
@@ -199,7 +208,7 @@ impl CookieSettings {
         }
         let value = CsrfValue {
             nonce: tokens::random_nonce(),
-            session_id: self.session(&jar, now).map(|s| s.session_id),
+            session_id: self.session_cookie(&jar, now).map(|s| s.session_id),
             expires_at: now.saturating_add(self.form_seconds),
         };
         let nonce = value.nonce.clone();
@@ -232,7 +241,7 @@ impl CookieSettings {
     /// browser is in now.
     fn current_csrf(&self, jar: &PrivateCookieJar, now: UnixTime) -> Option<CsrfValue> {
         let value: CsrfValue = serde_json::from_str(jar.get(self.names().csrf)?.value()).ok()?;
-        let session_id = self.session(jar, now).map(|s| s.session_id);
+        let session_id = self.session_cookie(jar, now).map(|s| s.session_id);
         (now < value.expires_at && value.session_id == session_id).then_some(value)
     }
 }
@@ -409,7 +418,32 @@ mod tests {
         assert_eq!(browser.0.len(), 2);
         browser.store(s.end_session(browser.jar(&s)));
         assert!(browser.0.is_empty(), "{:?}", browser.0.keys());
-        assert!(s.session(&browser.jar(&s), 1001).is_none());
+        assert!(s.session_cookie(&browser.jar(&s), 1001).is_none());
+    }
+
+    #[test]
+    fn a_forgotten_session_is_gone_and_its_nonces_with_it() {
+        let s = settings(true);
+        let mut browser = Browser::default();
+        browser.store(s.start_session(browser.jar(&s), &user("u1"), 1000));
+        let (jar, nonce) = s.csrf(browser.jar(&s), 1000);
+        browser.store(jar);
+        let jar = s.forget_session(browser.jar(&s));
+        assert!(s.session_cookie(&jar, 1001).is_none(), "no session now");
+        assert!(
+            !s.check_csrf(&jar, Some(&nonce), 1001),
+            "the ended session's nonce no longer passes"
+        );
+        let (jar, fresh) = s.csrf(jar, 1001);
+        assert!(s.check_csrf(&jar, Some(&fresh), 1001), "a new nonce does");
+        let set = browser.store(jar);
+        assert!(
+            set.iter().any(
+                |c| c.name() == HOST_NAMES.session && c.max_age() == Some(time::Duration::ZERO)
+            ),
+            "the browser is told to drop the session cookie: {set:?}"
+        );
+        assert!(s.session_cookie(&browser.jar(&s), 1002).is_none());
     }
 
     #[test]
@@ -417,7 +451,10 @@ mod tests {
         let s = settings(true);
         let jar = PrivateCookieJar::from_headers(&HeaderMap::new(), s.key.clone());
         let jar = s.start_session(jar, &user("u1"), 1000);
-        assert_eq!(s.session(&jar, 1599).map(|x| x.user_id), Some("u1".into()));
-        assert!(s.session(&jar, 1600).is_none());
+        assert_eq!(
+            s.session_cookie(&jar, 1599).map(|x| x.user_id),
+            Some("u1".into())
+        );
+        assert!(s.session_cookie(&jar, 1600).is_none());
     }
 }
