@@ -438,3 +438,58 @@ async fn signing_out_on_one_replica_ends_the_session_on_another() {
     b.stop().await;
     a.stop().await;
 }
+
+/// A browser that still sends a signed-out session cookie (its removal was
+/// lost) is not stuck: the login page it is shown works, and signing in
+/// gives it a new session.
+#[tokio::test]
+async fn a_browser_still_sending_a_signed_out_cookie_can_sign_in_again() {
+    let server = TestServer::start().await;
+    let mut browser = RawBrowser::new();
+    let links = browser.sign_in(&server, USERS[0]).await;
+    let stale = browser.clone();
+    let csrf = hidden_field(&links, "csrf").expect("csrf");
+    let out = browser
+        .post(&server.url("/oauth/logout"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(out.status(), 200);
+
+    let mut copy = stale.clone();
+    let login_page = copy
+        .get(&authorize_url(&server, &Pkce::new(), "s", "profile"))
+        .await
+        .text()
+        .await
+        .expect("html");
+    // The removal is lost: the dead session cookie comes back.
+    copy.cookies = stale
+        .cookies
+        .iter()
+        .filter(|(name, _)| name.contains("session"))
+        .chain(
+            copy.cookies
+                .iter()
+                .filter(|(name, _)| name.contains("csrf")),
+        )
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut fields = vec![
+        ("csrf", hidden_field(&login_page, "csrf").expect("csrf")),
+        ("username", USERS[0].0.to_owned()),
+        ("password", USERS[0].1.to_owned()),
+    ];
+    fields.push((
+        "request",
+        hidden_field(&login_page, "request").expect("request"),
+    ));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let login = copy.post(&server.url("/oauth/login"), &fields).await;
+    assert_eq!(login.status(), 303, "the login form of that page works");
+    let page = copy
+        .get(&server.url("/oauth/links"))
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("Signed in as"), "a new session: {page}");
+}
