@@ -182,7 +182,8 @@ fn client(c: &ClientSpec) -> ClientConfig {
     };
     ClientConfig {
         client_id: c.client_id.clone(),
-        client_secret_file: file(&c.client_secret_ref),
+        client_secret_file: Some(file(&c.client_secret_ref)),
+        public: false,
         display_name: c.display_name.clone(),
         redirect_uris: c.redirect_uris.clone(),
         alexa_vendor_id: c.alexa_vendor_id.clone(),
