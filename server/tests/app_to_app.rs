@@ -12,8 +12,8 @@ use alexa_link_server::testing::alexa::{self, AlexaStandIn};
 use alexa_link_server::testing::lwa::LwaStandIn;
 use alexa_link_server::testing::{
     self, APP_ALEXA_REDIRECT, APP_CLIENT_ID, APP_OAUTH_REDIRECT, Browser, CLIENT_ID, ClientAuth,
-    Pkce, TestServer, USERS, app_user_code, app_user_token, app_user_tokens, hidden_field,
-    location_params, param, redirect_uri, token_request,
+    Pkce, TestServer, USERS, app_user_code, app_user_code_at, app_user_token, app_user_tokens,
+    hidden_field, location_params, param, redirect_uri, token_request,
 };
 use serde_json::Value;
 use url::Url;
@@ -1009,4 +1009,34 @@ async fn the_metadata_offers_auth_method_none_for_the_token_endpoint_only_with_a
             .contains(&"none".into()),
         "no public client, no `none`"
     );
+}
+
+#[tokio::test]
+async fn the_app_may_receive_its_code_at_its_own_reverse_domain_scheme() {
+    const NATIVE: &str = "com.example.skillapp:/oauth";
+    let lwa = LwaStandIn::start().await;
+    let alexa = AlexaStandIn::start(lwa.handle()).await;
+    let server = alexa::start_server(&lwa, &alexa, |c| {
+        let app = c
+            .clients
+            .iter_mut()
+            .find(|c| c.client_id == APP_CLIENT_ID)
+            .expect("the app client");
+        app.redirect_uris.push(NATIVE.into());
+    })
+    .await;
+    let (code, verifier) = app_user_code_at(&server, ANN, NATIVE).await;
+    let r = reqwest::Client::new()
+        .post(server.url(routes::TOKEN))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", APP_CLIENT_ID),
+            ("code", &code),
+            ("redirect_uri", NATIVE),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(r.status(), 200, "the code was issued for the app's scheme");
 }

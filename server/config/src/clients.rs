@@ -236,6 +236,27 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
     }
 }
 
+/// Checks one redirect URI of a public client (a native app, RFC 8252):
+/// what [`check_redirect_uri`] accepts, or a private-use scheme in reverse
+/// domain name form (`com.example.app:/oauth`, RFC 8252 7.1). The dot is
+/// what makes the scheme the app's own rather than one any app may claim.
+pub fn check_native_redirect_uri(uri: &str) -> Result<(), String> {
+    let parsed = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URL: {e}"))?;
+    let scheme = parsed.scheme();
+    if matches!(scheme, "https" | "http") {
+        return check_redirect_uri(uri);
+    }
+    if parsed.fragment().is_some() {
+        return Err(format!("{uri:?} must not have a fragment"));
+    }
+    if !scheme.contains('.') {
+        return Err(format!(
+            "{uri:?}: a private-use scheme must be a reverse domain name the app owns, e.g. com.example.app:/oauth (RFC 8252 7.1)"
+        ));
+    }
+    Ok(())
+}
+
 /// RFC 6749 appendix A.4: `scope-token = 1*NQCHAR`.
 pub fn is_valid_scope_token(s: &str) -> bool {
     !s.is_empty()
@@ -303,8 +324,13 @@ impl ClientConfig {
                 "must be the alphanumeric vendor id shown in the Alexa developer console",
             );
         }
+        let check = if self.public {
+            check_native_redirect_uri
+        } else {
+            check_redirect_uri
+        };
         for (j, uri) in self.redirect_uris.iter().enumerate() {
-            if let Err(message) = check_redirect_uri(uri) {
+            if let Err(message) = check(uri) {
                 errors.push(format!("{path}.redirectUris[{j}]"), message);
             }
         }
@@ -591,6 +617,32 @@ mod tests {
             fields.dedup();
             assert_eq!(fields, expected, "{name}");
         }
+    }
+
+    #[test]
+    fn a_public_client_may_use_its_own_reverse_domain_scheme() {
+        let mut c = minimal();
+        let mut app = public_app();
+        app.redirect_uris = vec![
+            "com.example.app:/oauth".into(),
+            "https://app.example.com/oauth".into(),
+            "myapp:/oauth".into(),
+            "com.example.app:/oauth#frag".into(),
+            "http://app.example.com/oauth".into(),
+        ];
+        c.clients.push(app);
+        assert_eq!(
+            invalid_fields(&c),
+            vec![
+                "clients[1].redirectUris[2]",
+                "clients[1].redirectUris[3]",
+                "clients[1].redirectUris[4]",
+            ]
+        );
+        // A confidential client keeps https (or loopback http) only.
+        let mut c = minimal();
+        c.clients[0].redirect_uris = vec!["com.example.app:/oauth".into()];
+        assert_eq!(invalid_fields(&c), vec!["clients[0].redirectUris[0]"]);
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub use authorization::{AuthorizationConfig, MAX_AUTHORIZATION_CODE_LIFETIME_SEC
 pub use clients::{
     ALEXA_MIN_ACCESS_TOKEN_LIFETIME_SECONDS, ClientConfig, ClientKind, GrantType,
     PUBLIC_CLIENT_GRANT_TYPES, PkcePolicy, RefreshTokenPolicy, alexa_redirect_uris,
-    check_redirect_uri, is_valid_scope_token,
+    check_native_redirect_uri, check_redirect_uri, is_valid_scope_token,
 };
 pub use connections::ConnectionLimitsConfig;
 pub use error::{ConfigError, FieldError};

@@ -263,13 +263,22 @@ pub async fn app_user_tokens(server: &TestServer, user: (&str, &str)) -> Value {
 /// An authorization code for the app and the PKCE verifier that proves it:
 /// authorize with an S256 challenge, login (the app skips consent).
 pub async fn app_user_code(server: &TestServer, user: (&str, &str)) -> (String, String) {
+    app_user_code_at(server, user, APP_OAUTH_REDIRECT).await
+}
+
+/// [`app_user_code`] with another of the app's registered redirect URIs.
+pub async fn app_user_code_at(
+    server: &TestServer,
+    user: (&str, &str),
+    redirect: &str,
+) -> (String, String) {
     let browser = Browser::new();
     let pkce = Pkce::new();
     let mut url = Url::parse(&server.url(crate::routes::AUTHORIZE)).expect("url");
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", APP_CLIENT_ID)
-        .append_pair("redirect_uri", APP_OAUTH_REDIRECT)
+        .append_pair("redirect_uri", redirect)
         .append_pair("scope", crate::config::APP_TO_APP_SCOPE)
         .append_pair("state", "app")
         .append_pair("code_challenge", &pkce.challenge)
