@@ -1040,3 +1040,26 @@ async fn the_app_may_receive_its_code_at_its_own_reverse_domain_scheme() {
         .expect("token request");
     assert_eq!(r.status(), 200, "the code was issued for the app's scheme");
 }
+
+#[tokio::test]
+async fn anyone_claiming_the_apps_id_cannot_use_alexas_refresh_token() {
+    let w = world().await;
+    let alexa_tokens = testing::link(&w.server, ANN, ClientAuth::Basic).await;
+    let refresh = alexa_tokens["refresh_token"]
+        .as_str()
+        .expect("Alexa's refresh token");
+    // The app's id is no secret: whoever sends it must not get Alexa's tokens.
+    let (status, body) = app_token_request(
+        &w,
+        None,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    // ... nor end Alexa's link by trying.
+    let (status, body) = alexa_refreshes(&w, &alexa_tokens).await;
+    assert_eq!(status, 200, "Alexa still refreshes: {body}");
+}
