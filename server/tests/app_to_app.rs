@@ -1063,3 +1063,25 @@ async fn anyone_claiming_the_apps_id_cannot_use_alexas_refresh_token() {
     let (status, body) = alexa_refreshes(&w, &alexa_tokens).await;
     assert_eq!(status, 200, "Alexa still refreshes: {body}");
 }
+
+#[tokio::test]
+async fn the_app_may_not_read_partner_tokens_by_its_id() {
+    let w = world().await;
+    let app = App::signed_in(&w.server, ANN).await;
+    let (status, body) = link(&app).await;
+    assert_linked(status, &body);
+    let r = reqwest::Client::new()
+        .get(w.server.url(routes::PARTNER_TOKEN))
+        .query(&[("client_id", APP_CLIENT_ID), ("user_id", "user-ann")])
+        .send()
+        .await
+        .expect("partner token request");
+    assert_eq!(
+        r.status(),
+        403,
+        "Amazon tokens are never served to a public client"
+    );
+    let body: Value = r.json().await.expect("JSON");
+    assert_eq!(body["error"], "unauthorized_client");
+    assert!(body.get("access_token").is_none());
+}
