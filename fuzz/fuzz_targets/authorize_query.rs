@@ -28,7 +28,7 @@ fn registry() -> &'static ClientRegistry {
             "clientId: app\nclientSecretFile: /unused\nredirectUris: [\"https://app.example/cb?x=1\"]\npkce: OptionalInsecure\nscopes: [profile]\n",
         )
         .expect("client");
-        ClientRegistry::new(&[alexa, app], |_| Ok("0123456789abcdef".into())).expect("registry")
+        ClientRegistry::new(&[alexa, app], |_, _| Ok("0123456789abcdef".into())).expect("registry")
     })
 }
 

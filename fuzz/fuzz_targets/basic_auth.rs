@@ -24,7 +24,7 @@ fn registry() -> &'static ClientRegistry {
             "clientId: alexa\nclientSecretFile: /unused\nredirectUris: [\"https://a.example/cb\"]\n",
         )
         .expect("client config");
-        ClientRegistry::new(&[config], |_| Ok(SECRET.to_owned())).expect("registry")
+        ClientRegistry::new(&[config], |_, _| Ok(SECRET.to_owned())).expect("registry")
     })
 }
 

@@ -167,12 +167,23 @@ pub struct SecretKeyRef {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.alexaVendorId) || (has(self.redirectUris) && size(self.redirectUris) > 0) || (has(self.grantTypes) && !self.grantTypes.exists(g, g == 'authorization_code'))").message("a client using authorization_code needs redirectUris or alexaVendorId"))]
+#[x_kube(validation = Rule::new("(has(self.public) && self.public) != has(self.clientSecretRef)").message("a confidential client needs clientSecretRef; a public client (public: true) must not have one"))]
+#[x_kube(validation = Rule::new("!has(self.public) || !self.public || ((!has(self.pkce) || self.pkce == 'Required') && (!has(self.grantTypes) || self.grantTypes.all(g, g != 'client_credentials')) && (!has(self.refreshToken) || !has(self.refreshToken.rotation) || self.refreshToken.rotation) && (!has(self.partnerTokenAccess) || !self.partnerTokenAccess))").message("a public client needs pkce Required and refresh-token rotation, and may not use client_credentials or partnerTokenAccess"))]
 pub struct ClientSpec {
     /// The client id, as entered in the Alexa developer console.
     #[schemars(length(min = 1, max = 255))]
     pub client_id: String,
-    /// The Secret key holding the client secret.
-    pub client_secret_ref: SecretKeyRef,
+    /// The Secret key holding the client secret. Required unless `public`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_ref: Option<SecretKeyRef>,
+    /// A public client: an app on the user's device (the skill's mobile app
+    /// for App-to-App linking), which cannot keep a secret. It has no
+    /// `clientSecretRef`, authenticates with its client id alone and proves
+    /// every code with PKCE; it needs `pkce: Required` and refresh-token
+    /// rotation, and may not use `client_credentials` or
+    /// `partnerTokenAccess`. Defaults to false (confidential).
+    #[serde(default)]
+    pub public: bool,
     /// Name shown on the consent page; defaults to the client id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,

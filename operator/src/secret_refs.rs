@@ -36,11 +36,10 @@ pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
         })
     };
     for (i, c) in spec.clients.iter().enumerate() {
-        push(
-            format!("clients[{i}].clientSecretRef"),
-            &c.client_secret_ref.name,
-            &c.client_secret_ref.key,
-        );
+        // A public client has no secret to read.
+        if let Some(r) = &c.client_secret_ref {
+            push(format!("clients[{i}].clientSecretRef"), &r.name, &r.key);
+        }
     }
     if let Some(s) = &spec.identity.static_ {
         push(

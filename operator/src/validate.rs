@@ -18,8 +18,8 @@ use url::Url;
 pub use crate::conditions::Invalid;
 use crate::conditions::reasons;
 use crate::crd::{
-    AlexaSkillLink, AlexaSkillLinkSpec, EmbeddedStorageSpec, GrantTypeSpec, IssuerRef,
-    LwaRegionSpec, SecretKeyRef,
+    AlexaSkillLink, AlexaSkillLinkSpec, ClientSpec, EmbeddedStorageSpec, GrantTypeSpec, IssuerRef,
+    LwaRegionSpec, PkceSpec, SecretKeyRef,
 };
 use crate::labels::Names;
 use crate::resolve::Resolved;
@@ -414,6 +414,52 @@ fn tls(spec: &AlexaSkillLinkSpec) -> Result<Tls, Invalid> {
     }
 }
 
+/// The CRD's client-type CEL rules, for API servers that do not run CEL.
+fn client_type(i: usize, c: &ClientSpec) -> Result<(), Invalid> {
+    let field = |name: &str| format!("clients[{i}].{name}");
+    match (c.public, &c.client_secret_ref) {
+        (false, None) => {
+            return Err(Invalid::spec(
+                &field("clientSecretRef"),
+                "is required for a confidential client (set public: true for an app that cannot keep a secret)",
+            ));
+        }
+        (true, Some(_)) => {
+            return Err(Invalid::spec(
+                &field("clientSecretRef"),
+                "must be absent for a public client: it authenticates with its client id alone",
+            ));
+        }
+        (false, Some(_)) => return Ok(()),
+        (true, None) => {}
+    }
+    if c.pkce == Some(PkceSpec::OptionalInsecure) {
+        return Err(Invalid::spec(
+            &field("pkce"),
+            "must be Required for a public client",
+        ));
+    }
+    if c.grant_types.contains(&GrantTypeSpec::ClientCredentials) {
+        return Err(Invalid::spec(
+            &field("grantTypes"),
+            "may not include client_credentials for a public client (it has no secret)",
+        ));
+    }
+    if c.refresh_token.as_ref().and_then(|r| r.rotation) == Some(false) {
+        return Err(Invalid::spec(
+            &field("refreshToken.rotation"),
+            "must be true for a public client (a stolen refresh token is then detected on reuse)",
+        ));
+    }
+    if c.partner_token_access {
+        return Err(Invalid::spec(
+            &field("partnerTokenAccess"),
+            "must be false for a public client",
+        ));
+    }
+    Ok(())
+}
+
 fn partner(spec: &AlexaSkillLinkSpec, names: &Names) -> Result<Option<Partner>, Invalid> {
     let Some(p) = &spec.partner else {
         return Ok(None);
@@ -421,9 +467,12 @@ fn partner(spec: &AlexaSkillLinkSpec, names: &Names) -> Result<Option<Partner>, 
     let linked_clients = if p.linked_clients.is_empty() {
         spec.clients
             .iter()
+            // Alexa delivers reciprocal codes as a confidential client; an
+            // app's public client never does.
             .filter(|c| {
-                c.grant_types.is_empty()
-                    || c.grant_types.contains(&GrantTypeSpec::AuthorizationCode)
+                !c.public
+                    && (c.grant_types.is_empty()
+                        || c.grant_types.contains(&GrantTypeSpec::AuthorizationCode))
             })
             .map(|c| c.client_id.clone())
             .collect()
@@ -573,6 +622,7 @@ pub fn validate_spec(spec: &AlexaSkillLinkSpec) -> Result<(), Invalid> {
                 "needs rotation",
             ));
         }
+        client_type(i, c)?;
     }
     if let Some(p) = &spec.partner {
         for (j, linked) in p.linked_clients.iter().enumerate() {
@@ -890,6 +940,43 @@ mod tests {
         );
     }
 
+    /// The skill's mobile app as a public client.
+    fn public_app() -> ClientSpec {
+        serde_yaml::from_str(
+            "clientId: app\npublic: true\nredirectUris: [\"https://app.example.com/oauth\"]\nscopes: [alexa_app_link]\n",
+        )
+        .expect("public client spec")
+    }
+
+    #[test]
+    fn a_public_client_is_checked_by_field_and_rendered_without_a_secret() {
+        let mut s = fixture("minimal.yaml").spec;
+        s.clients.push(public_app());
+        validate_spec(&s).expect("a public client is valid");
+        assert!(
+            secret_refs(&s)
+                .iter()
+                .all(|r| !r.field.starts_with("clients[1]")),
+            "no Secret is read for a public client"
+        );
+        s.clients[1].partner_token_access = true;
+        let e = spec_error(&s);
+        assert!(
+            e.message.contains("spec.clients[1].partnerTokenAccess"),
+            "{}",
+            e.message
+        );
+        let mut s = fixture("minimal.yaml").spec;
+        s.clients[0].client_secret_ref = None;
+        let e = spec_error(&s);
+        assert!(
+            e.message
+                .contains("spec.clients[0].clientSecretRef is required"),
+            "{}",
+            e.message
+        );
+    }
+
     /// The CRD's CEL rules (evaluated client-side by kube's CEL engine, as
     /// an API server >= 1.25 would) and [`validate_spec`] agree: each
     /// mutation is refused by both or accepted by both.
@@ -944,6 +1031,43 @@ mod tests {
             }),
             ("code grant without redirect", |s| {
                 s.clients[0].alexa_vendor_id = None
+            }),
+            ("public app client", |s| s.clients.push(public_app())),
+            ("confidential client without a secret", |s| {
+                s.clients[0].client_secret_ref = None
+            }),
+            ("public client with a secret", |s| {
+                let mut c = public_app();
+                c.client_secret_ref = s.clients[0].client_secret_ref.clone();
+                s.clients.push(c)
+            }),
+            ("public client without PKCE", |s| {
+                let mut c = public_app();
+                c.pkce = Some(PkceSpec::OptionalInsecure);
+                s.clients.push(c)
+            }),
+            ("public client with client_credentials", |s| {
+                let mut c = public_app();
+                c.grant_types = vec![
+                    GrantTypeSpec::AuthorizationCode,
+                    GrantTypeSpec::ClientCredentials,
+                ];
+                s.clients.push(c)
+            }),
+            ("public client without rotation", |s| {
+                let mut c = public_app();
+                c.refresh_token = Some(crate::crd::RefreshTokenSpec {
+                    rotation: Some(false),
+                    grace_period_seconds: None,
+                    idle_lifetime_seconds: None,
+                    absolute_lifetime_seconds: None,
+                });
+                s.clients.push(c)
+            }),
+            ("public client with partner-token access", |s| {
+                let mut c = public_app();
+                c.partner_token_access = true;
+                s.clients.push(c)
             }),
             ("client credentials without redirect", |s| {
                 s.clients[0].alexa_vendor_id = None;

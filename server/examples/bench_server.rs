@@ -60,7 +60,7 @@ async fn main() {
             let rebased = |p: &std::path::Path| dir.path().join(p.file_name().expect("file name"));
             config.server.session_key_file = rebased(&config.server.session_key_file);
             for c in &mut config.clients {
-                c.client_secret_file = rebased(&c.client_secret_file);
+                c.client_secret_file = c.client_secret_file.as_deref().map(rebased);
             }
             for p in &mut config.partners {
                 p.client_id_file = rebased(&p.client_id_file);

@@ -104,7 +104,8 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
         authorization: AuthorizationConfig::default(),
         clients: vec![ClientConfig {
             client_id: DEMO_CLIENT_ID.to_owned(),
-            client_secret_file: secret_file,
+            client_secret_file: Some(secret_file),
+            public: false,
             display_name: Some("Alexa (demo skill)".to_owned()),
             redirect_uris: vec![],
             alexa_vendor_id: Some(DEMO_VENDOR_ID.to_owned()),
@@ -168,8 +169,11 @@ mod tests {
             "{}",
             env.client_secret
         );
-        let on_disk = std::fs::read_to_string(&env.config.clients[0].client_secret_file)
-            .expect("secret file");
+        let file = env.config.clients[0]
+            .client_secret_file
+            .as_ref()
+            .expect("the demo client is confidential");
+        let on_disk = std::fs::read_to_string(file).expect("secret file");
         assert_eq!(on_disk, env.client_secret);
     }
 }

@@ -279,6 +279,10 @@ pub fn hint(entry: &Entry) -> Option<Hint> {
             "code_grant_not_allowed",
             "the client may not use the authorization code grant: add authorization_code to its grantTypes",
         ),
+        (Step::Token, "invalid_client") if d.contains("public client") => Hint::new(
+            "public_client_sent_secret",
+            "a public client sent a secret or HTTP Basic: the app must send client_id alone in the body, and a code_verifier",
+        ),
         (Step::Token, "invalid_client") => match entry.client_auth {
             Some(ClientAuth::Basic) => Hint::new(
                 "client_auth_basic_failed",
@@ -376,6 +380,20 @@ mod tests {
         assert!(clipped.ends_with("..."));
     }
 
+    /// The public client's refusal, from the real error, gets its own hint.
+    #[test]
+    fn a_public_client_sending_a_secret_gets_its_hint() {
+        let error = crate::oauth::error::OAuthError::from(
+            crate::oauth::clients::AuthFailure::SecretFromPublicClient,
+        );
+        let mut entry = failed(Step::Token, error.code.as_str(), &error.description);
+        entry.client_auth = Some(ClientAuth::Body);
+        assert_eq!(
+            hint(&entry).expect("hint").cause,
+            "public_client_sent_secret"
+        );
+    }
+
     /// The hints key on the server's own descriptions: produce them with the
     /// real validation so a reworded message breaks this test, not the hint.
     #[test]
@@ -384,12 +402,10 @@ mod tests {
             "clientId: alexa\nclientSecretFile: /x\nalexaVendorId: M1\nscopes: [profile]\n",
         )
         .expect("client");
-        let clients =
-            crate::oauth::clients::ClientRegistry::new(
-                &[config],
-                |_| Ok("0123456789abcdef".into()),
-            )
-            .expect("registry");
+        let clients = crate::oauth::clients::ClientRegistry::new(&[config], |_, _| {
+            Ok("0123456789abcdef".into())
+        })
+        .expect("registry");
         let params = Params::parse(
             b"response_type=code&client_id=alexa&redirect_uri=https%3A%2F%2Flayla.amazon.com%2Fapi%2Fskill%2Flink%2FM1&state=s",
         )

@@ -11,8 +11,9 @@ use alexa_link_server::server::{self, Listeners, Running};
 use alexa_link_server::testing::alexa::{self, AlexaStandIn};
 use alexa_link_server::testing::lwa::LwaStandIn;
 use alexa_link_server::testing::{
-    self, APP_ALEXA_REDIRECT, Browser, CLIENT_ID, ClientAuth, Pkce, TestServer, USERS,
-    app_user_token, hidden_field, location_params, param, redirect_uri, token_request,
+    self, APP_ALEXA_REDIRECT, APP_CLIENT_ID, APP_OAUTH_REDIRECT, Browser, CLIENT_ID, ClientAuth,
+    Pkce, TestServer, USERS, app_user_code, app_user_code_at, app_user_token, app_user_tokens,
+    hidden_field, location_params, param, redirect_uri, token_request,
 };
 use serde_json::Value;
 use url::Url;
@@ -785,4 +786,302 @@ async fn the_web_variant_links_a_signed_in_browser_through_the_same_core() {
     let bob = signed_in_browser(&w.server, BOB).await;
     let stolen = bob.http.get(&callback).send().await.expect("callback");
     assert_eq!(stolen.status(), 400);
+}
+
+// The app is a public OAuth client: no secret, PKCE on every code.
+
+/// A token-endpoint request from the app, as a public client sends it
+/// (`client_id` in the body), plus `extra` fields and an optional Basic
+/// header.
+async fn app_token_request(
+    w: &World,
+    basic: Option<&str>,
+    fields: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut form = vec![("client_id", APP_CLIENT_ID)];
+    form.extend_from_slice(fields);
+    let mut request = reqwest::Client::new().post(w.server.url(routes::TOKEN));
+    if let Some(secret) = basic {
+        request = request.basic_auth(APP_CLIENT_ID, Some(secret));
+    }
+    let r = request.form(&form).send().await.expect("token request");
+    (r.status().as_u16(), r.json().await.expect("JSON answer"))
+}
+
+#[tokio::test]
+async fn the_app_links_with_pkce_and_refreshes_without_a_secret() {
+    let w = world().await;
+    let tokens = app_user_tokens(&w.server, ANN).await;
+    let refresh = tokens["refresh_token"].as_str().expect("a refresh token");
+    let (status, body) = app_token_request(
+        &w,
+        None,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let fresh = body["access_token"].as_str().expect("access token");
+    // The refreshed token is the app's user token: App-to-App accepts it.
+    let app = App {
+        base: w.server.base_url.clone(),
+        token: fresh.to_owned(),
+        http: reqwest::Client::new(),
+    };
+    let (status, body) = link(&app).await;
+    assert_linked(status, &body);
+
+    // The app's refresh token stays the app's: another client cannot use it.
+    let successor = app_refresh_token(&w, ANN).await;
+    let (status, body) = token_request(
+        &w.server,
+        ClientAuth::Body,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &successor),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+/// A fresh refresh token of the app for `user`.
+async fn app_refresh_token(w: &World, user: (&str, &str)) -> String {
+    app_user_tokens(&w.server, user).await["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_apps_code_is_refused_without_its_verifier() {
+    let w = world().await;
+    let (code, verifier) = app_user_code(&w.server, ANN).await;
+    let redeem = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", APP_OAUTH_REDIRECT),
+    ];
+    let (status, body) = app_token_request(&w, None, &redeem).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("code_verifier")),
+        "{body}"
+    );
+    let wrong = Pkce::new().verifier;
+    let mut with_wrong = redeem.to_vec();
+    with_wrong.push(("code_verifier", &wrong));
+    let (status, body) = app_token_request(&w, None, &with_wrong).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    // The refusals did not burn the code for its rightful holder.
+    let mut right = redeem.to_vec();
+    right.push(("code_verifier", &verifier));
+    let (status, body) = app_token_request(&w, None, &right).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn the_app_sending_a_secret_or_basic_is_refused_and_not_throttled() {
+    let w = world().await;
+    let (code, verifier) = app_user_code(&w.server, ANN).await;
+    let redeem = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", APP_OAUTH_REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let mut with_secret = redeem.to_vec();
+    with_secret.push(("client_secret", "a-secret-the-app-does-not-have"));
+    // More attempts than the throttle lets through for free: a public
+    // client has no secret to guess, so none of them is counted.
+    for _ in 0..5 {
+        let (status, body) = app_token_request(&w, None, &with_secret).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error"], "invalid_client");
+        let (status, body) = app_token_request(&w, Some("basic-secret"), &redeem).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .is_some_and(|d| d.contains("public client")),
+            "{body}"
+        );
+    }
+    let (status, body) = app_token_request(&w, None, &redeem).await;
+    assert_eq!(status, 200, "the app still redeems its code: {body}");
+}
+
+#[tokio::test]
+async fn a_confidential_client_without_its_secret_is_still_invalid_client() {
+    let w = world().await;
+    let r = reqwest::Client::new()
+        .post(w.server.url(routes::TOKEN))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", CLIENT_ID),
+            ("refresh_token", "anything"),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.expect("JSON");
+    assert_eq!(body["error"], "invalid_client");
+}
+
+#[tokio::test]
+async fn the_app_revokes_its_own_tokens_but_may_not_introspect() {
+    let w = world().await;
+    let tokens = app_user_tokens(&w.server, ANN).await;
+    let access = tokens["access_token"].as_str().expect("access");
+    let refresh = tokens["refresh_token"].as_str().expect("refresh");
+    let http = reqwest::Client::new();
+    let introspect = http
+        .post(w.server.url(routes::INTROSPECT))
+        .form(&[("client_id", APP_CLIENT_ID), ("token", access)])
+        .send()
+        .await
+        .expect("introspect");
+    assert_eq!(introspect.status(), 403);
+    let body: Value = introspect.json().await.expect("JSON");
+    assert_eq!(body["error"], "unauthorized_client");
+
+    let revoke = http
+        .post(w.server.url(routes::REVOKE))
+        .form(&[("client_id", APP_CLIENT_ID), ("token", refresh)])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoke.status(), 200);
+    let (status, body) = app_token_request(
+        &w,
+        None,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    // Revoking the refresh token ended the grant: its access token too.
+    let app = App {
+        base: w.server.base_url.clone(),
+        token: access.to_owned(),
+        http,
+    };
+    let (status, _) = app.get(routes::APP_TO_APP_STATUS).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn the_metadata_offers_auth_method_none_for_the_token_endpoint_only_with_a_public_client() {
+    let w = world().await;
+    let doc: Value = reqwest::get(w.server.url(routes::METADATA))
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("JSON");
+    let methods = |field: &str| doc[field].as_array().expect(field).clone();
+    assert!(methods("token_endpoint_auth_methods_supported").contains(&"none".into()));
+    assert!(methods("revocation_endpoint_auth_methods_supported").contains(&"none".into()));
+    assert!(!methods("introspection_endpoint_auth_methods_supported").contains(&"none".into()));
+
+    let plain = TestServer::start().await;
+    let doc: Value = reqwest::get(plain.url(routes::METADATA))
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        !doc["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .expect("methods")
+            .contains(&"none".into()),
+        "no public client, no `none`"
+    );
+}
+
+#[tokio::test]
+async fn the_app_may_receive_its_code_at_its_own_reverse_domain_scheme() {
+    const NATIVE: &str = "com.example.skillapp:/oauth";
+    let lwa = LwaStandIn::start().await;
+    let alexa = AlexaStandIn::start(lwa.handle()).await;
+    let server = alexa::start_server(&lwa, &alexa, |c| {
+        let app = c
+            .clients
+            .iter_mut()
+            .find(|c| c.client_id == APP_CLIENT_ID)
+            .expect("the app client");
+        app.redirect_uris.push(NATIVE.into());
+    })
+    .await;
+    let (code, verifier) = app_user_code_at(&server, ANN, NATIVE).await;
+    let r = reqwest::Client::new()
+        .post(server.url(routes::TOKEN))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", APP_CLIENT_ID),
+            ("code", &code),
+            ("redirect_uri", NATIVE),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(r.status(), 200, "the code was issued for the app's scheme");
+}
+
+#[tokio::test]
+async fn anyone_claiming_the_apps_id_cannot_use_alexas_refresh_token() {
+    let w = world().await;
+    let alexa_tokens = testing::link(&w.server, ANN, ClientAuth::Basic).await;
+    let refresh = alexa_tokens["refresh_token"]
+        .as_str()
+        .expect("Alexa's refresh token");
+    // The app's id is no secret: whoever sends it must not get Alexa's tokens.
+    let (status, body) = app_token_request(
+        &w,
+        None,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    // ... nor end Alexa's link by trying.
+    let (status, body) = alexa_refreshes(&w, &alexa_tokens).await;
+    assert_eq!(status, 200, "Alexa still refreshes: {body}");
+}
+
+#[tokio::test]
+async fn the_app_may_not_read_partner_tokens_by_its_id() {
+    let w = world().await;
+    let app = App::signed_in(&w.server, ANN).await;
+    let (status, body) = link(&app).await;
+    assert_linked(status, &body);
+    let r = reqwest::Client::new()
+        .get(w.server.url(routes::PARTNER_TOKEN))
+        .query(&[("client_id", APP_CLIENT_ID), ("user_id", "user-ann")])
+        .send()
+        .await
+        .expect("partner token request");
+    assert_eq!(
+        r.status(),
+        403,
+        "Amazon tokens are never served to a public client"
+    );
+    let body: Value = r.json().await.expect("JSON");
+    assert_eq!(body["error"], "unauthorized_client");
+    assert!(body.get("access_token").is_none());
 }

@@ -182,7 +182,8 @@ fn client(c: &ClientSpec) -> ClientConfig {
     };
     ClientConfig {
         client_id: c.client_id.clone(),
-        client_secret_file: file(&c.client_secret_ref),
+        client_secret_file: c.client_secret_ref.as_ref().map(file),
+        public: c.public,
         display_name: c.display_name.clone(),
         redirect_uris: c.redirect_uris.clone(),
         alexa_vendor_id: c.alexa_vendor_id.clone(),
@@ -218,6 +219,19 @@ fn client(c: &ClientSpec) -> ClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_client_renders_as_a_public_server_client_without_a_secret_file() {
+        let spec: ClientSpec = serde_yaml::from_str(
+            "clientId: app\npublic: true\nredirectUris: [\"https://app.example.com/oauth\"]\n",
+        )
+        .expect("spec");
+        let rendered = client(&spec);
+        assert_eq!(rendered.kind(), Some(alexa_link_config::ClientKind::Public));
+        let yaml = serde_yaml::to_string(&rendered).expect("yaml");
+        assert!(yaml.contains("public: true"), "{yaml}");
+        assert!(!yaml.contains("clientSecretFile"), "{yaml}");
+    }
 
     /// The constants the operator imports are the ones the server applies
     /// when a field is absent: parse sections with only required fields.

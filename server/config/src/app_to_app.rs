@@ -239,6 +239,16 @@ pub(crate) fn validate(
                 format!("no client {:?} is configured", skill.alexa_client),
             ),
             Some(alexa) => {
+                // Alexa always authenticates with the console's secret.
+                if alexa.public {
+                    errors.push(
+                        format!("{path}.alexaClient"),
+                        format!(
+                            "client {:?} is public; Alexa's client is confidential",
+                            skill.alexa_client
+                        ),
+                    );
+                }
                 let uris = alexa.effective_redirect_uris();
                 match &skill.alexa_redirect_uri {
                     Some(uri) if !uris.contains(uri) => errors.push(
@@ -317,6 +327,9 @@ mod tests {
         let mut c = minimal();
         let mut app = c.clients[0].clone();
         app.client_id = "app".into();
+        // The app is a public client, as the README configures it.
+        app.public = true;
+        app.client_secret_file = None;
         app.alexa_vendor_id = None;
         app.redirect_uris = vec!["https://app.example.com/cb".into()];
         app.scopes = vec![APP_TO_APP_SCOPE.into()];
@@ -381,6 +394,20 @@ mod tests {
                 "appToApp.skills[0].appRedirectUris[0]",
             ]
         );
+    }
+
+    #[test]
+    fn alexas_client_is_never_the_public_app_client() {
+        let mut c = config();
+        c.partners[0].linked_clients = vec!["app".into()];
+        c.app_to_app.as_mut().expect("section").skills[0].alexa_client = "app".into();
+        let fields = invalid_fields(&c);
+        for field in [
+            "partners[0].linkedClients[0]",
+            "appToApp.skills[0].alexaClient",
+        ] {
+            assert!(fields.iter().any(|f| f == field), "{field}: {fields:?}");
+        }
     }
 
     #[test]

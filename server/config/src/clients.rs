@@ -2,7 +2,7 @@
 //! refresh-token and PKCE policies.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -32,8 +32,17 @@ pub const MAX_GRACE_PERIOD_SECONDS: u64 = 3600;
 pub struct ClientConfig {
     /// The client id, as entered in the Alexa developer console.
     pub client_id: String,
-    /// File holding the client secret (trailing newline ignored).
-    pub client_secret_file: PathBuf,
+    /// File holding the client secret (trailing newline ignored). Required
+    /// for a confidential client; a public client has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<PathBuf>,
+    /// A public client (RFC 6749 2.1): an app on the user's device, which
+    /// cannot keep a secret. It authenticates with `client_id` alone
+    /// (`token_endpoint_auth_method` `none`, RFC 8252 8.5), so it must use
+    /// PKCE, may only use `authorization_code` and `refresh_token` (with
+    /// rotation), and may not read partner tokens. Default: confidential.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
     /// Name shown on the consent page; defaults to the client id.
     #[serde(default)]
     pub display_name: Option<String>,
@@ -76,6 +85,17 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// How this client proves itself at the token endpoint, decided from
+    /// `public` and `clientSecretFile`. `None` for a combination that
+    /// [`Config::validate`](crate::Config::validate) refuses.
+    pub fn kind(&self) -> Option<ClientKind<'_>> {
+        match (self.public, &self.client_secret_file) {
+            (false, Some(file)) => Some(ClientKind::Confidential { secret_file: file }),
+            (true, None) => Some(ClientKind::Public),
+            _ => None,
+        }
+    }
+
     /// Every redirect URI this client may use: `redirectUris` plus the three
     /// regional Alexa URIs derived from `alexaVendorId`, without duplicates.
     pub fn effective_redirect_uris(&self) -> Vec<String> {
@@ -90,6 +110,24 @@ impl ClientConfig {
         uris
     }
 }
+
+/// The client type of RFC 6749 2.1, with what each type needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind<'a> {
+    /// Authenticates with the secret read from this file (HTTP Basic or
+    /// `client_secret` in the body).
+    Confidential {
+        /// `clientSecretFile`.
+        secret_file: &'a Path,
+    },
+    /// Authenticates with `client_id` alone and proves each code with PKCE.
+    Public,
+}
+
+/// The grant types a public client may use: it cannot keep the secret that
+/// `client_credentials` is (RFC 6749 4.4).
+pub const PUBLIC_CLIENT_GRANT_TYPES: &[GrantType] =
+    &[GrantType::AuthorizationCode, GrantType::RefreshToken];
 
 /// Alexa's three regional account-linking redirect URIs for a vendor id.
 pub fn alexa_redirect_uris(vendor_id: &str) -> [String; 3] {
@@ -198,6 +236,27 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
     }
 }
 
+/// Checks one redirect URI of a public client (a native app, RFC 8252):
+/// what [`check_redirect_uri`] accepts, or a private-use scheme in reverse
+/// domain name form (`com.example.app:/oauth`, RFC 8252 7.1). The dot is
+/// what makes the scheme the app's own rather than one any app may claim.
+pub fn check_native_redirect_uri(uri: &str) -> Result<(), String> {
+    let parsed = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URL: {e}"))?;
+    let scheme = parsed.scheme();
+    if matches!(scheme, "https" | "http") {
+        return check_redirect_uri(uri);
+    }
+    if parsed.fragment().is_some() {
+        return Err(format!("{uri:?} must not have a fragment"));
+    }
+    if !scheme.contains('.') {
+        return Err(format!(
+            "{uri:?}: a private-use scheme must be a reverse domain name the app owns, e.g. com.example.app:/oauth (RFC 8252 7.1)"
+        ));
+    }
+    Ok(())
+}
+
 /// RFC 6749 appendix A.4: `scope-token = 1*NQCHAR`.
 pub fn is_valid_scope_token(s: &str) -> bool {
     !s.is_empty()
@@ -265,8 +324,13 @@ impl ClientConfig {
                 "must be the alphanumeric vendor id shown in the Alexa developer console",
             );
         }
+        let check = if self.public {
+            check_native_redirect_uri
+        } else {
+            check_redirect_uri
+        };
         for (j, uri) in self.redirect_uris.iter().enumerate() {
-            if let Err(message) = check_redirect_uri(uri) {
+            if let Err(message) = check(uri) {
                 errors.push(format!("{path}.redirectUris[{j}]"), message);
             }
         }
@@ -306,6 +370,57 @@ impl ClientConfig {
         }
         self.refresh_token
             .validate(self.access_token_lifetime_seconds, path, errors);
+        self.validate_client_type(path, errors);
+    }
+
+    /// What being public or confidential asks of the rest of the client.
+    fn validate_client_type(&self, path: &str, errors: &mut Errors) {
+        if !self.public {
+            if self.client_secret_file.is_none() {
+                errors.push(
+                    format!("{path}.clientSecretFile"),
+                    "is required for a confidential client (set public: true for an app that cannot keep a secret)",
+                );
+            }
+            return;
+        }
+        if self.client_secret_file.is_some() {
+            errors.push(
+                format!("{path}.clientSecretFile"),
+                "must be absent for a public client: it authenticates with client_id alone",
+            );
+        }
+        if self.pkce != PkcePolicy::Required {
+            errors.push(
+                format!("{path}.pkce"),
+                "must be Required for a public client: PKCE is what binds its codes to it (RFC 9700 2.1.1)",
+            );
+        }
+        for (j, g) in self.grant_types.iter().enumerate() {
+            if !PUBLIC_CLIENT_GRANT_TYPES.contains(g) {
+                errors.push(
+                    format!("{path}.grantTypes[{j}]"),
+                    format!(
+                        "a public client may not use {} (it has no secret to prove)",
+                        g.as_str()
+                    ),
+                );
+            }
+        }
+        // RFC 9700 4.14.2: a public client's refresh tokens must be
+        // sender-constrained or rotated, so that a stolen one is detected.
+        if self.grant_types.contains(&GrantType::RefreshToken) && !self.refresh_token.rotation {
+            errors.push(
+                format!("{path}.refreshToken.rotation"),
+                "must be true for a public client (RFC 9700 4.14.2: reuse of a stolen refresh token is then detected)",
+            );
+        }
+        if self.partner_token_access {
+            errors.push(
+                format!("{path}.partnerTokenAccess"),
+                "must be false for a public client: Amazon tokens are served only to a client that can authenticate",
+            );
+        }
     }
 }
 
@@ -408,6 +523,126 @@ mod tests {
                 "clients[0].refreshToken.absoluteLifetimeSeconds",
             ]
         );
+    }
+
+    /// A public app client as the README shows it.
+    fn public_app() -> ClientConfig {
+        serde_yaml::from_str(
+            "clientId: app\npublic: true\nredirectUris: [\"https://app.example.com/oauth\"]\n",
+        )
+        .expect("public client parses")
+    }
+
+    #[test]
+    fn existing_configs_stay_confidential_and_a_public_client_needs_no_secret() {
+        let c = minimal();
+        assert!(!c.clients[0].public);
+        assert_eq!(
+            c.clients[0].kind(),
+            Some(ClientKind::Confidential {
+                secret_file: Path::new("/secrets/alexa")
+            })
+        );
+        let mut c = minimal();
+        c.clients.push(public_app());
+        c.validate()
+            .expect("a public client without a secret is valid");
+        assert_eq!(c.clients[1].kind(), Some(ClientKind::Public));
+        let mut both = public_app();
+        both.client_secret_file = Some("/secrets/app".into());
+        assert_eq!(
+            both.kind(),
+            None,
+            "a public client with a secret is neither"
+        );
+        // Serializing keeps a confidential client's YAML as it was.
+        let yaml = serde_yaml::to_string(&minimal().clients[0]).expect("yaml");
+        assert!(!yaml.contains("public"), "{yaml}");
+    }
+
+    #[test]
+    fn client_type_rules_name_the_field() {
+        type Edit = fn(&mut ClientConfig);
+        let cases: [(&str, Edit, &[&str]); 7] = [
+            (
+                "confidential without a secret",
+                |c| {
+                    c.public = false;
+                    c.client_secret_file = None;
+                },
+                &["clients[1].clientSecretFile"],
+            ),
+            (
+                "public with a secret",
+                |c| c.client_secret_file = Some("/secrets/app".into()),
+                &["clients[1].clientSecretFile"],
+            ),
+            (
+                "public without PKCE",
+                |c| c.pkce = PkcePolicy::OptionalInsecure,
+                &["clients[1].pkce"],
+            ),
+            (
+                "public with client_credentials",
+                |c| c.grant_types.push(GrantType::ClientCredentials),
+                &["clients[1].grantTypes[2]"],
+            ),
+            (
+                "public refresh tokens without rotation",
+                |c| c.refresh_token.rotation = false,
+                &["clients[1].refreshToken.rotation"],
+            ),
+            (
+                "public with partner-token access",
+                |c| c.partner_token_access = true,
+                &["clients[1].partnerTokenAccess"],
+            ),
+            (
+                "public, authorization_code only",
+                |c| c.grant_types = vec![GrantType::AuthorizationCode],
+                &[],
+            ),
+        ];
+        for (name, edit, expected) in cases {
+            let mut c = minimal();
+            let mut app = public_app();
+            edit(&mut app);
+            c.clients.push(app);
+            let mut fields = match c.validate() {
+                Ok(()) => vec![],
+                Err(errors) => errors.into_iter().map(|e| e.field).collect::<Vec<_>>(),
+            };
+            // A field may be named twice (partnerTokenAccess also needs a
+            // partner, which `minimal` lacks): which fields, not how often.
+            fields.dedup();
+            assert_eq!(fields, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_public_client_may_use_its_own_reverse_domain_scheme() {
+        let mut c = minimal();
+        let mut app = public_app();
+        app.redirect_uris = vec![
+            "com.example.app:/oauth".into(),
+            "https://app.example.com/oauth".into(),
+            "myapp:/oauth".into(),
+            "com.example.app:/oauth#frag".into(),
+            "http://app.example.com/oauth".into(),
+        ];
+        c.clients.push(app);
+        assert_eq!(
+            invalid_fields(&c),
+            vec![
+                "clients[1].redirectUris[2]",
+                "clients[1].redirectUris[3]",
+                "clients[1].redirectUris[4]",
+            ]
+        );
+        // A confidential client keeps https (or loopback http) only.
+        let mut c = minimal();
+        c.clients[0].redirect_uris = vec!["com.example.app:/oauth".into()];
+        assert_eq!(invalid_fields(&c), vec!["clients[0].redirectUris[0]"]);
     }
 
     #[test]

@@ -51,8 +51,9 @@ pub mod store;
 pub use app_to_app::{APP_TO_APP_SCOPE, AppToAppConfig, AppToAppSkill, SkillStage};
 pub use authorization::{AuthorizationConfig, MAX_AUTHORIZATION_CODE_LIFETIME_SECONDS};
 pub use clients::{
-    ALEXA_MIN_ACCESS_TOKEN_LIFETIME_SECONDS, ClientConfig, GrantType, PkcePolicy,
-    RefreshTokenPolicy, alexa_redirect_uris, check_redirect_uri, is_valid_scope_token,
+    ALEXA_MIN_ACCESS_TOKEN_LIFETIME_SECONDS, ClientConfig, ClientKind, GrantType,
+    PUBLIC_CLIENT_GRANT_TYPES, PkcePolicy, RefreshTokenPolicy, alexa_redirect_uris,
+    check_native_redirect_uri, check_redirect_uri, is_valid_scope_token,
 };
 pub use connections::ConnectionLimitsConfig;
 pub use error::{ConfigError, FieldError};

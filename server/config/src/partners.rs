@@ -138,11 +138,18 @@ pub(crate) fn validate(
             errors.push(format!("{path}.linkedClients"), "name at least one client");
         }
         for (j, c) in p.linked_clients.iter().enumerate() {
-            if !clients.iter().any(|k| &k.client_id == c) {
-                errors.push(
+            match clients.iter().find(|k| &k.client_id == c) {
+                None => errors.push(
                     format!("{path}.linkedClients[{j}]"),
                     format!("no client {c:?} is configured"),
-                );
+                ),
+                // Reciprocal codes come from Alexa, a confidential client;
+                // an app's user token must not be able to deliver them.
+                Some(k) if k.public => errors.push(
+                    format!("{path}.linkedClients[{j}]"),
+                    format!("client {c:?} is public; Alexa's client is confidential"),
+                ),
+                Some(_) => {}
             }
             if !linked.insert(c.as_str()) {
                 errors.push(

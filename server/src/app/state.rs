@@ -152,12 +152,12 @@ impl AppState {
         store: Arc<dyn Store>,
         clock: Clock,
     ) -> Result<AppState, StartupError> {
-        let clients = ClientRegistry::new(&config.clients, |c| {
-            read_secret_text(&c.client_secret_file).map_err(|m| {
+        let clients = ClientRegistry::new(&config.clients, |c, file| {
+            read_secret_text(file).map_err(|m| {
                 format!(
                     "client {}: failed to read clientSecretFile {}: {m}",
                     c.client_id,
-                    c.client_secret_file.display()
+                    file.display()
                 )
             })
         })

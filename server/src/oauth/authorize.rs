@@ -212,7 +212,7 @@ mod tests {
             "clientId: alexa\nclientSecretFile: /x\nalexaVendorId: M1\nscopes: [profile, email]\n{extra}"
         ))
         .expect("client");
-        ClientRegistry::new(&[config], |_| Ok("0123456789abcdef".into())).expect("registry")
+        ClientRegistry::new(&[config], |_, _| Ok("0123456789abcdef".into())).expect("registry")
     }
 
     fn query(extra: &str) -> Params {

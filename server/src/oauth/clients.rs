@@ -1,6 +1,9 @@
-//! Registered clients and client authentication (RFC 6749 2.3.1).
+//! Registered clients and client authentication: confidential clients by
+//! their secret (RFC 6749 2.3.1), public clients by `client_id` alone
+//! (RFC 6749 2.1 and 3.2.1, RFC 8252 8.5), their codes then bound by PKCE.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
@@ -11,7 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::OAuthError;
 use super::form::Params;
-use crate::config::{ClientConfig, GrantType};
+use crate::config::{ClientConfig, ClientKind, GrantType};
 
 /// A client as the server uses it: its config plus what was read from files.
 #[derive(Debug)]
@@ -20,8 +23,17 @@ pub struct Client {
     pub config: ClientConfig,
     /// Every allowed redirect URI (configured plus Alexa-derived).
     pub redirect_uris: Vec<String>,
+    /// How the client proves itself.
+    auth: ClientAuth,
+}
+
+/// How a client proves itself at the token endpoint.
+#[derive(Debug)]
+enum ClientAuth {
     /// SHA-256 of the secret, compared in constant time.
-    secret_hash: [u8; 32],
+    Secret([u8; 32]),
+    /// `token_endpoint_auth_method` `none`: the client id alone.
+    Public,
 }
 
 impl Client {
@@ -38,6 +50,11 @@ impl Client {
             .unwrap_or(&self.config.client_id)
     }
 
+    /// Whether this is a public client (no secret; PKCE on every code).
+    pub fn is_public(&self) -> bool {
+        matches!(self.auth, ClientAuth::Public)
+    }
+
     /// Whether the client may use `grant`.
     pub fn allows(&self, grant: GrantType) -> bool {
         self.config.grant_types.contains(&grant)
@@ -51,23 +68,38 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
-    /// Builds the registry; `secret_of` yields each client's secret.
+    /// Builds the registry; `secret_of` reads a confidential client's
+    /// secret from its `clientSecretFile`.
     pub fn new(
         configs: &[ClientConfig],
-        mut secret_of: impl FnMut(&ClientConfig) -> Result<String, String>,
+        mut secret_of: impl FnMut(&ClientConfig, &Path) -> Result<String, String>,
     ) -> Result<ClientRegistry, String> {
         let mut clients = HashMap::new();
         for config in configs {
-            let secret = secret_of(config)?;
-            if secret.len() < 16 {
-                return Err(format!(
-                    "client {}: the client secret must be at least 16 characters",
-                    config.client_id
-                ));
-            }
+            let auth = match config.kind() {
+                Some(ClientKind::Public) => ClientAuth::Public,
+                Some(ClientKind::Confidential { secret_file }) => {
+                    let secret = secret_of(config, secret_file)?;
+                    if secret.len() < 16 {
+                        return Err(format!(
+                            "client {}: the client secret must be at least 16 characters",
+                            config.client_id
+                        ));
+                    }
+                    ClientAuth::Secret(Sha256::digest(secret.as_bytes()).into())
+                }
+                // `Config::validate` names the field; this is only reached
+                // by a caller that skipped it.
+                None => {
+                    return Err(format!(
+                        "client {}: a confidential client needs clientSecretFile, a public one must not have it",
+                        config.client_id
+                    ));
+                }
+            };
             let client = Client {
                 redirect_uris: config.effective_redirect_uris(),
-                secret_hash: Sha256::digest(secret.as_bytes()).into(),
+                auth,
                 config: config.clone(),
             };
             clients.insert(config.client_id.clone(), Arc::new(client));
@@ -95,32 +127,79 @@ impl ClientRegistry {
         params: &Params,
     ) -> Result<Arc<Client>, OAuthError> {
         let credentials = credentials(headers, params)?;
-        self.verify(&credentials).ok_or_else(authentication_failed)
+        Ok(self.verify(&credentials)?)
     }
 
-    /// The client the credentials prove, if they do.
-    pub fn verify(&self, credentials: &Credentials) -> Option<Arc<Client>> {
-        let presented: [u8; 32] = Sha256::digest(credentials.secret.as_bytes()).into();
-        match self.clients.get(&credentials.client_id) {
-            Some(client) if bool::from(client.secret_hash.ct_eq(&presented)) => {
-                Some(client.clone())
+    /// The client the credentials prove, or why they prove none.
+    pub fn verify(&self, credentials: &Credentials) -> Result<Arc<Client>, AuthFailure> {
+        let Some(client) = self.clients.get(&credentials.client_id) else {
+            return Err(match credentials.secret {
+                Some(_) => AuthFailure::WrongSecret,
+                None => AuthFailure::NoClient,
+            });
+        };
+        match (&client.auth, &credentials.secret) {
+            (ClientAuth::Public, None) => Ok(client.clone()),
+            (ClientAuth::Public, Some(_)) => Err(AuthFailure::SecretFromPublicClient),
+            (ClientAuth::Secret(_), None) => Err(AuthFailure::SecretMissing),
+            (ClientAuth::Secret(hash), Some(secret)) => {
+                let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+                if bool::from(hash.ct_eq(&presented)) {
+                    Ok(client.clone())
+                } else {
+                    Err(AuthFailure::WrongSecret)
+                }
             }
-            _ => None,
         }
+    }
+
+    /// Whether any client is public (the metadata then offers `none`).
+    pub fn any_public(&self) -> bool {
+        self.clients.values().any(|c| c.is_public())
     }
 }
 
-/// The `invalid_client` answer to credentials that prove no client.
-pub fn authentication_failed() -> OAuthError {
-    OAuthError::invalid_client("client authentication failed")
+/// Why presented credentials prove no client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// A secret that is not the client's, or a secret for an unknown id:
+    /// the one failure that is a guess, and so the one the throttle counts.
+    #[error("client authentication failed")]
+    WrongSecret,
+    /// A `client_id` alone that names no client.
+    #[error("client authentication failed")]
+    NoClient,
+    /// A confidential client that sent no secret.
+    #[error("client_secret is required (confidential client)")]
+    SecretMissing,
+    /// A public client that sent a secret: it has none, so whatever it sent
+    /// was not meant for us, and accepting it would blur the client type.
+    #[error(
+        "this is a public client: send client_id in the body and no client secret or HTTP Basic"
+    )]
+    SecretFromPublicClient,
+}
+
+impl AuthFailure {
+    /// Whether this failure was a guess at a secret (counted by the throttle).
+    pub fn is_guess(self) -> bool {
+        self == AuthFailure::WrongSecret
+    }
+}
+
+impl From<AuthFailure> for OAuthError {
+    fn from(failure: AuthFailure) -> OAuthError {
+        OAuthError::invalid_client(failure.to_string())
+    }
 }
 
 /// The client id and secret a request presents, not yet verified.
 pub struct Credentials {
     /// The claimed client id.
     pub client_id: String,
-    /// The presented secret.
-    pub secret: String,
+    /// The presented secret: `None` when the body carries `client_id` alone
+    /// (a public client, RFC 6749 2.3.1 and 3.2.1).
+    pub secret: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -131,7 +210,8 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Reads the client credentials from HTTP Basic or the body (never both).
+/// Reads the client credentials from HTTP Basic or the body (never both):
+/// `client_id` with or without `client_secret`.
 pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<Credentials, OAuthError> {
     let basic = basic_credentials(headers)?;
     let (client_id, secret) = match basic {
@@ -146,16 +226,11 @@ pub fn credentials(headers: &HeaderMap, params: &Params) -> Result<Credentials, 
                     "client_id in the body differs from the HTTP Basic user",
                 ));
             }
-            (id, secret)
+            (id, Some(secret))
         }
         None => match (params.get("client_id"), params.get("client_secret")) {
-            (Some(id), Some(secret)) => (id.to_owned(), secret.to_owned()),
-            (Some(_), None) => {
-                return Err(OAuthError::invalid_client(
-                    "client_secret is required (confidential client)",
-                ));
-            }
-            _ => {
+            (Some(id), secret) => (id.to_owned(), secret.map(str::to_owned)),
+            (None, _) => {
                 return Err(OAuthError::invalid_client(
                     "client authentication is required",
                 ));
@@ -204,8 +279,15 @@ mod tests {
             "clientId: alexa\nclientSecretFile: /x\nredirectUris: [\"https://a.example/cb\"]\n",
         )
         .expect("client");
-        ClientRegistry::new(&[config], |_| Ok("s3cret:with%special&chars".into()))
-            .expect("registry")
+        let app: ClientConfig = serde_yaml::from_str(
+            "clientId: app\npublic: true\nredirectUris: [\"https://app.example/cb\"]\n",
+        )
+        .expect("public client");
+        ClientRegistry::new(&[config, app], |c, _| {
+            assert_ne!(c.client_id, "app", "a public client's secret is never read");
+            Ok("s3cret:with%special&chars".into())
+        })
+        .expect("registry")
     }
 
     fn basic(id: &str, secret: &str) -> HeaderMap {
@@ -276,6 +358,58 @@ mod tests {
                 .code,
             ErrorCode::InvalidClient
         );
+    }
+
+    #[test]
+    fn a_public_client_authenticates_with_its_id_alone_and_never_with_a_secret() {
+        let r = registry();
+        let id_only = Params::parse(b"client_id=app").expect("p");
+        let c = r.authenticate(&HeaderMap::new(), &id_only).expect("public");
+        assert_eq!(c.id(), "app");
+        assert!(c.is_public());
+        assert!(r.any_public());
+        for (headers, body) in [
+            (
+                HeaderMap::new(),
+                "client_id=app&client_secret=s3cret%3Awith%25special%26chars",
+            ),
+            (basic("app", ""), ""),
+            (basic("app", "anything"), "client_id=app"),
+        ] {
+            let e = r
+                .authenticate(&headers, &Params::parse(body.as_bytes()).expect("p"))
+                .expect_err("a secret from a public client");
+            assert_eq!(e.code, ErrorCode::InvalidClient, "{body}");
+            assert!(e.description.contains("public client"), "{}", e.description);
+        }
+        // A confidential client cannot pass as public by leaving out its secret.
+        let e = r
+            .authenticate(
+                &HeaderMap::new(),
+                &Params::parse(b"client_id=alexa").expect("p"),
+            )
+            .expect_err("confidential without secret");
+        assert_eq!(e.code, ErrorCode::InvalidClient);
+        assert!(
+            e.description.contains("client_secret is required"),
+            "{}",
+            e.description
+        );
+    }
+
+    #[test]
+    fn only_a_wrong_secret_counts_as_a_guess() {
+        let r = registry();
+        let creds = |id: &str, secret: Option<&str>| Credentials {
+            client_id: id.into(),
+            secret: secret.map(Into::into),
+        };
+        let failure = |c: Credentials| r.verify(&c).expect_err("fails");
+        assert!(failure(creds("alexa", Some("wrong"))).is_guess());
+        assert!(failure(creds("nobody", Some("wrong"))).is_guess());
+        assert!(!failure(creds("nobody", None)).is_guess());
+        assert!(!failure(creds("alexa", None)).is_guess());
+        assert!(!failure(creds("app", Some("x"))).is_guess());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Token introspection (RFC 7662). A client learns about its own tokens
 //! only: another client's token is reported inactive, as an unknown one is.
+//! Public clients may not introspect: RFC 7662 2.1 asks for the caller to be
+//! authorized, and a client id alone authorizes nobody.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -54,7 +56,7 @@ async fn handle(
     body: &[u8],
 ) -> Result<Response, OAuthError> {
     let params = Params::from_form(headers, body)?;
-    let client = client_auth::authenticate(app, extensions, headers, &params).await?;
+    let client = client_auth::authenticate_confidential(app, extensions, headers, &params).await?;
     let hash = TokenHash::of(params.require("token")?);
     let now = app.clock.now();
     let issuer = app.issuer();

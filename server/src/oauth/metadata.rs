@@ -46,7 +46,13 @@ pub fn document(issuer: &url::Url, clients: &ClientRegistry) -> Value {
                 .cloned(),
         );
     }
-    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    let secret_methods = vec!["client_secret_basic", "client_secret_post"];
+    // `none` (RFC 7591 2): a public client sends its client_id alone. It may
+    // revoke its own tokens (RFC 7009 2.1) but not introspect.
+    let mut public_methods = secret_methods.clone();
+    if clients.any_public() {
+        public_methods.push("none");
+    }
     json!({
         "issuer": issuer.as_str().trim_end_matches('/'),
         "authorization_endpoint": routes::url(issuer, routes::AUTHORIZE),
@@ -57,9 +63,9 @@ pub fn document(issuer: &url::Url, clients: &ClientRegistry) -> Value {
         "response_modes_supported": ["query"],
         "grant_types_supported": grants,
         "scopes_supported": scopes,
-        "token_endpoint_auth_methods_supported": auth_methods,
-        "revocation_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_methods_supported": public_methods,
+        "revocation_endpoint_auth_methods_supported": public_methods,
+        "introspection_endpoint_auth_methods_supported": secret_methods,
         "code_challenge_methods_supported": ["S256"],
         // RFC 9207: every authorization response carries `iss`.
         "authorization_response_iss_parameter_supported": true,

@@ -2,7 +2,9 @@
 //! grant (every access and refresh token descended from the same linking);
 //! revoking an access token ends that token. Unknown tokens, and tokens of
 //! other clients, are answered 200 without effect, so the endpoint cannot
-//! be used to probe for valid tokens.
+//! be used to probe for valid tokens. A public client revokes its own
+//! tokens with its `client_id` alone (RFC 7009 2.1 authenticates only a
+//! confidential client).
 
 use std::net::IpAddr;
 

@@ -71,7 +71,8 @@ pub fn test_config(dir: &Path) -> Config {
         clients: vec![
             ClientConfig {
                 client_id: CLIENT_ID.into(),
-                client_secret_file: write("alexa-secret", &format!("{CLIENT_SECRET}\n")),
+                client_secret_file: Some(write("alexa-secret", &format!("{CLIENT_SECRET}\n"))),
+                public: false,
                 display_name: Some("Alexa test skill".into()),
                 redirect_uris: vec![],
                 alexa_vendor_id: Some(VENDOR_ID.into()),
@@ -86,7 +87,8 @@ pub fn test_config(dir: &Path) -> Config {
             },
             ClientConfig {
                 client_id: OTHER_CLIENT_ID.into(),
-                client_secret_file: write("other-secret", OTHER_CLIENT_SECRET),
+                client_secret_file: Some(write("other-secret", OTHER_CLIENT_SECRET)),
+                public: false,
                 display_name: None,
                 redirect_uris: vec!["https://app.example.com/callback".into()],
                 alexa_vendor_id: None,
@@ -170,10 +172,9 @@ pub fn add_partner(config: &mut Config, dir: &Path, token_url: &Url) {
         .push(crate::config::PARTNER_TOKEN_SCOPE.into());
 }
 
-/// The developer's app as an OAuth client of our server (App-to-App).
+/// The developer's app as an OAuth client of our server (App-to-App): a
+/// public client, as a mobile app is (no secret; PKCE).
 pub const APP_CLIENT_ID: &str = "skill-app";
-/// Its secret.
-pub const APP_CLIENT_SECRET: &str = "skill-app-secret-0123456789";
 /// Where the app receives its own authorization codes.
 pub const APP_OAUTH_REDIRECT: &str = "https://app.example.com/oauth";
 /// The app's universal link that Amazon sends the App-to-App code to.
@@ -191,11 +192,10 @@ pub fn add_app_to_app(
     alexa: &alexa::AlexaStandIn,
 ) {
     add_partner(config, dir, &lwa.token_url);
-    let secret = dir.join("app-secret");
-    std::fs::write(&secret, APP_CLIENT_SECRET).expect("write test secret");
     config.clients.push(ClientConfig {
         client_id: APP_CLIENT_ID.into(),
-        client_secret_file: secret,
+        client_secret_file: None,
+        public: true,
         display_name: Some("The skill's app".into()),
         redirect_uris: vec![APP_OAUTH_REDIRECT.into()],
         alexa_vendor_id: None,
@@ -232,13 +232,53 @@ pub fn add_app_to_app(
 /// A user's access token for the app (scope `alexa_app_link`), obtained
 /// the way the app would: authorize, login, code exchange with PKCE.
 pub async fn app_user_token(server: &TestServer, user: (&str, &str)) -> String {
+    let body = app_user_tokens(server, user).await;
+    body["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
+}
+
+/// The app's whole token response for a user: the code of
+/// [`app_user_code`] redeemed as a public client does it, with `client_id`
+/// in the body, no secret, and the PKCE verifier.
+pub async fn app_user_tokens(server: &TestServer, user: (&str, &str)) -> Value {
+    let (code, verifier) = app_user_code(server, user).await;
+    let response = reqwest::Client::new()
+        .post(server.url(crate::routes::TOKEN))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", APP_CLIENT_ID),
+            ("code", &code),
+            ("redirect_uri", APP_OAUTH_REDIRECT),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(response.status(), 200, "the app redeems its code");
+    response.json().await.expect("token JSON")
+}
+
+/// An authorization code for the app and the PKCE verifier that proves it:
+/// authorize with an S256 challenge, login (the app skips consent).
+pub async fn app_user_code(server: &TestServer, user: (&str, &str)) -> (String, String) {
+    app_user_code_at(server, user, APP_OAUTH_REDIRECT).await
+}
+
+/// [`app_user_code`] with another of the app's registered redirect URIs.
+pub async fn app_user_code_at(
+    server: &TestServer,
+    user: (&str, &str),
+    redirect: &str,
+) -> (String, String) {
     let browser = Browser::new();
     let pkce = Pkce::new();
     let mut url = Url::parse(&server.url(crate::routes::AUTHORIZE)).expect("url");
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", APP_CLIENT_ID)
-        .append_pair("redirect_uri", APP_OAUTH_REDIRECT)
+        .append_pair("redirect_uri", redirect)
         .append_pair("scope", crate::config::APP_TO_APP_SCOPE)
         .append_pair("state", "app")
         .append_pair("code_challenge", &pkce.challenge)
@@ -262,23 +302,7 @@ pub async fn app_user_token(server: &TestServer, user: (&str, &str)) -> String {
     assert_eq!(back.status(), 302, "the app skips consent");
     let params = location_params(&back);
     let code = param(&params, "code").expect("a code");
-    let response = reqwest::Client::new()
-        .post(server.url(crate::routes::TOKEN))
-        .basic_auth(APP_CLIENT_ID, Some(APP_CLIENT_SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", APP_OAUTH_REDIRECT),
-            ("code_verifier", &pkce.verifier),
-        ])
-        .send()
-        .await
-        .expect("token request");
-    let body: Value = response.json().await.expect("token JSON");
-    body["access_token"]
-        .as_str()
-        .expect("an access token")
-        .to_owned()
+    (code.to_owned(), pkce.verifier)
 }
 
 /// Whether [`TestServer::start_at`] runs the config check.

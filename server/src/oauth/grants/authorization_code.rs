@@ -12,6 +12,29 @@ use crate::oauth::pkce;
 use crate::store::{AuthCodeRecord, GrantId, GrantRecord, NewGrant, RedeemError};
 use crate::tokens::TokenHash;
 
+/// Whether the `code_verifier` proves the code's `code_challenge` (RFC 7636
+/// 4.6), or why not. A public client's code must have a challenge whatever
+/// its policy was when the code was issued: without one, a code is a
+/// bearer credential that any app catching the redirect could redeem.
+fn check_pkce(
+    challenge: Option<&str>,
+    verifier: Option<&str>,
+    public_client: bool,
+) -> Result<(), &'static str> {
+    match (challenge, verifier) {
+        (Some(challenge), Some(verifier)) if pkce::verify(verifier, challenge) => Ok(()),
+        (Some(_), Some(_)) => Err("code_verifier does not match the code_challenge"),
+        (Some(_), None) => Err("code_verifier is required for this code"),
+        // RFC 9700 2.1.1: a verifier for a code issued without a challenge
+        // points at a downgrade attempt.
+        (None, Some(_)) => Err("this code was issued without a code_challenge"),
+        (None, None) if public_client => {
+            Err("a public client's code must be issued with a code_challenge (PKCE)")
+        }
+        (None, None) => Ok(()),
+    }
+}
+
 /// Redeems a code for an access token (and refresh token).
 pub async fn exchange(
     ctx: &GrantContext<'_>,
@@ -45,27 +68,12 @@ pub async fn exchange(
         }
         (None, _) => {}
     }
-    match (&record.code_challenge, params.get("code_verifier")) {
-        (Some(challenge), Some(verifier)) if pkce::verify(verifier, challenge) => {}
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier does not match the code_challenge",
-            ));
-        }
-        (Some(_), None) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier is required for this code",
-            ));
-        }
-        // RFC 9700 2.1.1: a verifier for a code issued without a challenge
-        // points at a downgrade attempt.
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "this code was issued without a code_challenge",
-            ));
-        }
-        (None, None) => {}
-    }
+    check_pkce(
+        record.code_challenge.as_deref(),
+        params.get("code_verifier"),
+        client.is_public(),
+    )
+    .map_err(OAuthError::invalid_grant)?;
 
     let grant_id = GrantId::generate();
     let policy = &client.config.refresh_token;
@@ -140,4 +148,29 @@ async fn replayed(
         Err(e) => return e.into(),
     }
     OAuthError::invalid_grant("the authorization code was already used")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_pkce;
+    use crate::oauth::pkce;
+
+    #[test]
+    fn a_code_is_proved_by_its_verifier_and_a_public_clients_code_always_needs_one() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = pkce::challenge_of(verifier);
+        let c = Some(challenge.as_str());
+        for public in [false, true] {
+            assert_eq!(check_pkce(c, Some(verifier), public), Ok(()));
+            assert!(check_pkce(c, Some(&verifier.replace('k', "x")), public).is_err());
+            assert!(check_pkce(c, None, public).is_err());
+            assert!(check_pkce(None, Some(verifier), public).is_err());
+        }
+        assert_eq!(
+            check_pkce(None, None, false),
+            Ok(()),
+            "a confidential opt-out"
+        );
+        assert!(check_pkce(None, None, true).is_err());
+    }
 }

@@ -47,7 +47,7 @@ mod tests {
             "clientId: backend\nclientSecretFile: /unused\ngrantTypes: [client_credentials]\nscopes: [partner_token, other]\n",
         )
         .expect("client config");
-        let clients = ClientRegistry::new(&[config], |_| Ok("backend-secret-0123456789".into()))
+        let clients = ClientRegistry::new(&[config], |_, _| Ok("backend-secret-0123456789".into()))
             .expect("registry");
         let client = clients.get("backend").expect("client");
         let params =
