@@ -276,7 +276,7 @@ impl AlexaApi {
     }
 
     async fn once(&self, request: reqwest::RequestBuilder) -> Result<Answer, AlexaApiError> {
-        let mut response = request
+        let response = request
             .send()
             .await
             .map_err(|e| AlexaApiError::Unavailable(e.without_url().to_string()))?;
@@ -287,26 +287,12 @@ impl AlexaApi {
                 status.as_u16()
             )));
         }
-        let too_large = || {
-            AlexaApiError::BadGateway(format!("response larger than {MAX_RESPONSE_BYTES} bytes"))
-        };
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
-        {
-            return Err(too_large());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let body = crate::outbound::read_limited(response, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| AlexaApiError::Unavailable(e.without_url().to_string()))?
-        {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(|e| match e {
+                crate::outbound::BodyError::TooLarge(_) => AlexaApiError::BadGateway(e.to_string()),
+                crate::outbound::BodyError::Read(_) => AlexaApiError::Unavailable(e.to_string()),
+            })?;
         Ok(Answer {
             status: status.as_u16(),
             body,

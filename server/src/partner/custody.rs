@@ -193,29 +193,12 @@ pub async fn store_code(
     via: Via,
     remote_addr: Option<IpAddr>,
 ) -> Result<AmazonAccessToken, CustodyError> {
-    let result = exchange_and_store(app, partner, owner, code, via).await;
-    let mut entry = Audit::new(AuditEvent::AmazonTokensStored { via })
-        .client(owner.client_id)
-        .user(owner.user_id)
-        .partner(&partner.config.id)
-        .grant(owner.grant_id)
-        .remote(remote_addr);
-    if let Err(e) = &result {
-        entry = entry.failed(e.reason());
-    }
-    entry.emit(&app.metrics);
+    let result = match partner.lwa.exchange_code(code).await {
+        Ok(lwa) => put(app, partner, owner, lwa, via).await,
+        Err(e) => Err(e.into()),
+    };
+    audit_stored(app, partner, owner, via, remote_addr, &result);
     result
-}
-
-async fn exchange_and_store(
-    app: &AppState,
-    partner: &Partner,
-    owner: LinkOwner<'_>,
-    code: &str,
-    via: Via,
-) -> Result<AmazonAccessToken, CustodyError> {
-    let lwa = partner.lwa.exchange_code(code).await?;
-    put(app, partner, owner, lwa, via).await
 }
 
 /// Stores tokens already obtained from LWA for `owner`, replacing older
@@ -231,17 +214,29 @@ pub async fn keep(
     remote_addr: Option<IpAddr>,
 ) -> Result<AmazonAccessToken, CustodyError> {
     let result = put(app, partner, owner, lwa, via).await;
+    audit_stored(app, partner, owner, via, remote_addr, &result);
+    result
+}
+
+/// The audit line of one attempt to store a user's Amazon tokens.
+fn audit_stored(
+    app: &AppState,
+    partner: &Partner,
+    owner: LinkOwner<'_>,
+    via: Via,
+    remote_addr: Option<IpAddr>,
+    result: &Result<AmazonAccessToken, CustodyError>,
+) {
     let mut entry = Audit::new(AuditEvent::AmazonTokensStored { via })
         .client(owner.client_id)
         .user(owner.user_id)
         .partner(&partner.config.id)
         .grant(owner.grant_id)
         .remote(remote_addr);
-    if let Err(e) = &result {
+    if let Err(e) = result {
         entry = entry.failed(e.reason());
     }
     entry.emit(&app.metrics);
-    result
 }
 
 async fn put(
