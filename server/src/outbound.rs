@@ -2,6 +2,22 @@
 //! Provider), read with a size limit: a hostile or broken endpoint cannot
 //! make us buffer an unbounded body.
 
+use std::time::Duration;
+
+/// The policy every server-side outbound client shares (Login with Amazon,
+/// the Alexa API): bounded connect and total time, pooled connections, our
+/// user agent, and no redirects, since a redirect would carry our client
+/// secret, a code or a user's Amazon token to wherever it points (even
+/// https to http).
+pub fn client(builder: reqwest::ClientBuilder, timeout: Duration) -> reqwest::ClientBuilder {
+    builder
+        .connect_timeout(timeout.min(Duration::from_secs(3)))
+        .timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("alexa-link/", env!("CARGO_PKG_VERSION")))
+}
+
 /// Why a body was not read.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {

@@ -128,13 +128,7 @@ pub struct AlexaApi {
 impl AlexaApi {
     /// A client asking `base` for the user's endpoints.
     pub fn new(base: Url, timeout: Duration, max_attempts: u32) -> Result<AlexaApi, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout.min(Duration::from_secs(3)))
-            .timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            // A redirect would carry the user's Amazon token elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("alexa-link/", env!("CARGO_PKG_VERSION")))
+        let http = crate::outbound::client(reqwest::Client::builder(), timeout)
             .build()
             .map_err(|e| format!("failed to build the Alexa API HTTP client: {e}"))?;
         Ok(AlexaApi {

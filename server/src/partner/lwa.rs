@@ -116,14 +116,7 @@ impl LwaClient {
     ) -> Result<LwaClient, String> {
         let builder = crate::ca_bundle::trust(reqwest::Client::builder(), ca_file)
             .map_err(|e| format!("failed to build the LWA HTTP client: {e}"))?;
-        let http = builder
-            .connect_timeout(timeout.min(Duration::from_secs(3)))
-            .timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            // A redirect would re-send our client secret and the code to
-            // wherever it points (even https to http): never follow one.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("alexa-link/", env!("CARGO_PKG_VERSION")))
+        let http = crate::outbound::client(builder, timeout)
             .build()
             .map_err(|e| format!("failed to build the LWA HTTP client: {e}"))?;
         Ok(LwaClient {
