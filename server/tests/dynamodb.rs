@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alexa_link_server::config::StoreConfig;
+use alexa_link_server::store::Store;
 use alexa_link_server::store::conformance::{self, Capabilities};
 use alexa_link_server::store::dynamodb::DynamoStore;
 use alexa_link_server::testing::{
     self, Browser, ClientAuth, Pkce, RawBrowser, TestServer, USERS, dynamodb_store, hidden_field,
     login_attempt, obtain_code, redirect_uri, test_config, token_request, unique_table,
 };
+use alexa_link_server::tokens::{self, TokenKind};
 use futures::future::join_all;
 use serde_json::Value;
 
@@ -403,5 +405,41 @@ async fn replicas_share_one_login_budget() {
     assert_eq!((checked, waited), (3, 27), "{answers:?}");
     for replica in replicas {
         replica.stop().await;
+    }
+}
+
+/// Replicas of a new deployment start together on a table that does not
+/// exist yet: every one of them must come up (issue #12: one crashed with
+/// "TimeToLive is already enabled" and only recovered on restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_starting_together_create_one_table() {
+    let Some(endpoint) = endpoint() else { return };
+    let table = unique_table();
+    for round in 0..3 {
+        let table = format!("{table}-{round}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let StoreConfig::Dynamodb(config) = dynamodb_store(dir.path(), &endpoint, &table) else {
+            unreachable!()
+        };
+        let started = join_all((0..5).map(|_| DynamoStore::connect(&config))).await;
+        for (replica, result) in started.iter().enumerate() {
+            if let Err(e) = result {
+                panic!("round {round}: replica {replica} failed to start: {e}");
+            }
+        }
+        // The table they share works: one writes, another reads.
+        let stores: Vec<DynamoStore> = started.into_iter().map(Result::unwrap).collect();
+        let session = tokens::generate(TokenKind::AccessToken).hash;
+        stores[0]
+            .end_session(&session, 4_000_000_000)
+            .await
+            .expect("write through one replica");
+        assert!(
+            stores[4]
+                .session_ended(&session, 3_999_999_000)
+                .await
+                .expect("read through another"),
+            "round {round}: the replicas share one table"
+        );
     }
 }

@@ -9,6 +9,8 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+
 use super::{DynamoStore, GK_INDEX, built, unavailable};
 use crate::store::StoreError;
 
@@ -63,6 +65,44 @@ impl DynamoStore {
             }
         }
         self.wait_active().await?;
+        if self.ttl_enabled().await? {
+            return Ok(());
+        }
+        if !create {
+            return Err(StoreError::Unavailable(format!(
+                "DynamoDB table {} does not have TTL enabled on the attribute ttl",
+                self.table
+            )));
+        }
+        let enabled = self
+            .client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(built(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name("ttl")
+                    .build(),
+            )?)
+            .send()
+            .await;
+        match enabled {
+            Ok(_) => Ok(()),
+            // Replicas starting together on a new table all see TTL off and
+            // all ask to enable it; all but the first are refused ("TimeToLive
+            // is already enabled", or a ValidationException about concurrent
+            // changes). Whatever the wording, what counts is the table's state
+            // now: enabled by another replica is success.
+            Err(e) if self.ttl_enabled().await? => {
+                tracing::debug!(table = %self.table, error = %DisplayErrorContext(&e), "TTL was enabled by another replica");
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Whether TTL is enabled (or being enabled) on the attribute `ttl`.
+    async fn ttl_enabled(&self) -> Result<bool, StoreError> {
         let ttl = self
             .client
             .describe_time_to_live()
@@ -70,33 +110,12 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        let ttl_on = ttl.time_to_live_description().is_some_and(|d| {
+        Ok(ttl.time_to_live_description().is_some_and(|d| {
             matches!(
                 d.time_to_live_status(),
                 Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
             ) && d.attribute_name() == Some("ttl")
-        });
-        if !ttl_on {
-            if !create {
-                return Err(StoreError::Unavailable(format!(
-                    "DynamoDB table {} does not have TTL enabled on the attribute ttl",
-                    self.table
-                )));
-            }
-            self.client
-                .update_time_to_live()
-                .table_name(&self.table)
-                .time_to_live_specification(built(
-                    TimeToLiveSpecification::builder()
-                        .enabled(true)
-                        .attribute_name("ttl")
-                        .build(),
-                )?)
-                .send()
-                .await
-                .map_err(unavailable)?;
-        }
-        Ok(())
+        }))
     }
 
     async fn create_table(&self) -> Result<(), StoreError> {
@@ -154,16 +173,29 @@ impl DynamoStore {
         }
     }
 
+    /// Waits, bounded (60 s), until the table and its index are ACTIVE: a
+    /// table another replica is still creating counts as ours once it is.
     async fn wait_active(&self) -> Result<(), StoreError> {
         for _ in 0..120 {
-            let out = self
+            let out = match self
                 .client
                 .describe_table()
                 .table_name(&self.table)
                 .send()
                 .await
-                .map_err(unavailable)?;
-            let active = out.table().is_some_and(|t| {
+            {
+                Ok(out) => Some(out),
+                // Just created (by us or another replica): DescribeTable is
+                // eventually consistent and may not see the table for a moment.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_resource_not_found_exception()) =>
+                {
+                    None
+                }
+                Err(e) => return Err(unavailable(e)),
+            };
+            let active = out.as_ref().and_then(|o| o.table()).is_some_and(|t| {
                 t.table_status() == Some(&TableStatus::Active)
                     && t.global_secondary_indexes().iter().all(|i| {
                         i.index_status()
