@@ -64,6 +64,21 @@ enum Command {
         /// `ldap:<entryUUID>`, `oidc:<issuerId>:<sub>`).
         user_id: String,
     },
+    /// Delete every DynamoDB item this deployment wrote (those whose `lk`
+    /// is `store.dynamodb.owner` in --config), a page at a time; items of
+    /// other owners sharing the table are never touched. Safe to run again
+    /// after an interruption: it deletes what is left. Prints one JSON line
+    /// of progress per page; exit 0 once none of the owner's items is left.
+    /// Stop the deployment's servers first, or they may write new items.
+    PurgeItems {
+        /// Items scanned per request (the bound on each step's work).
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(i32).range(1..=10_000))]
+        page_size: i32,
+        /// Stop after this many pages; exit 3 when items may be left (run
+        /// again to continue).
+        #[arg(long)]
+        max_pages: Option<u64>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -126,11 +141,15 @@ fn main() -> ExitCode {
     let mut cli = Cli::parse();
     // One TLS provider for the whole process (server and LWA client): ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let (doctor_args, revoke) = match cli.command.take() {
+    let (doctor_args, revoke, purge) = match cli.command.take() {
         Some(Command::HashPassword) => return hash_password(),
-        Some(Command::Doctor(args)) => (Some(args), None),
-        Some(Command::RevokeUser { user_id }) => (None, Some(user_id)),
-        None => (None, None),
+        Some(Command::Doctor(args)) => (Some(args), None, None),
+        Some(Command::RevokeUser { user_id }) => (None, Some(user_id), None),
+        Some(Command::PurgeItems {
+            page_size,
+            max_pages,
+        }) => (None, None, Some((page_size, max_pages))),
+        None => (None, None, None),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -145,9 +164,15 @@ fn main() -> ExitCode {
     if let Some(args) = doctor_args {
         return runtime.block_on(doctor(*args));
     }
-    let done = match revoke {
-        Some(user_id) => runtime.block_on(revoke_user(cli.config.as_deref(), &user_id)),
-        None => runtime.block_on(run(cli, started)),
+    let done = match (revoke, purge) {
+        (Some(user_id), _) => runtime.block_on(revoke_user(cli.config.as_deref(), &user_id)),
+        (None, Some((page_size, max_pages))) => {
+            match runtime.block_on(purge_items(cli.config.as_deref(), page_size, max_pages)) {
+                Ok(false) => return ExitCode::from(PURGE_INCOMPLETE),
+                other => other.map(|_| ()),
+            }
+        }
+        (None, None) => runtime.block_on(run(cli, started)),
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,
@@ -408,6 +433,48 @@ async fn revoke_user(config: Option<&std::path::Path>, user_id: &str) -> anyhow:
     .await?;
     println!("{}", serde_json::to_string(&revoked)?);
     Ok(())
+}
+
+/// `purge-items --max-pages` stopped before the end of the table.
+const PURGE_INCOMPLETE: u8 = 3;
+
+/// Whether the purge completed.
+async fn purge_items(
+    config: Option<&std::path::Path>,
+    page_size: i32,
+    max_pages: Option<u64>,
+) -> anyhow::Result<bool> {
+    let Some(path) = config else {
+        anyhow::bail!("give the server's config file with --config FILE");
+    };
+    let config = Config::load(path)?;
+    let alexa_link_server::config::StoreConfig::Dynamodb(dynamodb) = &config.store else {
+        anyhow::bail!(
+            "purge-items deletes DynamoDB items; this config's store is embedded (delete its file)"
+        );
+    };
+    let Some(owner) = &dynamodb.owner else {
+        anyhow::bail!(
+            "store.dynamodb.owner is not set: nothing tells this deployment's items from another's"
+        );
+    };
+    let store = alexa_link_server::store::dynamodb::DynamoStore::client_only(dynamodb).await?;
+    // stdout: one JSON line per page, the last one with "complete": true.
+    let done = store
+        .purge_owner(owner, page_size, max_pages, |p| {
+            if let Ok(line) = serde_json::to_string(p) {
+                println!("{line}");
+            }
+        })
+        .await?;
+    eprintln!(
+        "deleted {} items of {owner} from table {} ({} scanned; {} items without an owner left alone)",
+        done.deleted, dynamodb.table_name, done.scanned, done.unowned
+    );
+    if !done.complete {
+        eprintln!("stopped after {} pages: run again to continue", done.pages);
+    }
+    Ok(done.complete)
 }
 
 fn hash_password() -> ExitCode {

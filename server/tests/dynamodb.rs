@@ -42,10 +42,12 @@ async fn server_on(endpoint: &str, table: &str) -> TestServer {
 async fn passes_the_store_conformance_suite() {
     let Some(endpoint) = endpoint() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
-    let StoreConfig::Dynamodb(config) = dynamodb_store(dir.path(), &endpoint, &unique_table())
+    let StoreConfig::Dynamodb(mut config) = dynamodb_store(dir.path(), &endpoint, &unique_table())
     else {
         unreachable!()
     };
+    // As the operator runs it: every item names its owner.
+    config.owner = Some("conformance/link".into());
     let store = DynamoStore::connect(&config)
         .await
         .expect("connect and create the table");
@@ -442,4 +444,270 @@ async fn replicas_starting_together_create_one_table() {
             "round {round}: the replicas share one table"
         );
     }
+}
+
+/// One item of every kind a server writes, through `store`; the reads
+/// that find each again (true: found).
+mod owned_items {
+    use alexa_link_server::store::{
+        AccessTokenRecord, AlexaUserRecord, AuthCodeRecord, GrantId, GrantRecord, NewGrant,
+        PartnerLinkRecord, RefreshState, RefreshTokenRecord, Store,
+    };
+    use alexa_link_server::tokens::{self, TokenHash, TokenKind};
+
+    const NOW: i64 = 4_000_000_000;
+
+    fn hash() -> TokenHash {
+        tokens::generate(TokenKind::AccessToken).hash
+    }
+
+    /// What one deployment wrote: a redeemed code (with its grant, access
+    /// and refresh token), a partner link, a consent, an Alexa user id and
+    /// an ended session.
+    pub struct Written {
+        code: TokenHash,
+        grant: GrantId,
+        access: TokenHash,
+        user: String,
+        alexa_user: String,
+        session: TokenHash,
+    }
+
+    pub async fn write(store: &dyn Store) -> Written {
+        let user = format!("user-{}", tokens::random_nonce());
+        let code = hash();
+        store
+            .put_code(
+                &code,
+                &AuthCodeRecord {
+                    client_id: "alexa".into(),
+                    user_id: user.clone(),
+                    redirect_uri: None,
+                    scope: "profile".into(),
+                    code_challenge: None,
+                    auth_time: NOW,
+                    expires_at: NOW + 60,
+                    redeemed_for: None,
+                },
+            )
+            .await
+            .expect("put code");
+        let grant = GrantId::generate();
+        let access = hash();
+        store
+            .redeem_code(
+                &code,
+                NOW,
+                &NewGrant {
+                    grant_id: grant,
+                    grant: GrantRecord {
+                        client_id: "alexa".into(),
+                        user_id: Some(user.clone()),
+                        scope: "profile".into(),
+                        created_at: NOW,
+                        expires_at: None,
+                        revoked_at: None,
+                    },
+                    access: (
+                        access.clone(),
+                        AccessTokenRecord {
+                            client_id: "alexa".into(),
+                            user_id: Some(user.clone()),
+                            scope: "profile".into(),
+                            grant_id: Some(grant),
+                            issued_at: NOW,
+                            expires_at: NOW + 3600,
+                        },
+                    ),
+                    refresh: Some((
+                        hash(),
+                        RefreshTokenRecord {
+                            grant_id: grant,
+                            client_id: "alexa".into(),
+                            user_id: user.clone(),
+                            scope: "profile".into(),
+                            issued_at: NOW,
+                            expires_at: None,
+                            state: RefreshState::Active,
+                        },
+                    )),
+                },
+            )
+            .await
+            .expect("redeem");
+        assert!(
+            store
+                .put_partner_link(
+                    &PartnerLinkRecord {
+                        user_id: user.clone(),
+                        partner_id: "amazon".into(),
+                        client_id: "alexa".into(),
+                        grant_id: grant,
+                        sealed_tokens: vec![1, 2, 3],
+                        access_expires_at: NOW + 3600,
+                        scope: "alexa::health".into(),
+                        updated_at: NOW,
+                        revision: 1,
+                        refresh_lease: None,
+                    },
+                    NOW,
+                )
+                .await
+                .expect("put partner link")
+        );
+        store
+            .put_consent(&user, "alexa", &["profile".to_owned()])
+            .await
+            .expect("consent");
+        let alexa_user = format!("amzn1.ask.account.{}", tokens::random_nonce());
+        store
+            .put_alexa_user(&AlexaUserRecord {
+                alexa_user_id: alexa_user.clone(),
+                user_id: user.clone(),
+                client_id: "alexa".into(),
+                grant_id: grant,
+                updated_at: NOW,
+            })
+            .await
+            .expect("alexa user");
+        let session = hash();
+        store
+            .end_session(&session, NOW + 600)
+            .await
+            .expect("end session");
+        Written {
+            code,
+            grant,
+            access,
+            user,
+            alexa_user,
+            session,
+        }
+    }
+
+    /// Which of the items are still there, by kind.
+    pub async fn present(store: &dyn Store, w: &Written) -> Vec<(&'static str, bool)> {
+        vec![
+            (
+                "code",
+                store.get_code(&w.code, NOW).await.expect("read").is_some(),
+            ),
+            (
+                "grant",
+                store.get_grant(&w.grant).await.expect("read").is_some(),
+            ),
+            (
+                "access token",
+                store
+                    .get_access_token(&w.access, NOW)
+                    .await
+                    .expect("read")
+                    .is_some(),
+            ),
+            (
+                "partner link",
+                store
+                    .get_partner_link(&w.user, "amazon", NOW)
+                    .await
+                    .expect("read")
+                    .is_some(),
+            ),
+            (
+                "consent",
+                store
+                    .get_consent(&w.user, "alexa")
+                    .await
+                    .expect("read")
+                    .is_some(),
+            ),
+            (
+                "alexa user",
+                store
+                    .get_alexa_user(&w.alexa_user)
+                    .await
+                    .expect("read")
+                    .is_some(),
+            ),
+            (
+                "ended session",
+                store.session_ended(&w.session, NOW).await.expect("read"),
+            ),
+        ]
+    }
+}
+
+/// `deletionPolicy: Delete` with a shared table: the purge deletes exactly
+/// one owner's items, page by page, and a bounded run that stopped early
+/// is continued by the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn purge_deletes_exactly_one_owners_items_and_resumes() {
+    let Some(endpoint) = endpoint() else { return };
+    let table = unique_table();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let StoreConfig::Dynamodb(base) = dynamodb_store(dir.path(), &endpoint, &table) else {
+        unreachable!()
+    };
+    let with_owner = |owner: Option<&str>| {
+        let mut c = base.clone();
+        c.owner = owner.map(str::to_owned);
+        c
+    };
+    let doomed = DynamoStore::connect(&with_owner(Some("shop/skill-a")))
+        .await
+        .expect("connect");
+    // A name that starts like the doomed one: exact match only.
+    let neighbour = DynamoStore::connect(&with_owner(Some("shop/skill-a-2")))
+        .await
+        .expect("connect");
+    let unowned = DynamoStore::connect(&with_owner(None))
+        .await
+        .expect("connect");
+    let mut doomed_items = Vec::new();
+    let mut kept_items = Vec::new();
+    for _ in 0..3 {
+        doomed_items.push(owned_items::write(&doomed).await);
+        kept_items.push((owned_items::write(&neighbour).await, "neighbour"));
+        kept_items.push((owned_items::write(&unowned).await, "unowned"));
+    }
+    // 3 x 8 items per owner: code, grant, access and refresh token,
+    // partner link, consent, Alexa user id, ended session.
+    let mut pages = Vec::new();
+    let first = doomed
+        .purge_owner("shop/skill-a", 4, Some(2), |p| pages.push(*p))
+        .await
+        .expect("bounded purge");
+    assert!(!first.complete, "two pages of four cannot cover 72 items");
+    assert_eq!(first.pages, 2);
+    assert_eq!(first.scanned, 8, "a page is bounded by its size");
+    assert_eq!(pages.len(), 2, "progress after each page");
+
+    let rest = doomed
+        .purge_owner("shop/skill-a", 4, None, |_| {})
+        .await
+        .expect("purge");
+    assert!(rest.complete);
+    assert_eq!(
+        first.deleted + rest.deleted,
+        24,
+        "every item the owner wrote, once (first run {first:?}, second {rest:?})"
+    );
+    assert_eq!(
+        rest.unowned, 24,
+        "items without an owner are counted, not deleted"
+    );
+    for w in &doomed_items {
+        for (kind, there) in owned_items::present(&unowned, w).await {
+            assert!(!there, "the purged owner's {kind} is gone");
+        }
+    }
+    for (w, whose) in &kept_items {
+        for (kind, there) in owned_items::present(&unowned, w).await {
+            assert!(there, "the {whose} {kind} is untouched");
+        }
+    }
+    let again = doomed
+        .purge_owner("shop/skill-a", 100, None, |_| {})
+        .await
+        .expect("purge again");
+    assert_eq!((again.deleted, again.complete), (0, true), "idempotent");
 }

@@ -49,6 +49,13 @@ pub struct DynamoDbStoreConfig {
     /// Timeout of one attempt, in milliseconds (100 to 10000).
     #[serde(default = "default_dynamodb_timeout_ms")]
     pub attempt_timeout_millis: u64,
+    /// Whose items these are, in a table several deployments share: written
+    /// as the attribute `lk` on every item this server creates, so that
+    /// exactly this deployment's items can be found and deleted
+    /// (`alexa-link-server purge-items`). The operator sets the
+    /// AlexaSkillLink's `<namespace>/<name>`. Absent: items carry no owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// Static AWS credentials, one value per file.
@@ -68,6 +75,9 @@ pub struct EmbeddedStoreConfig {
     /// The database file; created when absent.
     pub path: PathBuf,
 }
+
+/// Longest `dynamodb.owner` (a namespace and a name with a slash fit).
+pub const MAX_OWNER_LEN: usize = 512;
 
 fn default_dynamodb_attempts() -> u32 {
     DEFAULT_DYNAMODB_MAX_ATTEMPTS
@@ -100,6 +110,14 @@ impl DynamoDbStoreConfig {
         }
         if self.region.is_empty() {
             errors.push("store.dynamodb.region", "is required (e.g. us-east-1)");
+        }
+        if let Some(owner) = &self.owner
+            && !(1..=MAX_OWNER_LEN).contains(&owner.len())
+        {
+            errors.push(
+                "store.dynamodb.owner",
+                format!("must be 1 to {MAX_OWNER_LEN} bytes when set"),
+            );
         }
         if !(1..=10).contains(&self.max_attempts) {
             errors.push(
@@ -146,11 +164,13 @@ mod tests {
         d.region = String::new();
         d.max_attempts = 0;
         d.attempt_timeout_millis = 50;
+        d.owner = Some(String::new());
         assert_eq!(
             invalid_fields(&c),
             vec![
                 "store.dynamodb.tableName",
                 "store.dynamodb.region",
+                "store.dynamodb.owner",
                 "store.dynamodb.maxAttempts",
                 "store.dynamodb.attemptTimeoutMillis",
             ]

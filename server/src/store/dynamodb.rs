@@ -55,13 +55,17 @@ use crate::config::DynamoDbStoreConfig;
 use crate::tokens::TokenHash;
 
 mod items;
+mod purge;
 mod table;
+
+pub use purge::PurgeProgress;
 
 use items::{
     Item, access_key, app_link_state_key, b, blob, code_from, code_key, consent_key, decode,
     encode, expired, grant_from, grant_id_of, grant_key, link_from, link_key, n, num, refresh_from,
     refresh_key, s, user_key,
 };
+use items::{LINK_ATTR, Owned};
 use items::{alexa_user_key, counter_from, counter_key, ended_session_key, processed_code_key};
 
 /// The index over `gk`.
@@ -84,6 +88,8 @@ enum Transaction {
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// `store.dynamodb.owner`: written as `lk` on every item created.
+    owner: Option<AttributeValue>,
 }
 
 fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
@@ -101,6 +107,14 @@ fn built<T>(r: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, Stor
 impl DynamoStore {
     /// Connects, then creates or verifies the table.
     pub async fn connect(config: &DynamoDbStoreConfig) -> Result<DynamoStore, StoreError> {
+        let store = Self::client_only(config).await?;
+        store.ensure_table(config.create_table).await?;
+        Ok(store)
+    }
+
+    /// Connects without creating or checking the table: for
+    /// [`DynamoStore::purge_owner`], which finds nothing in a missing table.
+    pub async fn client_only(config: &DynamoDbStoreConfig) -> Result<DynamoStore, StoreError> {
         use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))
@@ -139,12 +153,11 @@ impl DynamoStore {
             loader = loader.endpoint_url(endpoint.as_str().trim_end_matches('/'));
         }
         let sdk = loader.load().await;
-        let store = DynamoStore {
+        Ok(DynamoStore {
             client: Client::new(&sdk),
             table: config.table_name.clone(),
-        };
-        store.ensure_table(config.create_table).await?;
-        Ok(store)
+            owner: config.owner.clone().map(s),
+        })
     }
 
     /// Writes a new item built by [`DynamoStore::token_put`]; `Duplicate` when
@@ -194,7 +207,8 @@ impl DynamoStore {
         let mut put = Put::builder()
             .table_name(&self.table)
             .item("pk", s(pk))
-            .item("v", v);
+            .item("v", v)
+            .owned_by(&self.owner);
         if let Some(g) = grant {
             put = put.item("gk", s(grant_key(g)));
         }
@@ -361,6 +375,7 @@ impl DynamoStore {
         let put = Put::builder()
             .table_name(&self.table)
             .item("pk", s(counter_key(&write.key)))
+            .owned_by(&self.owner)
             .item("failures", n(i64::from(c.failures)))
             .item("last", n(c.last_failure_millis))
             .item("ver", n(i64::try_from(c.version).unwrap_or(i64::MAX)))
@@ -441,6 +456,7 @@ impl Store for DynamoStore {
             .table_name(&self.table)
             .item("pk", s(grant_key(&grant.grant_id)))
             .item("v", encode(&grant.grant)?)
+            .owned_by(&self.owner)
             .condition_expression("attribute_not_exists(pk)");
         if let Some(user) = &grant.grant.user_id {
             grant_put = grant_put.item("gk", s(user_key(user)));
@@ -663,6 +679,7 @@ impl Store for DynamoStore {
             .table_name(&self.table)
             .item("pk", s(consent_key(user_id, client_id)))
             .item("v", encode(&scopes)?)
+            .owned_by(&self.owner)
             .send()
             .await
             .map(|_| ())
@@ -712,12 +729,20 @@ impl Store for DynamoStore {
             Some(_) => (", exp = :exp, #ttl = :exp", ""),
             None => ("", ", exp, #ttl"),
         };
+        // The one item created by an update: it names its owner too.
+        let set_owner = match self.owner {
+            Some(_) => format!(", {LINK_ATTR} = :lk"),
+            None => String::new(),
+        };
         let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(link_key(&record.user_id, &record.partner_id)))
             .update_expression(format!(
-                "SET gk = :gk, v = :v, sealed = :s, access_exp = :e, updated = :u{set_expiry} ADD revision :one REMOVE lease_holder, lease_until{remove_expiry}"
+                "SET gk = :gk, v = :v, sealed = :s, access_exp = :e, updated = :u{set_expiry}{set_owner} ADD revision :one REMOVE lease_holder, lease_until{remove_expiry}"
             ))
+            .set_expression_attribute_values(
+                self.owner.clone().map(|o| [(":lk".to_owned(), o)].into()),
+            )
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":gk", s(grant_key(&record.grant_id)))
             .expression_attribute_values(":v", encode(record)?)
@@ -881,6 +906,7 @@ impl Store for DynamoStore {
             .table_name(&self.table)
             .item("pk", s(processed_code_key(code)))
             .item("v", encode(record)?)
+            .owned_by(&self.owner)
             .item("exp", n(record.expires_at))
             .item("ttl", n(record.expires_at))
             // An expired record (not yet deleted by TTL) may be replaced.
@@ -917,6 +943,7 @@ impl Store for DynamoStore {
             .table_name(&self.table)
             .item("pk", s(alexa_user_key(&record.alexa_user_id)))
             .item("v", encode(record)?)
+            .owned_by(&self.owner)
             .send()
             .await
             .map(|_| ())
@@ -1096,6 +1123,7 @@ impl Store for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .item("pk", s(ended_session_key(session)))
+            .owned_by(&self.owner)
             .item("exp", n(expires_at))
             .item("ttl", n(expires_at))
             .send()

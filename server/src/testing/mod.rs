@@ -858,6 +858,7 @@ pub fn dynamodb_store(dir: &Path, endpoint: &str, table: &str) -> StoreConfig {
         max_attempts: 2,
         // Generous: DynamoDB Local shares two cores with the test build.
         attempt_timeout_millis: 5000,
+        owner: None,
     })
 }
 

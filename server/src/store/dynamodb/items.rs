@@ -20,6 +20,35 @@ use crate::tokens::TokenHash;
 /// One DynamoDB item.
 pub(super) type Item = HashMap<String, AttributeValue>;
 
+/// The attribute naming the deployment that created an item
+/// (`store.dynamodb.owner`): what `purge-items` looks for.
+pub(super) const LINK_ATTR: &str = "lk";
+
+/// Builders of items this store creates: each gets its owner, when the
+/// store has one. One place, so that no kind of item is created unowned.
+pub(super) trait Owned: Sized {
+    /// Adds `lk = owner` when there is an owner.
+    fn owned_by(self, owner: &Option<AttributeValue>) -> Self;
+}
+
+impl Owned for aws_sdk_dynamodb::types::builders::PutBuilder {
+    fn owned_by(self, owner: &Option<AttributeValue>) -> Self {
+        match owner {
+            Some(o) => self.item(LINK_ATTR, o.clone()),
+            None => self,
+        }
+    }
+}
+
+impl Owned for aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+    fn owned_by(self, owner: &Option<AttributeValue>) -> Self {
+        match owner {
+            Some(o) => self.item(LINK_ATTR, o.clone()),
+            None => self,
+        }
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
