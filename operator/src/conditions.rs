@@ -63,6 +63,16 @@ pub mod reasons {
     /// AlexaCompatible: a client lists some of a vendor's regional
     /// redirect URLs but not all three.
     pub const REDIRECT_REGIONS_MISSING: &str = "RedirectRegionsMissing";
+    /// Deleting with `deletionPolicy: Delete` and DynamoDB: waiting for the
+    /// server pods to stop before the link's items are deleted.
+    pub const STOPPING_SERVERS: &str = "StoppingServers";
+    /// Deleting: the purge Job is deleting the link's DynamoDB items.
+    pub const PURGING_ITEMS: &str = "PurgingItems";
+    /// Deleting: the purge Job failed; a new one continues after a pause.
+    pub const PURGE_FAILED: &str = "PurgeFailed";
+    /// Deleting: none of the link's DynamoDB items is left (an event; the
+    /// finalizer is removed and the resource goes).
+    pub const ITEMS_PURGED: &str = "ItemsPurged";
 }
 
 /// Why a resource cannot be realised: a condition reason and a sentence.

@@ -32,6 +32,7 @@ use crate::build::{self, Capabilities, keys_secret::random_key};
 use crate::child_cache::ChildCache;
 use crate::conditions::reasons;
 use crate::crd::{AlexaSkillLink, AlexaSkillLinkStatus};
+use crate::deletion;
 use crate::labels::{MANAGER, Names};
 use crate::metrics::{InvalidLabels, Metrics};
 use crate::resolve::resolve;
@@ -51,6 +52,10 @@ pub enum Error {
     /// Writing the status failed.
     #[error("failed to write status: {0}")]
     Status(#[source] kube::Error),
+    /// A step of deleting the link's DynamoDB items (or of keeping its
+    /// finalizer as wanted) failed.
+    #[error("failed to delete the link's DynamoDB items: {0}")]
+    Delete(#[source] kube::Error),
 }
 
 impl Error {
@@ -60,6 +65,7 @@ impl Error {
             Error::Resolve(_) => "resolve",
             Error::Apply(_) => "apply",
             Error::Status(_) => "status",
+            Error::Delete(_) => "delete",
         }
     }
 }
@@ -147,10 +153,15 @@ pub async fn reconcile(asl: Arc<AlexaSkillLink>, ctx: Arc<Context>) -> Result<Ac
 
 async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, Error> {
     // Children carry owner references: garbage collection removes them.
+    // With deletionPolicy Delete and DynamoDB, the link's items go first.
     if asl.metadata.deletion_timestamp.is_some() {
+        if deletion::has_finalizer(asl) {
+            return deletion::finalize(asl, ctx).await;
+        }
         forget(ctx, asl);
         return Ok(Action::await_change());
     }
+    deletion::sync_finalizer(asl, ctx).await?;
     let asl = &with_current_status(ctx, asl);
     let resolved = resolve(&ctx.client, asl).await.map_err(Error::Resolve)?;
     let built = validate(asl, &resolved)
@@ -203,7 +214,7 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
 
 /// Writes the status if it changed, and publishes an event when the Ready
 /// condition flipped or changed its reason.
-async fn write_status(
+pub(crate) async fn write_status(
     asl: &AlexaSkillLink,
     ctx: &Context,
     desired: &AlexaSkillLinkStatus,
@@ -239,7 +250,12 @@ async fn write_status(
     if announces(ready_of(current), ready_of(Some(desired)))
         && let Some(ready) = desired.conditions.iter().find(|c| c.type_ == "Ready")
     {
-        let type_ = if ready.status == "True" || ready.reason == reasons::DEPLOYMENT_NOT_AVAILABLE {
+        let normal = [
+            reasons::DEPLOYMENT_NOT_AVAILABLE,
+            reasons::STOPPING_SERVERS,
+            reasons::PURGING_ITEMS,
+        ];
+        let type_ = if ready.status == "True" || normal.contains(&ready.reason.as_str()) {
             EventType::Normal
         } else {
             EventType::Warning
@@ -279,7 +295,10 @@ pub fn announces(before: Option<(String, String)>, after: Option<(String, String
 /// The resource with its status as it is now: the one we last wrote, when
 /// the cache still shows the version we computed that write from (so the
 /// next status keeps its transition times and no event repeats).
-fn with_current_status<'a>(ctx: &Context, asl: &'a AlexaSkillLink) -> Cow<'a, AlexaSkillLink> {
+pub(crate) fn with_current_status<'a>(
+    ctx: &Context,
+    asl: &'a AlexaSkillLink,
+) -> Cow<'a, AlexaSkillLink> {
     let remembered = ctx
         .written
         .lock()
@@ -296,7 +315,7 @@ fn with_current_status<'a>(ctx: &Context, asl: &'a AlexaSkillLink) -> Cow<'a, Al
 }
 
 /// Drops what is remembered about a resource being deleted.
-fn forget(ctx: &Context, asl: &AlexaSkillLink) {
+pub(crate) fn forget(ctx: &Context, asl: &AlexaSkillLink) {
     let k = key(asl);
     if let Ok(mut w) = ctx.written.lock() {
         w.remove(&k);

@@ -141,12 +141,14 @@ pub struct AlexaSkillLinkSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
     /// What happens to stored grants and tokens when this resource is
-    /// deleted. `Retain` (default) keeps the embedded store's volume and the
-    /// generated keys; `Delete` removes them with the resource. With
-    /// `storage.dynamodb`, table items are not deleted by either policy
-    /// (the table may be shared and its items carry no key naming the
-    /// link): they stay readable by a re-created link with the same keys
-    /// and table, and expire by their TTL; delete the table to remove them.
+    /// deleted. `Retain` (default) keeps the embedded store's volume, the
+    /// generated keys and, with `storage.dynamodb`, the link's items, which a
+    /// link made again with the same name, table and keys serves. `Delete`
+    /// removes the volume and keys with the resource and, with
+    /// `storage.dynamodb`, first deletes exactly this link's items from the
+    /// (possibly shared) table: a finalizer stops the servers and runs a
+    /// purge Job as the link's ServiceAccount. Items written before the
+    /// operator named their link are left to their TTL.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }

@@ -15,6 +15,7 @@ pub mod child_cache;
 pub mod conditions;
 pub mod controller;
 pub mod crd;
+pub mod deletion;
 pub mod labels;
 pub mod leader;
 pub mod metrics;

@@ -23,6 +23,15 @@ pub enum Outcome<'a> {
         /// What Alexa will make of the service (never part of Ready).
         alexa: &'a Compat,
     },
+    /// The resource is being deleted and its finalizer is at work.
+    Deleting {
+        /// One of the deletion reasons in [`reasons`].
+        reason: &'static str,
+        /// What is happening, for the Ready and Progressing conditions.
+        message: String,
+        /// Whether this step failed (Degraded).
+        failed: bool,
+    },
 }
 
 /// The endpoint URLs for `host`.
@@ -85,6 +94,40 @@ pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaS
             ready_replicas: old.ready_replicas,
             available_replicas: old.available_replicas,
         },
+        Outcome::Deleting {
+            reason,
+            message,
+            failed,
+        } => {
+            let mut conditions = vec![
+                cond(types::READY, false, reason, message.clone()),
+                cond(types::PROGRESSING, true, reason, message.clone()),
+                if *failed {
+                    cond(types::DEGRADED, true, reason, message.clone())
+                } else {
+                    cond(
+                        types::DEGRADED,
+                        false,
+                        reasons::HEALTHY,
+                        "The resource is being deleted.".into(),
+                    )
+                },
+            ];
+            conditions.extend(
+                old.conditions
+                    .iter()
+                    .filter(|c| c.type_ == types::ALEXA_COMPATIBLE)
+                    .cloned(),
+            );
+            AlexaSkillLinkStatus {
+                observed_generation: generation,
+                conditions,
+                endpoints: old.endpoints.clone(),
+                replicas: Some(0),
+                ready_replicas: Some(0),
+                available_replicas: Some(0),
+            }
+        }
         Outcome::Applied {
             deployment,
             notes,

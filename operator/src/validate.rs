@@ -376,7 +376,9 @@ fn exactly_one_identity() -> Invalid {
     )
 }
 
-fn storage(spec: &AlexaSkillLinkSpec) -> Result<Storage, Invalid> {
+/// The storage decision alone: what deleting a link needs, when the rest
+/// of its spec may no longer validate (its Secrets deleted with it).
+pub fn storage(spec: &AlexaSkillLinkSpec) -> Result<Storage, Invalid> {
     match (&spec.storage.embedded, &spec.storage.dynamodb) {
         (Some(e), None) => Ok(Storage::Embedded(e.clone())),
         (None, Some(d)) => Ok(Storage::Dynamodb(DynamoDbStorage {

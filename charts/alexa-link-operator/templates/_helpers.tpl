@@ -43,15 +43,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 
 {{/* The rules on the watched resources (kept in step with examples/operator-install.yaml). */}}
 {{- define "alo.watchRules" -}}
+# patch: the finalizer of a link with deletionPolicy Delete and DynamoDB
+# (metadata.finalizers only; the spec is never written).
 - apiGroups: [skilllink.dev]
   resources: [alexaskilllinks]
-  verbs: [get, list, watch]
+  verbs: [get, list, watch, patch]
 - apiGroups: [skilllink.dev]
   resources: [alexaskilllinks/status]
   verbs: [get, patch, update]
 # Children carry owner references with blockOwnerDeletion; clusters with the
 # OwnerReferencesPermissionEnforcement admission plugin (e.g. OpenShift)
-# require update on the owner's finalizers for that. The operator sets none.
+# require update on the owner's finalizers for that.
 - apiGroups: [skilllink.dev]
   resources: [alexaskilllinks/finalizers]
   verbs: [update]
@@ -72,6 +74,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [cert-manager.io]
   resources: [certificates]
   verbs: [get, list, watch, create, patch, update, delete]
+# Deleting a link's DynamoDB items (deletionPolicy Delete): a purge Job.
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, create, delete]
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]

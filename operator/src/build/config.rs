@@ -115,6 +115,10 @@ pub fn render(link: &ValidatedLink) -> Config {
                 }),
             max_attempts: store_defaults::DEFAULT_DYNAMODB_MAX_ATTEMPTS,
             attempt_timeout_millis: store_defaults::DEFAULT_DYNAMODB_ATTEMPT_TIMEOUT_MILLIS,
+            // Every item the link's servers write names the link, so that
+            // deletionPolicy Delete can find exactly its items in a shared
+            // table; a re-created link of the same name owns them again.
+            owner: Some(link_owner(&link.resource)),
         }),
     };
     let clients = spec.clients.iter().map(client).collect::<Vec<_>>();
@@ -165,6 +169,14 @@ pub fn render(link: &ValidatedLink) -> Config {
         encryption_key_files,
         app_to_app: None,
     }
+}
+
+/// The owner the link's servers write on their DynamoDB items (the
+/// server's `store.dynamodb.owner`): `<namespace>/<name>`, stable across a
+/// re-creation of the link, unlike its uid.
+pub fn link_owner(asl: &crate::crd::AlexaSkillLink) -> String {
+    use kube::ResourceExt;
+    format!("{}/{}", asl.namespace().unwrap_or_default(), asl.name_any())
 }
 
 fn client(c: &ClientSpec) -> ClientConfig {

@@ -118,6 +118,44 @@ pub fn config_hash(
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn seccomp() -> SeccompProfile {
+    SeccompProfile {
+        type_: "RuntimeDefault".into(),
+        ..SeccompProfile::default()
+    }
+}
+
+/// The server container's hardening: no root, no privileges, read-only
+/// root file system (shared by every pod that runs the server image).
+pub fn container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        privileged: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS),
+        run_as_group: Some(RUN_AS),
+        capabilities: Some(LinuxCapabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: None,
+        }),
+        seccomp_profile: Some(seccomp()),
+        ..SecurityContext::default()
+    }
+}
+
+/// The pod-level half of [`container_security`].
+pub fn pod_security() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS),
+        run_as_group: Some(RUN_AS),
+        fs_group: Some(RUN_AS),
+        seccomp_profile: Some(seccomp()),
+        ..PodSecurityContext::default()
+    }
+}
+
 /// The Deployment `<name>`.
 pub fn build(
     link: &ValidatedLink,
@@ -201,10 +239,6 @@ pub fn build(
         timeout_seconds: Some(2),
         ..Probe::default()
     };
-    let seccomp = || SeccompProfile {
-        type_: "RuntimeDefault".into(),
-        ..SeccompProfile::default()
-    };
     let container = Container {
         name: "server".into(),
         image: Some(image),
@@ -228,20 +262,7 @@ pub fn build(
         liveness_probe: Some(probe("/healthz", 10, 3)),
         readiness_probe: Some(probe("/readyz", 5, 2)),
         resources: spec.resources.clone(),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            privileged: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            run_as_user: Some(RUN_AS),
-            run_as_group: Some(RUN_AS),
-            capabilities: Some(LinuxCapabilities {
-                drop: Some(vec!["ALL".into()]),
-                add: None,
-            }),
-            seccomp_profile: Some(seccomp()),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(container_security()),
         volume_mounts: Some(volume_mounts),
         ..Container::default()
     };
@@ -272,14 +293,7 @@ pub fn build(
                 spec: Some(PodSpec {
                     service_account_name: Some(names.main.clone()),
                     automount_service_account_token: Some(false),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(RUN_AS),
-                        run_as_group: Some(RUN_AS),
-                        fs_group: Some(RUN_AS),
-                        seccomp_profile: Some(seccomp()),
-                        ..PodSecurityContext::default()
-                    }),
+                    security_context: Some(pod_security()),
                     containers: vec![container],
                     volumes: Some(volumes),
                     node_selector: (!spec.node_selector.is_empty())

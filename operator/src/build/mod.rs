@@ -14,6 +14,7 @@ pub mod keys_secret;
 pub mod mounts;
 pub mod network_policy;
 pub mod pdb;
+pub mod purge_job;
 pub mod pvc;
 pub mod service;
 pub mod service_account;
@@ -104,7 +105,7 @@ pub fn children(
         tolerations: _,        // deployment
         affinity: _,           // deployment
         log_level: _,          // config
-        deletion_policy: _,    // state_meta (pvc, keys_secret), deletion_note
+        deletion_policy: _,    // state_meta (pvc, keys_secret); deletion.rs (finalizer)
     } = &link.resource.spec;
     let mounts = mounts::Mounts::for_link(link);
     let keys_secret = keys_secret::build(link, fresh_key);
@@ -112,7 +113,7 @@ pub fn children(
     let config_map = config_map::build(link, &server_config);
     let hash = deployment::config_hash(&config_map, link, keys_secret.as_ref());
     let (pdb, note) = pdb::wanted(link, caps);
-    let notes = note.into_iter().chain(deletion_note(link)).collect();
+    let notes = note.into_iter().collect();
     Children {
         service_account: service_account::build(link),
         deployment: deployment::build(link, &mounts, &hash, image),
@@ -214,17 +215,6 @@ pub(crate) mod testing {
             format!("generated-key-{n:02}-0123456789abcdef0123456789abcdef")
         }
     }
-}
-
-/// What `deletionPolicy: Delete` cannot do with DynamoDB, said where the
-/// user looks: the table may be shared and the server's items do not name
-/// the link, so nothing can delete exactly this link's items.
-fn deletion_note(link: &ValidatedLink) -> Option<String> {
-    let dynamodb = matches!(link.storage, crate::validate::Storage::Dynamodb(_));
-    let delete = link.resource.spec.deletion_policy == DeletionPolicy::Delete;
-    (dynamodb && delete).then(|| {
-        "deletionPolicy Delete removes the generated keys but no DynamoDB items (the table may be shared); they expire by their TTL.".to_owned()
-    })
 }
 
 #[cfg(test)]
@@ -352,22 +342,16 @@ mod tests {
     }
 
     #[test]
-    fn delete_with_dynamodb_says_the_items_stay() {
-        let mut asl = fixture("dynamodb.yaml");
-        assert!(build_asl(&asl).notes.is_empty(), "Retain: nothing to say");
-        asl.spec.deletion_policy = DeletionPolicy::Delete;
-        let notes = build_asl(&asl).notes;
-        assert_eq!(notes.len(), 1);
-        assert!(notes[0].contains("no DynamoDB items"), "{notes:?}");
-        let mut embedded = fixture("full.yaml");
-        embedded.spec.deletion_policy = DeletionPolicy::Delete;
-        assert!(
-            !build_asl(&embedded)
-                .notes
-                .iter()
-                .any(|n| n.contains("DynamoDB")),
-            "the embedded store's volume is deleted"
+    fn delete_with_dynamodb_names_the_link_on_every_item() {
+        let asl = fixture("dynamodb.yaml");
+        assert!(build_asl(&asl).notes.is_empty(), "nothing to say");
+        let config = build_asl(&asl).config_map.data.expect("data")["config.yaml"].clone();
+        let owner = format!(
+            "owner: {}/{}",
+            asl.namespace().expect("namespace"),
+            asl.name_any()
         );
+        assert!(config.contains(&owner), "{config}");
     }
 
     #[test]
