@@ -474,6 +474,61 @@ wait_for 20 "the re-created dynamodb link answers" fcurl -f https://dynamodb.exa
 [ "$(introspect_active alexa-skill "$DYN_SECRET" "$(cat "$TMP/dyn.access")")" = true ] || fail "Retain: introspection after re-creation"
 ok "Retain with DynamoDB: the link deleted and made again (same table, kept keys) refreshes the grant the deleted one issued"
 
+# Delete with DynamoDB: a second link on the same table, deletionPolicy
+# Delete. Deleting it deletes exactly its items (a finalizer stops its
+# servers, then a purge Job runs as its ServiceAccount); the items of the
+# link sharing the table stay, and that link still refreshes its grant.
+ddb_count() { # OWNER: items in the shared table whose lk is OWNER (DynamoDB Local, raw Scan)
+  python3 - "http://$BRIDGE_IP:$DYNAMO_PORT" alexa-link-node-e2e "$1" <<'PY'
+import json, sys, urllib.request
+url, table, owner = sys.argv[1:]
+count, start = 0, None
+while True:
+    body = {"TableName": table, "Select": "COUNT", "FilterExpression": "lk = :o",
+            "ExpressionAttributeValues": {":o": {"S": owner}}}
+    if start: body["ExclusiveStartKey"] = start
+    req = urllib.request.Request(url, json.dumps(body).encode(), {
+        "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.Scan",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=nodee2e/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"})
+    out = json.load(urllib.request.urlopen(req, timeout=10))
+    count += out["Count"]
+    start = out.get("LastEvaluatedKey")
+    if not start: break
+print(count)
+PY
+}
+python3 - "$TMP/dynamodb.yaml" >"$TMP/doomed.yaml" <<'PY'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+d["metadata"]["name"] = "dynamodb-doomed"
+d["spec"]["deletionPolicy"] = "Delete"
+d["spec"]["replicas"] = 1
+print(yaml.safe_dump(d))
+PY
+k -n "$NS" apply -f "$TMP/doomed.yaml" >/dev/null
+k -n "$NS" wait --for=condition=Ready asl/dynamodb-doomed --timeout=120s >/dev/null || fail "dynamodb-doomed not Ready: $(k -n "$NS" get asl dynamodb-doomed -o wide)"
+[[ " $(k -n "$NS" get asl dynamodb-doomed -o jsonpath='{.metadata.finalizers}') " == *skilllink.dev/dynamodb-items* ]] || fail "Delete with DynamoDB: no finalizer"
+[ -z "$(k -n "$NS" get asl dynamodb -o jsonpath='{.metadata.finalizers}')" ] || fail "Retain: a finalizer"
+FLOW_HOST=dynamodb.example.com FLOW_PORT=443 FLOW_ADDR=$(svc_ip "$NS" dynamodb-doomed)
+wait_for 20 "dynamodb-doomed answers" fcurl -f https://dynamodb.example.com/.well-known/oauth-authorization-server
+alexa_code alexa-skill user password "$TMP/doomed"
+alexa_token alexa-skill "$DYN_SECRET" "$TMP/doomed"
+[ "$(alexa_refresh alexa-skill "$DYN_SECRET" "$TMP/doomed")" = 200 ] || fail "dynamodb-doomed refresh"
+doomed_before=$(ddb_count "$NS/dynamodb-doomed") kept_before=$(ddb_count "$NS/dynamodb")
+[ "$doomed_before" -ge 5 ] && [ "$kept_before" -ge 3 ] || fail "items per link before the delete: doomed $doomed_before, kept $kept_before"
+t0=$(now_ms)
+k -n "$NS" delete asl dynamodb-doomed --wait=false >/dev/null
+wait_for 180 "dynamodb-doomed deleted (finalizer released)" bash -c "! kubectl -n $NS get asl dynamodb-doomed >/dev/null 2>&1"
+PURGE_MS=$(( $(now_ms) - t0 ))
+doomed_after=$(ddb_count "$NS/dynamodb-doomed") kept_after=$(ddb_count "$NS/dynamodb")
+[ "$doomed_after" = 0 ] || fail "Delete: $doomed_after of $doomed_before items of dynamodb-doomed left"
+[ "$kept_after" = "$kept_before" ] || fail "Delete touched the other link's items: $kept_before -> $kept_after"
+k -n "$NS" get events -o json | jq -r '.items[] | select(.involvedObject.name == "dynamodb-doomed") | .reason' | sort -u >"$TMP/doomed.events"
+grep -qx ItemsPurged "$TMP/doomed.events" || fail "no ItemsPurged event: $(tr '\n' ' ' <"$TMP/doomed.events")"
+FLOW_ADDR=$(svc_ip "$NS" dynamodb)
+[ "$(alexa_refresh alexa-skill "$DYN_SECRET" "$TMP/dyn")" = 200 ] || fail "Delete of the neighbour broke the kept link's refresh: $(cat "$TMP/dyn.refreshed.json")"
+ok "Delete with DynamoDB: kubectl delete removed all $doomed_before items of dynamodb-doomed from the shared table in $PURGE_MS ms (events: $(tr '\n' ' ' <"$TMP/doomed.events")); the $kept_before items of dynamodb stay and it still refreshes"
+
 # --- the README's cluster quickstart, as it stands, image import included ------------------------
 # One operator at a time: the suite's release goes first.
 helm uninstall alo -n "$OPNS" >/dev/null
