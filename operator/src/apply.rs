@@ -98,68 +98,74 @@ pub async fn apply_all(
         notes: _, // status only
     } = children;
 
-    a.ensure::<ServiceAccount>("ServiceAccount", service_account.clone())
-        .await?;
-    if let Some(s) = keys_secret {
-        a.ensure::<Secret>("Secret", s.clone()).await?;
-    }
-    a.ensure::<ConfigMap>("ConfigMap", config_map.clone())
-        .await?;
-    match pvc {
-        Some(p) => {
-            a.ensure::<PersistentVolumeClaim>("PersistentVolumeClaim", p.clone())
-                .await?;
-        }
-        None => {
-            a.remove::<PersistentVolumeClaim>("PersistentVolumeClaim", &names.data)
-                .await?
-        }
-    }
+    // Two waves, each child of a wave written concurrently (the API server,
+    // not one link's round trips, should bound a thousand links). First
+    // what the pods mount or run as, then the pods and what fronts them,
+    // so a new Deployment does not start pods before their config exists.
     let cert_api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), &ns, &build::certificate::api_resource());
-    match certificate {
-        Some(c) => {
-            a.ensure_with(&cert_api, "Certificate", c.clone()).await?;
-        }
-        // Without cert-manager installed the GET answers 404: nothing to do.
-        None => a.remove_with(&cert_api, "Certificate", &names.tls).await?,
-    }
-    // Read even when unchanged: its status is the link's status.
-    let deployment = a
-        .ensure_read::<Deployment>("Deployment", deployment.clone())
-        .await?;
-    a.ensure::<Service>("Service", service.clone()).await?;
-    if caps.pdb_v1 {
-        match pdb {
-            Some(p) => {
-                a.ensure::<PodDisruptionBudget>("PodDisruptionBudget", p.clone())
-                    .await?;
+    futures::try_join!(
+        a.ensure::<ServiceAccount>("ServiceAccount", service_account.clone()),
+        async {
+            match keys_secret {
+                Some(s) => a.ensure::<Secret>("Secret", s.clone()).await,
+                None => a.remove::<Secret>("Secret", &names.keys).await,
             }
-            None => {
-                a.remove::<PodDisruptionBudget>("PodDisruptionBudget", &names.main)
-                    .await?
+        },
+        a.ensure::<ConfigMap>("ConfigMap", config_map.clone()),
+        async {
+            match pvc {
+                Some(p) => {
+                    a.ensure::<PersistentVolumeClaim>("PersistentVolumeClaim", p.clone())
+                        .await
+                }
+                None => {
+                    a.remove::<PersistentVolumeClaim>("PersistentVolumeClaim", &names.data)
+                        .await
+                }
             }
-        }
-    }
-    match ingress {
-        Some(i) => {
-            a.ensure::<Ingress>("Ingress", i.clone()).await?;
-        }
-        None => a.remove::<Ingress>("Ingress", &names.main).await?,
-    }
-    match network_policy {
-        Some(n) => {
-            a.ensure::<NetworkPolicy>("NetworkPolicy", n.clone())
-                .await?;
-        }
-        None => {
-            a.remove::<NetworkPolicy>("NetworkPolicy", &names.main)
-                .await?
-        }
-    }
-    if keys_secret.is_none() {
-        a.remove::<Secret>("Secret", &names.keys).await?;
-    }
+        },
+        async {
+            match certificate {
+                Some(c) => a.ensure_with(&cert_api, "Certificate", c.clone()).await,
+                // Without cert-manager installed the GET answers 404: nothing to do.
+                None => a.remove_with(&cert_api, "Certificate", &names.tls).await,
+            }
+        },
+    )?;
+    let (deployment, (), (), (), ()) = futures::try_join!(
+        // Read even when unchanged: its status is the link's status.
+        a.ensure_read::<Deployment>("Deployment", deployment.clone()),
+        a.ensure::<Service>("Service", service.clone()),
+        async {
+            match (caps.pdb_v1, pdb) {
+                (false, _) => Ok(()),
+                (true, Some(p)) => {
+                    a.ensure::<PodDisruptionBudget>("PodDisruptionBudget", p.clone())
+                        .await
+                }
+                (true, None) => {
+                    a.remove::<PodDisruptionBudget>("PodDisruptionBudget", &names.main)
+                        .await
+                }
+            }
+        },
+        async {
+            match ingress {
+                Some(i) => a.ensure::<Ingress>("Ingress", i.clone()).await,
+                None => a.remove::<Ingress>("Ingress", &names.main).await,
+            }
+        },
+        async {
+            match network_policy {
+                Some(n) => a.ensure::<NetworkPolicy>("NetworkPolicy", n.clone()).await,
+                None => {
+                    a.remove::<NetworkPolicy>("NetworkPolicy", &names.main)
+                        .await
+                }
+            }
+        },
+    )?;
     Ok(deployment)
 }
 
@@ -239,15 +245,21 @@ impl Applier<'_> {
             .get_or_insert_with(Default::default)
             .insert(APPLIED_HASH_ANNOTATION.to_owned(), hash.clone());
         let name = desired.name_any();
-        let existing = api
-            .get_opt(&name)
-            .await
-            .map_err(|source| ApplyError::Read {
-                kind,
-                name: name.clone(),
-                source,
-            })?;
         let key = child_cache::key(kind, self.ns, &name);
+        // A child its watch has listed and never seen is new: apply it
+        // without reading it first (if it appeared meanwhile, the apply
+        // still makes it what is wanted).
+        let existing = if self.cache.absent(kind, &key) {
+            None
+        } else {
+            api.get_opt(&name)
+                .await
+                .map_err(|source| ApplyError::Read {
+                    kind,
+                    name: name.clone(),
+                    source,
+                })?
+        };
         if let Some(existing) = existing
             && existing.annotations().get(APPLIED_HASH_ANNOTATION) == Some(&hash)
         {

@@ -34,10 +34,18 @@ pub async fn resolve(client: &Client, asl: &AlexaSkillLink) -> Result<Resolved, 
         .unwrap_or_else(|| client.default_namespace().to_owned());
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let mut resolved = Resolved::default();
-    for name in referenced_secrets(&asl.spec).into_keys() {
-        let data = secrets.get_opt(&name).await?.map(secret_data);
-        resolved.secrets.insert(name, data);
-    }
+    // Concurrently: one link's latency is its slowest read, not their sum.
+    let reads = referenced_secrets(&asl.spec).into_keys().map(|name| {
+        let secrets = secrets.clone();
+        async move {
+            let data = secrets.get_opt(&name).await?.map(secret_data);
+            Ok::<_, kube::Error>((name, data))
+        }
+    });
+    resolved.secrets = futures::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .collect();
     if needs_generated_keys(&asl.spec) {
         let names = Names::new(&asl.name_any());
         resolved.generated_keys = secrets.get_opt(&names.keys).await?.map(secret_data);
