@@ -36,6 +36,8 @@ struct FakeApi {
     failing: Vec<String>,
     /// The last resourceVersion handed out (every write gets a new one).
     version: u64,
+    /// The body of the last PATCH of each path.
+    patches: BTreeMap<String, Value>,
 }
 
 fn status(code: StatusCode, reason: &str) -> Response<Body> {
@@ -67,6 +69,15 @@ async fn serve(mut handle: mock::Handle<Request<Body>, Response<Body>>, api: Arc
                 Some(v) => ok(v),
                 None => status(StatusCode::NOT_FOUND, "NotFound"),
             }
+        } else if method == Method::POST && path.ends_with("/jobs") {
+            // A created object is readable at its name.
+            let v: Value = serde_json::from_slice(&body).expect("json body");
+            let name = v["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            api.objects.insert(format!("{path}/{name}"), v.clone());
+            ok(&v)
         } else if method == Method::PATCH || method == Method::POST {
             let v: Value = serde_json::from_slice(&body).expect("json body");
             if let Some(main) = path.strip_suffix("/status") {
@@ -74,6 +85,15 @@ async fn serve(mut handle: mock::Handle<Request<Body>, Response<Body>>, api: Arc
                 let mut whole = api.objects.get(main).cloned().unwrap_or_default();
                 whole["status"] = v["status"].clone();
                 api.objects.insert(main.to_owned(), whole.clone());
+                ok(&whole)
+            } else if path.starts_with(ASL) && api.objects.contains_key(&path) {
+                // A merge patch of the resource's metadata (its finalizers).
+                api.patches.insert(path.clone(), v.clone());
+                let mut whole = api.objects[&path].clone();
+                for (k, value) in v["metadata"].as_object().into_iter().flatten() {
+                    whole["metadata"][k] = value.clone();
+                }
+                api.objects.insert(path.clone(), whole.clone());
                 ok(&whole)
             } else {
                 let mut v = v;
@@ -546,4 +566,157 @@ async fn children_the_watches_show_unchanged_are_not_read_again() {
         1,
         "only the ConfigMap is written: {seen:?}"
     );
+}
+
+/// `deletionPolicy: Delete` with DynamoDB: the finalizer is added, and a
+/// deletion stops the servers, runs the purge Job, then releases the link.
+#[tokio::test]
+async fn delete_with_dynamodb_purges_the_links_items_before_the_link_goes() {
+    use crate::deletion::FINALIZER;
+    let api = Arc::new(Mutex::new(FakeApi::default()));
+    let mut asl = fixture("dynamodb.yaml");
+    asl.spec.deletion_policy = crate::crd::DeletionPolicy::Delete;
+    asl.metadata.resource_version = Some("7".into());
+    api.lock().expect("lock").objects.insert(
+        format!("{ASL}/shared"),
+        serde_json::to_value(&asl).expect("json"),
+    );
+    let (ctx, server) = context(&api);
+
+    // Not yet carrying the finalizer: the first write adds it, guarded by
+    // the version read. (The Secrets are missing here: Ready=False, but the
+    // finalizer is there before anything else.)
+    reconcile(Arc::new(asl.clone()), ctx.clone())
+        .await
+        .expect("reconciles");
+    let seen = calls(&api);
+    assert_eq!(seen[0], format!("PATCH {ASL}/shared"), "{seen:?}");
+    let patch = api.lock().expect("lock").patches[&format!("{ASL}/shared")].clone();
+    assert_eq!(patch["metadata"]["finalizers"], json!([FINALIZER]));
+    assert_eq!(patch["metadata"]["resourceVersion"], "7");
+
+    // Deleted, with the Deployment still there: it goes first (foreground,
+    // so it is gone only with its pods), and nothing else happens yet.
+    asl.metadata.finalizers = Some(vec![FINALIZER.into()]);
+    asl.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::now(),
+    ));
+    api.lock().expect("lock").objects.insert(
+        format!("{APPS}/deployments/shared"),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "shared"}}),
+    );
+    let action = reconcile(Arc::new(asl.clone()), ctx.clone())
+        .await
+        .expect("stops the servers");
+    assert_eq!(action, Action::requeue(Duration::from_secs(3)));
+    let seen = calls(&api);
+    assert_eq!(
+        seen[..3],
+        [
+            format!("GET {APPS}/deployments/shared"),
+            format!("DELETE {APPS}/deployments/shared"),
+            format!("PATCH {ASL}/shared/status"),
+        ],
+        "{seen:?}"
+    );
+    let status = api.lock().expect("lock").objects[&format!("{ASL}/shared")]["status"].clone();
+    assert_eq!(status["conditions"][0]["reason"], reasons::STOPPING_SERVERS);
+
+    // The Deployment is gone: the purge Job starts, as the link's
+    // ServiceAccount with the link's config.
+    let action = reconcile(Arc::new(asl.clone()), ctx.clone())
+        .await
+        .expect("starts the purge");
+    assert_eq!(action, Action::requeue(Duration::from_secs(3)));
+    let jobs = "/apis/batch/v1/namespaces/skills/jobs";
+    let seen = calls(&api);
+    assert_eq!(
+        seen[..4],
+        [
+            format!("GET {APPS}/deployments/shared"),
+            format!("GET {jobs}/shared-purge"),
+            format!("POST {jobs}"),
+            format!("PATCH {ASL}/shared/status"),
+        ],
+        "{seen:?}"
+    );
+    let job = api.lock().expect("lock").objects[&format!("{jobs}/shared-purge")].clone();
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["args"][2],
+        "purge-items"
+    );
+    let status = api.lock().expect("lock").objects[&format!("{ASL}/shared")]["status"].clone();
+    assert_eq!(status["conditions"][0]["reason"], reasons::PURGING_ITEMS);
+    assert!(
+        api.lock().expect("lock").objects[&format!("{ASL}/shared")]["metadata"]
+            .get("finalizers")
+            .is_none_or(|f| f == &json!([FINALIZER])),
+        "the finalizer holds while the Job runs"
+    );
+
+    // The Job failed: it is replaced after a pause (the purge continues).
+    api.lock()
+        .expect("lock")
+        .objects
+        .get_mut(&format!("{jobs}/shared-purge"))
+        .expect("job")["status"] = json!({"failed": 5, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]});
+    let action = reconcile(Arc::new(asl.clone()), ctx.clone())
+        .await
+        .expect("replaces the Job");
+    assert_eq!(action, Action::requeue(Duration::from_secs(30)));
+    let seen = calls(&api);
+    assert!(
+        seen.contains(&format!("DELETE {jobs}/shared-purge")),
+        "{seen:?}"
+    );
+    let status = api.lock().expect("lock").objects[&format!("{ASL}/shared")]["status"].clone();
+    assert_eq!(status["conditions"][0]["reason"], reasons::PURGE_FAILED);
+    assert!(
+        seen.iter().any(|c| c.contains("/events")),
+        "a Warning event for the failure: {seen:?}"
+    );
+    reconcile(Arc::new(asl.clone()), ctx.clone())
+        .await
+        .expect("a new Job");
+    assert!(calls(&api).contains(&format!("POST {jobs}")));
+
+    // The Job succeeded: an event, then the finalizer goes (and only it).
+    asl.metadata.finalizers = Some(vec!["other.example/keep".into(), FINALIZER.into()]);
+    api.lock()
+        .expect("lock")
+        .objects
+        .get_mut(&format!("{jobs}/shared-purge"))
+        .expect("job")["status"] = json!({"succeeded": 1});
+    let action = reconcile(Arc::new(asl.clone()), ctx.clone())
+        .await
+        .expect("releases the link");
+    assert_eq!(action, Action::await_change());
+    let seen = calls(&api);
+    assert_eq!(
+        seen.last(),
+        Some(&format!("PATCH {ASL}/shared")),
+        "{seen:?}"
+    );
+    let patch = api.lock().expect("lock").objects[&format!("{ASL}/shared")].clone();
+    assert_eq!(
+        patch["metadata"]["finalizers"],
+        json!(["other.example/keep"])
+    );
+    server.abort();
+}
+
+/// `Retain` (the default) with DynamoDB: no finalizer, nothing written for it.
+#[tokio::test]
+async fn retain_with_dynamodb_adds_no_finalizer() {
+    let api = Arc::new(Mutex::new(FakeApi::default()));
+    let asl = fixture("dynamodb.yaml");
+    api.lock().expect("lock").objects.insert(
+        format!("{ASL}/shared"),
+        serde_json::to_value(&asl).expect("json"),
+    );
+    let (ctx, server) = context(&api);
+    reconcile(Arc::new(asl), ctx).await.expect("reconciles");
+    server.abort();
+    let seen = calls(&api);
+    assert!(!seen.contains(&format!("PATCH {ASL}/shared")), "{seen:?}");
 }

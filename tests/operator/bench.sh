@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Benchmark (not a timed test): creates N AlexaSkillLinks (default 1,000) on
-# a real control plane from ../shared/tools and reports
-#   - the time from the first create until every resource has
-#     status.observedGeneration == metadata.generation,
-#   - the operator's peak RSS (VmHWM),
-#   - API writes per resource (the operator's own write counter), and how
-#     many of them a restart with nothing changed sends (should be 0).
+# Benchmark (not a timed test): on a real control plane from ../shared/tools
+# (no node: pods stay Pending, which the operator reports as such), measures
+#   1. live: with the operator running, N AlexaSkillLinks (default 1,000) are
+#      created by $CREATORS concurrent `kubectl create` processes; the time
+#      to create them and the time from the first create until every one has
+#      status.observedGeneration == metadata.generation;
+#   2. the operator's peak RSS (VmHWM) and its API writes per resource (its
+#      own write counter), and what a restart with nothing changed writes
+#      (should be 0);
+#   3. cold sync: N more links created in a second namespace while no
+#      operator watches it, then an operator started on that namespace; the
+#      time from its start until all are current.
 # Usage: tests/operator/bench.sh [N]    (PROFILE=debug to skip the release build;
 #        OPERATOR_BIN=path to run a prebuilt operator, e.g. a before/after pair;
-#        OPERATOR_ARGS="--concurrency 64" to try the operator's knobs)
+#        OPERATOR_ARGS="--concurrency 64" to try the operator's knobs;
+#        CREATORS=8 concurrent kubectl processes; COLD=0 skips the cold sync)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -46,13 +52,26 @@ kubectl create namespace bench >/dev/null
 awk 'BEGIN{RS="---\n"; ORS="---\n"} !/kind: AlexaSkillLink/' examples/minimal-link.yaml > "$WORK/secrets.yaml"
 kubectl -n bench apply -f "$WORK/secrets.yaml" >/dev/null
 asl=$(awk 'BEGIN{RS="---\n"} /kind: AlexaSkillLink/ {print}' examples/minimal-link.yaml)
-for i in $(seq -w 1 "$N"); do
-  printf -- '---\n%s\n' "$asl" | sed -e "s/^  name: minimal\$/  name: link-$i/" -e "s/host: link.example.com/host: link-$i.example.com/"
-done > "$WORK/links.yaml"
+CREATORS=${CREATORS:-8}
+# N links named PREFIX-0001... in CREATORS files under DIR (round robin).
+make_links() { # PREFIX DIR
+  mkdir -p "$2"
+  for i in $(seq -w 1 "$N"); do
+    printf -- '---\n%s\n' "$asl" | sed -e "s/^  name: minimal\$/  name: $1-$i/" -e "s/host: link.example.com/host: $1-$i.example.com/" \
+      >> "$2/part-$(( 10#$i % CREATORS )).yaml"
+  done
+}
+# Creates every file of DIR in NAMESPACE, CREATORS kubectl processes at once.
+create_all() { # NAMESPACE DIR
+  local pids=() f p
+  for f in "$2"/part-*.yaml; do kubectl -n "$1" create -f "$f" >/dev/null & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || { echo "kubectl create failed" >&2; exit 1; }; done
+}
+make_links link "$WORK/live"
 
 writes() { curl -sf "http://$ADMIN/metrics" | awk '/^alexa_link_operator_api_writes_total/ {s += $2} END {print s + 0}'; }
-current() { # resources whose status describes their generation
-  kubectl -n bench get asl -o jsonpath='{range .items[*]}{.metadata.generation} {.status.observedGeneration}{"\n"}{end}' \
+current() { # [NAMESPACE]: resources whose status describes their generation
+  kubectl -n "${1:-bench}" get asl -o jsonpath='{range .items[*]}{.metadata.generation} {.status.observedGeneration}{"\n"}{end}' \
     | awk '$1 == $2 {n++} END {print n + 0}'
 }
 
@@ -63,7 +82,7 @@ for _ in $(seq 100); do curl -sf "http://$ADMIN/readyz" >/dev/null && break; sle
 
 load_start=$(cut -d' ' -f1 /proc/loadavg)
 start=$(date +%s.%N)
-kubectl -n bench create -f "$WORK/links.yaml" >/dev/null
+create_all bench "$WORK/live"
 created=$(date +%s.%N)
 while [ "$(current)" -lt "$N" ]; do sleep 1; done
 done_at=$(date +%s.%N)
@@ -91,17 +110,36 @@ sleep 20
 restart_writes=$(writes)
 load_end=$(cut -d' ' -f1 /proc/loadavg)
 restart_reconciles=$(curl -sf "http://$ADMIN/metrics" | awk '/^alexa_link_operator_reconciles_total/ {print $2}')
+kill "$OPERATOR_PID"; wait "$OPERATOR_PID" 2>/dev/null || true; OPERATOR_PID=
+
+# Cold sync: N links that exist before the operator starts.
+cold="not run (COLD=0)"; cold_load=-
+if [ "${COLD:-1}" != 0 ]; then
+  kubectl create namespace bench-cold >/dev/null
+  kubectl -n bench-cold apply -f "$WORK/secrets.yaml" >/dev/null
+  make_links cold "$WORK/cold"
+  create_all bench-cold "$WORK/cold"
+  RUST_LOG=warn "$OPERATOR_BIN" run --admin-listen "$ADMIN" --namespace bench-cold \
+    --lease-namespace bench-cold ${OPERATOR_ARGS:-} >> "$WORK/operator.log" 2>&1 &
+  OPERATOR_PID=$!
+  cold_start=$(date +%s.%N)
+  while [ "$(current bench-cold)" -lt "$N" ]; do sleep 1; done
+  cold="$(awk -v s="$cold_start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}') s from the operator's start"
+  cold_load=$(cut -d' ' -f1 /proc/loadavg)
+fi
 
 awk -v n="$N" -v s="$start" -v c="$created" -v d="$done_at" -v w="$total_writes" -v r="$rss_kib" \
     -v q="$settled_at" -v rw="$restart_writes" -v rr="$restart_reconciles" -v p="$PROFILE" \
-    -v l0="$load_start" -v l1="$load_end" -v cpus="$(nproc)" -v g="$api_gets" 'BEGIN {
+    -v l0="$load_start" -v l1="$load_end" -v cpus="$(nproc)" -v g="$api_gets" -v k="$CREATORS" \
+    -v cold="$cold" -v lc="$cold_load" 'BEGIN {
   printf "resources:                         %d (operator built %s)\n", n, p
-  printf "kubectl create of all:             %.1f s\n", c - s
+  printf "kubectl create of all:             %.1f s (%d concurrent kubectl create)\n", c - s, k
   printf "all observedGeneration current:    %.1f s after the first create\n", d - s
   printf "writes settled (10 s quiet):       %.1f s after the first create\n", q - s - 10
   printf "operator peak RSS:                 %.1f MiB\n", r / 1024
   printf "API writes:                        %d (%.2f per resource)\n", w, w / n
   printf "API server GETs (all clients):     %d (%.1f per resource)\n", g, g / n
   printf "restart, nothing changed:          %d reconciles, %d writes\n", rr, rw
-  printf "machine load (1 min avg):          %s at start, %s at end, %d cores\n", l0, l1, cpus
+  printf "cold sync, %d existing links:      %s\n", n, cold
+  printf "machine load (1 min avg):          %s at start, %s after the restart, %s after the cold sync; %d cores\n", l0, l1, lc, cpus
 }'
