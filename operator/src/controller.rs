@@ -36,6 +36,11 @@ use crate::labels::{MANAGER, Names};
 use crate::metrics::{InvalidLabels, Metrics};
 use crate::resolve::resolve;
 use crate::secret_refs::referenced_secrets;
+use crate::smapi::{
+    self,
+    client::{Endpoints, SmapiClient},
+    sync::Smapi,
+};
 use crate::status::{self, Outcome, ready_of};
 use crate::validate::validate;
 
@@ -89,6 +94,8 @@ pub struct Context {
     pub written: Mutex<HashMap<String, Written>>,
     /// What the children's watches last saw (lets apply skip reads).
     pub children: ChildCache,
+    /// The SMAPI client and what it remembers per link (`spec.alexaSkill`).
+    pub smapi: Arc<Smapi>,
 }
 
 /// A status the operator wrote.
@@ -121,6 +128,12 @@ impl Context {
             server_image: ServerImage::default(),
             written: Mutex::new(HashMap::new()),
             children: ChildCache::default(),
+            // Amazon's production endpoints; `run` may override them.
+            smapi: Arc::new(Smapi::new(
+                SmapiClient::new(Endpoints::default(), None)
+                    .expect("an HTTP client with the default TLS settings"),
+                Duration::from_secs(300),
+            )),
         }
     }
 }
@@ -153,10 +166,44 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
     }
     let asl = &with_current_status(ctx, asl);
     let resolved = resolve(&ctx.client, asl).await.map_err(Error::Resolve)?;
-    let built = validate(asl, &resolved)
-        .map(|link| build::children(&link, ctx.caps, &ctx.server_image, &mut random_key));
     let now = Time(k8s_openapi::jiff::Timestamp::now());
-    let (desired, action) = match built {
+    // Between validate and build: the skill's account linking in Alexa,
+    // whose redirect URLs the published client must allow.
+    let mut skill = None;
+    let validated = match validate(asl, &resolved) {
+        Ok(mut link) => {
+            if let Some(wanted) = &link.alexa_skill {
+                let previous = asl.status.as_ref().and_then(|s| s.alexa_skill.as_ref());
+                let outcome = smapi::sync::sync(
+                    &ctx.smapi,
+                    &key(asl),
+                    wanted,
+                    &resolved,
+                    previous,
+                    now.clone(),
+                )
+                .await;
+                link.alexa_redirect_urls = outcome.status.redirect_urls.clone();
+                if let Some(n) = &outcome.notice {
+                    publish(
+                        ctx,
+                        asl,
+                        EventType::Warning,
+                        n.reason,
+                        n.note.clone(),
+                        "ConfigureSkill",
+                    )
+                    .await;
+                }
+                skill = Some(outcome);
+            }
+            Ok(link)
+        }
+        Err(invalid) => Err(invalid),
+    };
+    let built =
+        validated.map(|link| build::children(&link, ctx.caps, &ctx.server_image, &mut random_key));
+    let (mut desired, action) = match built {
         Err(invalid) => {
             ctx.metrics
                 .invalid
@@ -164,7 +211,7 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
                     reason: invalid.reason.to_owned(),
                 })
                 .inc();
-            let s = status::desired(asl, &Outcome::Invalid(&invalid), now);
+            let s = status::desired(asl, &Outcome::Invalid(&invalid), now.clone());
             // No requeue: a spec or Secret change triggers the next reconcile.
             // cert-manager's CRDs are not watched, so look again slowly.
             let action = if invalid.reason == reasons::CERT_MANAGER_MISSING {
@@ -192,11 +239,16 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
                     notes: &children.notes,
                     alexa: &alexa,
                 },
-                now,
+                now.clone(),
             );
-            (s, Action::requeue(ctx.resync))
+            let retry = skill
+                .as_ref()
+                .and_then(|o| o.retry_in)
+                .unwrap_or(ctx.resync);
+            (s, Action::requeue(retry.min(ctx.resync)))
         }
     };
+    status::with_skill(&mut desired, asl, skill.as_ref(), &now);
     write_status(asl, ctx, &desired).await?;
     Ok(action)
 }
@@ -258,7 +310,53 @@ async fn write_status(
             ctx.metrics.api_write("Event", "create");
         }
     }
+    let skill = status::skill_configured_of(Some(desired));
+    if skill.is_some()
+        && skill != status::skill_configured_of(current)
+        && let Some(c) = desired
+            .conditions
+            .iter()
+            .find(|c| c.type_ == smapi::SKILL_CONFIGURED)
+    {
+        let type_ = if c.status == "True" {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        };
+        publish(
+            ctx,
+            asl,
+            type_,
+            &c.reason,
+            c.message.clone(),
+            "ConfigureSkill",
+        )
+        .await;
+    }
     Ok(())
+}
+
+/// Publishes an event about `asl`; failing to is logged, not an error.
+async fn publish(
+    ctx: &Context,
+    asl: &AlexaSkillLink,
+    type_: EventType,
+    reason: &str,
+    note: String,
+    action: &str,
+) {
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: action.to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &asl.object_ref(&())).await {
+        tracing::warn!(error = %e, "failed to publish event");
+    } else {
+        ctx.metrics.api_write("Event", "create");
+    }
 }
 
 /// Whether a change of the Ready condition's (status, reason) is worth an
@@ -301,6 +399,7 @@ fn forget(ctx: &Context, asl: &AlexaSkillLink) {
     if let Ok(mut w) = ctx.written.lock() {
         w.remove(&k);
     }
+    ctx.smapi.forget(&k);
 }
 
 /// Backoff after a failed reconcile: 2 s doubling to 5 minutes, per object.
@@ -394,6 +493,11 @@ pub fn referencing(store: &Store<Guarded>, namespace: &str, name: &str) -> Vec<O
             name == names.keys
                 || name == names.tls
                 || referenced_secrets(&asl.spec).contains_key(name)
+                || asl
+                    .spec
+                    .alexa_skill
+                    .as_ref()
+                    .is_some_and(|s| s.credentials_secret_name == name)
         })
         .map(|(r, _)| r)
         .collect()
