@@ -115,7 +115,7 @@ impl RunArgs {
         };
         Ok(Smapi::new(
             SmapiClient::new(endpoints, ca.as_deref())?,
-            Duration::from_secs(self.smapi_drift_check_seconds),
+            Duration::from_secs(self.smapi_drift_check_seconds.max(1)),
         ))
     }
 

@@ -59,10 +59,11 @@ impl Smapi {
         }
     }
 
-    fn due(&self, key: &str, rev: &str) -> bool {
+    /// How long until `key`'s skill is read back again; zero: now.
+    fn next_check(&self, key: &str, rev: &str) -> Duration {
         match self.checked.lock().ok().and_then(|c| c.get(key).cloned()) {
-            Some((r, at)) => r != rev || at.elapsed() >= self.drift_interval,
-            None => true,
+            Some((r, at)) if r == rev => self.drift_interval.saturating_sub(at.elapsed()),
+            _ => Duration::ZERO,
         }
     }
 
@@ -125,7 +126,8 @@ pub struct Outcome {
     pub status: AlexaSkillStatus,
     /// The condition; `None`: keep the current one (nothing was learned).
     pub verdict: Option<Verdict>,
-    /// Try again after this long (throttled, unavailable).
+    /// Reconcile again after this long: a retry (throttled, unavailable)
+    /// or the next read-back.
     pub retry_in: Option<Duration>,
     /// A Warning event (a corrected console edit).
     pub notice: Option<Notice>,
@@ -413,13 +415,18 @@ pub async fn sync(
                 return failed(st, e);
             }
         }
-    } else if !smapi.due(key, &rev) {
-        return Outcome {
-            status: st,
-            verdict: None,
-            retry_in: None,
-            notice: None,
-        };
+    } else {
+        let wait = smapi.next_check(key, &rev);
+        if !wait.is_zero() {
+            // Come back when the read-back is due, so that a console edit
+            // is seen within one drift interval.
+            return Outcome {
+                status: st,
+                verdict: None,
+                retry_in: Some(wait),
+                notice: None,
+            };
+        }
     }
     // Read back: after sending (Alexa's redirect URLs), or to look for
     // console edits.
@@ -480,7 +487,7 @@ pub async fn sync(
     Outcome {
         status: st,
         verdict: Some(verdict),
-        retry_in: None,
+        retry_in: Some(smapi.drift_interval),
         notice,
     }
 }
