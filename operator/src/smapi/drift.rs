@@ -149,3 +149,87 @@ pub fn vendor_id(redirect_urls: &[String]) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smapi::spec::PlatformType;
+
+    fn sent() -> AccountLinkingRequest {
+        AccountLinkingRequest {
+            type_: "AUTH_CODE",
+            authorization_url: "https://l.example.com/oauth/authorize".into(),
+            domains: vec!["a.example.com".into(), "b.example.com".into()],
+            client_id: "alexa-skill".into(),
+            scopes: vec!["profile".into(), "email".into()],
+            access_token_url: "https://l.example.com/oauth/token".into(),
+            client_secret: "s".into(),
+            access_token_scheme: AccessTokenScheme::HttpBasic,
+            default_token_expiration_in_seconds: 3600,
+            reciprocal_access_token_url: None,
+            skip_on_enablement: false,
+            authorization_urls_by_platform: vec![PlatformUrl {
+                platform_type: PlatformType::Ios,
+                platform_authorization_url: "https://app.example.com/l".into(),
+            }],
+        }
+    }
+
+    fn read_back() -> AccountLinkingResponse {
+        serde_json::from_value(serde_json::json!({
+            "type": "AUTH_CODE",
+            "authorizationUrl": "https://l.example.com/oauth/authorize",
+            "domains": ["b.example.com", "a.example.com"],
+            "clientId": "alexa-skill",
+            "scopes": ["email", "profile"],
+            "accessTokenUrl": "https://l.example.com/oauth/token",
+            "accessTokenScheme": "HTTP_BASIC",
+            "defaultTokenExpirationInSeconds": 3600,
+            "redirectUrls": [
+                "https://pitangui.amazon.com/api/skill/link/M2VENDOR",
+                "https://layla.amazon.com/api/skill/link/M2VENDOR",
+                "javascript:alert(1)"
+            ],
+            "authorizationUrlsByPlatform": [{"platformType": "iOS", "platformAuthorizationUrl": "https://app.example.com/l"}]
+        }))
+        .expect("response")
+    }
+
+    #[test]
+    fn an_equal_read_back_is_no_drift_whatever_the_order() {
+        assert_eq!(drifted_fields(&sent(), &read_back()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn console_edits_are_named_by_field() {
+        let mut got = read_back();
+        got.access_token_scheme = Some(AccessTokenScheme::RequestBodyCredentials);
+        got.scopes = Some(vec!["profile".into()]);
+        got.authorization_url = Some("https://old.example.com/".into());
+        got.authorization_urls_by_platform = Some(Vec::new());
+        assert_eq!(
+            drifted_fields(&sent(), &got),
+            [
+                "authorizationUrl",
+                "accessTokenScheme",
+                "scopes",
+                "authorizationUrlsByPlatform"
+            ]
+        );
+        let mut cleared = read_back();
+        cleared.client_id = None;
+        assert_eq!(drifted_fields(&sent(), &cleared), ["clientId"]);
+    }
+
+    #[test]
+    fn only_https_redirect_urls_are_taken_and_they_name_the_vendor() {
+        let urls = redirect_urls(&read_back());
+        assert_eq!(urls.len(), 2, "{urls:?}");
+        assert_eq!(vendor_id(&urls).as_deref(), Some("M2VENDOR"));
+        let mixed = vec![
+            "https://pitangui.amazon.com/api/skill/link/M2A".to_owned(),
+            "https://layla.amazon.com/api/skill/link/M2B".to_owned(),
+        ];
+        assert_eq!(vendor_id(&mixed), None, "two vendors: none");
+    }
+}

@@ -114,3 +114,102 @@ pub fn revision(skill: &Skill, request: &AccountLinkingRequest) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smapi::skill::validate;
+
+    fn skill(extra: &str) -> Skill {
+        let mut spec: crate::crd::AlexaSkillLinkSpec = serde_yaml::from_str(&format!(
+            r#"
+host: link.example.com
+clients:
+  - clientId: alexa-skill
+    clientSecretRef: {{name: c, key: secret}}
+    alexaVendorId: M2ABC
+    scopes: [profile]
+identity: {{static: {{usersSecretRef: {{name: u, key: users.yaml}}}}}}
+partner: {{clientIdRef: {{name: p, key: id}}, clientSecretRef: {{name: p, key: secret}}}}
+tls: {{ingress: {{}}}}
+storage: {{embedded: {{}}}}
+alexaSkill:
+  skillId: amzn1.ask.skill.1234
+  credentialsSecretName: smapi
+{extra}
+"#
+        ))
+        .expect("spec");
+        spec.clients[0].access_token_lifetime_seconds = Some(7200);
+        validate(&spec).expect("valid").expect("set")
+    }
+
+    #[test]
+    fn every_field_is_in_the_request_as_smapi_spells_it() {
+        let s = skill(
+            "  domains: [cdn.example.com]\n  accessTokenScheme: REQUEST_BODY_CREDENTIALS\n  skipOnEnablement: true\n  authorizationUrlsByPlatform: [{platformType: iOS, platformAuthorizationUrl: 'https://app.example.com/link'}]\n",
+        );
+        let body = serde_json::to_value(PutBody {
+            account_linking_request: &build(&s, "the-secret"),
+        })
+        .expect("json");
+        assert_eq!(
+            body,
+            serde_json::json!({"accountLinkingRequest": {
+                "type": "AUTH_CODE",
+                "authorizationUrl": "https://link.example.com/oauth/authorize",
+                "domains": ["cdn.example.com"],
+                "clientId": "alexa-skill",
+                "scopes": ["profile"],
+                "accessTokenUrl": "https://link.example.com/oauth/token",
+                "clientSecret": "the-secret",
+                "accessTokenScheme": "REQUEST_BODY_CREDENTIALS",
+                "defaultTokenExpirationInSeconds": 7200,
+                "reciprocalAccessTokenUrl": "https://link.example.com/api/reciprocal/authorize",
+                "skipOnEnablement": true,
+                "authorizationUrlsByPlatform": [
+                    {"platformType": "iOS", "platformAuthorizationUrl": "https://app.example.com/link"}
+                ],
+            }})
+        );
+    }
+
+    #[test]
+    fn without_app_to_app_the_field_is_left_out() {
+        let body = serde_json::to_value(build(&skill(""), "s")).expect("json");
+        assert!(body.get("authorizationUrlsByPlatform").is_none(), "{body}");
+        assert_eq!(body["accessTokenScheme"], "HTTP_BASIC");
+    }
+
+    #[test]
+    fn the_revision_moves_with_the_secret_and_the_stage_only_when_they_change() {
+        let s = skill("");
+        let r1 = revision(&s, &build(&s, "secret-1"));
+        assert_eq!(r1, revision(&s, &build(&s, "secret-1")), "stable");
+        assert_eq!(r1.len(), 16);
+        assert_ne!(
+            r1,
+            revision(&s, &build(&s, "secret-2")),
+            "rotation is a change"
+        );
+        let live = skill("  stage: live\n");
+        assert_ne!(
+            r1,
+            revision(&live, &build(&live, "secret-1")),
+            "another stage"
+        );
+        let observe = skill("  mode: Observe\n");
+        assert_eq!(
+            r1,
+            revision(&observe, &build(&observe, "secret-1")),
+            "mode is not sent"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let shown = format!("{:?}", build(&skill(""), "do-not-print-me"));
+        assert!(!shown.contains("do-not-print-me"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+}

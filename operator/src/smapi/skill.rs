@@ -205,3 +205,161 @@ pub fn validate(spec: &AlexaSkillLinkSpec) -> Result<Option<Skill>, Invalid> {
         reciprocal_access_token_url: spec.partner.as_ref().map(|_| urls.reciprocal),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::AlexaSkillLinkSpec;
+
+    /// A spec with two clients (Alexa's and a backend) and `alexa_skill`.
+    fn spec(alexa_skill: &str) -> AlexaSkillLinkSpec {
+        serde_yaml::from_str(&format!(
+            r#"
+host: link.example.com
+clients:
+  - clientId: alexa-skill
+    clientSecretRef: {{name: c, key: secret}}
+    alexaVendorId: M2ABC
+    scopes: [profile, email]
+    accessTokenLifetimeSeconds: 1800
+  - clientId: backend
+    clientSecretRef: {{name: b, key: secret}}
+    grantTypes: [client_credentials]
+identity: {{static: {{usersSecretRef: {{name: u, key: users.yaml}}}}}}
+tls: {{ingress: {{}}}}
+storage: {{embedded: {{}}}}
+alexaSkill:
+{alexa_skill}
+"#
+        ))
+        .expect("spec")
+    }
+
+    fn skill(alexa_skill: &str) -> Result<Skill, Invalid> {
+        validate(&spec(alexa_skill)).map(|s| s.expect("alexaSkill set"))
+    }
+
+    const BASE: &str = "  skillId: amzn1.ask.skill.1234\n  credentialsSecretName: smapi\n";
+
+    #[test]
+    fn defaults_come_from_the_only_alexa_client_and_the_host() {
+        let s = skill(BASE).expect("valid");
+        assert_eq!(s.client_id, "alexa-skill");
+        assert_eq!(s.client_secret.name, "c");
+        assert_eq!(s.scopes, ["profile", "email"]);
+        assert_eq!(s.default_token_expiration_in_seconds, 1800);
+        assert_eq!(s.access_token_scheme, AccessTokenScheme::HttpBasic);
+        assert_eq!(s.stage, SkillStage::Development, "live only when asked");
+        assert_eq!(s.mode, SkillMode::Enforce);
+        assert_eq!(
+            s.authorization_url,
+            "https://link.example.com/oauth/authorize"
+        );
+        assert_eq!(s.access_token_url, "https://link.example.com/oauth/token");
+        assert_eq!(
+            s.reciprocal_access_token_url, None,
+            "no partner, no reciprocal URL"
+        );
+    }
+
+    #[test]
+    fn a_partner_adds_the_reciprocal_url() {
+        let mut spec = spec(BASE);
+        spec.partner = Some(
+            serde_yaml::from_str(
+                "{clientIdRef: {name: p, key: id}, clientSecretRef: {name: p, key: secret}}",
+            )
+            .expect("partner"),
+        );
+        let s = validate(&spec).expect("valid").expect("set");
+        assert_eq!(
+            s.reciprocal_access_token_url.as_deref(),
+            Some("https://link.example.com/api/reciprocal/authorize")
+        );
+    }
+
+    #[test]
+    fn limits_are_checked_before_anything_is_sent() {
+        let scopes: Vec<String> = (0..16).map(|i| format!("s{i}")).collect();
+        let e =
+            skill(&format!("{BASE}  scopes: [{}]\n", scopes.join(", "))).expect_err("16 scopes");
+        assert_eq!(e.reason, "InvalidSpec");
+        assert!(
+            e.message
+                .contains("spec.alexaSkill.scopes has 16 scopes; SMAPI takes at most 15"),
+            "{}",
+            e.message
+        );
+        let domains: Vec<String> = (0..16).map(|i| format!("d{i}.example.com")).collect();
+        let e =
+            skill(&format!("{BASE}  domains: [{}]\n", domains.join(", "))).expect_err("16 domains");
+        assert!(
+            e.message.contains("spec.alexaSkill.domains"),
+            "{}",
+            e.message
+        );
+        let e = skill(&format!(
+            "{BASE}  domains: [\"https://cdn.example.com/\"]\n"
+        ))
+        .expect_err("a URL");
+        assert!(e.message.contains("not a DNS name"), "{}", e.message);
+        let e = skill(&format!(
+            "{BASE}  authorizationUrlsByPlatform: [{{platformType: iOS, platformAuthorizationUrl: 'http://app.example.com/x'}}]\n"
+        ))
+        .expect_err("http");
+        assert!(e.message.contains("not an https URL"), "{}", e.message);
+        let e = skill(&format!("{BASE}  scopes: [\"two words\"]\n")).expect_err("space");
+        assert!(
+            e.message.contains("not an OAuth scope token"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn the_published_client_must_be_a_confidential_code_client() {
+        let e = skill(&format!("{BASE}  clientId: nobody\n")).expect_err("unknown");
+        assert!(e.message.contains("names no client"), "{}", e.message);
+        let e =
+            skill(&format!("{BASE}  clientId: backend\n")).expect_err("client_credentials only");
+        assert!(
+            e.message
+                .contains("confidential client that uses authorization_code"),
+            "{}",
+            e.message
+        );
+        let mut two = spec(BASE);
+        let mut second = two.clients[0].clone();
+        second.client_id = "alexa-skill-2".into();
+        two.clients.push(second);
+        let e = validate(&two).expect_err("ambiguous");
+        assert!(
+            e.message.contains("2 confidential clients"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn platforms_are_sorted_and_unique() {
+        let s = skill(&format!(
+            "{BASE}  authorizationUrlsByPlatform:\n    - {{platformType: Android, platformAuthorizationUrl: 'https://a.example.com/l'}}\n    - {{platformType: iOS, platformAuthorizationUrl: 'https://i.example.com/l'}}\n"
+        ))
+        .expect("valid");
+        let types: Vec<_> = s
+            .authorization_urls_by_platform
+            .iter()
+            .map(|(t, _)| *t)
+            .collect();
+        assert_eq!(types, [PlatformType::Ios, PlatformType::Android]);
+        let e = skill(&format!(
+            "{BASE}  authorizationUrlsByPlatform:\n    - {{platformType: iOS, platformAuthorizationUrl: 'https://a.example.com/l'}}\n    - {{platformType: iOS, platformAuthorizationUrl: 'https://i.example.com/l'}}\n"
+        ))
+        .expect_err("twice");
+        assert!(
+            e.message.contains("names a platform twice"),
+            "{}",
+            e.message
+        );
+    }
+}

@@ -491,3 +491,98 @@ pub async fn sync(
         notice,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smapi::client::Violation;
+
+    fn api(status: u16, violations: Vec<Violation>, retry_after: Option<u64>) -> SmapiError {
+        SmapiError::Api {
+            what: "SMAPI",
+            status,
+            message: "Request is not valid.".into(),
+            code: None,
+            violations,
+            retry_after: retry_after.map(Duration::from_secs),
+        }
+    }
+
+    #[test]
+    fn violation_codes_become_reasons() {
+        assert_eq!(camel_reason("INVALID_URL").as_deref(), Some("InvalidUrl"));
+        assert_eq!(
+            camel_reason("MAX_ITEMS_EXCEEDED").as_deref(),
+            Some("MaxItemsExceeded")
+        );
+        assert_eq!(camel_reason("not a code"), None);
+        assert_eq!(camel_reason(""), None);
+        let (v, retry) = failure(
+            &api(
+                400,
+                vec![Violation {
+                    code: Some("INVALID_DOMAIN".into()),
+                    message: "Domain 'x' is not a fully qualified domain name.".into(),
+                }],
+                None,
+            ),
+            0,
+        );
+        assert_eq!((v.status, v.reason.as_str()), ("False", "InvalidDomain"));
+        assert!(
+            v.message.contains("INVALID_DOMAIN: Domain 'x'"),
+            "{}",
+            v.message
+        );
+        assert_eq!(retry, None, "a rejected request is not retried");
+        let (v, _) = failure(&api(400, Vec::new(), None), 0);
+        assert_eq!(v.reason, reasons::REJECTED);
+    }
+
+    #[test]
+    fn throttling_honours_retry_after_and_outages_back_off() {
+        let (v, retry) = failure(&api(429, Vec::new(), Some(7)), 0);
+        assert_eq!(
+            (v.status, v.reason.as_str()),
+            ("Unknown", reasons::THROTTLED)
+        );
+        assert_eq!(retry, Some(Duration::from_secs(7)));
+        let (_, retry) = failure(&api(429, Vec::new(), Some(100_000)), 0);
+        assert_eq!(retry, Some(Duration::from_secs(300)), "capped");
+        let (_, retry) = failure(&api(429, Vec::new(), None), 3);
+        assert_eq!(retry, Some(backoff(3)));
+        let (v, retry) = failure(&api(503, Vec::new(), None), 2);
+        assert_eq!(v.reason, reasons::UNAVAILABLE);
+        assert_eq!(retry, Some(backoff(2)));
+        let (v, retry) = failure(&api(409, Vec::new(), None), 0);
+        assert_eq!(
+            (v.reason.as_str(), retry.is_some()),
+            (reasons::CONFLICT, true)
+        );
+    }
+
+    #[test]
+    fn refused_credentials_and_tokens_wait_for_a_change() {
+        let (v, retry) = failure(
+            &SmapiError::Lwa {
+                status: 400,
+                error: "invalid_grant".into(),
+                description: None,
+            },
+            0,
+        );
+        assert_eq!(
+            (v.reason.as_str(), retry),
+            (reasons::CREDENTIALS_REJECTED, None)
+        );
+        assert!(v.message.contains("invalid_grant"));
+        for (status, reason) in [
+            (401, reasons::UNAUTHORIZED),
+            (403, reasons::UNAUTHORIZED),
+            (404, reasons::SKILL_NOT_FOUND),
+        ] {
+            let (v, retry) = failure(&api(status, Vec::new(), None), 0);
+            assert_eq!((v.reason.as_str(), retry), (reason, None), "{status}");
+        }
+    }
+}
