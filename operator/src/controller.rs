@@ -37,6 +37,11 @@ use crate::labels::{MANAGER, Names};
 use crate::metrics::{InvalidLabels, Metrics};
 use crate::resolve::resolve;
 use crate::secret_refs::referenced_secrets;
+use crate::smapi::{
+    self,
+    client::{Endpoints, SmapiClient},
+    sync::Smapi,
+};
 use crate::status::{self, Outcome, ready_of};
 use crate::validate::validate;
 
@@ -95,6 +100,8 @@ pub struct Context {
     pub written: Mutex<HashMap<String, Written>>,
     /// What the children's watches last saw (lets apply skip reads).
     pub children: ChildCache,
+    /// The SMAPI client and what it remembers per link (`spec.alexaSkill`).
+    pub smapi: Arc<Smapi>,
 }
 
 /// A status the operator wrote.
@@ -127,6 +134,12 @@ impl Context {
             server_image: ServerImage::default(),
             written: Mutex::new(HashMap::new()),
             children: ChildCache::default(),
+            // Amazon's production endpoints; `run` may override them.
+            smapi: Arc::new(Smapi::new(
+                SmapiClient::new(Endpoints::default(), None)
+                    .expect("an HTTP client with the default TLS settings"),
+                Duration::from_secs(300),
+            )),
         }
     }
 }
@@ -164,10 +177,44 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
     deletion::sync_finalizer(asl, ctx).await?;
     let asl = &with_current_status(ctx, asl);
     let resolved = resolve(&ctx.client, asl).await.map_err(Error::Resolve)?;
-    let built = validate(asl, &resolved)
-        .map(|link| build::children(&link, ctx.caps, &ctx.server_image, &mut random_key));
     let now = Time(k8s_openapi::jiff::Timestamp::now());
-    let (desired, action) = match built {
+    // Between validate and build: the skill's account linking in Alexa,
+    // whose redirect URLs the published client must allow.
+    let mut skill = None;
+    let validated = match validate(asl, &resolved) {
+        Ok(mut link) => {
+            if let Some(wanted) = &link.alexa_skill {
+                let previous = asl.status.as_ref().and_then(|s| s.alexa_skill.as_ref());
+                let outcome = smapi::sync::sync(
+                    &ctx.smapi,
+                    &key(asl),
+                    wanted,
+                    &resolved,
+                    previous,
+                    now.clone(),
+                )
+                .await;
+                link.alexa_redirect_urls = outcome.status.redirect_urls.clone();
+                if let Some(n) = &outcome.notice {
+                    publish(
+                        ctx,
+                        asl,
+                        EventType::Warning,
+                        n.reason,
+                        n.note.clone(),
+                        "ConfigureSkill",
+                    )
+                    .await;
+                }
+                skill = Some(outcome);
+            }
+            Ok(link)
+        }
+        Err(invalid) => Err(invalid),
+    };
+    let built =
+        validated.map(|link| build::children(&link, ctx.caps, &ctx.server_image, &mut random_key));
+    let (mut desired, action) = match built {
         Err(invalid) => {
             ctx.metrics
                 .invalid
@@ -175,7 +222,7 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
                     reason: invalid.reason.to_owned(),
                 })
                 .inc();
-            let s = status::desired(asl, &Outcome::Invalid(&invalid), now);
+            let s = status::desired(asl, &Outcome::Invalid(&invalid), now.clone());
             // No requeue: a spec or Secret change triggers the next reconcile.
             // cert-manager's CRDs are not watched, so look again slowly.
             let action = if invalid.reason == reasons::CERT_MANAGER_MISSING {
@@ -203,11 +250,16 @@ async fn reconcile_inner(asl: &AlexaSkillLink, ctx: &Context) -> Result<Action, 
                     notes: &children.notes,
                     alexa: &alexa,
                 },
-                now,
+                now.clone(),
             );
-            (s, Action::requeue(ctx.resync))
+            let retry = skill
+                .as_ref()
+                .and_then(|o| o.retry_in)
+                .unwrap_or(ctx.resync);
+            (s, Action::requeue(retry.min(ctx.resync)))
         }
     };
+    status::with_skill(&mut desired, asl, skill.as_ref(), &now);
     write_status(asl, ctx, &desired).await?;
     Ok(action)
 }
@@ -274,7 +326,53 @@ pub(crate) async fn write_status(
             ctx.metrics.api_write("Event", "create");
         }
     }
+    let skill = status::skill_configured_of(Some(desired));
+    if skill.is_some()
+        && skill != status::skill_configured_of(current)
+        && let Some(c) = desired
+            .conditions
+            .iter()
+            .find(|c| c.type_ == smapi::SKILL_CONFIGURED)
+    {
+        let type_ = if c.status == "True" {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        };
+        publish(
+            ctx,
+            asl,
+            type_,
+            &c.reason,
+            c.message.clone(),
+            "ConfigureSkill",
+        )
+        .await;
+    }
     Ok(())
+}
+
+/// Publishes an event about `asl`; failing to is logged, not an error.
+async fn publish(
+    ctx: &Context,
+    asl: &AlexaSkillLink,
+    type_: EventType,
+    reason: &str,
+    note: String,
+    action: &str,
+) {
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: action.to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &asl.object_ref(&())).await {
+        tracing::warn!(error = %e, "failed to publish event");
+    } else {
+        ctx.metrics.api_write("Event", "create");
+    }
 }
 
 /// Whether a change of the Ready condition's (status, reason) is worth an
@@ -320,6 +418,7 @@ pub(crate) fn forget(ctx: &Context, asl: &AlexaSkillLink) {
     if let Ok(mut w) = ctx.written.lock() {
         w.remove(&k);
     }
+    ctx.smapi.forget(&k);
 }
 
 /// Backoff after a failed reconcile: 2 s doubling to 5 minutes, per object.
@@ -413,6 +512,11 @@ pub fn referencing(store: &Store<Guarded>, namespace: &str, name: &str) -> Vec<O
             name == names.keys
                 || name == names.tls
                 || referenced_secrets(&asl.spec).contains_key(name)
+                || asl
+                    .spec
+                    .alexa_skill
+                    .as_ref()
+                    .is_some_and(|s| s.credentials_secret_name == name)
         })
         .map(|(r, _)| r)
         .collect()

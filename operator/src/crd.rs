@@ -151,6 +151,11 @@ pub struct AlexaSkillLinkSpec {
     /// operator named their link are left to their TTL.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Configure the skill's account linking in Alexa itself through the
+    /// Skill Management API (SMAPI), so nobody pastes console fields.
+    /// Absent: the operator never calls SMAPI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alexa_skill: Option<crate::smapi::spec::AlexaSkillSpec>,
 }
 
 /// A key of a Secret in the resource's namespace.
@@ -656,6 +661,9 @@ pub struct AlexaSkillLinkStatus {
     /// Available server pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_replicas: Option<i32>,
+    /// The skill's account linking in Alexa (with `spec.alexaSkill`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alexa_skill: Option<crate::smapi::spec::AlexaSkillStatus>,
 }
 
 /// Endpoint URLs of the linking service.

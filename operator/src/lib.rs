@@ -21,6 +21,7 @@ pub mod leader;
 pub mod metrics;
 pub mod resolve;
 pub mod secret_refs;
+pub mod smapi;
 pub mod status;
 pub mod validate;
 

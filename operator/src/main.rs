@@ -13,6 +13,10 @@ use alexa_link_operator::controller::{self, Context};
 use alexa_link_operator::crd::PullPolicy;
 use alexa_link_operator::leader::LeaseLock;
 use alexa_link_operator::metrics::Metrics;
+use alexa_link_operator::smapi::client::{
+    Endpoints, LWA_TOKEN_ENDPOINT, SMAPI_ENDPOINT, SmapiClient, endpoint,
+};
+use alexa_link_operator::smapi::sync::Smapi;
 use clap::{Parser, Subcommand};
 use kube::Client;
 use prometheus_client::registry::Registry;
@@ -77,9 +81,44 @@ struct RunArgs {
     /// IfNotPresent or Never (default: Kubernetes' own).
     #[arg(long, env = "SERVER_IMAGE_PULL_POLICY")]
     server_image_pull_policy: Option<PullPolicy>,
+    /// SMAPI's base URL, for tests and air-gapped setups only (default:
+    /// Amazon's). https, or http on a loopback address.
+    #[arg(long, env = "SMAPI_ENDPOINT", default_value = SMAPI_ENDPOINT)]
+    smapi_endpoint: String,
+    /// Login with Amazon's token endpoint for SMAPI tokens, for tests and
+    /// air-gapped setups only (default: Amazon's).
+    #[arg(long, env = "LWA_TOKEN_ENDPOINT", default_value = LWA_TOKEN_ENDPOINT)]
+    lwa_token_endpoint: String,
+    /// A PEM CA bundle trusted for those two endpoints besides the public
+    /// roots (a stand-in's or an egress proxy's CA).
+    #[arg(long, env = "SMAPI_CA_FILE")]
+    smapi_ca_file: Option<std::path::PathBuf>,
+    /// Seconds between read-backs of an unchanged skill's account linking
+    /// (console edits are found this long after they happen, at worst).
+    #[arg(long, default_value_t = 300)]
+    smapi_drift_check_seconds: u64,
 }
 
 impl RunArgs {
+    /// The SMAPI side the flags describe.
+    fn smapi(&self) -> anyhow::Result<Smapi> {
+        let endpoints = Endpoints {
+            smapi: endpoint("--smapi-endpoint", &self.smapi_endpoint)?,
+            lwa_token: endpoint("--lwa-token-endpoint", &self.lwa_token_endpoint)?,
+        };
+        let ca = match &self.smapi_ca_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("--smapi-ca-file {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(Smapi::new(
+            SmapiClient::new(endpoints, ca.as_deref())?,
+            Duration::from_secs(self.smapi_drift_check_seconds.max(1)),
+        ))
+    }
+
     /// The server image the flags name, over the built-in default.
     fn server_image(&self) -> ServerImage {
         let default = ServerImage::default();
@@ -133,6 +172,7 @@ async fn pdb_v1_served(client: &Client) -> anyhow::Result<bool> {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let smapi = Arc::new(args.smapi()?);
     let client = Client::try_default().await?;
     let caps = Capabilities {
         pdb_v1: pdb_v1_served(&client).await?,
@@ -248,6 +288,10 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     ctx.resync = Duration::from_secs(args.resync_seconds.max(10));
     ctx.concurrency = args.concurrency.max(1);
     ctx.server_image = args.server_image();
+    ctx.smapi = smapi;
+    if args.smapi_endpoint != SMAPI_ENDPOINT || args.lwa_token_endpoint != LWA_TOKEN_ENDPOINT {
+        tracing::warn!(smapi = %args.smapi_endpoint, lwa = %args.lwa_token_endpoint, "SMAPI endpoints overridden (tests and air-gapped setups only)");
+    }
     tracing::info!(image = %ctx.server_image.image, pull_policy = ?ctx.server_image.pull_policy, "default server image");
     controller::run(
         Arc::new(ctx),

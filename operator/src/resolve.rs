@@ -22,6 +22,10 @@ pub struct Resolved {
     pub generated_keys: Option<BTreeMap<String, Vec<u8>>>,
     /// cert-manager's Certificate CRD exists.
     pub cert_manager_installed: bool,
+    /// The data of `spec.alexaSkill.credentialsSecretName` (`None` when
+    /// absent or not asked for). Read for the operator's own SMAPI calls:
+    /// never mounted, never hashed into the pod template.
+    pub smapi_credentials: Option<BTreeMap<String, Vec<u8>>>,
 }
 
 /// The name of cert-manager's Certificate CRD.
@@ -49,6 +53,12 @@ pub async fn resolve(client: &Client, asl: &AlexaSkillLink) -> Result<Resolved, 
     if needs_generated_keys(&asl.spec) {
         let names = Names::new(&asl.name_any());
         resolved.generated_keys = secrets.get_opt(&names.keys).await?.map(secret_data);
+    }
+    if let Some(skill) = &asl.spec.alexa_skill {
+        resolved.smapi_credentials = secrets
+            .get_opt(&skill.credentials_secret_name)
+            .await?
+            .map(secret_data);
     }
     if asl.spec.tls.cert_manager.is_some() {
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());

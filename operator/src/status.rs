@@ -8,6 +8,7 @@ use kube::ResourceExt;
 use crate::alexa_compat::Compat;
 use crate::conditions::{Invalid, reasons, types};
 use crate::crd::{AlexaSkillLink, AlexaSkillLinkStatus, Endpoints};
+use crate::smapi::{SKILL_CONFIGURED, sync};
 
 /// What the reconcile found, as input to the status.
 #[derive(Debug, Clone)]
@@ -52,20 +53,7 @@ pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaS
     let generation = asl.metadata.generation;
     let old = asl.status.clone().unwrap_or_default();
     let cond3 = |type_: &str, status: &str, reason: &str, message: String| {
-        let status = status.to_owned();
-        let previous = old.conditions.iter().find(|c| c.type_ == type_);
-        let last_transition_time = match previous {
-            Some(p) if p.status == status => p.last_transition_time.clone(),
-            _ => now.clone(),
-        };
-        Condition {
-            type_: type_.to_owned(),
-            status,
-            reason: reason.to_owned(),
-            message,
-            observed_generation: generation,
-            last_transition_time,
-        }
+        condition(&old, generation, &now, type_, status, reason, message)
     };
     let cond = |type_: &str, ok: bool, reason: &str, message: String| {
         cond3(type_, if ok { "True" } else { "False" }, reason, message)
@@ -93,6 +81,7 @@ pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaS
             replicas: old.replicas,
             ready_replicas: old.ready_replicas,
             available_replicas: old.available_replicas,
+            alexa_skill: None,
         },
         Outcome::Deleting {
             reason,
@@ -223,9 +212,88 @@ pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaS
                 replicas: Some(want),
                 ready_replicas: Some(ds.ready_replicas.unwrap_or(0)),
                 available_replicas: Some(available),
+                alexa_skill: None,
             }
         }
     }
+}
+
+/// A condition of `type_`, with the `lastTransitionTime` of the same
+/// condition in `old` when its status did not change, else `now`.
+pub fn condition(
+    old: &AlexaSkillLinkStatus,
+    generation: Option<i64>,
+    now: &Time,
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: String,
+) -> Condition {
+    let previous = old.conditions.iter().find(|c| c.type_ == type_);
+    let last_transition_time = match previous {
+        Some(p) if p.status == status => p.last_transition_time.clone(),
+        _ => now.clone(),
+    };
+    Condition {
+        type_: type_.to_owned(),
+        status: status.to_owned(),
+        reason: reason.to_owned(),
+        message,
+        observed_generation: generation,
+        last_transition_time,
+    }
+}
+
+/// Adds the SMAPI step's part to a status: `status.alexaSkill` and the
+/// `SkillConfigured` condition. `skill` is `None` when the step did not run:
+/// what the last status said is kept while the spec still asks for a skill
+/// (an invalid spec stops the step, not the skill), and dropped otherwise.
+pub fn with_skill(
+    desired: &mut AlexaSkillLinkStatus,
+    asl: &AlexaSkillLink,
+    skill: Option<&sync::Outcome>,
+    now: &Time,
+) {
+    let old = asl.status.clone().unwrap_or_default();
+    let generation = asl.metadata.generation;
+    let kept = old
+        .conditions
+        .iter()
+        .find(|c| c.type_ == SKILL_CONFIGURED)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()));
+    let (alexa_skill, verdict) = match skill {
+        Some(o) => (
+            Some(o.status.clone()),
+            o.verdict
+                .as_ref()
+                .map(|v| (v.status.to_owned(), v.reason.clone(), v.message.clone()))
+                .or(kept),
+        ),
+        None if asl.spec.alexa_skill.is_some() => (old.alexa_skill.clone(), kept),
+        None => (None, None),
+    };
+    desired.alexa_skill = alexa_skill;
+    desired.conditions.retain(|c| c.type_ != SKILL_CONFIGURED);
+    if let Some((status, reason, message)) = verdict {
+        desired.conditions.push(condition(
+            &old,
+            generation,
+            now,
+            SKILL_CONFIGURED,
+            &status,
+            &reason,
+            message,
+        ));
+    }
+}
+
+/// The SkillConfigured condition's (status, reason), for transition events.
+pub fn skill_configured_of(status: Option<&AlexaSkillLinkStatus>) -> Option<(String, String)> {
+    status?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == SKILL_CONFIGURED)
+        .map(|c| (c.status.clone(), c.reason.clone()))
 }
 
 /// The Ready condition's (status, reason), for transition events.

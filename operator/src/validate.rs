@@ -57,6 +57,12 @@ pub struct ValidatedLink {
     /// What resolve read: the referenced Secrets (all present with their
     /// keys) and the existing generated keys.
     pub secrets: Resolved,
+    /// `spec.alexaSkill`, decided: the skill the operator configures.
+    pub alexa_skill: Option<crate::smapi::skill::Skill>,
+    /// Alexa's redirect URLs for that skill, as SMAPI last reported them:
+    /// allowed redirect URIs of the published client. Empty until the
+    /// SMAPI step fills them in (it runs between validate and build).
+    pub alexa_redirect_urls: Vec<String>,
 }
 
 /// The identity backend, exactly one.
@@ -240,6 +246,8 @@ pub fn validate(asl: &AlexaSkillLink, resolved: &Resolved) -> Result<ValidatedLi
             spec.replicas.unwrap_or(1)
         },
         secrets: resolved.clone(),
+        alexa_skill: crate::smapi::skill::validate(spec)?,
+        alexa_redirect_urls: Vec::new(),
         names,
         resource: asl.clone(),
     };

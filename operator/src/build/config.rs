@@ -121,7 +121,21 @@ pub fn render(link: &ValidatedLink) -> Config {
             owner: Some(link_owner(&link.resource)),
         }),
     };
-    let clients = spec.clients.iter().map(client).collect::<Vec<_>>();
+    let clients = spec
+        .clients
+        .iter()
+        .map(|c| {
+            let mut rendered = client(c);
+            if link
+                .alexa_skill
+                .as_ref()
+                .is_some_and(|s| s.client_id == c.client_id)
+            {
+                add_alexa_redirect_urls(&mut rendered, &link.alexa_redirect_urls);
+            }
+            rendered
+        })
+        .collect::<Vec<_>>();
     let (partners, encryption_key_files) = match &link.partner {
         Some(p) => (
             vec![PartnerConfig {
@@ -177,6 +191,22 @@ pub fn render(link: &ValidatedLink) -> Config {
 pub fn link_owner(asl: &crate::crd::AlexaSkillLink) -> String {
     use kube::ResourceExt;
     format!("{}/{}", asl.namespace().unwrap_or_default(), asl.name_any())
+}
+
+/// Alexa's redirect URLs for the skill (read back through SMAPI) become
+/// allowed redirect URIs of the client Alexa uses, unless already allowed
+/// (listed, or derived from `alexaVendorId`).
+fn add_alexa_redirect_urls(client: &mut ClientConfig, urls: &[String]) {
+    let derived = client
+        .alexa_vendor_id
+        .as_deref()
+        .map(client_defaults::alexa_redirect_uris)
+        .unwrap_or_default();
+    for url in urls {
+        if !client.redirect_uris.contains(url) && !derived.contains(url) {
+            client.redirect_uris.push(url.clone());
+        }
+    }
 }
 
 fn client(c: &ClientSpec) -> ClientConfig {

@@ -106,6 +106,7 @@ pub fn children(
         affinity: _,           // deployment
         log_level: _,          // config
         deletion_policy: _,    // state_meta (pvc, keys_secret); deletion.rs (finalizer)
+        alexa_skill: _,        // validate -> Skill -> smapi; its redirect URLs -> config
     } = &link.resource.spec;
     let mounts = mounts::Mounts::for_link(link);
     let keys_secret = keys_secret::build(link, fresh_key);

@@ -6,6 +6,7 @@
 pub mod alexa;
 pub mod lwa;
 pub mod skill_backend;
+pub mod smapi;
 
 use std::path::Path;
 use std::time::Duration;
