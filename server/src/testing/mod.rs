@@ -84,6 +84,8 @@ pub fn test_config(dir: &Path) -> Config {
                 skip_consent: false,
                 partner_token_access: false,
                 partner_token_partners: vec![],
+                access_token_format: Default::default(),
+                access_token_audience: None,
             },
             ClientConfig {
                 client_id: OTHER_CLIENT_ID.into(),
@@ -104,6 +106,8 @@ pub fn test_config(dir: &Path) -> Config {
                 skip_consent: true,
                 partner_token_access: false,
                 partner_token_partners: vec![],
+                access_token_format: Default::default(),
+                access_token_audience: None,
             },
         ],
         identity: IdentityConfig::Static(StaticIdentityConfig {
@@ -131,6 +135,7 @@ pub fn test_config(dir: &Path) -> Config {
         }),
         partners: vec![],
         encryption_key_files: vec![],
+        access_token_signing_key_files: vec![],
         app_to_app: None,
     }
 }
@@ -207,6 +212,8 @@ pub fn add_app_to_app(
         skip_consent: true,
         partner_token_access: false,
         partner_token_partners: vec![],
+        access_token_format: Default::default(),
+        access_token_audience: None,
     });
     config.app_to_app = Some(crate::config::AppToAppConfig {
         skills: vec![crate::config::AppToAppSkill {
