@@ -140,6 +140,31 @@ pub fn test_config(dir: &Path) -> Config {
     }
 }
 
+/// Gives every client `format` access tokens, with the keys it needs
+/// written under `dir` (a key ring file for `sealed`, unless mutual linking
+/// already configured one; an Ed25519 PEM key for `jwt`).
+pub fn use_access_token_format(
+    config: &mut Config,
+    dir: &Path,
+    format: crate::config::AccessTokenFormat,
+) {
+    for client in &mut config.clients {
+        client.access_token_format = format;
+    }
+    if format == crate::config::AccessTokenFormat::Sealed && config.encryption_key_files.is_empty()
+    {
+        let path = dir.join("access-token-key-1");
+        std::fs::write(&path, [tokens::random_id(), tokens::random_id()].concat())
+            .expect("write key");
+        config.encryption_key_files = vec![path];
+    }
+    if format == crate::config::AccessTokenFormat::Jwt {
+        let path = dir.join("jwt-signing-key.pem");
+        tokens::jwt::generate_ed25519_pem(&path).expect("write signing key");
+        config.access_token_signing_key_files = vec![path];
+    }
+}
+
 /// The partner id of [`add_partner`].
 pub const PARTNER_ID: &str = "amazon";
 
