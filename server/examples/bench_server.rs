@@ -12,24 +12,46 @@
 //!     CLIENT_BASIC <HTTP Basic credentials of the linked (Alexa) client, base64>
 //!     REFRESH_TOKEN <the user's refresh token>
 //!     ACCESS_TOKEN <the user's access token>
+//!     FORMATS opaque sealed jwt
+//!     REFRESH_TOKENS_FILE <file: one refresh token per line>   (BENCH_CHAINS)
+//!     CODES_FILE <file: one authorization code per line>      (BENCH_CODES)
+//!     REDIRECT_URI <the codes' redirect URI>                   (BENCH_CODES)
 //!     READY
 //!
-//! For repeatable load, the linked client here does not rotate refresh
-//! tokens (the same token refreshes again and again) and may also use
-//! `client_credentials`: one client serves every scenario of
-//! `tests/bench/compare.sh`, like the peer's single client.
+//! The linked client may also use `client_credentials`: one client serves
+//! every scenario of `tests/bench/compare.sh`, like the peer's single
+//! client. Settings (environment):
+//!
+//! - `BENCH_ACCESS_TOKEN_FORMAT`: `opaque` (default), `sealed` or `jwt`,
+//!   for every client.
+//! - `BENCH_CHAINS=N`: the client rotates refresh tokens (as Alexa's does)
+//!   and N more grants are linked through the real flow, one refresh-token
+//!   chain per connection of the load tool. Unset: no rotation, and the one
+//!   refresh token refreshes again and again.
+//! - `BENCH_CODES=N`: N authorization codes of the linked user, written to
+//!   the store as the consent step writes them, for the
+//!   `authorization_code` scenario (each code redeems once).
 //!
 //! and serves until stdin closes. Driven by the scripts in `tests/bench/`.
 
 use std::io::Read as _;
 
-use alexa_link_server::config::{Config, GrantType};
+use alexa_link_server::config::{AccessTokenFormat, Config, GrantType};
+use alexa_link_server::store::AuthCodeRecord;
 use alexa_link_server::testing::lwa::LwaStandIn;
 use alexa_link_server::testing::{
     CLIENT_ID, CLIENT_SECRET, ClientAuth, OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, TestServer, USERS,
-    dynamodb_store, link, reciprocal, unique_table,
+    dynamodb_store, link, reciprocal, redirect_uri, unique_table, use_access_token_format,
 };
+use alexa_link_server::tokens::{self, TokenHash, TokenKind};
 use base64::Engine as _;
+
+fn env_number(name: &str) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
 
 #[tokio::main]
 async fn main() {
@@ -50,7 +72,11 @@ async fn main() {
                 "lwa-client-id",
                 "lwa-client-secret",
                 "token-key-1",
+                "jwt-signing-key.pem",
             ] {
+                if !server.dir.path().join(file).exists() {
+                    continue;
+                }
                 std::fs::copy(server.dir.path().join(file), dir.path().join(file))
                     .expect("copy secret");
             }
@@ -71,6 +97,11 @@ async fn main() {
                 .iter()
                 .map(|f| rebased(f))
                 .collect();
+            config.access_token_signing_key_files = config
+                .access_token_signing_key_files
+                .iter()
+                .map(|f| rebased(f))
+                .collect();
             server.stop().await;
             TestServer::start_config(config, dir).await
         }
@@ -88,6 +119,23 @@ async fn main() {
         base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
     };
     let token = |name: &str| tokens[name].as_str().expect("token").to_owned();
+    let work = tempfile::tempdir().expect("tempdir");
+    let chains = env_number("BENCH_CHAINS");
+    let chains_file = work.path().join("refresh-tokens");
+    if chains > 0 {
+        let mut lines = String::new();
+        for _ in 0..chains {
+            let linked = link(&server, USERS[0], ClientAuth::Basic).await;
+            lines.push_str(linked["refresh_token"].as_str().expect("refresh token"));
+            lines.push('\n');
+        }
+        std::fs::write(&chains_file, lines).expect("write refresh tokens");
+    }
+    let codes = env_number("BENCH_CODES");
+    let codes_file = work.path().join("codes");
+    if codes > 0 {
+        std::fs::write(&codes_file, issue_codes(&server, codes).await).expect("write codes");
+    }
     println!(
         "PARTNER_URL {}?user_id=user-ann",
         server.url("/api/partner/token")
@@ -98,6 +146,14 @@ async fn main() {
     println!("CLIENT_BASIC {}", basic(CLIENT_ID, CLIENT_SECRET));
     println!("REFRESH_TOKEN {}", token("refresh_token"));
     println!("ACCESS_TOKEN {}", token("access_token"));
+    println!("FORMATS opaque sealed jwt");
+    if chains > 0 {
+        println!("REFRESH_TOKENS_FILE {}", chains_file.display());
+    }
+    if codes > 0 {
+        println!("CODES_FILE {}", codes_file.display());
+        println!("REDIRECT_URI {}", redirect_uri());
+    }
     println!("READY");
     // Serve until the driver closes our stdin.
     tokio::task::spawn_blocking(|| {
@@ -114,11 +170,60 @@ async fn main() {
     server.stop().await;
 }
 
-/// The test config, quieter, with the linked client set up for repeatable
-/// load: no refresh-token rotation, and `client_credentials` allowed.
+/// The test config, quieter, with the linked client set up for the load
+/// scenarios: `client_credentials` allowed, refresh tokens rotating only
+/// when there are chains to follow, the access token format asked for.
 fn bench_config(config: &mut Config) {
     config.logging.level = "warn".into();
     let client = &mut config.clients[0];
-    client.refresh_token.rotation = false;
+    client.refresh_token.rotation = env_number("BENCH_CHAINS") > 0;
     client.grant_types.push(GrantType::ClientCredentials);
+    let format = match std::env::var("BENCH_ACCESS_TOKEN_FORMAT").as_deref() {
+        Ok("sealed") => AccessTokenFormat::Sealed,
+        Ok("jwt") => AccessTokenFormat::Jwt,
+        Ok("opaque") | Err(_) => AccessTokenFormat::Opaque,
+        Ok(other) => panic!("BENCH_ACCESS_TOKEN_FORMAT={other}: opaque, sealed or jwt"),
+    };
+    let dir = config
+        .server
+        .session_key_file
+        .parent()
+        .expect("the config's directory")
+        .to_owned();
+    use_access_token_format(config, &dir, format);
+}
+
+/// `n` authorization codes of the linked user for the linked client, stored
+/// as the consent step stores them (many at once: each is a durable write).
+/// Returns them, one per line.
+async fn issue_codes(server: &TestServer, n: usize) -> String {
+    let now = server.clock().now();
+    let mut lines = String::new();
+    let mut batch = Vec::new();
+    for i in 0..n {
+        let code = tokens::generate(TokenKind::AuthorizationCode);
+        lines.push_str(&code.value);
+        lines.push('\n');
+        batch.push(code.hash);
+        if batch.len() == 256 || i + 1 == n {
+            let puts = batch.drain(..).map(|hash: TokenHash| {
+                let store = server.app.store.clone();
+                async move {
+                    let record = AuthCodeRecord {
+                        client_id: CLIENT_ID.into(),
+                        user_id: "user-ann".into(),
+                        redirect_uri: Some(redirect_uri()),
+                        scope: "profile".into(),
+                        code_challenge: None,
+                        auth_time: now,
+                        expires_at: now + 3600,
+                        redeemed_for: None,
+                    };
+                    store.put_code(&hash, &record).await.expect("store a code");
+                }
+            });
+            futures::future::join_all(puts).await;
+        }
+    }
+    lines
 }

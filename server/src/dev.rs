@@ -117,6 +117,8 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
             skip_consent: false,
             partner_token_access: false,
             partner_token_partners: vec![],
+            access_token_format: Default::default(),
+            access_token_audience: None,
         }],
         identity: IdentityConfig::Static(StaticIdentityConfig {
             users_file: None,
@@ -126,6 +128,7 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
         store: StoreConfig::Embedded(EmbeddedStoreConfig { path: store_path }),
         partners: vec![],
         encryption_key_files: vec![],
+        access_token_signing_key_files: vec![],
         app_to_app: None,
     };
     Ok(DevEnvironment {

@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 
 const VERSION: u8 = 1;
 const HEADER: usize = 1 + 8 + 24;
+/// The purpose of the stored-secret ring (the HKDF `info` it always had).
+const STORED_SECRETS: &[u8] = b"xchacha20poly1305";
 
 /// Why a ciphertext could not be opened, or keys not loaded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -53,6 +55,11 @@ impl std::fmt::Debug for KeyRing {
 impl KeyRing {
     /// Loads keys from files (each at least 32 bytes of key material).
     pub fn load(files: &[PathBuf]) -> Result<KeyRing, KeyRingError> {
+        KeyRing::load_for(files, STORED_SECRETS)
+    }
+
+    /// Loads keys from files for `purpose` (see [`KeyRing::from_material_for`]).
+    pub fn load_for(files: &[PathBuf], purpose: &[u8]) -> Result<KeyRing, KeyRingError> {
         let mut materials = Vec::new();
         for path in files {
             let bytes = std::fs::read(path).map_err(|e| KeyRingError::Load {
@@ -70,11 +77,19 @@ impl KeyRing {
             }
             materials.push(bytes);
         }
-        Ok(KeyRing::from_material(&materials))
+        Ok(KeyRing::from_material_for(&materials, purpose))
     }
 
     /// A ring from key material, first key first.
     pub fn from_material(materials: &[Vec<u8>]) -> KeyRing {
+        KeyRing::from_material_for(materials, STORED_SECRETS)
+    }
+
+    /// A ring for another purpose from the same key material: each purpose
+    /// derives its own keys (HKDF `info`), so a ciphertext made for one is
+    /// never accepted as another's. Key ids stay those of the material, so
+    /// one rotation of the files rotates every purpose.
+    pub fn from_material_for(materials: &[Vec<u8>], purpose: &[u8]) -> KeyRing {
         let keys = materials
             .iter()
             .map(|m| {
@@ -84,7 +99,7 @@ impl KeyRing {
                     .into();
                 let mut key = [0u8; 32];
                 let _ = hkdf::Hkdf::<Sha256>::new(Some(b"alexa-link keyring v1"), m)
-                    .expand(b"xchacha20poly1305", &mut key);
+                    .expand(purpose, &mut key);
                 let mut short = [0u8; 8];
                 short.copy_from_slice(&id[..8]);
                 (short, XChaCha20Poly1305::new(&key.into()))
@@ -178,6 +193,18 @@ mod tests {
         assert_eq!(
             old.open(&sealed_new, b"user\0amazon"),
             Err(KeyRingError::UnknownKey(hex(&sealed_new[1..9])))
+        );
+    }
+
+    #[test]
+    fn each_purpose_has_its_own_keys() {
+        let secrets = KeyRing::from_material(&[key(1)]);
+        let tokens = KeyRing::from_material_for(&[key(1)], b"access tokens");
+        let sealed = secrets.seal(b"x", b"").expect("seal");
+        assert_eq!(tokens.open(&sealed, b""), Err(KeyRingError::Corrupt));
+        assert!(
+            tokens.is_current(&sealed),
+            "the same key id names the material"
         );
     }
 

@@ -17,6 +17,8 @@ pub const TOKEN: &str = "/oauth/token";
 pub const REVOKE: &str = "/oauth/revoke";
 /// Introspection endpoint (RFC 7662).
 pub const INTROSPECT: &str = "/oauth/introspect";
+/// The JWT access tokens' signing keys (RFC 7517 JWK Set).
+pub const JWKS: &str = "/oauth/jwks";
 /// Authorization server metadata (RFC 8414).
 pub const METADATA: &str = "/.well-known/oauth-authorization-server";
 /// Mutual account linking: Alexa posts the LWA authorization code here.

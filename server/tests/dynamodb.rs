@@ -60,6 +60,60 @@ async fn passes_the_store_conformance_suite() {
     .await;
 }
 
+/// Issue 19: sealed and JWT access tokens over DynamoDB: linking and
+/// rotation write no access token item, and revoking the grant ends them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn self_contained_access_tokens_link_refresh_and_end_with_the_grant() {
+    let Some(endpoint) = endpoint() else { return };
+    for format in [
+        alexa_link_server::config::AccessTokenFormat::Sealed,
+        alexa_link_server::config::AccessTokenFormat::Jwt,
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path());
+        config.store = dynamodb_store(dir.path(), &endpoint, &unique_table());
+        testing::use_access_token_format(&mut config, dir.path(), format);
+        let server = TestServer::start_config(config, dir).await;
+        let tokens = testing::link(&server, USERS[0], ClientAuth::Basic).await;
+        let refresh = tokens["refresh_token"].as_str().expect("rt");
+        let (status, rotated) = token_request(
+            &server,
+            ClientAuth::Basic,
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await;
+        assert_eq!(status, 200, "{format:?}: {rotated}");
+        let introspect = |token: String| {
+            let url = server.url("/oauth/introspect");
+            async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .basic_auth(testing::CLIENT_ID, Some(testing::CLIENT_SECRET))
+                    .form(&[("token", token)])
+                    .send()
+                    .await
+                    .expect("send")
+                    .json::<Value>()
+                    .await
+                    .expect("json")["active"]
+                    .clone()
+            }
+        };
+        let access = rotated["access_token"].as_str().expect("at").to_owned();
+        assert_eq!(introspect(access.clone()).await, true, "{format:?}");
+        let revoked = reqwest::Client::new()
+            .post(server.url("/oauth/revoke"))
+            .basic_auth(testing::CLIENT_ID, Some(testing::CLIENT_SECRET))
+            .form(&[("token", rotated["refresh_token"].as_str().expect("rt"))])
+            .send()
+            .await
+            .expect("revoke");
+        assert_eq!(revoked.status(), 200);
+        assert_eq!(introspect(access).await, false, "{format:?}");
+        server.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn start_up_names_a_missing_table() {
     let Some(endpoint) = endpoint() else { return };

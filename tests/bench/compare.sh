@@ -1,31 +1,53 @@
 #!/usr/bin/env bash
-# Our server against a well-known peer, side by side in one run: panva's
-# oidc-provider (tests/bench/peer/) with an equivalent client, opaque tokens,
-# non-rotating refresh tokens and its in-memory adapter; ours with the
-# embedded store (server/examples/bench_server.rs). Both are driven by wrk
-# with the same Lua script (tests/bench/counted.lua): the same request count
-# at each concurrency level, for the client_credentials grant, the
-# refresh_token grant and introspection. Runs alternate between the servers
-# (ours first, then the peer first, ...), each on a freshly started server
-# after a warm-up, so drift on a noisy machine hits both alike.
+# Our server against a well-known peer and against this machine's own
+# limits, side by side in one run.
+#
+# - The ceilings: Debian's nginx answering a fixed token-sized JSON on
+#   loopback (the HTTP ceiling: no server can answer faster through this
+#   kernel and load tool) and the fsync rate of our store's directory (the
+#   durability ceiling of one request at a time that writes).
+# - The peer: panva's oidc-provider (tests/bench/peer/) with an equivalent
+#   client, opaque tokens and its in-memory adapter.
+# - Ours (server/examples/bench_server.rs, embedded store, every write
+#   fsynced before the answer) once per access token format: opaque
+#   (stored), sealed and jwt (self-contained: no access token is written).
+#
+# Scenarios, each at every concurrency level with the same request count:
+# client_credentials; refresh_token with rotation on both sides (one
+# refresh-token chain per connection, each answer's refresh token used for
+# the next request, as Alexa refreshes); authorization_code (ours only: the
+# peer's codes need its login interaction per code; each request redeems a
+# fresh code, CODE_REQUESTS per run); introspection. Runs alternate between
+# the servers, each on a freshly started server after a warm-up, so drift
+# on a noisy machine hits both alike.
 #
 # Then, on our server alone: exec -> /readyz 200 and idle RSS (startup.sh),
 # the cached /api/partner/token path, and the refresh grant on DynamoDB Local.
 #
-# Prints a table with our/peer ratios and the targets, and writes it as JSON
-# (BENCH_OUT, default under $TMPDIR; never in the repository). Fails when any
-# response of any run is an error (not a 200 with the expected body) or a run
-# falls short of its count; socket errors (wrk's timeout is 10 s, twice
-# Alexa's 4.5 s) are counted as errors in the table and the JSON.
+# Prints a table with ratios to the peer and to the ceilings, p50/p99/max and
+# peak RSS, the targets of issue 19, and writes it all as JSON (BENCH_OUT,
+# default under $TMPDIR; never in the repository). Fails when any response
+# of any run is an error (not a 200 with the expected body) or a run falls
+# short of its count; socket errors (wrk's timeout is 10 s) are counted as
+# errors in the table and the JSON.
 #
-# Our store lives in a temporary directory on disk, and every write is
-# fsynced before the answer, as in production. OURS_STORE_DIR=/dev/shm puts
-# it on tmpfs instead, for a like-for-like look at the peer's in-memory
-# adapter (the run's header says so).
+# OURS_STORE_DIR=/dev/shm puts our store on tmpfs (the header says so).
 #
 #   tests/bench/compare.sh           # release build, 20000 requests per run, levels 1 10 50 200
 #   tests/bench/compare.sh --smoke   # debug build, 200 requests, levels 1 10 (CI)
-#   REQUESTS=50000 LEVELS="50 200" tests/bench/compare.sh
+#   REQUESTS=50000 LEVELS="50 200" FORMATS="sealed" tests/bench/compare.sh
+#
+# Before/after: OURS_BENCH_BIN names a prebuilt bench server (built with
+# `cargo build --release -p alexa-link-server --features test-support
+# --example bench_server` at the "before" commit) and nothing is built:
+#
+#   OURS_BENCH_BIN=/work/baseline/bench_server tests/bench/compare.sh   # before
+#   tests/bench/compare.sh                                              # after
+#
+# A binary that predates the formats (it prints no FORMATS line) runs opaque
+# only, and cannot rotate or issue codes for the load tool: its refresh rows
+# are then non-rotating (the header says so) and it has no
+# authorization_code rows.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/bench/lib.sh
@@ -34,32 +56,37 @@ PROFILE=release
 REQUESTS=${REQUESTS:-20000}
 WARMUP=${WARMUP:-2000}
 LEVELS=${LEVELS:-"1 10 50 200"}
+CODE_REQUESTS=${CODE_REQUESTS:-2000}
 DYNAMO_REQUESTS=${DYNAMO_REQUESTS:-2000}
 TIME_BOUND=${TIME_BOUND:-120}   # seconds; a run still going then fails
 STARTUP_ARGS=()
 if [ "${1:-}" = "--smoke" ]; then
-  PROFILE=dev REQUESTS=200 WARMUP=20 LEVELS="1 10" DYNAMO_REQUESTS=100 TIME_BOUND=30
+  PROFILE=dev REQUESTS=200 WARMUP=20 LEVELS="1 10" CODE_REQUESTS=100 DYNAMO_REQUESTS=100 TIME_BOUND=30
   STARTUP_ARGS=(--smoke)
 fi
 BENCH_OUT=${BENCH_OUT:-${TMPDIR:-/tmp}/alexa-link-bench-$(date -u +%Y%m%dT%H%M%SZ).json}
 
 ensure_wrk
+ensure_nginx
 command -v node >/dev/null || { echo "node is required for the peer" >&2; exit 1; }
 if [ ! -d tests/bench/peer/node_modules/oidc-provider ]; then
   echo "installing the peer (npm ci in tests/bench/peer)"
   (cd tests/bench/peer && npm ci --silent --no-audit --no-fund)
 fi
-echo "building the bench server ($PROFILE)"
+if [ -n "${OURS_BENCH_BIN:-}" ]; then echo "using the prebuilt bench server $OURS_BENCH_BIN"; else echo "building the bench server ($PROFILE)"; fi
 build_bench_server
+OURS_BIN_LABEL=${OURS_BENCH_BIN:-$BENCH_BIN (built from $(git rev-parse --short HEAD 2>/dev/null || echo ?))}
 
 WORK=$(mktemp -d)
 ROWS=$WORK/rows.tsv
 : >"$ROWS"
 DYNAMO_PID=
+NGINX_PID=
 cleanup() {
   stop_bench_server O >/dev/null 2>&1 || true
   stop_bench_server P >/dev/null 2>&1 || true
   [ -n "$DYNAMO_PID" ] && scripts/dynamodb-local stop "$DYNAMO_PID"
+  [ -n "$NGINX_PID" ] && { kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null || true; }
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -82,31 +109,78 @@ load() {
   grep '^RESULT ' "$out" || { echo "wrk failed:" >&2; cat "$out" >&2; return 1; }
 }
 
-# scenario SERVER(O|P) SCENARIO: exports what counted.lua sends, sets URL.
+# What our binary offers: the formats, and rotating chains and codes for the
+# load tool (a bench server older than issue 19 offers neither).
+probe_ours() {
+  start_bench_server O
+  OURS_FORMATS=${O_FORMATS:-opaque}
+  stop_bench_server O
+  if [ -n "$O_FORMATS" ]; then OURS_ROTATES=yes; else OURS_ROTATES=no; fi
+}
+
+# pool FILE FIRST COUNT: lines FIRST..FIRST+COUNT-1 of FILE in a new file; prints its path.
+pool() {
+  local out; out=$(mktemp -p "$WORK")
+  tail -n +"$2" "$1" | head -n "$3" >"$out"
+  echo "$out"
+}
+
+# scenario SERVER(O|P) SCENARIO C PHASE(warm|run): exports what counted.lua
+# sends, sets URL.
 scenario() {
-  local s=$1 token_url introspect_url basic refresh access
+  local s=$1 c=$3 phase=$4 token_url introspect_url basic refresh access chains codes redirect
   token_url=${s}_TOKEN_URL introspect_url=${s}_INTROSPECT_URL refresh=${s}_REFRESH_TOKEN access=${s}_ACCESS_TOKEN
+  chains=${s}_REFRESH_TOKENS_FILE codes=${s}_CODES_FILE redirect=${s}_REDIRECT_URI
   basic=$([ "$s" = O ] && echo O_CLIENT_BASIC || echo P_BASIC)
-  export BENCH_METHOD=POST BENCH_BASIC=${!basic} BENCH_EXPECT='"access_token"'
+  export BENCH_METHOD=POST BENCH_BASIC=${!basic} BENCH_EXPECT='"access_token"' BENCH_POOL_FILE= BENCH_CHAIN_FIELD=
   case $2 in
     client_credentials) URL=${!token_url} BENCH_BODY="grant_type=client_credentials&scope=profile" ;;
-    refresh_token) URL=${!token_url} BENCH_BODY="grant_type=refresh_token&refresh_token=${!refresh}" ;;
+    refresh_token)
+      URL=${!token_url}
+      if [ -n "${!chains:-}" ]; then
+        # c chains for the warm-up, c others for the measured run.
+        BENCH_POOL_FILE=$(pool "${!chains}" $([ "$phase" = warm ] && echo 1 || echo $((c + 1))) "$c")
+        BENCH_BODY="grant_type=refresh_token&refresh_token={}" BENCH_CHAIN_FIELD=refresh_token
+      else
+        BENCH_BODY="grant_type=refresh_token&refresh_token=${!refresh}"
+      fi ;;
+    authorization_code)
+      URL=${!token_url}
+      BENCH_POOL_FILE=$(pool "${!codes}" $([ "$phase" = warm ] && echo 1 || echo $((CODE_WARMUP + 1))) \
+        $([ "$phase" = warm ] && echo "$CODE_WARMUP" || echo "$CODE_REQUESTS"))
+      BENCH_BODY="grant_type=authorization_code&code={}&redirect_uri=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "${!redirect}")" ;;
     introspection) URL=${!introspect_url} BENCH_BODY="token=${!access}" BENCH_EXPECT='"active":true' ;;
   esac
-  export BENCH_BODY
+  export BENCH_BODY BENCH_POOL_FILE BENCH_CHAIN_FIELD
 }
 
-start() { # start O|P
-  if [ "$1" = O ]; then TMPDIR=${OURS_STORE_DIR:-${TMPDIR:-/tmp}} start_bench_server O; else start_server P node tests/bench/peer/server.mjs; fi
+# start O|P SCENARIO C FORMAT
+start() {
+  if [ "$1" = O ]; then
+    local chains=0 codes=0
+    [ "$2" = refresh_token ] && [ "$OURS_ROTATES" = yes ] && chains=$((2 * $3))
+    [ "$2" = authorization_code ] && codes=$((CODE_WARMUP + CODE_REQUESTS))
+    BENCH_ACCESS_TOKEN_FORMAT=$4 BENCH_CHAINS=$chains BENCH_CODES=$codes \
+      TMPDIR=${OURS_STORE_DIR:-${TMPDIR:-/tmp}} start_bench_server O
+  else
+    local chains=0
+    [ "$2" = refresh_token ] && [ "$OURS_ROTATES" = yes ] && chains=$((2 * $3))
+    PEER_CHAINS=$chains start_server P node tests/bench/peer/server.mjs
+  fi
 }
 
-# measure SERVER(O|P) LABEL SCENARIO CONCURRENCY REQUESTS: a fresh server,
-# a warm-up at the same concurrency, the measured run, the server's peak RSS.
+# measure SERVER(O|P) LABEL SCENARIO CONCURRENCY REQUESTS [FORMAT]: a fresh
+# server, a warm-up at the same concurrency, the measured run, the server's
+# peak RSS.
 measure() {
-  local s=$1 label=$2 sc=$3 c=$4 n=$5 pid result hwm
-  start "$s"
-  scenario "$s" "$sc"
-  [ "$WARMUP" -gt 0 ] && { result=$(load "$URL" "$c" "$WARMUP"); check "$label warm-up" "$sc" "$c" "$WARMUP" "$result"; }
+  local s=$1 label=$2 sc=$3 c=$4 n=$5 fmt=${6:-opaque} pid result hwm warm=$WARMUP
+  [ "$sc" = authorization_code ] && warm=$CODE_WARMUP
+  start "$s" "$sc" "$c" "$fmt"
+  if [ "$warm" -gt 0 ]; then
+    scenario "$s" "$sc" "$c" warm
+    result=$(load "$URL" "$c" "$warm"); check "$label warm-up" "$sc" "$c" "$warm" "$result"
+  fi
+  scenario "$s" "$sc" "$c" run
   result=$(load "$URL" "$c" "$n")
   pid=${s}_PID
   hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/${!pid}/status")
@@ -130,26 +204,66 @@ check() {
   [ "$sock" = 0 ] || echo "  warning: $1 $2 at $3 connections: socket errors: ${5#RESULT }" >&2
 }
 
-STORE_WHERE=$(df --output=fstype "${OURS_STORE_DIR:-${TMPDIR:-/tmp}}" | tail -n 1)
-echo "== ours vs peer [$PROFILE, $REQUESTS requests per run after $WARMUP warm-up, levels $LEVELS, our store on $STORE_WHERE]"
+CODE_WARMUP=$((WARMUP / 10))
+STORE_DIR=${OURS_STORE_DIR:-${TMPDIR:-/tmp}}
+STORE_WHERE=$(df --output=fstype "$STORE_DIR" | tail -n 1)
+probe_ours
+FORMATS=${FORMATS:-$OURS_FORMATS}
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== machine: $(nproc) cores, load average $LOAD_BEFORE; ours: $OURS_BIN_LABEL"
+
+echo "== ceilings"
+FSYNC_RATE=$(fsync_rate "$STORE_DIR" "$([ "$PROFILE" = dev ] && echo 0.5 || echo 3)")
+echo "  fsync (4 KiB write + fsync, one at a time) in $STORE_DIR ($STORE_WHERE): $FSYNC_RATE/s"
+NGINX_PORT=$(free_port)
+start_nginx "$NGINX_PORT" "$WORK/nginx"
+export BENCH_METHOD=GET BENCH_BASIC=unused BENCH_EXPECT='"access_token"' BENCH_BODY= BENCH_POOL_FILE= BENCH_CHAIN_FIELD=
+for c in $LEVELS; do
+  [ "$WARMUP" -gt 0 ] && load "http://127.0.0.1:$NGINX_PORT/" "$c" "$WARMUP" >/dev/null
+  result=$(load "http://127.0.0.1:$NGINX_PORT/" "$c" "$REQUESTS")
+  check nginx static "$c" "$REQUESTS" "$result"
+  printf 'nginx\tstatic\t%s\t%s\tpeak_rss_kb=0\n' "$c" "${result#RESULT }" >>"$ROWS"
+  printf '  %-20s %-18s c=%-4s %s\n' nginx static "$c" "${result#RESULT }"
+done
+kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true; NGINX_PID=
+
+ROTATION=$([ "$OURS_ROTATES" = yes ] && echo "rotating on both sides" || echo "NOT rotating (this bench server cannot), peer not rotating either")
+echo "== ours ($FORMATS) vs peer [$PROFILE, $REQUESTS requests per run after $WARMUP warm-up ($CODE_REQUESTS after $CODE_WARMUP for authorization_code), levels $LEVELS, our store on $STORE_WHERE; refresh: $ROTATION]"
 i=0
-for sc in client_credentials refresh_token introspection; do
+SCENARIOS="client_credentials refresh_token introspection"
+[ "$OURS_ROTATES" = yes ] && SCENARIOS="client_credentials refresh_token authorization_code introspection"
+for sc in $SCENARIOS; do
   for c in $LEVELS; do
-    if [ $((i % 2)) = 0 ]; then order="O P"; else order="P O"; fi
-    for s in $order; do
-      if [ "$s" = O ]; then measure O ours "$sc" "$c" "$REQUESTS"; else measure P peer "$sc" "$c" "$REQUESTS"; fi
+    n=$REQUESTS
+    [ "$sc" = authorization_code ] && n=$CODE_REQUESTS
+    servers="P"
+    for f in $FORMATS; do servers="$servers O:$f"; done
+    # The peer has no authorization_code run (its codes need a login each).
+    [ "$sc" = authorization_code ] && servers=${servers#P }
+    if [ $((i % 2)) = 1 ]; then servers=$(tr ' ' '\n' <<<"$servers" | tac | tr '\n' ' '); fi
+    for s in $servers; do
+      if [ "$s" = P ]; then measure P peer "$sc" "$c" "$n"; else measure O "ours-${s#O:}" "$sc" "$c" "$n" "${s#O:}"; fi
     done
     i=$((i + 1))
   done
 done
 
 echo "== ours alone"
+# With a prebuilt bench server, start-up is measured on the server binary
+# beside it when there is one (else on this tree's build, and it says so).
+if [ -n "${OURS_BENCH_BIN:-}" ] && [ -z "${OURS_SERVER_BIN:-}" ]; then
+  if [ -x "$(dirname "$OURS_BENCH_BIN")/alexa-link-server" ]; then
+    export OURS_SERVER_BIN=$(dirname "$OURS_BENCH_BIN")/alexa-link-server
+  else
+    echo "  (no alexa-link-server beside $OURS_BENCH_BIN: start-up is this tree's build)"
+  fi
+fi
 STARTUP=$(tests/bench/startup.sh "${STARTUP_ARGS[@]}" | tail -n 1)
 echo "  $STARTUP"
 
 ALONE_C=$([ "$PROFILE" = dev ] && echo 4 || echo 50)
-start_bench_server O
-export BENCH_METHOD=GET BENCH_BASIC=$O_BASIC BENCH_EXPECT='"access_token"' BENCH_BODY=
+BENCH_CHAINS=0 BENCH_CODES=0 start_bench_server O
+export BENCH_METHOD=GET BENCH_BASIC=$O_BASIC BENCH_EXPECT='"access_token"' BENCH_BODY= BENCH_POOL_FILE= BENCH_CHAIN_FIELD=
 [ "$WARMUP" -gt 0 ] && load "$O_PARTNER_URL" "$ALONE_C" "$WARMUP" >/dev/null
 result=$(load "$O_PARTNER_URL" "$ALONE_C" "$REQUESTS")
 hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$O_PID/status")
@@ -158,28 +272,29 @@ check ours-alone partner_token_cached "$ALONE_C" "$REQUESTS" "$result"
 printf 'ours-alone\tpartner_token_cached\t%s\t%s\tpeak_rss_kb=%s\n' "$ALONE_C" "${result#RESULT }" "$hwm" >>"$ROWS"
 echo "  partner_token_cached c=$ALONE_C ${result#RESULT }"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 DYNAMO_PID=$(scripts/dynamodb-local start "$port")
 for c in $([ "$PROFILE" = dev ] && echo 4 || echo "10 50"); do
   # A freshly started DynamoDB Local on a busy machine may take longer than
   # the store's 1 s attempt timeout to create the first table: try again.
   for attempt in 1 2 3; do
-    BENCH_DYNAMODB_ENDPOINT="http://127.0.0.1:$port" start_bench_server O 2>"$WORK/start.err" && break
+    BENCH_CHAINS=0 BENCH_CODES=0 BENCH_DYNAMODB_ENDPOINT="http://127.0.0.1:$port" start_bench_server O 2>"$WORK/start.err" && break
     [ "$attempt" = 3 ] && { cat "$WORK/start.err" >&2; exit 1; }
     echo "  (DynamoDB Local not ready for the bench server, attempt $attempt; retrying)"
     sleep 2
   done
-  scenario O refresh_token
+  scenario O refresh_token "$c" run
   [ "$WARMUP" -gt 0 ] && load "$URL" "$c" "$((WARMUP / 4))" >/dev/null
   result=$(load "$URL" "$c" "$DYNAMO_REQUESTS")
   hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$O_PID/status")
   stop_bench_server O
   check ours-dynamodb-local refresh_token "$c" "$DYNAMO_REQUESTS" "$result"
   printf 'ours-dynamodb-local\trefresh_token\t%s\t%s\tpeak_rss_kb=%s\n' "$c" "${result#RESULT }" "$hwm" >>"$ROWS"
-  echo "  refresh_token on DynamoDB Local c=$c ${result#RESULT }"
+  echo "  refresh_token (non-rotating) on DynamoDB Local c=$c ${result#RESULT }"
 done
 scripts/dynamodb-local stop "$DYNAMO_PID"; DYNAMO_PID=
 
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
 python3 tests/bench/report.py "$ROWS" "$STARTUP" "$BENCH_OUT" \
-  "profile=$PROFILE requests=$REQUESTS warmup=$WARMUP levels=$LEVELS store_fs=$STORE_WHERE dynamodb_requests=$DYNAMO_REQUESTS"
+  "profile=$PROFILE requests=$REQUESTS warmup=$WARMUP levels=$LEVELS store_fs=$STORE_WHERE dynamodb_requests=$DYNAMO_REQUESTS fsync_per_s=$FSYNC_RATE refresh=$ROTATION formats=$FORMATS load_before=$LOAD_BEFORE load_after=$LOAD_AFTER ours=$OURS_BIN_LABEL"

@@ -13,6 +13,12 @@
 --   BENCH_BODY     form body for POST
 --   BENCH_BASIC    base64 HTTP Basic credentials
 --   BENCH_EXPECT   a string every good response body contains ("" for none)
+--   BENCH_POOL_FILE  values used once each, one per line (codes, refresh
+--                  tokens): each request takes one and puts it in the
+--                  body in place of "{}"; thread i takes lines i, i+n, ...
+--   BENCH_CHAIN_FIELD  a JSON field of the answer that goes back into the
+--                  pool (refresh_token: a rotating refresh chain per
+--                  connection, as Alexa refreshes)
 --
 -- Prints one line: RESULT key=value ... (latencies in microseconds).
 local ffi = require("ffi")
@@ -38,9 +44,12 @@ end
 wrk.headers["Authorization"] = "Basic " .. os.getenv("BENCH_BASIC")
 
 local threads = {}
+local pool_file = os.getenv("BENCH_POOL_FILE") or ""
+local chain_field = os.getenv("BENCH_CHAIN_FIELD") or ""
 
 function setup(thread)
   local i = #threads
+  thread:set("tindex", i)
   local share = math.floor(total / nthreads)
   if i < total % nthreads then share = share + 1 end
   thread:set("limit", share)
@@ -53,12 +62,49 @@ bad = 0
 start_us = 0
 end_us = 0
 
+pool = {}
+local prefix, suffix
+
 function init(args)
   -- Called for each thread just before it starts.
+  if pool_file ~= "" then
+    local n, i = 0, 0
+    for line in io.lines(pool_file) do
+      if n % nthreads == tindex then
+        i = i + 1
+        pool[i] = line
+      end
+      n = n + 1
+    end
+    prefix, suffix = string.match(wrk.body, "^(.*){}(.*)$")
+  end
   start_us = now_us()
 end
 
+if pool_file ~= "" then
+  -- wrk calls request() once on the first thread before any connection
+  -- exists, to check the request (and sends nothing of it): that call only
+  -- peeks, so no code or chain is lost.
+  local checked = false
+  function request()
+    local value
+    if tindex == 0 and not checked then
+      checked = true
+      value = pool[#pool]
+    else
+      value = table.remove(pool)
+    end
+    -- An empty pool (a chain broke on an error answer) sends a value that
+    -- fails, so the error is counted rather than hidden.
+    return wrk.format(nil, nil, nil, prefix .. (value or "exhausted") .. suffix)
+  end
+end
+
 function response(status, headers, body)
+  if chain_field ~= "" then
+    local next_value = string.match(body, '"' .. chain_field .. '":"([^"]+)"')
+    if next_value then table.insert(pool, next_value) end
+  end
   seen = seen + 1
   if status ~= 200 or (expect ~= "" and not string.find(body, expect, 1, true)) then
     bad = bad + 1

@@ -49,21 +49,29 @@ def ratio(a, b):
     return round(a / b, 2) if a and b else None
 
 
+fsync_rate = int(meta["fsync_per_s"]) if meta.get("fsync_per_s", "").isdigit() else None
+ours_labels = [r["server"] for r in runs if r["server"].startswith("ours-")
+               and r["server"] not in ("ours-alone", "ours-dynamodb-local")]
+formats = list(dict.fromkeys(ours_labels))
+
 comparison = []
 for r in runs:
-    if r["server"] != "ours":
+    if r["server"] not in formats:
         continue
     p = find("peer", r["scenario"], r["concurrency"])
-    if p is None:
-        continue
+    n = find("nginx", "static", r["concurrency"])
     comparison.append({
         "scenario": r["scenario"],
         "concurrency": r["concurrency"],
+        "format": r["server"][len("ours-"):],
         "ours": r,
         "peer": p,
-        "throughput_ratio": ratio(r["throughput_rps"], p["throughput_rps"]),
-        "p99_ratio": ratio(r["p99_ms"], p["p99_ms"]),
-        "peak_rss_ratio": ratio(r["peak_rss_mb"], p["peak_rss_mb"]),
+        "throughput_ratio": ratio(r["throughput_rps"], p["throughput_rps"]) if p else None,
+        "p99_ratio": ratio(r["p99_ms"], p["p99_ms"]) if p else None,
+        "peak_rss_ratio": ratio(r["peak_rss_mb"], p["peak_rss_mb"]) if p else None,
+        "share_of_nginx": ratio(r["throughput_rps"], n["throughput_rps"]) if n else None,
+        "share_of_fsync_rate": ratio(r["throughput_rps"], fsync_rate)
+        if fsync_rate and r["concurrency"] == 1 else None,
     })
 
 startup = {}
@@ -76,6 +84,7 @@ if m:
 startup["line"] = startup_line.strip()
 
 alone = [r for r in runs if r["server"] in ("ours-alone", "ours-dynamodb-local")]
+ceilings = [r for r in runs if r["server"] == "nginx"]
 
 targets = []
 
@@ -85,41 +94,64 @@ def target(name, figure, ok):
                     "met": None if ok is None else bool(ok)})
 
 
-for c in sorted({x["concurrency"] for x in comparison}):
-    row = next((x for x in comparison if x["scenario"] == "refresh_token" and x["concurrency"] == c), None)
-    if row:
-        target(f"refresh_token throughput >= 10x peer at c={c}",
-               f"{row['throughput_ratio']}x", row["throughput_ratio"] >= 10)
-for sc in ("client_credentials", "refresh_token"):
-    r = find("ours", sc, 50)
-    target(f"{sc} p99 < 5 ms at c=50 (embedded store)",
-           f"{r['p99_ms']:.2f} ms" if r else "not measured (no c=50 run)",
-           r["p99_ms"] < 5 if r else None)
+def cmp(sc, c, fmt):
+    return next((x for x in comparison if x["scenario"] == sc and x["concurrency"] == c
+                 and x["format"] == fmt), None)
+
+
+for fmt in [f[len("ours-"):] for f in formats]:
+    for sc in ("client_credentials", "refresh_token"):
+        for c in (50, 200):
+            x = cmp(sc, c, fmt)
+            target(f"{sc} [{fmt}] >= 10x peer at c={c}",
+                   f"{x['throughput_ratio']}x" if x and x["throughput_ratio"] else "not measured",
+                   x["throughput_ratio"] >= 10 if x and x["throughput_ratio"] else None)
+        x = cmp(sc, 50, fmt)
+        target(f"{sc} [{fmt}] p99 < 5 ms at c=50",
+               f"{x['ours']['p99_ms']:.2f} ms" if x else "not measured (no c=50 run)",
+               x["ours"]["p99_ms"] < 5 if x else None)
+for sc in ("client_credentials", "refresh_token", "authorization_code"):
+    x = cmp(sc, 1, "opaque")
+    target(f"{sc} [opaque, stored] at c=1 >= 80% of the fsync rate",
+           f"{x['ours']['throughput_rps']:.0f}/s = {x['share_of_fsync_rate']} of {fsync_rate}/s"
+           if x and x["share_of_fsync_rate"] is not None else "not measured",
+           x["share_of_fsync_rate"] >= 0.8 if x and x["share_of_fsync_rate"] is not None else None)
+x = cmp("client_credentials", 50, "sealed")
+target("client_credentials [sealed] at c=50 >= 40% of the nginx ceiling",
+       f"{x['share_of_nginx']:.0%}" if x and x["share_of_nginx"] else "not measured",
+       x["share_of_nginx"] >= 0.4 if x and x["share_of_nginx"] else None)
 target("idle RSS < 20 MB", f"{startup['idle_rss_mb']} MiB" if "idle_rss_mb" in startup else "not measured",
        startup["idle_rss_mb"] < 20 if "idle_rss_mb" in startup else None)
 target("exec -> /readyz 200 < 100 ms", f"{startup['ready_ms']} ms" if "ready_ms" in startup else "not measured",
        startup["ready_ms"] < 100 if "ready_ms" in startup else None)
-at200 = [r for r in runs if r["server"] == "ours" and r["concurrency"] == 200]
+at200 = [r for r in runs if r["server"] in formats and r["concurrency"] == 200]
 target("zero errors at c=200 (ours, all scenarios)",
        f"{sum(r['errors'] for r in at200)} errors in {len(at200)} runs" if at200 else "not measured (no c=200 run)",
        all(r["errors"] == 0 for r in at200) if at200 else None)
 
 # The table.
-print(f"ours vs peer (oidc-provider, in-memory adapter) [{meta_line}]")
-head = (f"{'scenario':<19}{'c':>4} | {'ours rps':>9} {'p50':>7} {'p99':>7} {'max':>7} {'err':>4} {'RSS':>6}"
-        f" | {'peer rps':>9} {'p50':>7} {'p99':>7} {'max':>7} {'err':>4} {'RSS':>6} | {'rps x':>6} {'p99 x':>6}")
+print(f"ours vs peer (oidc-provider, in-memory adapter) vs this machine's ceilings [{meta_line}]")
+print()
+print("ceilings: fsync " + (f"{fsync_rate}/s" if fsync_rate else "not measured") + "; nginx static answer: "
+      + ", ".join(f"c={r['concurrency']} {r['throughput_rps']:.0f} req/s (p99 {r['p99_ms']:.2f} ms)"
+                  for r in ceilings))
+print()
+head = (f"{'scenario':<19}{'c':>4} {'format':<7}| {'ours rps':>9} {'p50':>6} {'p99':>6} {'max':>6} {'err':>4} {'RSS':>5}"
+        f" | {'peer rps':>8} {'p99':>6} {'RSS':>5} | {'x peer':>6} {'nginx':>6} {'fsync':>6}")
 print(head)
 print("-" * len(head))
 for x in comparison:
     o, p = x["ours"], x["peer"]
-
-    def cols(r):
-        return (f"{r['throughput_rps']:>9.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.1f}"
-                f" {r['errors']:>4} {r['peak_rss_mb']:>6.1f}")
-    print(f"{x['scenario']:<19}{x['concurrency']:>4} | {cols(o)} | {cols(p)} |"
-          f" {x['throughput_ratio']:>6} {x['p99_ratio']:>6}")
-print("(latencies in ms; RSS = peak RSS of the server process in MiB; rps x = ours/peer throughput;"
-      " p99 x = ours/peer p99, lower is better)")
+    peer_cols = (f"{p['throughput_rps']:>8.0f} {p['p99_ms']:>6.2f} {p['peak_rss_mb']:>5.1f}" if p
+                 else f"{'-':>8} {'-':>6} {'-':>5}")
+    share = lambda v: f"{v:.0%}" if v is not None else "-"
+    print(f"{x['scenario']:<19}{x['concurrency']:>4} {x['format']:<7}| {o['throughput_rps']:>9.0f} {o['p50_ms']:>6.2f}"
+          f" {o['p99_ms']:>6.2f} {o['max_ms']:>6.1f} {o['errors']:>4} {o['peak_rss_mb']:>5.1f} | {peer_cols} |"
+          f" {x['throughput_ratio'] if x['throughput_ratio'] is not None else '-':>6}"
+          f" {share(x['share_of_nginx']):>6} {share(x['share_of_fsync_rate']):>6}")
+print("(latencies in ms; RSS = peak RSS of the server process in MiB; x peer = ours/peer throughput;"
+      " nginx = ours as a share of nginx's static answer at the same c; fsync = ours at c=1 as a share"
+      " of the fsync rate; authorization_code has no peer column: its codes need a login each)")
 print()
 print("ours alone:")
 print(f"  start-up: {startup['line']}")
@@ -129,13 +161,14 @@ for r in alone:
           f"  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  max {r['max_ms']:.1f} ms"
           f"  errors {r['errors']}  peak RSS {r['peak_rss_mb']} MiB")
 print()
-print("targets:")
+print("targets (issue 19):")
 for t in targets:
     verdict = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
-    print(f"  {verdict:<7} {t['target']:<50} measured: {t['measured']}")
+    print(f"  {verdict:<7} {t['target']:<62} measured: {t['measured']}")
 if meta.get("profile") == "dev":
     print("  (debug build: the targets are for the release run)")
 
-json.dump({"meta": meta, "comparison": comparison, "ours_alone": {"startup": startup, "runs": alone},
+json.dump({"meta": meta, "ceilings": {"fsync_per_s": fsync_rate, "nginx": ceilings},
+           "comparison": comparison, "ours_alone": {"startup": startup, "runs": alone},
            "targets": targets, "runs": runs}, open(out_path, "w"), indent=2)
 print(f"\nwritten: {out_path}")

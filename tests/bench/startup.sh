@@ -9,8 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PROFILE=release RUNS=${RUNS:-7}
 if [ "${1:-}" = "--smoke" ]; then PROFILE=dev RUNS=${RUNS:-2}; fi
-cargo build -q --profile "$PROFILE" -p alexa-link-server --bin alexa-link-server
-BIN=target/$([ "$PROFILE" = dev ] && echo debug || echo release)/alexa-link-server
+if [ -n "${OURS_SERVER_BIN:-}" ]; then
+  BIN=$OURS_SERVER_BIN   # a prebuilt server (compare.sh's before/after runs)
+else
+  cargo build -q --profile "$PROFILE" -p alexa-link-server --bin alexa-link-server
+  BIN=target/$([ "$PROFILE" = dev ] && echo debug || echo release)/alexa-link-server
+fi
 exec python3 - "$BIN" "$RUNS" "$PROFILE" <<'PY'
 import http.client, os, socket, statistics, subprocess, sys, tempfile, time
 binary, runs, profile = sys.argv[1], int(sys.argv[2]), sys.argv[3]

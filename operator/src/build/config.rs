@@ -181,6 +181,7 @@ pub fn render(link: &ValidatedLink) -> Config {
         store,
         partners,
         encryption_key_files,
+        access_token_signing_key_files: vec![],
         app_to_app: None,
     }
 }
@@ -255,6 +256,8 @@ fn client(c: &ClientSpec) -> ClientConfig {
         partner_token_access: c.partner_token_access,
         // An AlexaSkillLink has one partner: partnerTokenAccess names it.
         partner_token_partners: Vec::new(),
+        access_token_format: Default::default(),
+        access_token_audience: None,
     }
 }
 

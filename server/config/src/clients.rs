@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::access_tokens::AccessTokenFormat;
 use crate::error::Errors;
 use crate::rules::url_is_loopback;
 
@@ -82,6 +83,16 @@ pub struct ClientConfig {
     /// Empty (the default): every partner.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partner_token_partners: Vec<String>,
+    /// What this client's access tokens are: `opaque` (the default, stored),
+    /// `sealed` (self-contained, encrypted with `encryptionKeyFiles`) or
+    /// `jwt` (RFC 9068, signed with `accessTokenSigningKeyFiles`). Refresh
+    /// tokens and codes are always opaque and stored.
+    #[serde(default, skip_serializing_if = "AccessTokenFormat::is_opaque")]
+    pub access_token_format: AccessTokenFormat,
+    /// The `aud` of this client's JWT access tokens: the resource server
+    /// (the skill's backend) that accepts them. Default: the issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_audience: Option<String>,
 }
 
 impl ClientConfig {

@@ -20,6 +20,7 @@
 //! | `logging` | [`logging`] |
 //! | `authorization` | [`authorization`]: code and form lifetimes |
 //! | `clients` | [`clients`]: OAuth clients, grant types, refresh and PKCE policy |
+//! | `clients[].accessTokenFormat`, `accessTokenSigningKeyFiles` | [`access_tokens`]: opaque, sealed or JWT access tokens |
 //! | `identity` | [`identity`]: static users, LDAP, upstream OIDC |
 //! | `loginProtection` | [`login_protection`]: throttling and lockout |
 //! | `store` | [`store`]: embedded or DynamoDB |
@@ -35,6 +36,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod access_tokens;
 pub mod app_to_app;
 pub mod authorization;
 pub mod clients;
@@ -48,6 +50,7 @@ mod rules;
 pub mod server;
 pub mod store;
 
+pub use access_tokens::AccessTokenFormat;
 pub use app_to_app::{APP_TO_APP_SCOPE, AppToAppConfig, AppToAppSkill, SkillStage};
 pub use authorization::{AuthorizationConfig, MAX_AUTHORIZATION_CODE_LIFETIME_SECONDS};
 pub use clients::{
@@ -102,6 +105,13 @@ pub struct Config {
     /// Required when `partners` is set.
     #[serde(default)]
     pub encryption_key_files: Vec<PathBuf>,
+    /// PEM files (PKCS#8 Ed25519 or P-256 private keys) that sign JWT access
+    /// tokens (`clients[].accessTokenFormat: jwt`). The first signs; every
+    /// key's public half is published at the JWKS endpoint, so a new key is
+    /// rolled in second, moved first once resource servers have fetched it,
+    /// and removed after the last token it signed expired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_token_signing_key_files: Vec<PathBuf>,
     /// App-to-App account linking from the developer's app and from the
     /// Alexa app. Absent: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,6 +158,12 @@ impl Config {
             &self.partners,
             &self.encryption_key_files,
             &self.clients,
+            &mut errors,
+        );
+        access_tokens::validate(
+            &self.clients,
+            &self.encryption_key_files,
+            &self.access_token_signing_key_files,
             &mut errors,
         );
         app_to_app::validate(

@@ -230,8 +230,7 @@ async fn handle(
     }
     let now = app.clock.now();
     let token = app
-        .store
-        .get_access_token(&TokenHash::of(&grant.grantee_token), now)
+        .verify_access_token(&grant.grantee_token)
         .await?
         .ok_or_else(|| refused("the grantee token is not an active access token of this server"))?;
     let (user_id, grant_id, partner) = owner_of(app, &token)?;

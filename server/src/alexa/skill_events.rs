@@ -36,7 +36,6 @@ use crate::partner::caller::{self, PartnerCaller};
 use crate::partner::custody;
 use crate::peer::client_ip;
 use crate::store::{AlexaUserRecord, GrantId};
-use crate::tokens::TokenHash;
 
 /// The skill events this server acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,11 +203,7 @@ async fn by_token(
     let Some(token) = &event.access_token else {
         return Ok(None);
     };
-    let Some(record) = app
-        .store
-        .get_access_token(&TokenHash::of(token), app.clock.now())
-        .await?
-    else {
+    let Some(record) = app.verify_access_token(token).await? else {
         return Ok(None);
     };
     let (Some(user_id), Some(grant_id)) = (record.user_id, record.grant_id) else {

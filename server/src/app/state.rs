@@ -27,7 +27,8 @@ use crate::oauth::metadata;
 use crate::partner::Partners;
 use crate::routes;
 use crate::store::embedded::EmbeddedStore;
-use crate::store::{Store, StoreError};
+use crate::store::{AccessTokenRecord, Store, StoreError};
+use crate::tokens::access::AccessTokens;
 use crate::web::session::CookieSettings;
 
 /// Why the server could not start.
@@ -52,6 +53,9 @@ pub enum StartupError {
     /// Mutual-linking partners could not be set up.
     #[error("invalid mutual-linking setup: {0}")]
     Partner(String),
+    /// The keys of sealed or JWT access tokens could not be loaded.
+    #[error("invalid access-token setup: {0}")]
+    AccessTokens(String),
     /// The store could not be opened.
     #[error("failed to open the store: {0}")]
     Store(#[from] StoreError),
@@ -91,6 +95,8 @@ pub struct Shared {
     pub throttle: LoginThrottle,
     /// Codes, grants and tokens.
     pub store: Arc<dyn Store>,
+    /// The access-token formats (opaque, sealed, JWT) and their keys.
+    pub access_tokens: AccessTokens,
     /// Login and CSRF cookies.
     pub cookies: CookieSettings,
     /// Mutual-linking partners and the key ring for their tokens.
@@ -105,6 +111,8 @@ pub struct Shared {
     pub flight_recorder: FlightRecorder,
     /// The RFC 8414 metadata document, rendered once.
     pub(crate) metadata: Bytes,
+    /// The JWKS document of the JWT signing keys, rendered once.
+    pub(crate) jwks: Option<Bytes>,
     issuer: String,
 }
 
@@ -112,6 +120,22 @@ impl Shared {
     /// The issuer identifier (the public URL without a trailing slash).
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The record of an access token this server issued (any format), if
+    /// unexpired and of an active grant.
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        self.access_tokens
+            .verify(
+                self.store.as_ref(),
+                token,
+                self.clock.now(),
+                self.clock.now_millis(),
+            )
+            .await
     }
 }
 
@@ -200,15 +224,24 @@ impl AppState {
             session_seconds: config.authorization.login_session_seconds as i64,
             form_seconds: config.authorization.form_lifetime_seconds as i64,
         };
-        let metadata = serde_json::to_vec(&metadata::document(&config.server.public_url, &clients))
-            .unwrap_or_default()
-            .into();
         let issuer = config
             .server
             .public_url
             .as_str()
             .trim_end_matches('/')
             .to_owned();
+        let access_tokens =
+            AccessTokens::new(&config, &issuer).map_err(StartupError::AccessTokens)?;
+        let jwks = access_tokens
+            .jwks()
+            .map(|doc| Bytes::from(serde_json::to_vec(&doc).unwrap_or_default()));
+        let metadata = serde_json::to_vec(&metadata::document(
+            &config.server.public_url,
+            &clients,
+            jwks.is_some(),
+        ))
+        .unwrap_or_default()
+        .into();
         let flight_recorder = FlightRecorder::new(
             config.clients.iter().map(|c| c.client_id.as_str()),
             flight_recorder::DEFAULT_CAPACITY,
@@ -220,6 +253,7 @@ impl AppState {
             users,
             throttle,
             store,
+            access_tokens,
             cookies,
             partners,
             app_to_app,
@@ -227,6 +261,7 @@ impl AppState {
             metrics: Metrics::new(),
             flight_recorder,
             metadata,
+            jwks,
             issuer,
         })))
     }

@@ -46,7 +46,7 @@ fn configured(app: &AppState) -> Result<&AppToApp, AppToAppError> {
 }
 
 async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<AppUser, AppToAppError> {
-    let token = bearer::authenticate(app.store.as_ref(), headers, app.clock.now()).await?;
+    let token = bearer::authenticate(app, headers).await?;
     let Some(user_id) = token.user_id else {
         return Err(forbidden("a user's access token is required").into());
     };

@@ -49,6 +49,12 @@ pub type Millis = i64;
 /// round trip, never a wrong decision).
 const MAX_SEEN: usize = 10_000;
 
+/// How long a store read that found no failures of a client at an address
+/// is trusted, on this replica, before the next successful authentication
+/// reads again (ms). Failures counted here are seen at once; failures
+/// counted on another replica are seen within this bound.
+pub const CLIENT_CLEAR_TRUST_MILLIS: Millis = 1000;
+
 /// Lock stripes for the counters' turns: enough that unrelated usernames
 /// rarely wait on each other, few enough to cost nothing.
 const STRIPES: usize = 256;
@@ -87,6 +93,9 @@ pub struct LoginThrottle {
     seen: Mutex<HashMap<CounterKey, Counter>>,
     /// Turns of this replica's changes, by [`stripe`] of the counter.
     turns: Vec<tokio::sync::Mutex<()>>,
+    /// Client counters the store last reported free of failures, and when:
+    /// the successful-authentication fast path (no store read).
+    clear: Mutex<HashMap<CounterKey, Millis>>,
 }
 
 /// An attempt refused because it came too early.
@@ -114,6 +123,7 @@ impl LoginThrottle {
             store,
             seen: Mutex::new(HashMap::new()),
             turns: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            clear: Mutex::new(HashMap::new()),
         }
     }
 
@@ -170,6 +180,15 @@ impl LoginThrottle {
     /// only. A secret that proved right is refused too while the client is
     /// throttled at this address, so a guess cannot tell it was right.
     /// Clears earlier failures once allowed.
+    ///
+    /// The token endpoint's hot path: when the store said less than
+    /// [`CLIENT_CLEAR_TRUST_MILLIS`] ago that this client had no failures at
+    /// this address, and no failure was counted here since, the answer is
+    /// yes without a read. Failures are always counted in the store (by
+    /// [`LoginThrottle::client_failed`], a compare-and-swap), so the delays
+    /// and the lockout hold across replicas as before; what the fast path
+    /// gives up is only that, for at most that bound after failures counted
+    /// on *another* replica, a right secret here is not yet refused.
     pub async fn client_allowed(
         &self,
         client_id: &str,
@@ -177,8 +196,14 @@ impl LoginThrottle {
         now: Millis,
     ) -> Result<Result<(), TooEarly>, StoreError> {
         let keys = [client_key(client_id, ip)];
+        if self.recently_clear(&keys[0].id, now) {
+            return Ok(Ok(()));
+        }
         let current = self.store.get_counters(&[keys[0].id], seconds(now)).await?;
         self.remember(&keys, &current);
+        if current[0].is_none_or(|c| c.failures == 0) {
+            self.mark_clear(keys[0].id, now);
+        }
         let wait = self.wait(&keys, &current, now);
         if wait > 0 {
             return Ok(Err(TooEarly { retry_after: wait }));
@@ -328,7 +353,31 @@ impl LoginThrottle {
             .collect()
     }
 
+    fn recently_clear(&self, key: &CounterKey, now: Millis) -> bool {
+        let clear = self.clear.lock().unwrap_or_else(|e| e.into_inner());
+        clear
+            .get(key)
+            .is_some_and(|at| (0..CLIENT_CLEAR_TRUST_MILLIS).contains(&(now - at)))
+    }
+
+    fn mark_clear(&self, key: CounterKey, now: Millis) {
+        let mut clear = self.clear.lock().unwrap_or_else(|e| e.into_inner());
+        if clear.len() >= MAX_SEEN {
+            clear.clear();
+        }
+        clear.insert(key, now);
+    }
+
     fn remember(&self, keys: &[Key], counters: &[Option<Counter>]) {
+        // A failure seen here ends the fast path of its counter at once.
+        if counters.iter().flatten().any(|c| c.failures > 0) {
+            let mut clear = self.clear.lock().unwrap_or_else(|e| e.into_inner());
+            for (key, c) in keys.iter().zip(counters) {
+                if c.is_some_and(|c| c.failures > 0) {
+                    clear.remove(&key.id);
+                }
+            }
+        }
         let mut seen = self.lock();
         if seen.len() >= MAX_SEEN {
             seen.clear();
@@ -722,6 +771,56 @@ mod tests {
                 "replica {i}"
             );
         }
+    }
+
+    /// The successful-authentication fast path: a clean client skips the
+    /// store read, failures counted on this replica end that at once, and
+    /// failures counted on another replica within the trust bound.
+    #[tokio::test]
+    async fn a_clean_client_skips_the_read_until_failures_are_seen() {
+        let (_dir, store) = store();
+        let here = LoginThrottle::new(policy(), store.clone());
+        let there = LoginThrottle::new(policy(), store.clone());
+        let ip = Some(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7)));
+        let now = 1_000_000_000;
+        assert_eq!(here.client_allowed("alexa", ip, now).await.expect("store"), Ok(()));
+        assert!(here.recently_clear(&client_key("alexa", ip).id, now + 10));
+
+        // Failures on this replica: the next right secret is refused at once.
+        for _ in 0..3 {
+            let _ = here.client_failed("alexa", ip, now + 10).await.expect("store");
+        }
+        assert!(!here.recently_clear(&client_key("alexa", ip).id, now + 10));
+        assert!(
+            here.client_allowed("alexa", ip, now + 20).await.expect("store").is_err(),
+            "throttled here"
+        );
+
+        // Another replica that saw the client clean trusts that for the
+        // bound only, then reads the failures from the store.
+        let other_ip = Some(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 8)));
+        assert_eq!(there.client_allowed("alexa", other_ip, now).await.expect("store"), Ok(()));
+        for _ in 0..3 {
+            let _ = here.client_failed("alexa", other_ip, now + 10).await.expect("store");
+        }
+        assert_eq!(
+            there.client_allowed("alexa", other_ip, now + 20).await.expect("store"),
+            Ok(()),
+            "within the bound: not yet seen"
+        );
+        assert!(
+            there
+                .client_allowed("alexa", other_ip, now + CLIENT_CLEAR_TRUST_MILLIS)
+                .await
+                .expect("store")
+                .is_err(),
+            "past the bound the store's count applies"
+        );
+        // Guesses are counted through the store wherever they land.
+        assert!(
+            there.client_failed("alexa", other_ip, now + CLIENT_CLEAR_TRUST_MILLIS).await.expect("store").is_err(),
+            "a guess on the other replica waits too"
+        );
     }
 
     /// A restart forgets nothing: the counters are in the store file.

@@ -1,12 +1,13 @@
 //! Bearer-token authentication (RFC 6750) with the access tokens this
-//! server issued: the reciprocal endpoint (Alexa, for a user) and the
-//! partner-token endpoint (a backend's `client_credentials` token) use it.
+//! server issued, in any format: the reciprocal endpoint (Alexa, for a
+//! user), the partner-token endpoint (a backend's `client_credentials`
+//! token) and App-to-App use it.
 
 use axum::http::{HeaderMap, header};
 
 use super::error::{ErrorCode, OAuthError};
-use crate::store::{AccessTokenRecord, Store, UnixTime};
-use crate::tokens::TokenHash;
+use crate::app::AppState;
+use crate::store::AccessTokenRecord;
 
 /// The `WWW-Authenticate` challenge for a missing or bad bearer token.
 pub const BEARER_CHALLENGE: &str = "Bearer realm=\"alexa-link\", error=\"invalid_token\"";
@@ -29,14 +30,12 @@ pub fn invalid_token(message: &'static str) -> OAuthError {
 /// The record of the request's bearer token: one we issued, unexpired, of
 /// an active grant.
 pub async fn authenticate(
-    store: &dyn Store,
+    app: &AppState,
     headers: &HeaderMap,
-    now: UnixTime,
 ) -> Result<AccessTokenRecord, OAuthError> {
     let token = bearer(headers)
         .ok_or_else(|| invalid_token("an access token is required (Authorization: Bearer)"))?;
-    store
-        .get_access_token(&TokenHash::of(token), now)
+    app.verify_access_token(token)
         .await?
         .ok_or_else(|| invalid_token("the access token is invalid, expired or revoked"))
 }

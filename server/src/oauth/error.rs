@@ -30,6 +30,9 @@ pub enum ErrorCode {
     UnsupportedResponseType,
     /// A bearer token is missing, expired or revoked (RFC 6750).
     InvalidToken,
+    /// RFC 7009 2.2.1: this token cannot be revoked (a self-contained
+    /// `client_credentials` access token, which only expires).
+    UnsupportedTokenType,
     /// The token's client may not do this (RFC 6750 `insufficient_scope` is
     /// for scopes; this is used for a token of another client).
     InsufficientScope,
@@ -54,6 +57,7 @@ impl ErrorCode {
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
             ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::NotLinked => "not_linked",
             ErrorCode::ServerError => "server_error",

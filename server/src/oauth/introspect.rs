@@ -16,6 +16,7 @@ use super::form::Params;
 use super::refresh_policy;
 use crate::app::AppState;
 use crate::tokens::TokenHash;
+use crate::tokens::access::Presented;
 
 #[derive(Serialize, Default)]
 struct Introspection<'a> {
@@ -57,14 +58,17 @@ async fn handle(
 ) -> Result<Response, OAuthError> {
     let params = Params::from_form(headers, body)?;
     let client = client_auth::authenticate_confidential(app, extensions, headers, &params).await?;
-    let hash = TokenHash::of(params.require("token")?);
+    let token = params.require("token")?;
     let now = app.clock.now();
     let issuer = app.issuer();
-    let refresh_first = params.get("token_type_hint") == Some("refresh_token");
+    // Sealed and JWT tokens are access tokens by their form: no refresh
+    // token lookup for them.
+    let self_contained = Presented::of(token) != Presented::Opaque;
+    let refresh_first = !self_contained && params.get("token_type_hint") == Some("refresh_token");
     let mut result = Introspection::default();
     for round in 0..2 {
         if (round == 0) != refresh_first {
-            if let Some(t) = app.store.get_access_token(&hash, now).await?
+            if let Some(t) = app.verify_access_token(token).await?
                 && t.client_id == client.id()
             {
                 result = Introspection {
@@ -79,7 +83,12 @@ async fn handle(
                 };
                 break;
             }
-        } else if let Some(l) = app.store.get_refresh_token(&hash, now).await?
+        } else if self_contained {
+            break;
+        } else if let Some(l) = app
+            .store
+            .get_refresh_token(&TokenHash::of(token), now)
+            .await?
             && refresh_policy::assess(
                 Some(&l),
                 client.id(),

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -29,8 +29,30 @@ pub async fn metadata_document(State(app): State<AppState>) -> Response {
     response
 }
 
-/// The metadata document for `issuer`.
-pub fn document(issuer: &url::Url, clients: &ClientRegistry) -> Value {
+/// `GET /oauth/jwks`: the public keys of JWT access tokens (RFC 7517), for
+/// resource servers that verify them locally. 404 when none are configured.
+pub async fn jwks_document(State(app): State<AppState>) -> Response {
+    let Some(jwks) = app.jwks.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut response = jwks.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jwk-set+json"),
+    );
+    // Short enough that a rotation's new key is picked up well before it
+    // starts signing (see `accessTokenSigningKeyFiles`).
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+/// The metadata document for `issuer`; `jwks`: JWT signing keys are
+/// published (`jwks_uri`).
+pub fn document(issuer: &url::Url, clients: &ClientRegistry, jwks: bool) -> Value {
     let mut grants = BTreeSet::new();
     let mut scopes = BTreeSet::new();
     for client in clients.iter() {
@@ -53,7 +75,7 @@ pub fn document(issuer: &url::Url, clients: &ClientRegistry) -> Value {
     if clients.any_public() {
         public_methods.push("none");
     }
-    json!({
+    let mut doc = json!({
         "issuer": issuer.as_str().trim_end_matches('/'),
         "authorization_endpoint": routes::url(issuer, routes::AUTHORIZE),
         "token_endpoint": routes::url(issuer, routes::TOKEN),
@@ -69,5 +91,9 @@ pub fn document(issuer: &url::Url, clients: &ClientRegistry) -> Value {
         "code_challenge_methods_supported": ["S256"],
         // RFC 9207: every authorization response carries `iss`.
         "authorization_response_iss_parameter_supported": true,
-    })
+    });
+    if jwks && let Some(map) = doc.as_object_mut() {
+        map.insert("jwks_uri".into(), routes::url(issuer, routes::JWKS).into());
+    }
+    doc
 }

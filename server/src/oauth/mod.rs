@@ -31,4 +31,5 @@ pub fn router() -> Router<AppState> {
         .route(routes::REVOKE, post(revoke::revoke))
         .route(routes::INTROSPECT, post(introspect::introspect))
         .route(routes::METADATA, get(metadata::metadata_document))
+        .route(routes::JWKS, get(metadata::jwks_document))
 }

@@ -131,6 +131,7 @@ async fn handle(
     }
     let ctx = GrantContext {
         store: app.store.as_ref(),
+        access_tokens: &app.access_tokens,
         clock: &app.clock,
         metrics: &app.metrics,
         remote_addr,

@@ -57,7 +57,7 @@ pub async fn authenticate(
     params: &Params,
 ) -> Result<PartnerCaller, OAuthError> {
     let client_id = if bearer::bearer(headers).is_some() {
-        let token = bearer::authenticate(app.store.as_ref(), headers, app.clock.now()).await?;
+        let token = bearer::authenticate(app, headers).await?;
         if token.user_id.is_some()
             || !scope::split(&token.scope)
                 .iter()

@@ -376,6 +376,9 @@ pub async fn end_grant(
         .await?;
     }
     let was_active = app.store.revoke_grant(&grant, app.clock.now()).await?;
+    // Its sealed and JWT access tokens end here at once (other replicas
+    // within the grant-state cache bound).
+    app.access_tokens.forget_grant(&grant);
     if was_active {
         Audit::new(AuditEvent::GrantRevoked { reason })
             .client(client_id)

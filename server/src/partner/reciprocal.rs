@@ -47,7 +47,7 @@ async fn handle(
     body: &[u8],
     remote_addr: Option<IpAddr>,
 ) -> Result<Response, OAuthError> {
-    let token = bearer::authenticate(app.store.as_ref(), headers, app.clock.now()).await?;
+    let token = bearer::authenticate(app, headers).await?;
     if form_urlencoded::parse(query.unwrap_or("").as_bytes()).any(|(k, _)| k == "code") {
         return Err(OAuthError::invalid_request(
             "the code must be sent in the POST body, never in the URL (URLs end up in access logs)",

@@ -42,6 +42,8 @@ pub async fn run_all(store: Arc<dyn Store>, caps: Capabilities) {
     rotation_happens_once(&*store).await;
     concurrent_rotations_yield_one_successor(store.clone()).await;
     rotation_without_retiring_keeps_the_old_token(&*store).await;
+    // Issue 19: sealed and JWT access tokens are not stored.
+    self_contained_access_tokens_write_only_grant_and_refresh_state(&*store).await;
     revoking_a_grant_disables_its_whole_family(&*store).await;
     expired_grants_disable_their_tokens(&*store).await;
     consents_are_replaced(&*store).await;
@@ -269,7 +271,7 @@ fn new_grant(user: &str, grant_expires_at: Option<UnixTime>) -> NewGrant {
             expires_at: grant_expires_at,
             revoked_at: None,
         },
-        access: (hash(), access(Some(grant_id), NOW + 3600)),
+        access: Some((hash(), access(Some(grant_id), NOW + 3600))),
         refresh: Some((hash(), refresh(grant_id, user))),
     }
 }
@@ -666,14 +668,63 @@ async fn purge_ends_dead_grants_with_their_partner_links(store: &dyn Store, caps
 
 fn rotation_of(old: TokenHash, g: &NewGrant, retire: bool) -> Rotation {
     Rotation {
+        grant_id: g.grant_id,
         old,
         retire_old: retire.then(|| RefreshState::Rotated {
             at: NOW,
             sealed_successor: vec![1, 2, 3],
         }),
-        access: (hash(), access(Some(g.grant_id), NOW + 3600)),
+        access: Some((hash(), access(Some(g.grant_id), NOW + 3600))),
         refresh: retire.then(|| (hash(), refresh(g.grant_id, "user"))),
     }
+}
+
+/// With a self-contained access token format, redeeming a code stores the
+/// grant and refresh token only, and a rotation only refresh state; the
+/// rotation is still refused once the grant is revoked.
+async fn self_contained_access_tokens_write_only_grant_and_refresh_state(store: &dyn Store) {
+    let c = hash();
+    store.put_code(&c, &code(NOW + 60)).await.expect("put code");
+    let mut g = new_grant("user", None);
+    g.access = None;
+    store.redeem_code(&c, NOW, &g).await.expect("redeem");
+    let (first, _) = g.refresh.clone().expect("refresh");
+    let lookup = store
+        .get_refresh_token(&first, NOW)
+        .await
+        .expect("read")
+        .expect("the refresh token is stored");
+    assert_eq!(lookup.grant.as_ref(), Some(&g.grant), "and the grant");
+
+    let mut r = rotation_of(first, &g, true);
+    r.access = None;
+    store.rotate_refresh_token(&r, NOW).await.expect("rotate");
+    let (second, _) = r.refresh.clone().expect("successor");
+    assert!(
+        store
+            .get_refresh_token(&second, NOW)
+            .await
+            .expect("read")
+            .is_some(),
+        "the successor is stored"
+    );
+    assert!(
+        matches!(
+            store.rotate_refresh_token(&r, NOW).await,
+            Err(RotateError::Conflict)
+        ),
+        "the old token rotates once"
+    );
+    assert!(store.revoke_grant(&g.grant_id, NOW).await.expect("revoke"));
+    let mut after = rotation_of(second, &g, true);
+    after.access = None;
+    assert!(
+        matches!(
+            store.rotate_refresh_token(&after, NOW).await,
+            Err(RotateError::Conflict)
+        ),
+        "a revoked grant's refresh token does not rotate"
+    );
 }
 
 async fn codes_expire_and_never_overwrite(store: &dyn Store) {
@@ -708,12 +759,12 @@ async fn redemption_is_single_use(store: &dyn Store) {
         .await
         .expect("first redemption");
     let at = store
-        .get_access_token(&g.access.0, NOW)
+        .get_access_token(&g.access.as_ref().expect("stored access").0, NOW)
         .await
         .expect("get access");
     assert_eq!(
         at,
-        Some(g.access.1.clone()),
+        Some(g.access.as_ref().expect("stored access").1.clone()),
         "redemption stores the access token"
     );
     let rt = store
@@ -783,7 +834,7 @@ async fn concurrent_redemptions_yield_one_grant(store: Arc<dyn Store>) {
     let winner = &winners[0];
     assert!(
         store
-            .get_access_token(&winner.access.0, NOW)
+            .get_access_token(&winner.access.as_ref().expect("stored access").0, NOW)
             .await
             .expect("get")
             .is_some(),
@@ -833,7 +884,7 @@ async fn rotation_happens_once(store: &dyn Store) {
     assert_eq!(looked.token.state, RefreshState::Active);
     assert!(
         store
-            .get_access_token(&r.access.0, NOW)
+            .get_access_token(&r.access.as_ref().expect("stored access").0, NOW)
             .await
             .expect("get")
             .is_some()
@@ -846,7 +897,7 @@ async fn rotation_happens_once(store: &dyn Store) {
     ));
     assert_eq!(
         store
-            .get_access_token(&again.access.0, NOW)
+            .get_access_token(&again.access.as_ref().expect("stored access").0, NOW)
             .await
             .expect("get"),
         None,
@@ -887,7 +938,7 @@ async fn rotation_without_retiring_keeps_the_old_token(store: &dyn Store) {
             .expect("refresh without rotation");
         assert!(
             store
-                .get_access_token(&r.access.0, NOW)
+                .get_access_token(&r.access.as_ref().expect("stored access").0, NOW)
                 .await
                 .expect("get")
                 .is_some()
@@ -921,7 +972,10 @@ async fn revoking_a_grant_disables_its_whole_family(store: &dyn Store) {
             .expect("revoke"),
         "already revoked"
     );
-    for access in [&g.access.0, &r.access.0] {
+    for access in [
+        &g.access.as_ref().expect("stored access").0,
+        &r.access.as_ref().expect("stored access").0,
+    ] {
         assert_eq!(
             store.get_access_token(access, NOW + 1).await.expect("get"),
             None
@@ -955,7 +1009,7 @@ async fn expired_grants_disable_their_tokens(store: &dyn Store) {
     store.redeem_code(&c, NOW, &g).await.expect("redeem");
     assert!(
         store
-            .get_access_token(&g.access.0, NOW)
+            .get_access_token(&g.access.as_ref().expect("stored access").0, NOW)
             .await
             .expect("get")
             .is_some()
@@ -963,7 +1017,7 @@ async fn expired_grants_disable_their_tokens(store: &dyn Store) {
     let late = NOW + 1000;
     assert_eq!(
         store
-            .get_access_token(&g.access.0, late)
+            .get_access_token(&g.access.as_ref().expect("stored access").0, late)
             .await
             .expect("get"),
         None
@@ -1050,7 +1104,7 @@ async fn purge_removes_only_what_expired(store: &dyn Store, caps: Capabilities) 
     );
     assert!(
         store
-            .get_access_token(&g.access.0, NOW)
+            .get_access_token(&g.access.as_ref().expect("stored access").0, NOW)
             .await
             .expect("get")
             .is_some(),

@@ -250,14 +250,17 @@ impl DynamoStore {
     /// `insert_tokens`).
     fn token_items(
         &self,
-        access: &(TokenHash, AccessTokenRecord),
+        access: Option<&(TokenHash, AccessTokenRecord)>,
         refresh: Option<&(TokenHash, RefreshTokenRecord)>,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let mut items = vec![
-            TransactWriteItem::builder()
-                .put(self.access_put(&access.0, &access.1)?)
-                .build(),
-        ];
+        let mut items = Vec::with_capacity(2);
+        if let Some((hash, record)) = access {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.access_put(hash, record)?)
+                    .build(),
+            );
+        }
         if let Some((hash, record)) = refresh {
             items.push(
                 TransactWriteItem::builder()
@@ -470,7 +473,7 @@ impl Store for DynamoStore {
                 .put(built(grant_put.build())?)
                 .build(),
         ];
-        items.extend(self.token_items(&grant.access, grant.refresh.as_ref())?);
+        items.extend(self.token_items(grant.access.as_ref(), grant.refresh.as_ref())?);
         match self.transact(items).await? {
             Transaction::Committed => Ok(()),
             Transaction::ConditionFailed(reasons) => match reasons.first() {
@@ -600,18 +603,14 @@ impl Store for DynamoStore {
                 )?)
                 .build(),
         };
-        let grant = rotation.access.1.grant_id.ok_or_else(|| {
-            RotateError::Store(StoreError::Corrupt(
-                "a refreshed access token must belong to a grant".into(),
-            ))
-        })?;
+        let grant = rotation.grant_id;
         let mut items = vec![
             old,
             TransactWriteItem::builder()
                 .condition_check(self.grant_active_check(&grant, now)?)
                 .build(),
         ];
-        items.extend(self.token_items(&rotation.access, rotation.refresh.as_ref())?);
+        items.extend(self.token_items(rotation.access.as_ref(), rotation.refresh.as_ref())?);
         match self.transact(items).await? {
             Transaction::Committed => Ok(()),
             Transaction::ConditionFailed(_) | Transaction::Conflict => Err(RotateError::Conflict),

@@ -254,14 +254,15 @@ fn grant_active(
 fn insert_tokens(
     txn: &WriteTransaction,
     grant_id: Option<&GrantId>,
-    access: &(TokenHash, AccessTokenRecord),
+    access: Option<&(TokenHash, AccessTokenRecord)>,
     refresh: Option<&(TokenHash, RefreshTokenRecord)>,
 ) -> Result<(), StoreError> {
-    let mut access_table = txn.open_table(ACCESS).map_err(unavailable)?;
-    access_table
-        .insert(access.0.0.as_slice(), encode(&access.1)?.as_slice())
-        .map_err(unavailable)?;
-    drop(access_table);
+    if let Some((hash, record)) = access {
+        let mut access_table = txn.open_table(ACCESS).map_err(unavailable)?;
+        access_table
+            .insert(hash.0.as_slice(), encode(record)?.as_slice())
+            .map_err(unavailable)?;
+    }
     if let Some((hash, record)) = refresh {
         let mut refresh_table = txn.open_table(REFRESH).map_err(unavailable)?;
         refresh_table
@@ -270,12 +271,14 @@ fn insert_tokens(
     }
     if let Some(grant_id) = grant_id {
         let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
-        index
-            .insert(
-                grant_id.0.as_slice(),
-                index_entry(KIND_ACCESS, &access.0).as_slice(),
-            )
-            .map_err(unavailable)?;
+        if let Some((hash, _)) = access {
+            index
+                .insert(
+                    grant_id.0.as_slice(),
+                    index_entry(KIND_ACCESS, hash).as_slice(),
+                )
+                .map_err(unavailable)?;
+        }
         if let Some((hash, _)) = refresh {
             index
                 .insert(
@@ -365,7 +368,7 @@ impl Store for EmbeddedStore {
             insert_tokens(
                 txn,
                 Some(&grant.grant_id),
-                &grant.access,
+                grant.access.as_ref(),
                 grant.refresh.as_ref(),
             )?;
             Ok(())
@@ -379,7 +382,7 @@ impl Store for EmbeddedStore {
         record: &AccessTokenRecord,
     ) -> Result<(), StoreError> {
         let access = (*token, record.clone());
-        self.write(move |txn| insert_tokens(txn, access.1.grant_id.as_ref(), &access, None))
+        self.write(move |txn| insert_tokens(txn, access.1.grant_id.as_ref(), Some(&access), None))
             .await
     }
 
@@ -471,7 +474,7 @@ impl Store for EmbeddedStore {
             insert_tokens(
                 txn,
                 Some(&old.grant_id),
-                &rotation.access,
+                rotation.access.as_ref(),
                 rotation.refresh.as_ref(),
             )?;
             Ok(())
@@ -1258,7 +1261,7 @@ mod tests {
                 expires_at: None,
                 revoked_at: None,
             },
-            access: (
+            access: Some((
                 TokenHash([5; 32]),
                 AccessTokenRecord {
                     client_id: "alexa".into(),
@@ -1268,7 +1271,7 @@ mod tests {
                     issued_at: now,
                     expires_at: now + 3600,
                 },
-            ),
+            )),
             refresh: None,
         };
         store

@@ -244,8 +244,9 @@ pub struct NewGrant {
     pub grant_id: GrantId,
     /// The grant.
     pub grant: GrantRecord,
-    /// Its first access token.
-    pub access: (TokenHash, AccessTokenRecord),
+    /// Its first access token, when it is stored (`opaque`); self-contained
+    /// formats write nothing.
+    pub access: Option<(TokenHash, AccessTokenRecord)>,
     /// Its first refresh token, when the client may refresh.
     pub refresh: Option<(TokenHash, RefreshTokenRecord)>,
 }
@@ -253,13 +254,15 @@ pub struct NewGrant {
 /// A refresh token's exchange for new tokens.
 #[derive(Debug, Clone)]
 pub struct Rotation {
+    /// The grant the refresh token belongs to.
+    pub grant_id: GrantId,
     /// The refresh token being used.
     pub old: TokenHash,
     /// With rotation: the old token's new state (`Rotated`). Without
     /// rotation: `None`, the old token stays active.
     pub retire_old: Option<RefreshState>,
-    /// The new access token.
-    pub access: (TokenHash, AccessTokenRecord),
+    /// The new access token, when it is stored (`opaque`).
+    pub access: Option<(TokenHash, AccessTokenRecord)>,
     /// The new refresh token, with rotation.
     pub refresh: Option<(TokenHash, RefreshTokenRecord)>,
 }

@@ -85,6 +85,8 @@ pub fn test_config(dir: &Path) -> Config {
                 skip_consent: false,
                 partner_token_access: false,
                 partner_token_partners: vec![],
+                access_token_format: Default::default(),
+                access_token_audience: None,
             },
             ClientConfig {
                 client_id: OTHER_CLIENT_ID.into(),
@@ -105,6 +107,8 @@ pub fn test_config(dir: &Path) -> Config {
                 skip_consent: true,
                 partner_token_access: false,
                 partner_token_partners: vec![],
+                access_token_format: Default::default(),
+                access_token_audience: None,
             },
         ],
         identity: IdentityConfig::Static(StaticIdentityConfig {
@@ -132,7 +136,33 @@ pub fn test_config(dir: &Path) -> Config {
         }),
         partners: vec![],
         encryption_key_files: vec![],
+        access_token_signing_key_files: vec![],
         app_to_app: None,
+    }
+}
+
+/// Gives every client `format` access tokens, with the keys it needs
+/// written under `dir` (a key ring file for `sealed`, unless mutual linking
+/// already configured one; an Ed25519 PEM key for `jwt`).
+pub fn use_access_token_format(
+    config: &mut Config,
+    dir: &Path,
+    format: crate::config::AccessTokenFormat,
+) {
+    for client in &mut config.clients {
+        client.access_token_format = format;
+    }
+    if format == crate::config::AccessTokenFormat::Sealed && config.encryption_key_files.is_empty()
+    {
+        let path = dir.join("access-token-key-1");
+        std::fs::write(&path, [tokens::random_id(), tokens::random_id()].concat())
+            .expect("write key");
+        config.encryption_key_files = vec![path];
+    }
+    if format == crate::config::AccessTokenFormat::Jwt {
+        let path = dir.join("jwt-signing-key.pem");
+        tokens::jwt::generate_ed25519_pem(&path).expect("write signing key");
+        config.access_token_signing_key_files = vec![path];
     }
 }
 
@@ -208,6 +238,8 @@ pub fn add_app_to_app(
         skip_consent: true,
         partner_token_access: false,
         partner_token_partners: vec![],
+        access_token_format: Default::default(),
+        access_token_audience: None,
     });
     config.app_to_app = Some(crate::config::AppToAppConfig {
         skills: vec![crate::config::AppToAppSkill {

@@ -5,7 +5,8 @@
 // One confidential client (client_secret_basic) with client_credentials and
 // refresh_token (authorization_code too: refresh tokens come from a grant),
 // opaque access tokens (no resource indicators, so no JWTs), refresh tokens
-// that do not rotate (like our non-rotating bench client), introspection on,
+// that do not rotate (like our non-rotating bench client) unless PEER_CHAINS
+// asks for rotating chains (then it rotates, like ours), introspection on,
 // and the provider's default in-memory adapter.
 //
 // A user's grant and refresh token are seeded through the provider's own
@@ -19,11 +20,15 @@
 //     BASIC <base64 client credentials>
 //     REFRESH_TOKEN <a refresh token of the seeded grant>
 //     ACCESS_TOKEN <an access token of that grant, for introspection>
+//     REFRESH_TOKENS_FILE <file: PEER_CHAINS refresh tokens, one per line>
 //     READY
 //
 // Listens on 127.0.0.1 (PORT, default a free port); stops on SIGTERM or when
 // stdin closes.
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 
 import Provider from 'oidc-provider';
 
@@ -31,6 +36,7 @@ const CLIENT_ID = 'bench-client';
 const CLIENT_SECRET = 'bench-client-secret-0123456789';
 const ACCOUNT = 'user-ann';
 const SCOPE = 'offline_access profile';
+const CHAINS = Number(process.env.PEER_CHAINS || 0);
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(Number(process.env.PORT || 0), '127.0.0.1', resolve));
@@ -57,7 +63,7 @@ const provider = new Provider(base, {
     },
     revocation: { enabled: true },
   },
-  rotateRefreshToken: false,
+  rotateRefreshToken: CHAINS > 0,
   findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
   // The same lifetimes as our bench clients.
   ttl: {
@@ -75,17 +81,22 @@ server.on('request', provider.callback());
 
 // What the authorization_code grant would have stored for a linked user.
 const client = await provider.Client.find(CLIENT_ID);
-const grant = new provider.Grant({ accountId: ACCOUNT, clientId: CLIENT_ID });
-grant.addOIDCScope(SCOPE);
-const grantId = await grant.save();
-const refresh = new provider.RefreshToken({
-  client,
-  accountId: ACCOUNT,
-  grantId,
-  scope: SCOPE,
-  gty: 'authorization_code',
-});
-const refreshToken = await refresh.save();
+const seed = async () => {
+  const grant = new provider.Grant({ accountId: ACCOUNT, clientId: CLIENT_ID });
+  grant.addOIDCScope(SCOPE);
+  const grantId = await grant.save();
+  const refresh = new provider.RefreshToken({
+    client,
+    accountId: ACCOUNT,
+    grantId,
+    scope: SCOPE,
+    gty: 'authorization_code',
+  });
+  return refresh.save();
+};
+const refreshToken = await seed();
+const chains = [];
+for (let i = 0; i < CHAINS; i += 1) chains.push(await seed());
 
 const basic = Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64');
 const post = async (path, form) => {
@@ -106,7 +117,7 @@ const post = async (path, form) => {
 
 // Each scenario answers 200 before anyone measures it.
 const refreshed = await post('/token', { grant_type: 'refresh_token', refresh_token: refreshToken });
-if (refreshed.refresh_token !== refreshToken || refreshed.id_token) {
+if ((CHAINS === 0) !== (refreshed.refresh_token === refreshToken) || refreshed.id_token) {
   throw new Error(`unexpected refresh response: ${JSON.stringify(refreshed)}`);
 }
 await post('/token', { grant_type: 'client_credentials', scope: 'profile' });
@@ -119,8 +130,13 @@ console.log(`PID ${process.pid}`);
 console.log(`TOKEN_URL ${base}/token`);
 console.log(`INTROSPECT_URL ${base}/token/introspection`);
 console.log(`BASIC ${basic}`);
-console.log(`REFRESH_TOKEN ${refreshToken}`);
+console.log(`REFRESH_TOKEN ${refreshed.refresh_token}`);
 console.log(`ACCESS_TOKEN ${refreshed.access_token}`);
+if (CHAINS > 0) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'peer-')), 'refresh-tokens');
+  fs.writeFileSync(file, `${chains.join('\n')}\n`);
+  console.log(`REFRESH_TOKENS_FILE ${file}`);
+}
 console.log('READY');
 
 const stop = () => server.close(() => process.exit(0));

@@ -77,13 +77,14 @@ pub async fn exchange(
 
     let grant_id = GrantId::generate();
     let policy = &client.config.refresh_token;
-    let (access, access_record) = mint_access(
+    let access = mint_access(
+        ctx,
         client,
         Some(&record.user_id),
         &record.scope,
         Some(grant_id),
         now,
-    );
+    )?;
     let refresh = client
         .allows(GrantType::RefreshToken)
         .then(|| mint_refresh(client, &record.user_id, &record.scope, grant_id, now));
@@ -99,7 +100,7 @@ pub async fn exchange(
                 .map(|s| now.saturating_add(s as i64)),
             revoked_at: None,
         },
-        access: (access.hash, access_record.clone()),
+        access: access.store_entry(),
         refresh: refresh.as_ref().map(|(t, r)| (t.hash, r.clone())),
     };
     match ctx.store.redeem_code(&hash, now, &new_grant).await {
@@ -120,9 +121,9 @@ pub async fn exchange(
         Err(RedeemError::Store(e)) => return Err(e.into()),
     }
     Ok(TokenResponse {
+        expires_in: access.record.expires_at - now,
         access_token: access.value,
         token_type: "Bearer",
-        expires_in: access_record.expires_at - now,
         refresh_token: refresh.map(|(t, _)| t.value),
         scope: record.scope,
     })

@@ -16,12 +16,15 @@ pub async fn exchange(
     let scopes = scope::resolve(params.get("scope"), &client.config.scopes)?;
     let scope = scope::join(&scopes);
     let now = ctx.clock.now();
-    let (access, record) = mint_access(client, None, &scope, None, now);
-    ctx.store.put_access_token(&access.hash, &record).await?;
+    let access = mint_access(ctx, client, None, &scope, None, now)?;
+    // A sealed or JWT token is the whole grant: nothing to write.
+    if let Some(hash) = &access.stored {
+        ctx.store.put_access_token(hash, &access.record).await?;
+    }
     Ok(TokenResponse {
+        expires_in: access.record.expires_at - now,
         access_token: access.value,
         token_type: "Bearer",
-        expires_in: record.expires_at - now,
         refresh_token: None,
         scope,
     })
@@ -52,8 +55,10 @@ mod tests {
         let client = clients.get("backend").expect("client");
         let params =
             Params::parse(b"grant_type=client_credentials&scope=partner_token").expect("form");
+        let access_tokens = crate::tokens::access::AccessTokens::opaque_only("iss");
         let ctx = GrantContext {
             store: &store,
+            access_tokens: &access_tokens,
             clock: &clock,
             metrics: &crate::metrics::Metrics::new(),
             remote_addr: None,

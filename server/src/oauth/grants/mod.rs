@@ -11,9 +11,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::clients::Client;
+use super::error::{ErrorCode, OAuthError};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store::{AccessTokenRecord, GrantId, RefreshState, RefreshTokenRecord, Store, UnixTime};
+use crate::tokens::access::{AccessTokens, MintedAccess};
 use crate::tokens::{self, NewToken, TokenKind};
 
 /// What a grant needs from the server, and nothing more: the store, the
@@ -23,6 +25,8 @@ use crate::tokens::{self, NewToken, TokenKind};
 pub struct GrantContext<'a> {
     /// Codes, grants and tokens.
     pub store: &'a dyn Store,
+    /// The access-token formats and their keys.
+    pub access_tokens: &'a AccessTokens,
     /// Time.
     pub clock: &'a Clock,
     /// Where audit entries are counted.
@@ -55,15 +59,16 @@ impl IntoResponse for TokenResponse {
     }
 }
 
-/// A new access token for `client`, with its record.
+/// A new access token for `client` in the client's format, with its
+/// record (to be stored only when [`MintedAccess::stored`] says so).
 pub(crate) fn mint_access(
+    ctx: &GrantContext<'_>,
     client: &Client,
     user_id: Option<&str>,
     scope: &str,
     grant_id: Option<GrantId>,
     now: UnixTime,
-) -> (NewToken, AccessTokenRecord) {
-    let token = tokens::generate(TokenKind::AccessToken);
+) -> Result<MintedAccess, OAuthError> {
     let record = AccessTokenRecord {
         client_id: client.id().to_owned(),
         user_id: user_id.map(str::to_owned),
@@ -72,7 +77,19 @@ pub(crate) fn mint_access(
         issued_at: now,
         expires_at: now.saturating_add(client.config.access_token_lifetime_seconds as i64),
     };
-    (token, record)
+    ctx.access_tokens
+        .mint(
+            client.config.access_token_format,
+            client.config.access_token_audience.as_deref(),
+            record,
+        )
+        .map_err(|e| {
+            tracing::error!(client_id = %client.id(), "{e}");
+            OAuthError::new(
+                ErrorCode::ServerError,
+                "the access token could not be issued",
+            )
+        })
 }
 
 /// A new refresh token for a grant, with its record (idle lifetime applied).

@@ -119,13 +119,14 @@ async fn rotate(
     // refresh token keeps the grant's scope.
     let granted = scope::split(&token.scope);
     let access_scope = scope::join(&scope::resolve(params.get("scope"), &granted)?);
-    let (access, access_record) = mint_access(
+    let access = mint_access(
+        ctx,
         client,
         Some(&token.user_id),
         &access_scope,
         Some(token.grant_id),
         now,
-    );
+    )?;
     let rotating = client.config.refresh_token.rotation;
     let refresh =
         rotating.then(|| mint_refresh(client, &token.user_id, &token.scope, token.grant_id, now));
@@ -141,23 +142,24 @@ async fn rotate(
             presented,
             &Successor {
                 access_token: access.value.clone(),
-                access_expires_at: access_record.expires_at,
+                access_expires_at: access.record.expires_at,
                 refresh_token: refresh_value.clone(),
                 scope: access_scope.clone(),
             },
         ),
     });
     let rotation = Rotation {
+        grant_id: token.grant_id,
         old: hash,
         retire_old,
-        access: (access.hash, access_record.clone()),
+        access: access.store_entry(),
         refresh: refresh.map(|(t, r)| (t.hash, r)),
     };
     match ctx.store.rotate_refresh_token(&rotation, now).await {
         Ok(()) => Ok(Rotated::Done(TokenResponse {
+            expires_in: access.record.expires_at - now,
             access_token: access.value,
             token_type: "Bearer",
-            expires_in: access_record.expires_at - now,
             refresh_token: Some(refresh_value),
             scope: access_scope,
         })),

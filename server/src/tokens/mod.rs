@@ -1,9 +1,14 @@
-//! Opaque tokens: generation, hashing, and sealing a rotation's successor.
+//! Tokens: generation and hashing of the opaque ones, sealing a rotation's
+//! successor, and (in [`access`]) the three formats of access tokens.
 //!
 //! Every code and token is 256 random bits, base64url encoded behind a short
 //! prefix that says what it is (so secret scanners and people can tell them
 //! apart). The store only ever sees [`TokenHash`]es: SHA-256 is enough because
 //! the input has 256 bits of entropy, and it keeps lookups to one fast hash.
+
+pub mod access;
+pub mod jwt;
+pub mod sealed;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,7 +30,8 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
-    fn prefix(self) -> &'static str {
+    /// The prefix every token of this kind starts with.
+    pub fn prefix(self) -> &'static str {
         match self {
             TokenKind::AuthorizationCode => "alc_",
             TokenKind::AccessToken => "ala_",
