@@ -101,6 +101,7 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
             connections: Default::default(),
         },
         logging: LoggingConfig::default(),
+        branding: None,
         authorization: AuthorizationConfig::default(),
         clients: vec![ClientConfig {
             client_id: DEMO_CLIENT_ID.to_owned(),
@@ -117,6 +118,7 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
             skip_consent: false,
             partner_token_access: false,
             partner_token_partners: vec![],
+            branding: None,
         }],
         identity: IdentityConfig::Static(StaticIdentityConfig {
             users_file: None,

@@ -156,6 +156,8 @@ pub fn render(link: &ValidatedLink) -> Config {
             format: LogFormat::Json,
             level: spec.log_level.clone().unwrap_or(logging.level),
         },
+        // Branding is not in the CRD yet: pods run with the built-in look.
+        branding: None,
         authorization: AuthorizationConfig::default(),
         login_protection: Default::default(),
         clients,
@@ -213,6 +215,7 @@ fn client(c: &ClientSpec) -> ClientConfig {
         partner_token_access: c.partner_token_access,
         // An AlexaSkillLink has one partner: partnerTokenAccess names it.
         partner_token_partners: Vec::new(),
+        branding: None,
     }
 }
 

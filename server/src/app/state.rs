@@ -28,6 +28,7 @@ use crate::partner::Partners;
 use crate::routes;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{Store, StoreError};
+use crate::web::pages::{Pages, PagesError};
 use crate::web::session::CookieSettings;
 
 /// Why the server could not start.
@@ -52,6 +53,9 @@ pub enum StartupError {
     /// Mutual-linking partners could not be set up.
     #[error("invalid mutual-linking setup: {0}")]
     Partner(String),
+    /// The pages' branding or templates could not be set up.
+    #[error(transparent)]
+    Pages(#[from] PagesError),
     /// The store could not be opened.
     #[error("failed to open the store: {0}")]
     Store(#[from] StoreError),
@@ -93,6 +97,8 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     /// Login and CSRF cookies.
     pub cookies: CookieSettings,
+    /// The pages: templates, languages, branding.
+    pub pages: Pages,
     /// Mutual-linking partners and the key ring for their tokens.
     pub partners: Partners,
     /// App-to-App account linking; `None` when not configured.
@@ -194,6 +200,7 @@ impl AppState {
         let partners = Partners::new(&config, read_secret_text).map_err(StartupError::Partner)?;
         let app_to_app =
             AppToApp::new(&config, &clients, read_secret_text).map_err(StartupError::Partner)?;
+        let pages = Pages::new(&config)?;
         let cookies = CookieSettings {
             key: session_key(&config.server.session_key_file)?,
             secure: config.server.public_url.scheme() == "https",
@@ -221,6 +228,7 @@ impl AppState {
             throttle,
             store,
             cookies,
+            pages,
             partners,
             app_to_app,
             clock,

@@ -67,6 +67,7 @@ pub fn test_config(dir: &Path) -> Config {
             connections: Default::default(),
         },
         logging: LoggingConfig::default(),
+        branding: None,
         authorization: AuthorizationConfig::default(),
         clients: vec![
             ClientConfig {
@@ -84,6 +85,7 @@ pub fn test_config(dir: &Path) -> Config {
                 skip_consent: false,
                 partner_token_access: false,
                 partner_token_partners: vec![],
+                branding: None,
             },
             ClientConfig {
                 client_id: OTHER_CLIENT_ID.into(),
@@ -104,6 +106,7 @@ pub fn test_config(dir: &Path) -> Config {
                 skip_consent: true,
                 partner_token_access: false,
                 partner_token_partners: vec![],
+                branding: None,
             },
         ],
         identity: IdentityConfig::Static(StaticIdentityConfig {
@@ -207,6 +210,7 @@ pub fn add_app_to_app(
         skip_consent: true,
         partner_token_access: false,
         partner_token_partners: vec![],
+        branding: None,
     });
     config.app_to_app = Some(crate::config::AppToAppConfig {
         skills: vec![crate::config::AppToAppSkill {
