@@ -91,7 +91,7 @@ async function startServer(dir, redirectUri) {
 {% block content %}<h1 id="custom-error">{{ title }}</h1><p>{{ message }}</p>
 <p id="custom-context">{{ lang }}|{{ dir }}</p>{% endblock %}`);
   const client = (id, extra = {}) => ({
-    clientId: id, clientSecretFile: file(`${id}.secret`, SECRET), displayName: `Skill ${id}`,
+    clientId: id, clientSecretFile: file(`${id}.secret`, SECRET), displayName: id === 'plain' ? 'Smart Lights' : 'Acme Lights',
     redirectUris: [redirectUri], scopes: ['profile'], ...extra,
   });
   const config = {

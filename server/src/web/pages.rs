@@ -10,7 +10,6 @@
 //! rendered once with a sample of its context, so a broken override stops
 //! the start, naming the file, instead of failing a user's page.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
