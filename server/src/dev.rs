@@ -101,6 +101,7 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
             connections: Default::default(),
         },
         logging: LoggingConfig::default(),
+        branding: None,
         authorization: AuthorizationConfig::default(),
         clients: vec![ClientConfig {
             client_id: DEMO_CLIENT_ID.to_owned(),
@@ -119,6 +120,7 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
             partner_token_partners: vec![],
             access_token_format: Default::default(),
             access_token_audience: None,
+            branding: None,
         }],
         identity: IdentityConfig::Static(StaticIdentityConfig {
             users_file: None,

@@ -38,6 +38,29 @@ pub enum Step {
     Token,
 }
 
+impl Step {
+    /// The `step` label of `alexa_link_linking_steps_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Step::Authorize => "authorize",
+            Step::CodeIssued => "code_issued",
+            Step::Token => "token",
+        }
+    }
+}
+
+/// The `grant_type` label: the grant types this server knows, else `other`
+/// (the value is the client's, so it must not become a label as sent).
+fn grant_label(grant_type: Option<&str>) -> &'static str {
+    match grant_type {
+        None => "",
+        Some("authorization_code") => "authorization_code",
+        Some("refresh_token") => "refresh_token",
+        Some("client_credentials") => "client_credentials",
+        Some(_) => "other",
+    }
+}
+
 /// How the client authenticated at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -155,6 +178,12 @@ impl FlightRecorder {
         } else {
             UNKNOWN_CLIENT
         };
+        metrics.linking_step(
+            key,
+            entry.step.label(),
+            grant_label(entry.grant_type.as_deref()),
+            entry.outcome,
+        );
         if let Some(ring) = rings.get_mut(key) {
             if ring.len() == self.capacity {
                 ring.pop_front();
@@ -369,6 +398,27 @@ mod tests {
                 .encode()
                 .contains(r#"alexa_link_linking_failures_total{cause="unknown_client"} 100"#),
             "every failure is counted by cause"
+        );
+        // Per client for the dashboards; strangers under one label value.
+        let text = metrics.encode();
+        assert!(
+            text.contains(r#"alexa_link_linking_steps_total{client="alexa",step="code_issued",grant_type="",outcome="ok"} 5"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"alexa_link_linking_steps_total{client="(unknown client)",step="authorize",grant_type="",outcome="untrusted_request"} 100"#));
+        let mut refresh = Entry::new(9, Step::Token, "invalid_grant");
+        refresh.grant_type = Some("refresh_token".into());
+        recorder.record(&metrics, "alexa", refresh);
+        let mut odd = Entry::new(9, Step::Token, "unsupported_grant_type");
+        odd.grant_type = Some("made-up".into());
+        recorder.record(&metrics, "alexa", odd);
+        let text = metrics.encode();
+        assert!(text.contains(
+            r#"client="alexa",step="token",grant_type="refresh_token",outcome="invalid_grant"} 1"#
+        ));
+        assert!(
+            text.contains(r#"grant_type="other",outcome="unsupported_grant_type"} 1"#),
+            "{text}"
         );
     }
 

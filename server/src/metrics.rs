@@ -12,6 +12,7 @@ use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -42,6 +43,19 @@ struct AuditLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StepLabels {
+    client: String,
+    step: &'static str,
+    grant_type: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    event: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -65,6 +79,8 @@ pub struct Metrics {
     linking_failures: Family<CauseLabels, Counter>,
     panics: Counter,
     audit: Family<AuditLabels, Counter>,
+    last_audit: Family<EventLabels, Gauge>,
+    linking_steps: Family<StepLabels, Counter>,
     app_to_app: Family<OutcomeLabels, Counter>,
 }
 
@@ -123,6 +139,18 @@ impl Metrics {
             "Audit-log entries by event and outcome (see the audit module)",
             audit.clone(),
         );
+        let last_audit = Family::<EventLabels, Gauge>::default();
+        registry.register(
+            "audit_last_event_timestamp_seconds",
+            "Unix time of the last successful audit-log entry by event (partner-token freshness: amazon_tokens_refreshed)",
+            last_audit.clone(),
+        );
+        let linking_steps = Family::<StepLabels, Counter>::default();
+        registry.register(
+            "linking_steps",
+            "Linking steps the flight recorder keeps, by configured client (or unknown), step, grant type and outcome: code exchanges, refused authorizations, failed token requests",
+            linking_steps.clone(),
+        );
         let app_to_app = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "app_to_app_completions",
@@ -139,6 +167,8 @@ impl Metrics {
             linking_failures,
             panics,
             audit,
+            last_audit,
+            linking_steps,
             app_to_app,
         }
     }
@@ -147,6 +177,33 @@ impl Metrics {
     pub fn audit(&self, event: &'static str, outcome: &'static str) {
         self.audit
             .get_or_create(&AuditLabels { event, outcome })
+            .inc();
+        if outcome == "success" {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            self.last_audit
+                .get_or_create(&EventLabels { event })
+                .set(now);
+        }
+    }
+
+    /// Counts a step the flight recorder keeps, for `client` (a configured
+    /// client id, or the recorder's unknown-client key: never grows).
+    pub fn linking_step(
+        &self,
+        client: &str,
+        step: &'static str,
+        grant_type: &'static str,
+        outcome: &'static str,
+    ) {
+        self.linking_steps
+            .get_or_create(&StepLabels {
+                client: client.to_owned(),
+                step,
+                grant_type,
+                outcome,
+            })
             .inc();
     }
 
@@ -269,5 +326,32 @@ fn method_label(method: &Method) -> &'static str {
         Method::DELETE => "DELETE",
         Method::OPTIONS => "OPTIONS",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    #[test]
+    fn a_successful_audit_event_stamps_its_time_and_a_failure_does_not() {
+        let m = Metrics::new();
+        m.audit("amazon_tokens_deleted", "failure");
+        assert!(
+            !m.encode()
+                .contains("alexa_link_audit_last_event_timestamp_seconds{")
+        );
+        m.audit("amazon_tokens_refreshed", "success");
+        let text = m.encode();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(r#"alexa_link_audit_last_event_timestamp_seconds{event="amazon_tokens_refreshed"}"#))
+            .expect("stamped");
+        let at: i64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("a number");
+        assert!(at > 1_700_000_000, "{line}");
     }
 }

@@ -55,11 +55,18 @@ ok "helm lint --strict with default and non-default values"
 for bad in replicaCount=-1 replicaCount=two watch.scope=everywhere image.pullPolicy=Sometimes \
            leaderElection.leaseSeconds=1 adminPort=80 unknownKey=1 serviceMonitor.interval=soon \
            podDisruptionBudget.minAvailable=half leaderElection.enabled=maybe \
-           replicaCount=2,leaderElection.enabled=false; do
+           replicaCount=2,leaderElection.enabled=false monitoring.prometheusRule.tokenP99Seconds=9 \
+           monitoring.dashboards.labelValue='not a label' monitoring.prometheusRule.severity.lwa=page; do
   if helm template t "$CHART" --set "$bad" >/dev/null 2>"$TMP/err"; then fail "values.schema.json accepts $bad"; fi
   grep -q "values don't meet the specifications of the schema" "$TMP/err" || fail "$bad rejected, not by the schema: $(cat "$TMP/err")"
 done
-ok "values.schema.json rejects 11 bad values (two replicas without leader election among them)"
+ok "values.schema.json rejects 14 bad values (two replicas without leader election among them)"
+
+# Dashboards and alerts: off by default; rendered, parsed, schema-checked,
+# promtool-checked, and every metric they query served (tests/helm/monitoring.sh).
+if helm template t "$CHART" | grep -Eq '^kind: PrometheusRule|grafana_dashboard'; then fail "monitoring is on by default"; fi
+tests/helm/monitoring.sh chart || fail "the chart's dashboards and alerts (tests/helm/monitoring.sh chart)"
+ok "dashboards and alerts: off by default; JSON, PrometheusRule schema, promtool check rules, the server's metrics exist"
 
 helm template alo "$CHART" -n alexa-link-system > "$TMP/default.yaml"
 helm template alo "$CHART" -n alexa-link-system -f "$NONDEFAULT" > "$TMP/nondefault.yaml"
@@ -275,6 +282,8 @@ for obj in deployment/minimal service/minimal configmap/minimal-config serviceac
 done
 if kubectl -n alexa-link-system get lease alexa-link-operator >/dev/null 2>&1; then fail "a Lease without leader election"; fi
 ok "the operator with the chart's args and RBAC (one replica: no Lease) creates every child of the quickstart's link"
+tests/helm/monitoring.sh operator "$ADMIN" || fail "the operator's metrics queried by the dashboards and alerts"
+ok "every operator metric the dashboard and alerts query is in the running operator's /metrics"
 
 # No kubelet here, so no pod ever runs: the rest of the quickstart (wait
 # for Ready, get asl -o wide, status.endpoints) runs on a real node in

@@ -174,6 +174,8 @@ pub fn render(link: &ValidatedLink) -> Config {
             format: LogFormat::Json,
             level: spec.log_level.clone().unwrap_or(logging.level),
         },
+        // Branding is not in the CRD yet: pods run with the built-in look.
+        branding: None,
         authorization: AuthorizationConfig::default(),
         login_protection: Default::default(),
         clients,
@@ -258,6 +260,7 @@ fn client(c: &ClientSpec) -> ClientConfig {
         partner_token_partners: Vec::new(),
         access_token_format: Default::default(),
         access_token_audience: None,
+        branding: None,
     }
 }
 

@@ -93,6 +93,9 @@ pub struct ClientConfig {
     /// (the skill's backend) that accepts them. Default: the issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_audience: Option<String>,
+    /// This client's look of the pages, over the server's `branding`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branding: Option<crate::BrandingConfig>,
 }
 
 impl ClientConfig {
@@ -295,6 +298,9 @@ pub(crate) fn validate_all(clients: &[ClientConfig], errors: &mut Errors) {
 
 impl ClientConfig {
     fn validate(&self, path: &str, errors: &mut Errors) {
+        if let Some(b) = &self.branding {
+            b.validate(&format!("{path}.branding"), false, errors);
+        }
         if self.client_id.is_empty()
             || self.client_id.len() > 255
             || !self.client_id.chars().all(|ch| ch.is_ascii_graphic())

@@ -18,6 +18,7 @@
 //! |---|---|
 //! | `server` | [`server`]: listeners, public URL, TLS; `server.connections`: [`connections`] |
 //! | `logging` | [`logging`] |
+//! | `branding`, `clients[].branding` | [`branding`]: product name, logo, colors, templates |
 //! | `authorization` | [`authorization`]: code and form lifetimes |
 //! | `clients` | [`clients`]: OAuth clients, grant types, refresh and PKCE policy |
 //! | `clients[].accessTokenFormat`, `accessTokenSigningKeyFiles` | [`access_tokens`]: opaque, sealed or JWT access tokens |
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 pub mod access_tokens;
 pub mod app_to_app;
 pub mod authorization;
+pub mod branding;
 pub mod clients;
 pub mod connections;
 mod error;
@@ -53,6 +55,7 @@ pub mod store;
 pub use access_tokens::AccessTokenFormat;
 pub use app_to_app::{APP_TO_APP_SCOPE, AppToAppConfig, AppToAppSkill, SkillStage};
 pub use authorization::{AuthorizationConfig, MAX_AUTHORIZATION_CODE_LIFETIME_SECONDS};
+pub use branding::BrandingConfig;
 pub use clients::{
     ALEXA_MIN_ACCESS_TOKEN_LIFETIME_SECONDS, ClientConfig, ClientKind, GrantType,
     PUBLIC_CLIENT_GRANT_TYPES, PkcePolicy, RefreshTokenPolicy, alexa_redirect_uris,
@@ -81,6 +84,10 @@ pub struct Config {
     /// Log format and level.
     #[serde(default)]
     pub logging: LoggingConfig,
+    /// The look of the login, consent and linked-apps pages. Absent: the
+    /// built-in look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branding: Option<BrandingConfig>,
     /// Lifetimes of the browser-facing parts of the authorization flow.
     #[serde(default)]
     pub authorization: AuthorizationConfig,
@@ -150,6 +157,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Errors::default();
         self.server.validate(&mut errors);
+        if let Some(b) = &self.branding {
+            b.validate("branding", true, &mut errors);
+        }
         self.authorization.validate(&mut errors);
         clients::validate_all(&self.clients, &mut errors);
         self.identity.validate(&mut errors);

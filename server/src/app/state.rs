@@ -29,6 +29,7 @@ use crate::routes;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{AccessTokenRecord, Store, StoreError};
 use crate::tokens::access::AccessTokens;
+use crate::web::pages::{Pages, PagesError};
 use crate::web::session::CookieSettings;
 
 /// Why the server could not start.
@@ -56,6 +57,9 @@ pub enum StartupError {
     /// The keys of sealed or JWT access tokens could not be loaded.
     #[error("invalid access-token setup: {0}")]
     AccessTokens(String),
+    /// The pages' branding or templates could not be set up.
+    #[error(transparent)]
+    Pages(#[from] PagesError),
     /// The store could not be opened.
     #[error("failed to open the store: {0}")]
     Store(#[from] StoreError),
@@ -99,6 +103,8 @@ pub struct Shared {
     pub access_tokens: AccessTokens,
     /// Login and CSRF cookies.
     pub cookies: CookieSettings,
+    /// The pages: templates, languages, branding.
+    pub pages: Pages,
     /// Mutual-linking partners and the key ring for their tokens.
     pub partners: Partners,
     /// App-to-App account linking; `None` when not configured.
@@ -218,6 +224,7 @@ impl AppState {
         let partners = Partners::new(&config, read_secret_text).map_err(StartupError::Partner)?;
         let app_to_app =
             AppToApp::new(&config, &clients, read_secret_text).map_err(StartupError::Partner)?;
+        let pages = Pages::new(&config)?;
         let cookies = CookieSettings {
             key: session_key(&config.server.session_key_file)?,
             secure: config.server.public_url.scheme() == "https",
@@ -255,6 +262,7 @@ impl AppState {
             store,
             access_tokens,
             cookies,
+            pages,
             partners,
             app_to_app,
             clock,

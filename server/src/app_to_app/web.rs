@@ -4,12 +4,12 @@
 //! and the callback on this server that completes the linking through the
 //! same [`super::flow`] as the app's endpoints.
 
-use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum_extra::extract::cookie::PrivateCookieJar;
+use serde::Serialize;
 
 use super::error::AppToAppError;
 use super::flow;
@@ -17,11 +17,12 @@ use crate::app::AppState;
 use crate::oauth::form::Params;
 use crate::routes;
 use crate::web::login::sign_in;
-use crate::web::pages;
+use crate::web::pages::{self, Page, Ui};
 use crate::web::session::LoginSession;
 use crate::web::signed_in;
 
 /// The "Link with Alexa" button.
+#[derive(Serialize)]
 pub struct LinkForm<'a> {
     /// Form target.
     pub action: &'a str,
@@ -32,14 +33,13 @@ pub struct LinkForm<'a> {
 }
 
 /// The page: the button, or how the linking ended.
-#[derive(Template)]
-#[template(path = "app_to_app.html")]
+#[derive(Serialize)]
 pub struct LinkPage<'a> {
-    /// Heading.
+    /// Heading (in the page's language).
     pub title: &'a str,
     /// Who is signed in.
     pub user_name: Option<&'a str>,
-    /// What to tell the user.
+    /// What to tell the user (in the page's language).
     pub message: &'a str,
     /// Whether the message reports success.
     pub linked: bool,
@@ -47,34 +47,74 @@ pub struct LinkPage<'a> {
     pub form: Option<LinkForm<'a>>,
 }
 
-fn page(status: StatusCode, page: &LinkPage<'_>, jar: Option<PrivateCookieJar>) -> Response {
-    pages::render(status, page, jar)
+impl Page for LinkPage<'_> {
+    const TEMPLATE: &'static str = "app_to_app.html";
+}
+
+impl LinkPage<'static> {
+    /// Every field set, for checking a template override at start.
+    pub(crate) fn sample() -> LinkPage<'static> {
+        LinkPage {
+            title: "t",
+            user_name: Some("u"),
+            message: "m",
+            linked: true,
+            form: Some(LinkForm {
+                action: "/",
+                csrf: "c",
+                skill: "s",
+            }),
+        }
+    }
+}
+
+/// The page without the button: how the linking ended, as message ids.
+fn outcome(
+    ui: &Ui<'_>,
+    status: StatusCode,
+    session: &LoginSession,
+    title: &str,
+    message: &str,
+    linked: bool,
+) -> Response {
+    let (title, message) = (ui.t(title), ui.t(message));
+    let page = LinkPage {
+        title: &title,
+        user_name: Some(&session.display_name),
+        message: &message,
+        linked,
+        form: None,
+    };
+    pages::render(ui, status, &page, None)
 }
 
 /// A signed-in session, or the response that signs the user in.
 async fn session(
     app: &AppState,
+    ui: &Ui<'_>,
     headers: &HeaderMap,
 ) -> Result<(LoginSession, PrivateCookieJar), Response> {
     match signed_in::current(app, app.cookies.jar(headers)).await {
         Ok((jar, Some(s))) => Ok((s, jar)),
-        Ok((jar, None)) => Err(sign_in(app, None, jar).await),
+        Ok((jar, None)) => Err(sign_in(app, ui, None, jar).await),
         Err(e) => {
             tracing::error!(error = %e, "store unavailable while checking the sign-in");
             Err(pages::error(
+                ui,
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "Please try again in a moment.",
+                "unavailable-title",
+                "try-again-text",
             ))
         }
     }
 }
 
-fn not_configured() -> Response {
+fn not_configured(ui: &Ui<'_>) -> Response {
     pages::error(
+        ui,
         StatusCode::NOT_FOUND,
-        "Not available",
-        "Linking with Alexa is not set up on this server.",
+        "not-available-title",
+        "a2a-not-configured-text",
     )
 }
 
@@ -84,26 +124,33 @@ pub async fn link_page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let ui = app.pages.ui(&headers);
     let Some(a2a) = &app.app_to_app else {
-        return not_configured();
+        return not_configured(&ui);
     };
-    let (session, jar) = match session(&app, &headers).await {
+    let (session, jar) = match session(&app, &ui, &headers).await {
         Ok(v) => v,
         Err(response) => return response,
     };
     let params = Params::parse(query.as_deref().unwrap_or("").as_bytes()).ok();
     let skill = match a2a.skill(params.as_ref().and_then(|p| p.get("skill"))) {
         Ok(s) => s,
-        Err(e) => return failed(&session, e),
+        Err(e) => return failed(&ui, &session, e),
     };
     let (jar, csrf) = app.cookies.csrf(jar, app.clock.now());
-    let title = format!("Link {} with Alexa", skill.alexa_client.display_name());
-    page(
+    let ui = ui.for_client(skill.alexa_client.id());
+    let title = ui.t_with(
+        "a2a-heading",
+        [("skill", skill.alexa_client.display_name().into())],
+    );
+    let message = ui.t("a2a-intro");
+    pages::render(
+        &ui,
         StatusCode::OK,
         &LinkPage {
             title: &title,
             user_name: Some(&session.display_name),
-            message: "Enable the Alexa skill and link it to your account in one step.",
+            message: &message,
             linked: false,
             form: Some(LinkForm {
                 action: routes::APP_TO_APP_LINK_PAGE,
@@ -118,25 +165,27 @@ pub async fn link_page(
 /// `POST /app-to-app/link`: starts the linking and sends the browser to
 /// Login with Amazon.
 pub async fn start(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let ui = app.pages.ui(&headers);
     let Some(a2a) = &app.app_to_app else {
-        return not_configured();
+        return not_configured(&ui);
     };
-    let (session, jar) = match session(&app, &headers).await {
+    let (session, jar) = match session(&app, &ui, &headers).await {
         Ok(v) => v,
         Err(response) => return response,
     };
     let form = match Params::from_form(&headers, &body) {
         Ok(f) => f,
-        Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
+        Err(e) => return pages::invalid_request(&ui, &e.description),
     };
     if !app
         .cookies
         .check_csrf(&jar, form.get("csrf"), app.clock.now())
     {
         return pages::error(
+            &ui,
             StatusCode::FORBIDDEN,
-            "This page expired",
-            "Please open the link page again.",
+            "a2a-page-expired-title",
+            "a2a-page-expired-text",
         );
     }
     let started = match a2a.skill(form.get("skill")) {
@@ -144,8 +193,8 @@ pub async fn start(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
         Err(e) => Err(e),
     };
     match started {
-        Ok(s) => pages::redirect(StatusCode::SEE_OTHER, &s.lwa_fallback_url, Some(jar)),
-        Err(e) => failed(&session, e),
+        Ok(s) => pages::redirect(&ui, StatusCode::SEE_OTHER, &s.lwa_fallback_url, Some(jar)),
+        Err(e) => failed(&ui, &session, e),
     }
 }
 
@@ -155,20 +204,21 @@ pub async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let ui = app.pages.ui(&headers);
     let Some(a2a) = &app.app_to_app else {
-        return not_configured();
+        return not_configured(&ui);
     };
-    let (session, _jar) = match session(&app, &headers).await {
+    let (session, _jar) = match session(&app, &ui, &headers).await {
         Ok(v) => v,
         Err(response) => return response,
     };
     let params = match Params::parse(query.as_deref().unwrap_or("").as_bytes()) {
         Ok(p) => p,
-        Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
+        Err(e) => return pages::invalid_request(&ui, &e.description),
     };
     let (Some(state), code, error) = (params.get("state"), params.get("code"), params.get("error"))
     else {
-        return failed(&session, AppToAppError::InvalidState);
+        return failed(&ui, &session, AppToAppError::InvalidState);
     };
     let result = match (code, error) {
         (_, Some(error)) => {
@@ -176,72 +226,46 @@ pub async fn callback(
             let taken = flow::take_state(&app, state, &session.user_id).await;
             tracing::info!(user_id = %session.user_id, error, "App-to-App linking declined at Amazon");
             return match taken {
-                Ok(_) => page(
+                Ok(_) => outcome(
+                    &ui,
                     StatusCode::OK,
-                    &LinkPage {
-                        title: "Not linked",
-                        user_name: Some(&session.display_name),
-                        message: "You did not allow the link at Amazon. Nothing was changed.",
-                        linked: false,
-                        form: None,
-                    },
-                    None,
+                    &session,
+                    "a2a-not-linked",
+                    "a2a-declined",
+                    false,
                 ),
-                Err(e) => failed(&session, e),
+                Err(e) => failed(&ui, &session, e),
             };
         }
         (Some(code), None) => flow::complete(&app, a2a, &session.user_id, code, state).await,
         (None, None) => Err(AppToAppError::InvalidState),
     };
     match result {
-        Ok(_) => page(
+        Ok(_) => outcome(
+            &ui,
             StatusCode::OK,
-            &LinkPage {
-                title: "Linked with Alexa",
-                user_name: Some(&session.display_name),
-                message: "The Alexa skill is enabled and linked to your account.",
-                linked: true,
-                form: None,
-            },
-            None,
+            &session,
+            "a2a-linked",
+            "a2a-linked-text",
+            true,
         ),
-        Err(e) => failed(&session, e),
+        Err(e) => failed(&ui, &session, e),
     }
 }
 
 /// The error page for a failed linking: what the user can do about it.
-fn failed(session: &LoginSession, e: AppToAppError) -> Response {
+fn failed(ui: &Ui<'_>, session: &LoginSession, e: AppToAppError) -> Response {
     tracing::info!(user_id = %session.user_id, error = %e, "App-to-App web linking failed");
     let (status, message) = match &e {
-        AppToAppError::InvalidState | AppToAppError::AmazonCodeInvalid => (
-            StatusCode::BAD_REQUEST,
-            "This linking attempt expired or was already used. Please start again.",
-        ),
-        AppToAppError::AlreadyLinked => (
-            StatusCode::CONFLICT,
-            "The skill is already linked to another account for this Amazon account. Unlink it in the Alexa app first.",
-        ),
-        AppToAppError::Unavailable(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Amazon or this service is temporarily unavailable. Please try again in a moment.",
-        ),
-        AppToAppError::OAuth(_) | AppToAppError::NotConfigured | AppToAppError::NotLinked => {
-            (StatusCode::BAD_REQUEST, "This link is not valid.")
+        AppToAppError::InvalidState | AppToAppError::AmazonCodeInvalid => {
+            (StatusCode::BAD_REQUEST, "a2a-expired")
         }
-        _ => (
-            StatusCode::BAD_GATEWAY,
-            "Amazon refused the link. Please try again later.",
-        ),
+        AppToAppError::AlreadyLinked => (StatusCode::CONFLICT, "a2a-already-linked"),
+        AppToAppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "a2a-unavailable"),
+        AppToAppError::OAuth(_) | AppToAppError::NotConfigured | AppToAppError::NotLinked => {
+            (StatusCode::BAD_REQUEST, "a2a-invalid")
+        }
+        _ => (StatusCode::BAD_GATEWAY, "a2a-refused"),
     };
-    page(
-        status,
-        &LinkPage {
-            title: "Not linked",
-            user_name: Some(&session.display_name),
-            message,
-            linked: false,
-            form: None,
-        },
-        None,
-    )
+    outcome(ui, status, session, "a2a-not-linked", message, false)
 }

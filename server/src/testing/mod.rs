@@ -68,6 +68,7 @@ pub fn test_config(dir: &Path) -> Config {
             connections: Default::default(),
         },
         logging: LoggingConfig::default(),
+        branding: None,
         authorization: AuthorizationConfig::default(),
         clients: vec![
             ClientConfig {
@@ -87,6 +88,7 @@ pub fn test_config(dir: &Path) -> Config {
                 partner_token_partners: vec![],
                 access_token_format: Default::default(),
                 access_token_audience: None,
+                branding: None,
             },
             ClientConfig {
                 client_id: OTHER_CLIENT_ID.into(),
@@ -109,6 +111,7 @@ pub fn test_config(dir: &Path) -> Config {
                 partner_token_partners: vec![],
                 access_token_format: Default::default(),
                 access_token_audience: None,
+                branding: None,
             },
         ],
         identity: IdentityConfig::Static(StaticIdentityConfig {
@@ -240,6 +243,7 @@ pub fn add_app_to_app(
         partner_token_partners: vec![],
         access_token_format: Default::default(),
         access_token_audience: None,
+        branding: None,
     });
     config.app_to_app = Some(crate::config::AppToAppConfig {
         skills: vec![crate::config::AppToAppSkill {

@@ -13,7 +13,7 @@ use axum::response::Response;
 
 use super::consent::proceed;
 use super::login::sign_in;
-use super::pages;
+use super::pages::{self, Ui};
 use super::signed_in;
 use crate::app::AppState;
 use crate::flight_recorder::{Entry, Step};
@@ -27,31 +27,41 @@ pub async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let request = match parse_request(&app, query.as_deref().unwrap_or("").as_bytes()) {
+    let raw = query.as_deref().unwrap_or("").as_bytes();
+    // OpenID Connect's ui_locales: the language the client asks for, kept
+    // for the rest of the flow.
+    let ui_locales = Params::parse(raw).ok();
+    let ui_locales = ui_locales.as_ref().and_then(|p| p.get("ui_locales"));
+    let ui = app.pages.ui(&headers).prefer(ui_locales);
+    let request = match parse_request(&app, &ui, raw) {
         Ok(r) => r,
         Err(response) => return response,
     };
+    let ui = ui.for_client(request.client.id());
     let (jar, session) = match signed_in::current(&app, app.cookies.jar(&headers)).await {
         Ok(v) => v,
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable(&ui, e),
     };
     match session {
-        Some(session) => proceed(&app, &request, &session, jar, StatusCode::FOUND).await,
-        None => sign_in(&app, Some(&request), jar).await,
+        Some(session) => proceed(&app, &ui, &request, &session, jar, StatusCode::FOUND).await,
+        None => sign_in(&app, &ui, Some(&request), jar).await,
     }
 }
 
-/// What a form shows when its CSRF nonce is missing or stale.
-pub(super) const EXPIRED: &str = "This page expired. Please try again.";
+/// What a form shows when its CSRF nonce is missing or stale (a message id).
+pub(super) const EXPIRED: &str = "page-expired";
 
 // The error is the finished page to send; it is built once, off the hot path.
 #[allow(clippy::result_large_err)]
-pub(super) fn parse_request(app: &AppState, raw: &[u8]) -> Result<AuthorizationRequest, Response> {
-    let params = Params::parse(raw)
-        .map_err(|e| pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description))?;
+pub(super) fn parse_request(
+    app: &AppState,
+    ui: &Ui<'_>,
+    raw: &[u8],
+) -> Result<AuthorizationRequest, Response> {
+    let params = Params::parse(raw).map_err(|e| pages::invalid_request(ui, &e.description))?;
     AuthorizationRequest::validate(&params, &app.clients).map_err(|e| {
         record_refusal(app, &params, &e);
-        refuse(app, e)
+        refuse(app, ui, e)
     })
 }
 
@@ -75,31 +85,35 @@ fn record_refusal(app: &AppState, params: &Params, error: &AuthorizeError) {
 #[allow(clippy::result_large_err)]
 pub(super) fn parse_form(
     app: &AppState,
+    ui: &Ui<'_>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Params, AuthorizationRequest), Response> {
-    let form = Params::from_form(headers, body)
-        .map_err(|e| pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description))?;
+    let form =
+        Params::from_form(headers, body).map_err(|e| pages::invalid_request(ui, &e.description))?;
     let Some(raw) = form.get("request") else {
         return Err(pages::error(
+            ui,
             StatusCode::BAD_REQUEST,
-            "Invalid request",
-            "The form is missing the authorization request.",
+            "invalid-request-title",
+            "missing-request-text",
         ));
     };
-    let request = parse_request(app, raw.as_bytes())?;
+    let request = parse_request(app, ui, raw.as_bytes())?;
     Ok((form, request))
 }
 
 /// RFC 6749 4.1.2.1: redirect the error only to a trusted redirect URI.
-fn refuse(app: &AppState, error: AuthorizeError) -> Response {
+fn refuse(app: &AppState, ui: &Ui<'_>, error: AuthorizeError) -> Response {
     match error {
         AuthorizeError::Untrusted(message) => {
             app.metrics.authorize_error("untrusted_request");
-            pages::error(
+            pages::error_with_detail(
+                ui,
                 StatusCode::BAD_REQUEST,
-                "This link request is not valid",
-                &message,
+                "untrusted-title",
+                "untrusted-text",
+                Some(&message),
             )
         }
         AuthorizeError::Redirect {
@@ -117,17 +131,18 @@ fn refuse(app: &AppState, error: AuthorizeError) -> Response {
                 ],
                 state.as_deref(),
             );
-            pages::redirect(StatusCode::FOUND, &location, None)
+            pages::redirect(ui, StatusCode::FOUND, &location, None)
         }
     }
 }
 
 /// The page for a store failure in the middle of the flow.
-pub(super) fn unavailable(e: StoreError) -> Response {
+pub(super) fn unavailable(ui: &Ui<'_>, e: StoreError) -> Response {
     tracing::error!(error = %e, "store operation failed during authorization");
     pages::error(
+        ui,
         StatusCode::SERVICE_UNAVAILABLE,
-        "Temporarily unavailable",
-        "Account linking is temporarily unavailable. Please try again in a moment.",
+        "unavailable-title",
+        "unavailable-text",
     )
 }

@@ -9,7 +9,7 @@ use axum_extra::extract::cookie::PrivateCookieJar;
 
 use super::authorize::{EXPIRED, parse_form, unavailable};
 use super::login::{login_page, sign_in};
-use super::pages::{self, ConsentPage};
+use super::pages::{self, ConsentPage, Ui};
 use super::session::LoginSession;
 use super::signed_in;
 use crate::app::{AppState, Login};
@@ -24,46 +24,50 @@ use crate::tokens::{self, NewToken, TokenKind};
 
 /// `POST /oauth/consent`.
 pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (form, request) = match parse_form(&app, &headers, &body) {
+    let ui = app.pages.ui(&headers);
+    let (form, request) = match parse_form(&app, &ui, &headers, &body) {
         Ok(v) => v,
         Err(response) => return response,
     };
+    let ui = ui.for_client(request.client.id());
     let now = app.clock.now();
     let (jar, session) = match signed_in::current(&app, app.cookies.jar(&headers)).await {
         Ok(v) => v,
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable(&ui, e),
     };
     let Some(session) = session else {
         if matches!(app.login, Login::Upstream(_)) {
-            return sign_in(&app, Some(&request), jar).await;
+            return sign_in(&app, &ui, Some(&request), jar).await;
         }
         return login_page(
             &app,
+            &ui,
             Some(&request),
             jar,
             "",
-            Some("Your sign-in expired. Please sign in again."),
+            Some(&ui.t("sign-in-expired")),
             StatusCode::FORBIDDEN,
         );
     };
     if !app.cookies.check_csrf(&jar, form.get("csrf"), now) {
         return consent_page(
             &app,
+            &ui,
             &request,
             &session,
             jar,
-            Some(EXPIRED),
+            Some(&ui.t(EXPIRED)),
             StatusCode::FORBIDDEN,
         );
     }
     match form.get("decision") {
         Some("allow") => {
             if let Err(e) = remember_consent(&app, &request, &session).await {
-                return unavailable(e);
+                return unavailable(&ui, e);
             }
             match issue_code(&app, &request, &session).await {
-                Ok(location) => pages::redirect(StatusCode::SEE_OTHER, &location, Some(jar)),
-                Err(e) => unavailable(e),
+                Ok(location) => pages::redirect(&ui, StatusCode::SEE_OTHER, &location, Some(jar)),
+                Err(e) => unavailable(&ui, e),
             }
         }
         Some("deny") => {
@@ -77,14 +81,15 @@ pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Byte
                 ],
                 request.state.as_deref(),
             );
-            pages::redirect(StatusCode::SEE_OTHER, &location, Some(jar))
+            pages::redirect(&ui, StatusCode::SEE_OTHER, &location, Some(jar))
         }
         _ => consent_page(
             &app,
+            &ui,
             &request,
             &session,
             jar,
-            Some("Choose Allow or Deny."),
+            Some(&ui.t("consent-choose")),
             StatusCode::BAD_REQUEST,
         ),
     }
@@ -93,6 +98,7 @@ pub async fn consent(State(app): State<AppState>, headers: HeaderMap, body: Byte
 /// Logged in: ask for consent unless it is given, then issue the code.
 pub(super) async fn proceed(
     app: &AppState,
+    ui: &Ui<'_>,
     request: &AuthorizationRequest,
     session: &LoginSession,
     jar: PrivateCookieJar,
@@ -108,15 +114,15 @@ pub(super) async fn proceed(
         {
             Ok(Some(given)) => request.scopes.iter().all(|s| given.contains(s)),
             Ok(None) => false,
-            Err(e) => return unavailable(e),
+            Err(e) => return unavailable(ui, e),
         }
     };
     if !consented {
-        return consent_page(app, request, session, jar, None, StatusCode::OK);
+        return consent_page(app, ui, request, session, jar, None, StatusCode::OK);
     }
     match issue_code(app, request, session).await {
-        Ok(location) => pages::redirect(status, &location, Some(jar)),
-        Err(e) => unavailable(e),
+        Ok(location) => pages::redirect(ui, status, &location, Some(jar)),
+        Err(e) => unavailable(ui, e),
     }
 }
 
@@ -192,6 +198,7 @@ pub(crate) async fn store_code(
 
 fn consent_page(
     app: &AppState,
+    ui: &Ui<'_>,
     request: &AuthorizationRequest,
     session: &LoginSession,
     jar: PrivateCookieJar,
@@ -209,5 +216,5 @@ fn consent_page(
         csrf: &csrf,
         error,
     };
-    pages::render(status, &page, Some(jar))
+    pages::render(ui, status, &page, Some(jar))
 }

@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum_extra::extract::cookie::PrivateCookieJar;
 
 use super::login::{login_page, sign_in};
-use super::pages::{self, LinkedApp, LinksPage};
+use super::pages::{self, LinkedApp, LinksPage, Ui};
 use super::session::LoginSession;
 use super::signed_in;
 use crate::app::{AppState, Login};
@@ -27,15 +27,16 @@ pub async fn page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let ui = app.pages.ui(&headers);
     let (jar, session) = match signed_in::current(&app, app.cookies.jar(&headers)).await {
         Ok(v) => v,
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable(&ui, e),
     };
     let Some(session) = session else {
-        return sign_in(&app, None, jar).await;
+        return sign_in(&app, &ui, None, jar).await;
     };
-    let notice = (query.as_deref() == Some("unlinked=1")).then_some("The app was unlinked.");
-    render(&app, &session, jar, notice, StatusCode::OK).await
+    let notice = (query.as_deref() == Some("unlinked=1")).then(|| ui.t("links-unlinked"));
+    render(&app, &ui, &session, jar, notice.as_deref(), StatusCode::OK).await
 }
 
 /// `POST /oauth/links`: unlink one grant.
@@ -45,43 +46,47 @@ pub async fn unlink(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let ui = app.pages.ui(&headers);
     let form = match Params::from_form(&headers, &body) {
         Ok(f) => f,
-        Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
+        Err(e) => return pages::invalid_request(&ui, &e.description),
     };
     let now = app.clock.now();
     let (jar, session) = match signed_in::current(&app, app.cookies.jar(&headers)).await {
         Ok(v) => v,
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable(&ui, e),
     };
     let Some(session) = session else {
         if matches!(app.login, Login::Upstream(_)) {
-            return sign_in(&app, None, jar).await;
+            return sign_in(&app, &ui, None, jar).await;
         }
         return login_page(
             &app,
+            &ui,
             None,
             jar,
             "",
-            Some("Your sign-in expired. Please sign in again."),
+            Some(&ui.t("sign-in-expired")),
             StatusCode::FORBIDDEN,
         );
     };
     if !app.cookies.check_csrf(&jar, form.get("csrf"), now) {
         return render(
             &app,
+            &ui,
             &session,
             jar,
-            Some("This page expired. Please try again."),
+            Some(&ui.t("page-expired")),
             StatusCode::FORBIDDEN,
         )
         .await;
     }
     let Some(grant) = form.get("grant").and_then(GrantId::from_hex) else {
         return pages::error(
+            &ui,
             StatusCode::BAD_REQUEST,
-            "Invalid request",
-            "The form does not name a linked app.",
+            "invalid-request-title",
+            "no-linked-app-text",
         );
     };
     // Only the user's own, active grants; anything else looks the same as
@@ -93,14 +98,15 @@ pub async fn unlink(
             Some(g)
         }
         Ok(_) => None,
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable(&ui, e),
     };
     let Some(owned) = owned else {
         return render(
             &app,
+            &ui,
             &session,
             jar,
-            Some("That app is not linked to your account."),
+            Some(&ui.t("links-not-linked")),
             StatusCode::NOT_FOUND,
         )
         .await;
@@ -112,12 +118,12 @@ pub async fn unlink(
     if let Err(e) =
         custody::end_grant(&app, user_id, &owned.client_id, grant, reason, remote_addr).await
     {
-        return unavailable(e);
+        return unavailable(&ui, e);
     }
     // Unlinking takes the consent back too: linking again asks again. After
     // the grant, so a failure here leaves the app unlinked.
     if let Err(e) = app.store.delete_consent(user_id, &owned.client_id).await {
-        return unavailable(e);
+        return unavailable(&ui, e);
     }
     Audit::new(AuditEvent::UserUnlinked)
         .client(&owned.client_id)
@@ -126,6 +132,7 @@ pub async fn unlink(
         .remote(remote_addr)
         .emit(&app.metrics);
     pages::redirect(
+        &ui,
         StatusCode::SEE_OTHER,
         &format!("{}?unlinked=1", routes::LINKS),
         Some(jar),
@@ -134,6 +141,7 @@ pub async fn unlink(
 
 async fn render(
     app: &AppState,
+    ui: &Ui<'_>,
     session: &LoginSession,
     jar: PrivateCookieJar,
     notice: Option<&str>,
@@ -142,7 +150,7 @@ async fn render(
     let now = app.clock.now();
     let grants = match app.store.list_user_grants(&session.user_id, now).await {
         Ok(g) => g,
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable(ui, e),
     };
     let apps: Vec<LinkedApp> = grants
         .into_iter()
@@ -167,14 +175,15 @@ async fn render(
         notice,
         logout: routes::LOGOUT,
     };
-    pages::render(status, &page, Some(jar))
+    pages::render(ui, status, &page, Some(jar))
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Response {
+fn unavailable(ui: &Ui<'_>, e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "store operation failed on the linked-apps page");
     pages::error(
+        ui,
         StatusCode::SERVICE_UNAVAILABLE,
-        "Temporarily unavailable",
-        "Please try again in a moment.",
+        "unavailable-title",
+        "try-again-text",
     )
 }

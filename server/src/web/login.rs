@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum_extra::extract::cookie::PrivateCookieJar;
 
 use super::authorize::{EXPIRED, parse_request, unavailable};
-use super::pages::{self, LoginPage};
+use super::pages::{self, LoginPage, Ui};
 use super::signed_in;
 use crate::app::{AppState, Login};
 use crate::identity::login::{self, LoginOutcome};
@@ -27,30 +27,36 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let ui = app.pages.ui(&headers);
     let form = match Params::from_form(&headers, &body) {
         Ok(f) => f,
-        Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
+        Err(e) => return pages::invalid_request(&ui, &e.description),
     };
     let request = match form.get("request") {
-        Some(raw) => match parse_request(&app, raw.as_bytes()) {
+        Some(raw) => match parse_request(&app, &ui, raw.as_bytes()) {
             Ok(r) => Some(r),
             Err(response) => return response,
         },
         None => None,
     };
     let request = request.as_ref();
+    let ui = match request {
+        Some(r) => ui.for_client(r.client.id()),
+        None => ui,
+    };
     let client_id = request.map_or("-", |r| r.client.id());
     let Login::Password(identity) = &app.login else {
         return pages::error(
+            &ui,
             StatusCode::NOT_FOUND,
-            "Not found",
-            "Sign-in happens at the identity provider, not on this page.",
+            "not-found-title",
+            "no-password-text",
         );
     };
     // The CSRF nonce is bound to the session: an ended one counts as none.
     let (jar, _) = match signed_in::current(&app, app.cookies.jar(&headers)).await {
         Ok(v) => v,
-        Err(e) => return unavailable(e),
+        Err(e) => return unavailable(&ui, e),
     };
     let now = app.clock.now();
     let username = form.get("username").unwrap_or("");
@@ -59,21 +65,23 @@ pub async fn login(
         app.metrics.login("csrf");
         return login_page(
             &app,
+            &ui,
             request,
             jar,
             username,
-            Some(EXPIRED),
+            Some(&ui.t(EXPIRED)),
             StatusCode::FORBIDDEN,
         );
     }
     let Some(password) = form.get("password").filter(|_| !username.is_empty()) else {
-        let message = Some("Enter your username and password.");
+        let message = ui.t("login-missing");
         return login_page(
             &app,
+            &ui,
             request,
             jar,
             username,
-            message,
+            Some(&message),
             StatusCode::BAD_REQUEST,
         );
     };
@@ -93,12 +101,10 @@ pub async fn login(
             // not exist are counted too.
             tracing::info!(client_id, ip = ?ip, retry_after, "login refused: too many failed attempts");
             app.metrics.login("throttled");
-            let message = format!(
-                "Too many failed sign-in attempts. Try again in {}.",
-                wait_text(retry_after)
-            );
+            let message = wait_text(&ui, retry_after);
             let mut response = login_page(
                 &app,
+                &ui,
                 request,
                 jar,
                 username,
@@ -117,32 +123,37 @@ pub async fn login(
                 Some(r) => format!("{}?{}", routes::AUTHORIZE, r.to_query()),
                 None => routes::LINKS.to_owned(),
             };
-            return pages::redirect(StatusCode::SEE_OTHER, &location, Some(jar));
+            return pages::redirect(&ui, StatusCode::SEE_OTHER, &location, Some(jar));
         }
         LoginOutcome::InvalidCredentials => {
             // No username: it may be an email address, and a typo'd password
             // pasted into the username field must not reach the logs.
             tracing::info!(client_id, ip = ?ip, "login failed: invalid credentials");
             app.metrics.login("invalid_credentials");
-            ("Incorrect username or password.", StatusCode::UNAUTHORIZED)
+            ("login-invalid", StatusCode::UNAUTHORIZED)
         }
         LoginOutcome::Unavailable(e) => {
             tracing::error!(error = %e, "identity backend unavailable");
             app.metrics.login("unavailable");
-            (
-                "Sign-in is temporarily unavailable. Please try again in a moment.",
-                StatusCode::SERVICE_UNAVAILABLE,
-            )
+            ("login-unavailable", StatusCode::SERVICE_UNAVAILABLE)
         }
     };
-    login_page(&app, request, jar, username, Some(message), status)
+    let message = ui.t(message);
+    login_page(&app, &ui, request, jar, username, Some(&message), status)
 }
 
-fn wait_text(seconds: u64) -> String {
+/// "Too many failed sign-in attempts", with the wait in seconds (up to 90)
+/// or minutes, in the page's language and its plural rules.
+fn wait_text(ui: &Ui<'_>, seconds: u64) -> String {
     match seconds {
-        0..=1 => "a second".to_owned(),
-        2..=90 => format!("{seconds} seconds"),
-        _ => format!("{} minutes", seconds.div_ceil(60)),
+        0..=90 => ui.t_with(
+            "login-throttled-seconds",
+            [("seconds", seconds.max(1).into())],
+        ),
+        _ => ui.t_with(
+            "login-throttled-minutes",
+            [("minutes", seconds.div_ceil(60).into())],
+        ),
     }
 }
 
@@ -150,12 +161,13 @@ fn wait_text(seconds: u64) -> String {
 /// redirect to the upstream provider.
 pub(crate) async fn sign_in(
     app: &AppState,
+    ui: &Ui<'_>,
     request: Option<&AuthorizationRequest>,
     jar: PrivateCookieJar,
 ) -> Response {
     match &app.login {
-        Login::Upstream(oidc) => super::upstream::redirect(app, oidc, request, jar).await,
-        Login::Password(_) => login_page(app, request, jar, "", None, StatusCode::OK),
+        Login::Upstream(oidc) => super::upstream::redirect(app, ui, oidc, request, jar).await,
+        Login::Password(_) => login_page(app, ui, request, jar, "", None, StatusCode::OK),
     }
 }
 
@@ -163,6 +175,7 @@ pub(crate) async fn sign_in(
 /// linked-apps page.
 pub(crate) fn login_page(
     app: &AppState,
+    ui: &Ui<'_>,
     request: Option<&AuthorizationRequest>,
     jar: PrivateCookieJar,
     username: &str,
@@ -181,5 +194,5 @@ pub(crate) fn login_page(
         username,
         error,
     };
-    pages::render(status, &page, Some(jar))
+    pages::render(ui, status, &page, Some(jar))
 }

@@ -1,4 +1,5 @@
-//! The browser-facing authorization flow: login and consent pages.
+//! The browser-facing authorization flow: login and consent pages, in the
+//! user's language ([`i18n`]) and the skill's look ([`branding`]).
 //!
 //! No server-side session: who is logged in, and the CSRF nonce, live in
 //! short-lived cookies encrypted and authenticated with the session key
@@ -7,7 +8,9 @@
 //! ([`signed_in`]).
 
 pub mod authorize;
+pub mod branding;
 pub mod consent;
+pub mod i18n;
 pub mod links;
 pub mod login;
 pub mod logout;
@@ -23,7 +26,7 @@ use crate::app::AppState;
 use crate::routes;
 
 /// The browser-facing routes: authorization, login, consent, the upstream
-/// callback, the linked-apps page and signing out.
+/// callback, the linked-apps page, signing out, and the branding style sheet.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(routes::AUTHORIZE, get(authorize::authorize))
@@ -32,4 +35,5 @@ pub fn router() -> Router<AppState> {
         .route(routes::CONSENT, post(consent::consent))
         .route(routes::LINKS, get(links::page).post(links::unlink))
         .route(routes::LOGOUT, post(logout::logout))
+        .route(branding::STYLE_ROUTE, get(branding::style))
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::PrivateCookieJar;
 use subtle::ConstantTimeEq;
 
-use super::pages;
+use super::pages::{self, Ui};
 use super::session::UpstreamLogin;
 use crate::app::AppState;
 use crate::identity::oidc::{OidcError, UpstreamOidc};
@@ -24,6 +24,7 @@ use crate::routes;
 /// without one, the linked-apps page is shown).
 pub async fn redirect(
     app: &AppState,
+    ui: &Ui<'_>,
     oidc: &UpstreamOidc,
     request: Option<&AuthorizationRequest>,
     jar: PrivateCookieJar,
@@ -39,9 +40,9 @@ pub async fn redirect(
                     .saturating_add(app.config.authorization.form_lifetime_seconds as i64),
             };
             let jar = app.cookies.start_upstream(jar, &login);
-            pages::redirect(StatusCode::FOUND, &url, Some(jar))
+            pages::redirect(ui, StatusCode::FOUND, &url, Some(jar))
         }
-        Err(e) => unavailable(app, &e),
+        Err(e) => unavailable(app, ui, &e),
     }
 }
 
@@ -51,22 +52,24 @@ pub async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let ui = app.pages.ui(&headers);
     let crate::app::Login::Upstream(oidc) = &app.login else {
         return pages::error(
+            &ui,
             StatusCode::NOT_FOUND,
-            "Not found",
-            "This server does not delegate sign-in.",
+            "not-found-title",
+            "no-upstream-text",
         );
     };
     let params = match Params::parse(query.as_deref().unwrap_or("").as_bytes()) {
         Ok(p) => p,
-        Err(e) => return pages::error(StatusCode::BAD_REQUEST, "Invalid request", &e.description),
+        Err(e) => return pages::invalid_request(&ui, &e.description),
     };
     let now = app.clock.now();
     let (jar, pending) = app.cookies.take_upstream(app.cookies.jar(&headers), now);
     let Some(pending) = pending else {
         app.metrics.login("upstream_expired");
-        return expired();
+        return expired(&ui);
     };
     let state_ok: bool = params
         .get("state")
@@ -77,7 +80,7 @@ pub async fn callback(
         app.metrics.login("upstream_state");
         // The pending login is spent either way: a forged answer must not
         // leave it for a second try.
-        return (jar, expired()).into_response();
+        return (jar, expired(&ui)).into_response();
     }
     // Re-validate the interrupted request: client config may have changed.
     let request = match pending.request.as_deref().map(|q| {
@@ -88,12 +91,17 @@ pub async fn callback(
         Some(Ok(r)) => Some(r),
         Some(Err(())) => {
             return pages::error(
+                &ui,
                 StatusCode::BAD_REQUEST,
-                "This link request is not valid",
-                "The linking request is no longer valid. Start linking again from the app.",
+                "untrusted-title",
+                "stale-link-text",
             );
         }
         None => None,
+    };
+    let ui = match &request {
+        Some(r) => ui.for_client(r.client.id()),
+        None => ui,
     };
     if let Some(error) = params.get("error") {
         tracing::info!(error, "upstream provider returned an error");
@@ -102,6 +110,7 @@ pub async fn callback(
             // The user declined (or the provider failed): tell the client,
             // whose redirect URI was validated again above.
             Some(r) => pages::redirect(
+                &ui,
                 StatusCode::FOUND,
                 &redirect_with(
                     &r.redirect_uri,
@@ -118,17 +127,19 @@ pub async fn callback(
                 Some(jar),
             ),
             None => pages::error(
+                &ui,
                 StatusCode::UNAUTHORIZED,
-                "Sign-in did not complete",
-                "The identity provider did not sign you in.",
+                "upstream-denied-title",
+                "upstream-denied-text",
             ),
         };
     }
     let Some(code) = params.get("code") else {
         return pages::error(
+            &ui,
             StatusCode::BAD_REQUEST,
-            "Invalid request",
-            "The identity provider's answer has no code.",
+            "invalid-request-title",
+            "upstream-no-code-text",
         );
     };
     match oidc.finish(code, &pending.pending).await {
@@ -139,35 +150,38 @@ pub async fn callback(
                 Some(r) => format!("{}?{}", routes::AUTHORIZE, r.to_query()),
                 None => routes::LINKS.to_owned(),
             };
-            pages::redirect(StatusCode::SEE_OTHER, &location, Some(jar))
+            pages::redirect(&ui, StatusCode::SEE_OTHER, &location, Some(jar))
         }
         Err(OidcError::Refused(e)) => {
             tracing::warn!(error = %e, "upstream login refused");
             app.metrics.login("upstream_refused");
             pages::error(
+                &ui,
                 StatusCode::UNAUTHORIZED,
-                "Sign-in could not be verified",
-                "The identity provider's answer could not be verified. Start linking again from the app.",
+                "upstream-unverified-title",
+                "upstream-unverified-text",
             )
         }
-        Err(e) => unavailable(&app, &e),
+        Err(e) => unavailable(&app, &ui, &e),
     }
 }
 
-fn expired() -> Response {
+fn expired(ui: &Ui<'_>) -> Response {
     pages::error(
+        ui,
         StatusCode::BAD_REQUEST,
-        "Sign-in expired",
-        "This sign-in expired or was started in another window. Start linking again from the app.",
+        "upstream-expired-title",
+        "upstream-expired-text",
     )
 }
 
-fn unavailable(app: &AppState, e: &OidcError) -> Response {
+fn unavailable(app: &AppState, ui: &Ui<'_>, e: &OidcError) -> Response {
     tracing::error!(error = %e, "upstream identity provider unavailable");
     app.metrics.login("unavailable");
     pages::error(
+        ui,
         StatusCode::SERVICE_UNAVAILABLE,
-        "Temporarily unavailable",
-        "Sign-in is temporarily unavailable. Please try again in a moment.",
+        "unavailable-title",
+        "login-unavailable",
     )
 }

@@ -1,0 +1,3 @@
+# Français (Canada): only what differs from server/locales/fr/main.ftl.
+
+login-username = Nom d’usager
