@@ -501,6 +501,9 @@ python3 - "$TMP/dynamodb.yaml" >"$TMP/doomed.yaml" <<'PY'
 import sys, yaml
 d = yaml.safe_load(open(sys.argv[1]))
 d["metadata"]["name"] = "dynamodb-doomed"
+# Keys are not per link: the same user and client in one table share their
+# consent item. A client of its own keeps this link's consent its own.
+d["spec"]["clients"][0]["clientId"] = "doomed-skill"
 d["spec"]["deletionPolicy"] = "Delete"
 d["spec"]["replicas"] = 1
 print(yaml.safe_dump(d))
@@ -511,9 +514,9 @@ k -n "$NS" wait --for=condition=Ready asl/dynamodb-doomed --timeout=120s >/dev/n
 [ -z "$(k -n "$NS" get asl dynamodb -o jsonpath='{.metadata.finalizers}')" ] || fail "Retain: a finalizer"
 FLOW_HOST=dynamodb.example.com FLOW_PORT=443 FLOW_ADDR=$(svc_ip "$NS" dynamodb-doomed)
 wait_for 20 "dynamodb-doomed answers" fcurl -f https://dynamodb.example.com/.well-known/oauth-authorization-server
-alexa_code alexa-skill user password "$TMP/doomed"
-alexa_token alexa-skill "$DYN_SECRET" "$TMP/doomed"
-[ "$(alexa_refresh alexa-skill "$DYN_SECRET" "$TMP/doomed")" = 200 ] || fail "dynamodb-doomed refresh"
+alexa_code doomed-skill user password "$TMP/doomed"
+alexa_token doomed-skill "$DYN_SECRET" "$TMP/doomed"
+[ "$(alexa_refresh doomed-skill "$DYN_SECRET" "$TMP/doomed")" = 200 ] || fail "dynamodb-doomed refresh"
 doomed_before=$(ddb_count "$NS/dynamodb-doomed") kept_before=$(ddb_count "$NS/dynamodb")
 [ "$doomed_before" -ge 5 ] && [ "$kept_before" -ge 3 ] || fail "items per link before the delete: doomed $doomed_before, kept $kept_before"
 t0=$(now_ms)
