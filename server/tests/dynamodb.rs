@@ -563,7 +563,7 @@ mod owned_items {
                         revoked_at: None,
                     },
                     access: (
-                        access.clone(),
+                        access,
                         AccessTokenRecord {
                             client_id: "alexa".into(),
                             user_id: Some(user.clone()),

@@ -32,7 +32,7 @@ IMAGE_TAG=localhost/alexa-link:node-e2e
 TMP=$(mktemp -d)
 CERTS=$TMP/certs
 PV_DIR=$K8S_WORK/pv
-CP_STARTED= NODE_STARTED= LWA_PID= DYNAMO_PID= SLAPD_DIR= OIDC_PID=
+CP_STARTED= NODE_STARTED= LWA_PID= DYNAMO_PID= SLAPD_DIR= OIDC_PID= JOBS_PID=
 source "$ROOT/tests/node/lib.sh"
 export KUBECONFIG=$K8S_WORK/run/kubeconfig
 
@@ -44,6 +44,7 @@ cleanup() {
   [ -n "$DYNAMO_PID" ] && "$ROOT/scripts/dynamodb-local" stop "$DYNAMO_PID" >/dev/null 2>&1
   [ -n "$SLAPD_DIR" ] && "$ROOT/tests/ldap/slapd.sh" stop "$SLAPD_DIR" >/dev/null 2>&1
   [ -n "$OIDC_PID" ] && "$ROOT/tests/oidc/provider.sh" stop "$OIDC_PID" >/dev/null 2>&1
+  [ -n "$JOBS_PID" ] && { kill "$JOBS_PID" 2>/dev/null; wait "$JOBS_PID" 2>/dev/null; }
   if [ "${NODE_E2E_KEEP:-0}" = 1 ]; then
     echo "NODE_E2E_KEEP=1: left running; KUBECONFIG=$KUBECONFIG; stop with $TOOLS/stop-k8s-node.sh and stop-k8s-controlplane.sh (K8S_WORK=$K8S_WORK)"
   else
@@ -102,6 +103,14 @@ if ! NODE_IMAGES="$IMAGE" "$TOOLS/start-k8s-node.sh" >"$TMP/node.log" 2>&1; then
   skip "the node did not start (see above)"
 fi
 ok "control plane and node up: $(grep -o 'node .* Ready in [0-9]* ms' "$TMP/node.log")"
+# The shared scripts' controller managers run no Job controller; a cluster
+# does, and deletionPolicy Delete with DynamoDB runs a Job: one more
+# kube-controller-manager (same build) with only that controller.
+JOBS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$K8S_WORK/bin/kube-controller-manager" --kubeconfig="$KUBECONFIG" --authentication-kubeconfig="$KUBECONFIG" \
+  --authorization-kubeconfig="$KUBECONFIG" --leader-elect=false --bind-address=127.0.0.1 --secure-port="$JOBS_PORT" \
+  --port=0 --controllers=job --logtostderr=true --v=1 >"$TMP/kcm-jobs.log" 2>&1 &
+JOBS_PID=$!
 
 # --- the chart, with the operator in a pod --------------------------------------------
 CHART=$ROOT/charts/alexa-link-operator
@@ -501,6 +510,9 @@ python3 - "$TMP/dynamodb.yaml" >"$TMP/doomed.yaml" <<'PY'
 import sys, yaml
 d = yaml.safe_load(open(sys.argv[1]))
 d["metadata"]["name"] = "dynamodb-doomed"
+# Keys are not per link: the same user and client in one table share their
+# consent item. A client of its own keeps this link's consent its own.
+d["spec"]["clients"][0]["clientId"] = "doomed-skill"
 d["spec"]["deletionPolicy"] = "Delete"
 d["spec"]["replicas"] = 1
 print(yaml.safe_dump(d))
@@ -511,9 +523,9 @@ k -n "$NS" wait --for=condition=Ready asl/dynamodb-doomed --timeout=120s >/dev/n
 [ -z "$(k -n "$NS" get asl dynamodb -o jsonpath='{.metadata.finalizers}')" ] || fail "Retain: a finalizer"
 FLOW_HOST=dynamodb.example.com FLOW_PORT=443 FLOW_ADDR=$(svc_ip "$NS" dynamodb-doomed)
 wait_for 20 "dynamodb-doomed answers" fcurl -f https://dynamodb.example.com/.well-known/oauth-authorization-server
-alexa_code alexa-skill user password "$TMP/doomed"
-alexa_token alexa-skill "$DYN_SECRET" "$TMP/doomed"
-[ "$(alexa_refresh alexa-skill "$DYN_SECRET" "$TMP/doomed")" = 200 ] || fail "dynamodb-doomed refresh"
+alexa_code doomed-skill user password "$TMP/doomed"
+alexa_token doomed-skill "$DYN_SECRET" "$TMP/doomed"
+[ "$(alexa_refresh doomed-skill "$DYN_SECRET" "$TMP/doomed")" = 200 ] || fail "dynamodb-doomed refresh"
 doomed_before=$(ddb_count "$NS/dynamodb-doomed") kept_before=$(ddb_count "$NS/dynamodb")
 [ "$doomed_before" -ge 5 ] && [ "$kept_before" -ge 3 ] || fail "items per link before the delete: doomed $doomed_before, kept $kept_before"
 t0=$(now_ms)

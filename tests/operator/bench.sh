@@ -99,6 +99,17 @@ total_writes=$(writes)
 # controller manager read little): the operator's share of the load.
 api_gets=$(kubectl get --raw /metrics | awk '/^apiserver_request_total\{/ && /verb="GET"/ {s += $2} END {print s + 0}')
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$OPERATOR_PID/status")
+# Where the time went: the operator's reconciles (count, mean duration) and
+# the API server's mean latency per verb (all clients).
+reconciles=$(curl -sf "http://$ADMIN/metrics" | awk '
+  /^alexa_link_operator_reconciles_total/ {n = $2}
+  /^alexa_link_operator_reconcile_duration_seconds_sum/ {s = $2}
+  /^alexa_link_operator_reconcile_duration_seconds_count/ {c = $2}
+  END {printf "%d reconciles, mean %.0f ms", n, c ? 1000 * s / c : 0}')
+api_latency=$(kubectl get --raw /metrics | awk '
+  /^apiserver_request_duration_seconds_sum\{/ { match($0, /verb="[A-Z]+"/); v = substr($0, RSTART + 6, RLENGTH - 7); s[v] += $2 }
+  /^apiserver_request_duration_seconds_count\{/ { match($0, /verb="[A-Z]+"/); v = substr($0, RSTART + 6, RLENGTH - 7); c[v] += $2 }
+  END { for (v in c) if (v == "GET" || v == "PATCH" || v == "POST" || v == "LIST") printf "%s %.0f ms (%d)  ", v, 1000 * s[v] / c[v], c[v] }')
 kill "$OPERATOR_PID"; wait "$OPERATOR_PID" 2>/dev/null || true
 
 # Restart with nothing changed: count its writes.
@@ -131,7 +142,7 @@ fi
 awk -v n="$N" -v s="$start" -v c="$created" -v d="$done_at" -v w="$total_writes" -v r="$rss_kib" \
     -v q="$settled_at" -v rw="$restart_writes" -v rr="$restart_reconciles" -v p="$PROFILE" \
     -v l0="$load_start" -v l1="$load_end" -v cpus="$(nproc)" -v g="$api_gets" -v k="$CREATORS" \
-    -v cold="$cold" -v lc="$cold_load" 'BEGIN {
+    -v cold="$cold" -v lc="$cold_load" -v rc="$reconciles" -v al="$api_latency" 'BEGIN {
   printf "resources:                         %d (operator built %s)\n", n, p
   printf "kubectl create of all:             %.1f s (%d concurrent kubectl create)\n", c - s, k
   printf "all observedGeneration current:    %.1f s after the first create\n", d - s
@@ -139,6 +150,8 @@ awk -v n="$N" -v s="$start" -v c="$created" -v d="$done_at" -v w="$total_writes"
   printf "operator peak RSS:                 %.1f MiB\n", r / 1024
   printf "API writes:                        %d (%.2f per resource)\n", w, w / n
   printf "API server GETs (all clients):     %d (%.1f per resource)\n", g, g / n
+  printf "operator reconciles:               %s\n", rc
+  printf "API server mean latency:           %s\n", al
   printf "restart, nothing changed:          %d reconciles, %d writes\n", rr, rw
   printf "cold sync, %d existing links:      %s\n", n, cold
   printf "machine load (1 min avg):          %s at start, %s after the restart, %s after the cold sync; %d cores\n", l0, l1, lc, cpus
