@@ -38,7 +38,7 @@ enum Command {
     Crd,
     /// Run the controller against the cluster of KUBECONFIG or the pod's
     /// service account.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 #[derive(clap::Args)]
@@ -149,7 +149,7 @@ async fn main() -> ExitCode {
                 )
                 .init();
             let _ = rustls::crypto::ring::default_provider().install_default();
-            match run(args).await {
+            match run(*args).await {
                 Ok(code) => code,
                 Err(e) => {
                     tracing::error!("{e:#}");
@@ -346,7 +346,7 @@ mod tests {
     fn run_args(args: &[&str]) -> Result<RunArgs, clap::Error> {
         let argv = ["alexa-link-operator", "run"].iter().chain(args);
         match Cli::try_parse_from(argv)?.command {
-            Command::Run(a) => Ok(a),
+            Command::Run(a) => Ok(*a),
             Command::Crd => panic!("parsed as crd"),
         }
     }

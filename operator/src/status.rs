@@ -548,3 +548,96 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod skill_tests {
+    use k8s_openapi::jiff::Timestamp;
+
+    use super::*;
+    use crate::build::testing::fixture;
+    use crate::smapi::reasons as skill_reasons;
+    use crate::smapi::spec::AlexaSkillStatus;
+    use crate::smapi::sync::{Outcome as SkillOutcome, Verdict};
+
+    fn t(secs: i64) -> Time {
+        Time(Timestamp::from_second(secs).expect("time"))
+    }
+
+    fn outcome(verdict: Option<(&'static str, &str)>) -> SkillOutcome {
+        SkillOutcome {
+            status: AlexaSkillStatus {
+                skill_id: "amzn1.ask.skill.1".into(),
+                stage: "development".into(),
+                last_synced_hash: Some("0123456789abcdef".into()),
+                ..AlexaSkillStatus::default()
+            },
+            verdict: verdict.map(|(status, reason)| Verdict {
+                status,
+                reason: reason.into(),
+                message: format!("{reason}."),
+            }),
+            retry_in: None,
+            notice: None,
+        }
+    }
+
+    fn skill_condition(s: &AlexaSkillLinkStatus) -> Option<&Condition> {
+        s.conditions.iter().find(|c| c.type_ == SKILL_CONFIGURED)
+    }
+
+    #[test]
+    fn the_skill_condition_is_kept_until_something_is_learned() {
+        let mut asl = fixture("minimal.yaml");
+        asl.spec.alexa_skill = Some(
+            serde_yaml::from_str("{skillId: amzn1.ask.skill.1, credentialsSecretName: smapi}")
+                .expect("alexaSkill"),
+        );
+        let mut s = AlexaSkillLinkStatus::default();
+        with_skill(
+            &mut s,
+            &asl,
+            Some(&outcome(Some(("True", skill_reasons::CONFIGURED)))),
+            &t(100),
+        );
+        let first = skill_condition(&s).expect("SkillConfigured").clone();
+        assert_eq!(first.reason, skill_reasons::CONFIGURED);
+        assert!(s.alexa_skill.is_some());
+        asl.status = Some(s.clone());
+
+        // Nothing learned (a read-back not yet due): the same status.
+        let mut again = AlexaSkillLinkStatus::default();
+        with_skill(&mut again, &asl, Some(&outcome(None)), &t(200));
+        assert_eq!(again, s, "no change, no status write");
+
+        // The spec became invalid: the step did not run, the skill's state stays.
+        let mut invalid = AlexaSkillLinkStatus::default();
+        with_skill(&mut invalid, &asl, None, &t(300));
+        assert_eq!(skill_condition(&invalid), Some(&first));
+        assert_eq!(invalid.alexa_skill, s.alexa_skill);
+
+        // Throttled: Unknown, a new transition time.
+        let mut throttled = AlexaSkillLinkStatus::default();
+        with_skill(
+            &mut throttled,
+            &asl,
+            Some(&outcome(Some(("Unknown", skill_reasons::THROTTLED)))),
+            &t(400),
+        );
+        let c = skill_condition(&throttled).expect("condition");
+        assert_eq!(
+            (c.status.as_str(), c.last_transition_time.clone()),
+            ("Unknown", t(400))
+        );
+        assert!(
+            ready_of(Some(&throttled)).is_none(),
+            "Ready is not this step's"
+        );
+
+        // alexaSkill removed: nothing of it is left.
+        asl.spec.alexa_skill = None;
+        let mut removed = AlexaSkillLinkStatus::default();
+        with_skill(&mut removed, &asl, None, &t(500));
+        assert!(skill_condition(&removed).is_none());
+        assert!(removed.alexa_skill.is_none());
+    }
+}

@@ -281,6 +281,24 @@ mod tests {
         assert!(!yaml.contains("clientSecretFile"), "{yaml}");
     }
 
+    #[test]
+    fn alexas_redirect_urls_are_added_once() {
+        let spec: ClientSpec = serde_yaml::from_str(
+            "{clientId: alexa-skill, clientSecretRef: {name: c, key: s}, alexaVendorId: M2OLD}",
+        )
+        .expect("spec");
+        let mut rendered = client(&spec);
+        let mut urls = client_defaults::alexa_redirect_uris("M2NEW").to_vec();
+        urls.push(client_defaults::alexa_redirect_uris("M2OLD")[0].clone());
+        add_alexa_redirect_urls(&mut rendered, &urls);
+        add_alexa_redirect_urls(&mut rendered, &urls);
+        assert_eq!(
+            rendered.redirect_uris,
+            client_defaults::alexa_redirect_uris("M2NEW"),
+            "the new vendor's three, once; the derived ones not repeated"
+        );
+    }
+
     /// The constants the operator imports are the ones the server applies
     /// when a field is absent: parse sections with only required fields.
     #[test]

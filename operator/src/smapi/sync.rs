@@ -509,6 +509,28 @@ mod tests {
     }
 
     #[test]
+    fn every_reason_is_one_camel_case_word() {
+        for r in [
+            reasons::CONFIGURED,
+            reasons::IN_SYNC,
+            reasons::DRIFTED,
+            reasons::CREDENTIALS_MISSING,
+            reasons::CREDENTIALS_REJECTED,
+            reasons::CLIENT_SECRET_INVALID,
+            reasons::UNAUTHORIZED,
+            reasons::SKILL_NOT_FOUND,
+            reasons::REJECTED,
+            reasons::CONFLICT,
+            reasons::THROTTLED,
+            reasons::UNAVAILABLE,
+            DRIFT_CORRECTED,
+        ] {
+            assert!(r.starts_with(|c: char| c.is_ascii_uppercase()), "{r}");
+            assert!(r.chars().all(|c| c.is_ascii_alphanumeric()), "{r}");
+        }
+    }
+
+    #[test]
     fn violation_codes_become_reasons() {
         assert_eq!(camel_reason("INVALID_URL").as_deref(), Some("InvalidUrl"));
         assert_eq!(
