@@ -84,27 +84,28 @@ pub fn children(
     // listed here with the builder that consumes it (decided fields arrive
     // through the ValidatedLink, pass-through ones through the spec).
     let crate::crd::AlexaSkillLinkSpec {
-        host: _,               // validate (publicUrl), ingress, certificate
-        clients: _,            // config
-        identity: _,           // validate -> Identity -> config, mounts, hash
-        partner: _,            // validate -> Partner -> config
-        tls: _,                // validate -> Tls -> config, mounts, service, ingress, certificate
-        storage: _,            // validate -> Storage -> config, pvc, deployment
+        host: _,                         // validate (publicUrl), ingress, certificate
+        clients: _,                      // config
+        identity: _,                     // validate -> Identity -> config, mounts, hash
+        partner: _,                      // validate -> Partner -> config
+        tls: _,     // validate -> Tls -> config, mounts, service, ingress, certificate
+        storage: _, // validate -> Storage -> config, pvc, deployment
         encryption_key_ref: _, // validate -> Partner.encryption_keys, keys_secret, mounts
-        session_key_ref: _,    // validate -> session_key, keys_secret, mounts
-        replicas: _,           // validate -> replicas -> deployment, pdb
-        image: _,              // deployment (over --server-image)
-        image_pull_policy: _,  // deployment (over --server-image-pull-policy)
-        resources: _,          // deployment
-        service: _,            // service
-        ingress: _,            // ingress
-        network_policy: _,     // network_policy
-        service_account: _,    // service_account
-        node_selector: _,      // deployment
-        tolerations: _,        // deployment
-        affinity: _,           // deployment
-        log_level: _,          // config
-        deletion_policy: _,    // state_meta (pvc, keys_secret), deletion_note
+        session_key_ref: _, // validate -> session_key, keys_secret, mounts
+        access_token_signing_key_ref: _, // secret_refs -> mounts; config
+        replicas: _, // validate -> replicas -> deployment, pdb
+        image: _,   // deployment (over --server-image)
+        image_pull_policy: _, // deployment (over --server-image-pull-policy)
+        resources: _, // deployment
+        service: _, // service
+        ingress: _, // ingress
+        network_policy: _, // network_policy
+        service_account: _, // service_account
+        node_selector: _, // deployment
+        tolerations: _, // deployment
+        affinity: _, // deployment
+        log_level: _, // config
+        deletion_policy: _, // state_meta (pvc, keys_secret), deletion_note
     } = &link.resource.spec;
     let mounts = mounts::Mounts::for_link(link);
     let keys_secret = keys_secret::build(link, fresh_key);
