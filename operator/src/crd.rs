@@ -70,6 +70,8 @@ pub const GROUP: &str = "skilllink.dev";
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.storage.embedded) || !has(self.replicas) || self.replicas == 1").message("the embedded store supports exactly one replica"))]
 #[x_kube(validation = Rule::new("!has(self.partner) || !has(self.partner.linkedClients) || self.partner.linkedClients.all(c, self.clients.exists(k, k.clientId == c))").message("partner.linkedClients must name clients of this resource"))]
+#[x_kube(validation = Rule::new("has(self.accessTokenSigningKeyRef) || !self.clients.exists(c, has(c.accessTokenFormat) && c.accessTokenFormat == 'jwt')").message("clients with accessTokenFormat jwt need accessTokenSigningKeyRef"))]
+#[x_kube(validation = Rule::new("has(self.partner) || !self.clients.exists(c, has(c.accessTokenFormat) && c.accessTokenFormat == 'sealed')").message("sealed access tokens use the encryption keys of mutual linking: set partner, or use jwt"))]
 pub struct AlexaSkillLinkSpec {
     /// Public DNS name Alexa and browsers reach over HTTPS on port 443, e.g.
     /// `link.example.com`. Every endpoint URL in the status is built from it.
@@ -97,6 +99,12 @@ pub struct AlexaSkillLinkSpec {
     /// the operator generates them into an owned Secret `<name>-keys`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_key_ref: Option<EncryptionKeyRef>,
+    /// A Secret key holding the PEM (PKCS#8) Ed25519 or P-256 private key
+    /// that signs JWT access tokens (clients with `accessTokenFormat: jwt`);
+    /// its public half is published at `/oauth/jwks`. Required when a
+    /// client uses jwt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_signing_key_ref: Option<SecretKeyRef>,
     /// A Secret key holding at least 32 random bytes that protect login and
     /// consent cookies. Absent: generated into the owned Secret `<name>-keys`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,6 +235,31 @@ pub struct ClientSpec {
     /// May call `/api/partner/token` (the skill developer's backend).
     #[serde(default)]
     pub partner_token_access: bool,
+    /// What this client's access tokens are: `opaque` (the default: stored,
+    /// one durable write each), `sealed` (self-contained and encrypted with
+    /// the encryption keys of mutual linking, so it needs `partner`) or
+    /// `jwt` (RFC 9068, signed with `accessTokenSigningKeyRef`; resource
+    /// servers verify it with the published JWKS). Refresh tokens and codes
+    /// are always stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_format: Option<AccessTokenFormatSpec>,
+    /// The `aud` claim of this client's JWT access tokens (the skill
+    /// backend's URL). Defaults to the server's public URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub access_token_audience: Option<String>,
+}
+
+/// An access token format.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessTokenFormatSpec {
+    /// A random string the store keeps.
+    Opaque,
+    /// Encrypted and authenticated with the server's key ring; not stored.
+    Sealed,
+    /// An RFC 9068 JWT; not stored.
+    Jwt,
 }
 
 /// An OAuth 2.0 grant type.

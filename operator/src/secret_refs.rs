@@ -97,6 +97,9 @@ pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
     if let Some(s) = &spec.session_key_ref {
         push("sessionKeyRef".into(), &s.name, &s.key);
     }
+    if let Some(s) = &spec.access_token_signing_key_ref {
+        push("accessTokenSigningKeyRef".into(), &s.name, &s.key);
+    }
     if let Some(name) = spec
         .storage
         .dynamodb

@@ -18,8 +18,8 @@ use url::Url;
 pub use crate::conditions::Invalid;
 use crate::conditions::reasons;
 use crate::crd::{
-    AlexaSkillLink, AlexaSkillLinkSpec, ClientSpec, EmbeddedStorageSpec, GrantTypeSpec, IssuerRef,
-    LwaRegionSpec, PkceSpec, SecretKeyRef,
+    AccessTokenFormatSpec, AlexaSkillLink, AlexaSkillLinkSpec, ClientSpec, EmbeddedStorageSpec,
+    GrantTypeSpec, IssuerRef, LwaRegionSpec, PkceSpec, SecretKeyRef,
 };
 use crate::labels::Names;
 use crate::resolve::Resolved;
@@ -425,6 +425,31 @@ fn tls(spec: &AlexaSkillLinkSpec) -> Result<Tls, Invalid> {
 }
 
 /// The CRD's client-type CEL rules, for API servers that do not run CEL.
+/// A self-contained access token format needs its keys: sealed tokens the
+/// key ring of mutual linking, JWTs the signing key. (The CRD's CEL rules
+/// say the same for clusters that run them; Kubernetes 1.20 does not.)
+fn access_token_format(i: usize, c: &ClientSpec, spec: &AlexaSkillLinkSpec) -> Result<(), Invalid> {
+    let field = format!("clients[{i}].accessTokenFormat");
+    match c.access_token_format {
+        Some(AccessTokenFormatSpec::Sealed) if spec.partner.is_none() => Err(Invalid::spec(
+            &field,
+            "sealed tokens are encrypted with the keys of mutual linking: set partner (and encryptionKeyRef), or use jwt",
+        )),
+        Some(AccessTokenFormatSpec::Jwt) if spec.access_token_signing_key_ref.is_none() => {
+            Err(Invalid::spec(
+                &field,
+                "jwt tokens need accessTokenSigningKeyRef (a PEM Ed25519 or P-256 private key)",
+            ))
+        }
+        Some(AccessTokenFormatSpec::Jwt) => Ok(()),
+        _ if c.access_token_audience.is_some() => Err(Invalid::spec(
+            &format!("clients[{i}].accessTokenAudience"),
+            "only jwt access tokens carry an audience (set accessTokenFormat: jwt)",
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn client_type(i: usize, c: &ClientSpec) -> Result<(), Invalid> {
     let field = |name: &str| format!("clients[{i}].{name}");
     match (c.public, &c.client_secret_ref) {
@@ -633,6 +658,7 @@ pub fn validate_spec(spec: &AlexaSkillLinkSpec) -> Result<(), Invalid> {
             ));
         }
         client_type(i, c)?;
+        access_token_format(i, c, spec)?;
     }
     if let Some(p) = &spec.partner {
         for (j, linked) in p.linked_clients.iter().enumerate() {
@@ -770,6 +796,38 @@ mod tests {
                 .message
                 .contains("exactly one identity backend")
         );
+    }
+
+    #[test]
+    fn self_contained_access_token_formats_need_their_keys() {
+        let mut s = minimal();
+        s.clients[0].access_token_format = Some(AccessTokenFormatSpec::Jwt);
+        let e = spec_error(&s);
+        assert!(
+            e.message.contains("clients[0].accessTokenFormat")
+                && e.message.contains("accessTokenSigningKeyRef"),
+            "{}",
+            e.message
+        );
+        s.access_token_signing_key_ref = Some(SecretKeyRef {
+            name: "jwt".into(),
+            key: "key.pem".into(),
+        });
+        s.clients[0].access_token_audience = Some("https://skill.example.com".into());
+        assert_eq!(validate_spec(&s), Ok(()));
+        assert!(
+            referenced_secrets(&s)
+                .get("jwt")
+                .is_some_and(|keys| keys.contains("key.pem")),
+            "the signing key is mounted"
+        );
+        s.clients[0].access_token_format = Some(AccessTokenFormatSpec::Sealed);
+        assert!(
+            spec_error(&s).message.contains("set partner"),
+            "sealed needs the key ring"
+        );
+        s.clients[0].access_token_format = None;
+        assert!(spec_error(&s).message.contains("accessTokenAudience"));
     }
 
     #[test]

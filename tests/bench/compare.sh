@@ -146,8 +146,10 @@ scenario() {
       fi ;;
     authorization_code)
       URL=${!token_url}
-      BENCH_POOL_FILE=$(pool "${!codes}" $([ "$phase" = warm ] && echo 1 || echo $((CODE_WARMUP + 1))) \
-        $([ "$phase" = warm ] && echo "$CODE_WARMUP" || echo "$CODE_REQUESTS"))
+      # Each run's own codes, c spare: wrk has up to c requests in flight
+      # when a thread reaches its count, and each of those takes a code too.
+      BENCH_POOL_FILE=$(pool "${!codes}" $([ "$phase" = warm ] && echo 1 || echo $((CODE_WARMUP + c + 1))) \
+        $([ "$phase" = warm ] && echo $((CODE_WARMUP + c)) || echo $((CODE_REQUESTS + c))))
       BENCH_BODY="grant_type=authorization_code&code={}&redirect_uri=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "${!redirect}")" ;;
     introspection) URL=${!introspect_url} BENCH_BODY="token=${!access}" BENCH_EXPECT='"active":true' ;;
   esac
@@ -159,7 +161,7 @@ start() {
   if [ "$1" = O ]; then
     local chains=0 codes=0
     [ "$2" = refresh_token ] && [ "$OURS_ROTATES" = yes ] && chains=$((2 * $3))
-    [ "$2" = authorization_code ] && codes=$((CODE_WARMUP + CODE_REQUESTS))
+    [ "$2" = authorization_code ] && codes=$((CODE_WARMUP + CODE_REQUESTS + 2 * $3))
     BENCH_ACCESS_TOKEN_FORMAT=$4 BENCH_CHAINS=$chains BENCH_CODES=$codes \
       TMPDIR=${OURS_STORE_DIR:-${TMPDIR:-/tmp}} start_bench_server O
   else

@@ -8,16 +8,18 @@ use std::net::SocketAddr;
 
 use alexa_link_config::identity::{ldap, oidc};
 use alexa_link_config::{
-    AuthorizationConfig, AwsCredentialFiles, ClientConfig, Config, DynamoDbStoreConfig,
-    EmbeddedStoreConfig, GrantType, IdentityConfig, LdapIdentityConfig, LogFormat, LoggingConfig,
-    LwaRegion, OidcIdentityConfig, PartnerConfig, PkcePolicy, RefreshTokenPolicy, ServerConfig,
-    StaticIdentityConfig, StoreConfig, TlsConfig,
+    AccessTokenFormat, AuthorizationConfig, AwsCredentialFiles, ClientConfig, Config,
+    DynamoDbStoreConfig, EmbeddedStoreConfig, GrantType, IdentityConfig, LdapIdentityConfig,
+    LogFormat, LoggingConfig, LwaRegion, OidcIdentityConfig, PartnerConfig, PkcePolicy,
+    RefreshTokenPolicy, ServerConfig, StaticIdentityConfig, StoreConfig, TlsConfig,
 };
 use alexa_link_config::{clients as client_defaults, partners, store as store_defaults};
 
 use super::mounts::{DATA_DIR, Mounts};
 use super::{ADMIN_PORT, PUBLIC_PORT};
-use crate::crd::{ClientSpec, GrantTypeSpec, LwaRegionSpec, PkceSpec, SecretKeyRef};
+use crate::crd::{
+    AccessTokenFormatSpec, ClientSpec, GrantTypeSpec, LwaRegionSpec, PkceSpec, SecretKeyRef,
+};
 use crate::secret_refs::{AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY};
 pub use crate::secret_refs::{ENCRYPTION_KEY, SESSION_KEY};
 use crate::validate::{Identity, LdapTransport, Storage, ValidatedLink};
@@ -183,7 +185,11 @@ pub fn render(link: &ValidatedLink) -> Config {
         store,
         partners,
         encryption_key_files,
-        access_token_signing_key_files: vec![],
+        access_token_signing_key_files: spec
+            .access_token_signing_key_ref
+            .iter()
+            .map(file)
+            .collect(),
         app_to_app: None,
     }
 }
@@ -258,8 +264,12 @@ fn client(c: &ClientSpec) -> ClientConfig {
         partner_token_access: c.partner_token_access,
         // An AlexaSkillLink has one partner: partnerTokenAccess names it.
         partner_token_partners: Vec::new(),
-        access_token_format: Default::default(),
-        access_token_audience: None,
+        access_token_format: match c.access_token_format {
+            None | Some(AccessTokenFormatSpec::Opaque) => AccessTokenFormat::Opaque,
+            Some(AccessTokenFormatSpec::Sealed) => AccessTokenFormat::Sealed,
+            Some(AccessTokenFormatSpec::Jwt) => AccessTokenFormat::Jwt,
+        },
+        access_token_audience: c.access_token_audience.clone(),
         branding: None,
     }
 }
@@ -267,6 +277,31 @@ fn client(c: &ClientSpec) -> ClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clients_access_token_format_and_audience_reach_the_server_config() {
+        let spec: ClientSpec = serde_yaml::from_str(
+            "clientId: alexa\nclientSecretRef: {name: s, key: k}\nalexaVendorId: M1\naccessTokenFormat: jwt\naccessTokenAudience: https://skill.example.com\n",
+        )
+        .expect("spec");
+        let rendered = client(&spec);
+        assert_eq!(rendered.access_token_format, AccessTokenFormat::Jwt);
+        assert_eq!(
+            rendered.access_token_audience.as_deref(),
+            Some("https://skill.example.com")
+        );
+        let plain: ClientSpec =
+            serde_yaml::from_str("clientId: alexa\nclientSecretRef: {name: s, key: k}\n")
+                .expect("spec");
+        assert_eq!(
+            client(&plain).access_token_format,
+            AccessTokenFormat::Opaque
+        );
+        assert!(
+            serde_yaml::from_str::<ClientSpec>("clientId: a\naccessTokenFormat: Jwt\n").is_err(),
+            "the CRD's values are lower case, as in the server config"
+        );
+    }
 
     #[test]
     fn a_public_client_renders_as_a_public_server_client_without_a_secret_file() {

@@ -85,14 +85,15 @@ pub fn children(
     // listed here with the builder that consumes it (decided fields arrive
     // through the ValidatedLink, pass-through ones through the spec).
     let crate::crd::AlexaSkillLinkSpec {
-        host: _,               // validate (publicUrl), ingress, certificate
-        clients: _,            // config
-        identity: _,           // validate -> Identity -> config, mounts, hash
-        partner: _,            // validate -> Partner -> config
-        tls: _,                // validate -> Tls -> config, mounts, service, ingress, certificate
-        storage: _,            // validate -> Storage -> config, pvc, deployment
+        host: _,                         // validate (publicUrl), ingress, certificate
+        clients: _,                      // config
+        identity: _,                     // validate -> Identity -> config, mounts, hash
+        partner: _,                      // validate -> Partner -> config
+        tls: _,     // validate -> Tls -> config, mounts, service, ingress, certificate
+        storage: _, // validate -> Storage -> config, pvc, deployment
         encryption_key_ref: _, // validate -> Partner.encryption_keys, keys_secret, mounts
         session_key_ref: _,    // validate -> session_key, keys_secret, mounts
+        access_token_signing_key_ref: _, // secret_refs -> mounts; config
         replicas: _,           // validate -> replicas -> deployment, pdb
         image: _,              // deployment (over --server-image)
         image_pull_policy: _,  // deployment (over --server-image-pull-policy)
