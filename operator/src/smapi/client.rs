@@ -318,7 +318,8 @@ impl SmapiClient {
         creds: &Credentials,
         request: impl Fn(&str) -> reqwest::RequestBuilder,
     ) -> Result<Vec<u8>, SmapiError> {
-        for attempt in 0..2 {
+        let mut retried = false;
+        loop {
             let token = self.token(creds).await?;
             let response =
                 request(&token)
@@ -334,7 +335,8 @@ impl SmapiClient {
             if status.is_success() {
                 return Ok(body);
             }
-            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
+            if status == StatusCode::UNAUTHORIZED && !retried {
+                retried = true;
                 self.forget(creds);
                 continue;
             }
@@ -351,7 +353,6 @@ impl SmapiClient {
                 retry_after,
             });
         }
-        unreachable!("the loop returns on its second attempt")
     }
 
     /// `GET /v1/skills/{skillId}/stages/{stage}/accountLinkingClient`.
