@@ -312,19 +312,15 @@ pub(crate) async fn write_status(
         } else {
             EventType::Warning
         };
-        let event = Event {
+        publish(
+            ctx,
+            asl,
             type_,
-            reason: ready.reason.clone(),
-            note: Some(ready.message.clone()),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        // An event is a courtesy: failing to publish it fails nothing.
-        if let Err(e) = ctx.recorder.publish(&event, &asl.object_ref(&())).await {
-            tracing::warn!(error = %e, "failed to publish event");
-        } else {
-            ctx.metrics.api_write("Event", "create");
-        }
+            &ready.reason,
+            ready.message.clone(),
+            "Reconcile",
+        )
+        .await;
     }
     let skill = status::skill_configured_of(Some(desired));
     if skill.is_some()
@@ -352,7 +348,8 @@ pub(crate) async fn write_status(
     Ok(())
 }
 
-/// Publishes an event about `asl`; failing to is logged, not an error.
+/// Publishes an event about `asl`. An event is a courtesy: failing to
+/// publish it is logged and fails nothing.
 async fn publish(
     ctx: &Context,
     asl: &AlexaSkillLink,

@@ -719,4 +719,112 @@ async fn retain_with_dynamodb_adds_no_finalizer() {
     server.abort();
     let seen = calls(&api);
     assert!(!seen.contains(&format!("PATCH {ASL}/shared")), "{seen:?}");
+/// A link with `spec.alexaSkill` against the SMAPI stand-in: the
+/// credentials Secret is read after the referenced ones, SMAPI is called
+/// before the children are built (its redirect URLs reach the config), and
+/// a second reconcile with nothing changed neither calls SMAPI nor writes.
+#[tokio::test]
+async fn alexa_skill_is_configured_before_the_children_are_built() {
+    use alexa_link_server::testing::smapi as standin;
+
+    let smapi = standin::SmapiStandIn::start().await;
+    let api = fake_with_secrets();
+    api.lock().expect("lock").objects.insert(
+        format!("{NS}/secrets/smapi-credentials"),
+        secret(&[
+            ("client-id", standin::SMAPI_CLIENT_ID),
+            ("client-secret", standin::SMAPI_CLIENT_SECRET),
+            ("refresh-token", standin::SMAPI_REFRESH_TOKEN),
+        ]),
+    );
+    let mut asl = fixture("minimal.yaml");
+    asl.spec.alexa_skill = Some(
+        serde_yaml::from_str(&format!(
+            "{{skillId: {}, credentialsSecretName: smapi-credentials}}",
+            standin::SKILL_ID
+        ))
+        .expect("alexaSkill"),
+    );
+    // One SMAPI side for both reconciles, as in the operator: it remembers
+    // when it last read the skill back.
+    let shared = Arc::new(crate::smapi::sync::Smapi::new(
+        crate::smapi::client::SmapiClient::new(
+            crate::smapi::client::Endpoints {
+                smapi: smapi.base_url.clone(),
+                lwa_token: smapi.token_url.clone(),
+            },
+            None,
+        )
+        .expect("client"),
+        Duration::from_secs(60),
+    ));
+    let context = |api: &Arc<Mutex<FakeApi>>| {
+        let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(serve(handle, api.clone()));
+        let mut ctx = Context::new(
+            Client::new(service, "default"),
+            Arc::new(Metrics::default()),
+            Capabilities { pdb_v1: true },
+        );
+        ctx.smapi = shared.clone();
+        (Arc::new(ctx), server)
+    };
+    let (ctx, server) = context(&api);
+    let action = reconcile(Arc::new(asl.clone()), ctx.clone())
+        .await
+        .expect("reconciles");
+    assert_eq!(
+        action,
+        Action::requeue(Duration::from_secs(60)),
+        "the next read-back"
+    );
+    let mut expected = first_reconcile_calls();
+    expected.insert(3, format!("GET {NS}/secrets/smapi-credentials"));
+    expected.push("POST /apis/events.k8s.io/v1/namespaces/skills/events".to_owned());
+    assert_eq!(
+        calls(&api),
+        expected,
+        "a SkillConfigured event, no Ready event"
+    );
+    let methods: Vec<String> = smapi.received().iter().map(|r| r.method.clone()).collect();
+    assert_eq!(methods, ["PUT", "GET"]);
+
+    let objects = api.lock().expect("lock").objects.clone();
+    let config = objects[&format!("{NS}/configmaps/minimal-config")]["data"]["config.yaml"]
+        .as_str()
+        .expect("config")
+        .to_owned();
+    assert!(
+        config.contains(&format!(
+            "https://pitangui.amazon.com/api/skill/link/{}",
+            standin::VENDOR_ID
+        )),
+        "{config}"
+    );
+    let status = &objects[&format!("{ASL}/minimal")]["status"];
+    assert_eq!(status["alexaSkill"]["vendorId"], standin::VENDOR_ID);
+    let skill = status["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .find(|c| c["type"] == "SkillConfigured")
+        .expect("SkillConfigured");
+    assert_eq!(
+        (skill["status"].as_str(), skill["reason"].as_str()),
+        (Some("True"), Some("Configured"))
+    );
+    let text = serde_json::to_string(status).expect("json");
+    assert!(!text.contains("s3cret") && !text.contains(standin::SMAPI_REFRESH_TOKEN));
+    server.abort();
+
+    // Nothing changed and the read-back is not due: reads only, no SMAPI call.
+    asl.status = Some(serde_json::from_value(status.clone()).expect("status"));
+    let before = smapi.received().len();
+    let (ctx2, server2) = context(&api);
+    reconcile(Arc::new(asl), ctx2.clone())
+        .await
+        .expect("second");
+    server2.abort();
+    assert_eq!(smapi.received().len(), before, "no SMAPI call");
+    assert_eq!(ctx2.metrics.total_writes(), 0);
 }

@@ -217,3 +217,19 @@ async fn throttling_and_refusals_show_as_conditions() {
     let o = run(&s, &unknown, &resolved("secret", SMAPI_REFRESH_TOKEN), None).await;
     assert_eq!(reason(&o), Some(("False", reasons::SKILL_NOT_FOUND)));
 }
+
+#[tokio::test]
+async fn a_revoked_token_is_refreshed_once_and_the_call_repeated() {
+    let standin = SmapiStandIn::start().await;
+    let s = smapi(&standin, Duration::ZERO);
+    let sk = skill("");
+    let r = resolved("secret", SMAPI_REFRESH_TOKEN);
+    let first = run(&s, &sk, &r, None).await;
+    assert_eq!(standin.token_calls(), 1);
+    standin.revoke_access_tokens();
+    let again = run(&s, &sk, &r, Some(&first.status)).await;
+    assert_eq!(reason(&again), Some(("True", reasons::CONFIGURED)));
+    assert_eq!(standin.token_calls(), 2, "one refresh after the 401");
+    let statuses: Vec<u16> = standin.received().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [204, 200, 401, 200]);
+}

@@ -209,9 +209,14 @@ impl SmapiClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("alexa-link-operator/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = extra_roots {
-            for cert in reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| EndpointError(format!("CA file: {e}")))?
-            {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| EndpointError(format!("CA file: {e}")))?;
+            if certs.is_empty() {
+                return Err(EndpointError(
+                    "CA file: no PEM certificate in it".to_owned(),
+                ));
+            }
+            for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
         }
@@ -318,7 +323,8 @@ impl SmapiClient {
         creds: &Credentials,
         request: impl Fn(&str) -> reqwest::RequestBuilder,
     ) -> Result<Vec<u8>, SmapiError> {
-        for attempt in 0..2 {
+        let mut retried = false;
+        loop {
             let token = self.token(creds).await?;
             let response =
                 request(&token)
@@ -334,7 +340,8 @@ impl SmapiClient {
             if status.is_success() {
                 return Ok(body);
             }
-            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
+            if status == StatusCode::UNAUTHORIZED && !retried {
+                retried = true;
                 self.forget(creds);
                 continue;
             }
@@ -351,7 +358,6 @@ impl SmapiClient {
                 retry_after,
             });
         }
-        unreachable!("the loop returns on its second attempt")
     }
 
     /// `GET /v1/skills/{skillId}/stages/{stage}/accountLinkingClient`.
@@ -427,4 +433,49 @@ async fn read(mut response: reqwest::Response, what: &'static str) -> Result<Vec
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_are_https_or_loopback_http() {
+        assert!(endpoint("x", "https://smapi.proxy.internal").is_ok());
+        assert!(endpoint("x", "http://127.0.0.1:8080").is_ok());
+        assert!(endpoint("x", "http://[::1]:8080").is_ok());
+        assert!(endpoint("x", "http://localhost:8080").is_ok());
+        let e =
+            endpoint("--smapi-endpoint", "http://smapi.proxy.internal").expect_err("plain http");
+        assert!(
+            e.to_string()
+                .contains("--smapi-endpoint must be an https URL"),
+            "{e}"
+        );
+        assert!(endpoint("x", "ftp://127.0.0.1").is_err());
+        assert!(endpoint("x", "not a url").is_err());
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_a_certificate() {
+        let e = SmapiClient::new(Endpoints::default(), Some(b"not a certificate"))
+            .err()
+            .expect("rejected");
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+        let ca = rcgen::generate_simple_self_signed(vec!["smapi.proxy.internal".to_owned()])
+            .expect("certificate");
+        assert!(SmapiClient::new(Endpoints::default(), Some(ca.cert.pem().as_bytes())).is_ok());
+    }
+
+    #[test]
+    fn debug_of_credentials_shows_the_client_id_only() {
+        let c = Credentials {
+            client_id: "amzn1.application-oa2-client.x".into(),
+            client_secret: "hidden-secret".into(),
+            refresh_token: "Atzr|hidden".into(),
+        };
+        let shown = format!("{c:?}");
+        assert!(shown.contains("amzn1.application-oa2-client.x"));
+        assert!(!shown.contains("hidden"), "{shown}");
+    }
 }

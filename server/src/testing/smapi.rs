@@ -160,6 +160,12 @@ impl SmapiStandIn {
         edit(&self.shared, SKILL_ID, stage, fields);
     }
 
+    /// Every access token issued so far stops working (LWA revoked them
+    /// before they expired): the next call with one gets 401.
+    pub fn revoke_access_tokens(&self) {
+        self.ledger().tokens.clear();
+    }
+
     /// Answers the next `count` account-linking calls 429 with `Retry-After`.
     pub fn throttle(&self, count: u32, retry_after: Duration) {
         let mut l = self.ledger();
