@@ -91,6 +91,17 @@ impl ChildCache {
         }
     }
 
+    /// Whether `version` of child `key` is one the operator itself wrote
+    /// (or read): the watch echoing the operator's own apply, which gives
+    /// a reconcile nothing new to see. Any other version, a deletion
+    /// included, is news.
+    pub fn is_own_version(&self, key: &str, version: &str) -> bool {
+        self.inner
+            .lock()
+            .map(|c| c.known.get(key).is_some_and(|(_, v)| v == version))
+            .unwrap_or(false)
+    }
+
     /// Whether child `key` of `kind` is known not to exist: its watch has
     /// listed everything and has not seen it since.
     pub fn absent(&self, kind: &str, key: &str) -> bool {
@@ -134,6 +145,8 @@ mod tests {
         // The operator applies it (version 7) before the watch shows it.
         cache.know(k.clone(), "h1".into(), "7".into());
         assert!(!cache.up_to_date(&k, "h1"), "the watch has not caught up");
+        assert!(cache.is_own_version(&k, "7"), "its echo is no news");
+        assert!(!cache.is_own_version(&k, "8"));
         cache.observe("ConfigMap", &Event::Apply(cm("7")));
         assert!(cache.up_to_date(&k, "h1"));
         assert!(!cache.up_to_date(&k, "h2"), "another desired state");
@@ -147,6 +160,7 @@ mod tests {
         // Deleted: gone from both maps.
         cache.observe("ConfigMap", &Event::Delete(cm("9")));
         assert!(!cache.up_to_date(&k, "h1"));
+        assert!(!cache.is_own_version(&k, "9"), "a deletion is news");
         assert!(cache.absent("ConfigMap", &k));
 
         // A re-list forgets what was seen until it is done.

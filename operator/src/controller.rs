@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::core::v1::{
@@ -540,15 +540,27 @@ where
         Some(ns) => Api::<K>::namespaced(client.clone(), ns),
         None => Api::<K>::all(client.clone()),
     };
-    let ctx = ctx.clone();
+    let cache = ctx.clone();
+    let echo = ctx.clone();
     watcher::watcher(api, ours.clone())
         .default_backoff()
         .inspect(move |e| {
             if let Ok(e) = e {
-                ctx.children.observe(&K::kind(&()), e);
+                cache.children.observe(&K::kind(&()), e);
             }
         })
         .touched_objects()
+        // The echo of the operator's own apply triggers nothing: at a
+        // thousand new links it was a second reconcile of each.
+        .try_filter(move |o| futures::future::ready(!own_write(&echo, &K::kind(&()), o)))
+}
+
+/// Whether `o` is, as its watch delivers it, the version the operator
+/// itself last wrote or read.
+fn own_write<K: Resource>(ctx: &Context, kind: &str, o: &K) -> bool {
+    let key = crate::child_cache::key(kind, &o.namespace().unwrap_or_default(), &o.name_any());
+    o.resource_version()
+        .is_some_and(|v| ctx.children.is_own_version(&key, &v))
 }
 
 /// Runs the controller until `shutdown` resolves.
@@ -631,7 +643,11 @@ pub async fn run(
             cache.children.observe("Secret", e);
         }
     })
-    .touched_objects();
+    .touched_objects()
+    .try_filter({
+        let echo = ctx.clone();
+        move |s| futures::future::ready(!own_write(&echo, "Secret", s))
+    });
     controller
         .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
             let ns = secret.namespace().unwrap_or_default();

@@ -76,7 +76,7 @@ enum Command {
         page_size: i32,
         /// Stop after this many pages; exit 3 when items may be left (run
         /// again to continue).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         max_pages: Option<u64>,
     },
 }

@@ -109,7 +109,7 @@ reconciles=$(curl -sf "http://$ADMIN/metrics" | awk '
 api_latency=$(kubectl get --raw /metrics | awk '
   /^apiserver_request_duration_seconds_sum\{/ { match($0, /verb="[A-Z]+"/); v = substr($0, RSTART + 6, RLENGTH - 7); s[v] += $2 }
   /^apiserver_request_duration_seconds_count\{/ { match($0, /verb="[A-Z]+"/); v = substr($0, RSTART + 6, RLENGTH - 7); c[v] += $2 }
-  END { for (v in c) if (v == "GET" || v == "PATCH" || v == "POST" || v == "LIST") printf "%s %.0f ms (%d)  ", v, 1000 * s[v] / c[v], c[v] }')
+  END { for (v in c) if (v == "GET" || v == "PATCH" || v == "APPLY" || v == "POST" || v == "LIST") printf "%s %.0f ms (%d)  ", v, 1000 * s[v] / c[v], c[v] }')
 kill "$OPERATOR_PID"; wait "$OPERATOR_PID" 2>/dev/null || true
 
 # Restart with nothing changed: count its writes.
