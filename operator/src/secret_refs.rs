@@ -97,6 +97,13 @@ pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
     if let Some(s) = &spec.session_key_ref {
         push("sessionKeyRef".into(), &s.name, &s.key);
     }
+    if let Some(logo) = spec
+        .branding
+        .as_ref()
+        .and_then(|b| b.logo_secret_ref.as_ref())
+    {
+        push("branding.logoSecretRef".into(), &logo.name, &logo.key);
+    }
     if let Some(name) = spec
         .storage
         .dynamodb

@@ -105,6 +105,7 @@ pub fn children(
         affinity: _,           // deployment
         log_level: _,          // config
         deletion_policy: _,    // state_meta (pvc, keys_secret), deletion_note
+        branding: _,           // config (logo: secret_refs -> mounts, hash)
     } = &link.resource.spec;
     let mounts = mounts::Mounts::for_link(link);
     let keys_secret = keys_secret::build(link, fresh_key);
