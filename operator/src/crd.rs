@@ -164,6 +164,38 @@ pub struct AlexaSkillLinkSpec {
     /// Absent: the operator never calls SMAPI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alexa_skill: Option<crate::smapi::spec::AlexaSkillSpec>,
+    /// How the login and consent pages look to the skill's users: product
+    /// name, logo, primary color, help and privacy links. Absent: the
+    /// built-in look. Checked like the server's `branding` (a bad value
+    /// makes the resource Ready=False, InvalidConfig, naming the field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branding: Option<BrandingSpec>,
+}
+
+/// The pages' branding (the server's `branding`).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BrandingSpec {
+    /// The product's name, in page titles and above the card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 60))]
+    pub product_name: Option<String>,
+    /// The logo: a key of a Secret holding a PNG, JPEG, GIF, WebP or SVG
+    /// image of at most 64 KiB (mounted as a file; a change rolls the pods).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_secret_ref: Option<SecretKeyRef>,
+    /// Buttons and links: `#rgb` or `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"))]
+    pub primary_color: Option<String>,
+    /// A help page linked under the card (https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https://"))]
+    pub support_url: Option<String>,
+    /// The privacy policy linked under the card (https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https://"))]
+    pub privacy_url: Option<String>,
 }
 
 /// A key of a Secret in the resource's namespace.

@@ -100,6 +100,13 @@ pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
     if let Some(s) = &spec.access_token_signing_key_ref {
         push("accessTokenSigningKeyRef".into(), &s.name, &s.key);
     }
+    if let Some(logo) = spec
+        .branding
+        .as_ref()
+        .and_then(|b| b.logo_secret_ref.as_ref())
+    {
+        push("branding.logoSecretRef".into(), &logo.name, &logo.key);
+    }
     if let Some(name) = spec
         .storage
         .dynamodb

@@ -105,7 +105,9 @@ pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaS
             conditions.extend(
                 old.conditions
                     .iter()
-                    .filter(|c| c.type_ == types::ALEXA_COMPATIBLE)
+                    .filter(|c| {
+                        c.type_ == types::ALEXA_COMPATIBLE || c.type_ == SKILL_CONFIGURED
+                    })
                     .cloned(),
             );
             AlexaSkillLinkStatus {
@@ -115,6 +117,8 @@ pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaS
                 replicas: Some(0),
                 ready_replicas: Some(0),
                 available_replicas: Some(0),
+                // What Alexa was last told stays on record while the link goes.
+                alexa_skill: old.alexa_skill.clone(),
             }
         }
         Outcome::Applied {

@@ -571,6 +571,18 @@ pub fn validate_spec(spec: &AlexaSkillLinkSpec) -> Result<(), Invalid> {
     if spec.host.is_empty() {
         return Err(Invalid::spec("host", "must not be empty"));
     }
+    // The rest of branding (https, colors) is the server's own check of
+    // the rendered config; a URL must parse to be rendered at all.
+    if let Some(b) = &spec.branding {
+        for (field, url) in [
+            ("branding.supportUrl", &b.support_url),
+            ("branding.privacyUrl", &b.privacy_url),
+        ] {
+            if let Some(url) = url {
+                parse_url(field, url)?;
+            }
+        }
+    }
     let identities = [
         spec.identity.static_.is_some(),
         spec.identity.ldap.is_some(),
@@ -951,6 +963,63 @@ mod tests {
         );
         let link = validate(&asl, &resolved).expect("valid with DynamoDB and 3 replicas");
         assert_eq!(link.replicas, 3);
+    }
+
+    #[test]
+    fn branding_renders_with_its_logo_mounted_and_bad_values_are_named() {
+        let mut asl = fixture("minimal.yaml");
+        asl.spec.branding = Some(crate::crd::BrandingSpec {
+            product_name: Some("Acme Home".into()),
+            logo_secret_ref: Some(SecretKeyRef {
+                name: "brand".into(),
+                key: "logo.png".into(),
+            }),
+            primary_color: Some("#c2410c".into()),
+            support_url: Some("https://acme.example/help".into()),
+            privacy_url: None,
+        });
+        // The logo's Secret is a referenced Secret like any other.
+        let e =
+            validate(&asl, &resolved_for(&fixture("minimal.yaml"))).expect_err("no logo Secret");
+        assert_eq!(e.reason, reasons::SECRET_MISSING);
+        assert!(
+            e.message.contains("spec.branding.logoSecretRef"),
+            "{}",
+            e.message
+        );
+        let link = validate(&asl, &resolved_for(&asl)).expect("valid");
+        let config = crate::build::config::render(&link);
+        let b = config.branding.expect("rendered");
+        assert_eq!(b.product_name.as_deref(), Some("Acme Home"));
+        assert_eq!(
+            b.logo.as_deref(),
+            Some("/var/run/secrets/alexa-link/brand/logo.png"),
+            "the Secret's mounted file"
+        );
+        assert_eq!(
+            b.support_url.map(|u| u.to_string()).as_deref(),
+            Some("https://acme.example/help")
+        );
+        assert!(
+            crate::build::mounts::Mounts::for_link(&link)
+                .secrets
+                .contains("brand")
+        );
+        // What the API server's schema would refuse is refused here too,
+        // named by field, for clusters without the schema (or an old copy).
+        let mut bad = asl.clone();
+        if let Some(b) = bad.spec.branding.as_mut() {
+            b.primary_color = Some("blue".into());
+        }
+        let e = validate(&bad, &resolved_for(&bad)).expect_err("bad color");
+        assert_eq!(e.reason, reasons::INVALID_CONFIG);
+        assert!(e.message.contains("branding.primaryColor"), "{}", e.message);
+        if let Some(b) = bad.spec.branding.as_mut() {
+            b.primary_color = None;
+            b.privacy_url = Some("not a url".into());
+        }
+        let e = validate(&bad, &resolved_for(&bad)).expect_err("bad URL");
+        assert!(e.message.contains("branding.privacyUrl"), "{}", e.message);
     }
 
     #[test]

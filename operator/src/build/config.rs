@@ -13,12 +13,15 @@ use alexa_link_config::{
     LogFormat, LoggingConfig, LwaRegion, OidcIdentityConfig, PartnerConfig, PkcePolicy,
     RefreshTokenPolicy, ServerConfig, StaticIdentityConfig, StoreConfig, TlsConfig,
 };
-use alexa_link_config::{clients as client_defaults, partners, store as store_defaults};
+use alexa_link_config::{
+    BrandingConfig, clients as client_defaults, partners, store as store_defaults,
+};
 
 use super::mounts::{DATA_DIR, Mounts};
 use super::{ADMIN_PORT, PUBLIC_PORT};
 use crate::crd::{
-    AccessTokenFormatSpec, ClientSpec, GrantTypeSpec, LwaRegionSpec, PkceSpec, SecretKeyRef,
+    AccessTokenFormatSpec, BrandingSpec, ClientSpec, GrantTypeSpec, LwaRegionSpec, PkceSpec,
+    SecretKeyRef,
 };
 use crate::secret_refs::{AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY};
 pub use crate::secret_refs::{ENCRYPTION_KEY, SESSION_KEY};
@@ -26,6 +29,24 @@ use crate::validate::{Identity, LdapTransport, Storage, ValidatedLink};
 
 /// The embedded store's file.
 pub const STORE_FILE: &str = "store.redb";
+
+/// `spec.branding`: the logo is its Secret key's mounted file; the URLs
+/// were parsed by the validation.
+fn branding(b: &BrandingSpec) -> BrandingConfig {
+    let url = |u: &Option<String>| u.as_deref().and_then(|u| url::Url::parse(u).ok());
+    BrandingConfig {
+        product_name: b.product_name.clone(),
+        logo: b
+            .logo_secret_ref
+            .as_ref()
+            .map(|r| file(r).display().to_string()),
+        primary_color: b.primary_color.clone(),
+        support_url: url(&b.support_url),
+        privacy_url: url(&b.privacy_url),
+        extra_css_file: None,
+        templates_dir: None,
+    }
+}
 
 fn file(r: &SecretKeyRef) -> std::path::PathBuf {
     Mounts::file(&r.name, &r.key)
@@ -176,8 +197,7 @@ pub fn render(link: &ValidatedLink) -> Config {
             format: LogFormat::Json,
             level: spec.log_level.clone().unwrap_or(logging.level),
         },
-        // Branding is not in the CRD yet: pods run with the built-in look.
-        branding: None,
+        branding: spec.branding.as_ref().map(branding),
         authorization: AuthorizationConfig::default(),
         login_protection: Default::default(),
         clients,

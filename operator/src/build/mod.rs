@@ -108,6 +108,7 @@ pub fn children(
         log_level: _,          // config
         deletion_policy: _,    // state_meta (pvc, keys_secret); deletion.rs (finalizer)
         alexa_skill: _,        // validate -> Skill -> smapi; its redirect URLs -> config
+        branding: _,           // config (logo: secret_refs -> mounts, hash)
     } = &link.resource.spec;
     let mounts = mounts::Mounts::for_link(link);
     let keys_secret = keys_secret::build(link, fresh_key);

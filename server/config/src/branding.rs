@@ -99,42 +99,43 @@ impl BrandingConfig {
 
     /// The syntax checks; `path` is `branding` or `clients[i].branding`.
     pub(crate) fn validate(&self, path: &str, server_wide: bool, errors: &mut Errors) {
-        if let Some(name) = &self.product_name {
-            if name.trim().is_empty()
+        if let Some(name) = &self.product_name
+            && (name.trim().is_empty()
                 || name.chars().count() > MAX_PRODUCT_NAME_CHARS
-                || name.chars().any(char::is_control)
-            {
-                errors.push(
-                    format!("{path}.productName"),
-                    format!("must be 1 to {MAX_PRODUCT_NAME_CHARS} characters without control characters"),
-                );
-            }
+                || name.chars().any(char::is_control))
+        {
+            errors.push(
+                format!("{path}.productName"),
+                format!(
+                    "must be 1 to {MAX_PRODUCT_NAME_CHARS} characters without control characters"
+                ),
+            );
         }
-        if let Some(color) = &self.primary_color {
-            if !is_hex_color(color) {
-                errors.push(
-                    format!("{path}.primaryColor"),
-                    format!("{color:?} is not a color: use #rgb or #rrggbb"),
-                );
-            }
+        if let Some(color) = &self.primary_color
+            && !is_hex_color(color)
+        {
+            errors.push(
+                format!("{path}.primaryColor"),
+                format!("{color:?} is not a color: use #rgb or #rrggbb"),
+            );
         }
         for (field, url) in [
             ("supportUrl", &self.support_url),
             ("privacyUrl", &self.privacy_url),
         ] {
-            if let Some(url) = url {
-                if url.scheme() != "https" || url.host_str().is_none() {
-                    errors.push(format!("{path}.{field}"), "must be an https:// URL");
-                }
+            if let Some(url) = url
+                && (url.scheme() != "https" || url.host_str().is_none())
+            {
+                errors.push(format!("{path}.{field}"), "must be an https:// URL");
             }
         }
         if let Some(logo) = &self.logo {
             if logo.is_empty() {
                 errors.push(format!("{path}.logo"), "must be a file path or a data URL");
-            } else if logo.starts_with("data:") {
-                if let Err(message) = check_logo_data_url(logo) {
-                    errors.push(format!("{path}.logo"), message);
-                }
+            } else if logo.starts_with("data:")
+                && let Err(message) = check_logo_data_url(logo)
+            {
+                errors.push(format!("{path}.logo"), message);
             }
         }
         if !server_wide && self.templates_dir.is_some() {
