@@ -719,6 +719,8 @@ async fn retain_with_dynamodb_adds_no_finalizer() {
     server.abort();
     let seen = calls(&api);
     assert!(!seen.contains(&format!("PATCH {ASL}/shared")), "{seen:?}");
+}
+
 /// A link with `spec.alexaSkill` against the SMAPI stand-in: the
 /// credentials Secret is read after the referenced ones, SMAPI is called
 /// before the children are built (its redirect URLs reach the config), and

@@ -105,9 +105,7 @@ pub fn desired(asl: &AlexaSkillLink, outcome: &Outcome<'_>, now: Time) -> AlexaS
             conditions.extend(
                 old.conditions
                     .iter()
-                    .filter(|c| {
-                        c.type_ == types::ALEXA_COMPATIBLE || c.type_ == SKILL_CONFIGURED
-                    })
+                    .filter(|c| c.type_ == types::ALEXA_COMPATIBLE || c.type_ == SKILL_CONFIGURED)
                     .cloned(),
             );
             AlexaSkillLinkStatus {

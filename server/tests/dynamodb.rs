@@ -562,7 +562,7 @@ mod owned_items {
                         expires_at: None,
                         revoked_at: None,
                     },
-                    access: (
+                    access: Some((
                         access,
                         AccessTokenRecord {
                             client_id: "alexa".into(),
@@ -572,7 +572,7 @@ mod owned_items {
                             issued_at: NOW,
                             expires_at: NOW + 3600,
                         },
-                    ),
+                    )),
                     refresh: Some((
                         hash(),
                         RefreshTokenRecord {

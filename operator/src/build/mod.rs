@@ -92,23 +92,23 @@ pub fn children(
         tls: _,     // validate -> Tls -> config, mounts, service, ingress, certificate
         storage: _, // validate -> Storage -> config, pvc, deployment
         encryption_key_ref: _, // validate -> Partner.encryption_keys, keys_secret, mounts
-        session_key_ref: _,    // validate -> session_key, keys_secret, mounts
+        session_key_ref: _, // validate -> session_key, keys_secret, mounts
         access_token_signing_key_ref: _, // secret_refs -> mounts; config
-        replicas: _,           // validate -> replicas -> deployment, pdb
-        image: _,              // deployment (over --server-image)
-        image_pull_policy: _,  // deployment (over --server-image-pull-policy)
-        resources: _,          // deployment
-        service: _,            // service
-        ingress: _,            // ingress
-        network_policy: _,     // network_policy
-        service_account: _,    // service_account
-        node_selector: _,      // deployment
-        tolerations: _,        // deployment
-        affinity: _,           // deployment
-        log_level: _,          // config
-        deletion_policy: _,    // state_meta (pvc, keys_secret); deletion.rs (finalizer)
-        alexa_skill: _,        // validate -> Skill -> smapi; its redirect URLs -> config
-        branding: _,           // config (logo: secret_refs -> mounts, hash)
+        replicas: _, // validate -> replicas -> deployment, pdb
+        image: _,   // deployment (over --server-image)
+        image_pull_policy: _, // deployment (over --server-image-pull-policy)
+        resources: _, // deployment
+        service: _, // service
+        ingress: _, // ingress
+        network_policy: _, // network_policy
+        service_account: _, // service_account
+        node_selector: _, // deployment
+        tolerations: _, // deployment
+        affinity: _, // deployment
+        log_level: _, // config
+        deletion_policy: _, // state_meta (pvc, keys_secret); deletion.rs (finalizer)
+        alexa_skill: _, // validate -> Skill -> smapi; its redirect URLs -> config
+        branding: _, // config (logo: secret_refs -> mounts, hash)
     } = &link.resource.spec;
     let mounts = mounts::Mounts::for_link(link);
     let keys_secret = keys_secret::build(link, fresh_key);
