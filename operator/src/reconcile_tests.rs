@@ -783,10 +783,27 @@ async fn alexa_skill_is_configured_before_the_children_are_built() {
     let mut expected = first_reconcile_calls();
     expected.insert(3, format!("GET {NS}/secrets/smapi-credentials"));
     expected.push("POST /apis/events.k8s.io/v1/namespaces/skills/events".to_owned());
+    // The children are applied concurrently (in waves): compare as sets,
+    // then check what must come in order.
+    let seen = calls(&api);
     assert_eq!(
-        calls(&api),
-        expected,
+        sorted(&seen),
+        sorted(&expected),
         "a SkillConfigured event, no Ready event"
+    );
+    let position = |call: &str| seen.iter().position(|c| c == call).expect(call);
+    let first_write = seen
+        .iter()
+        .position(|c| c.starts_with("PATCH"))
+        .expect("a write");
+    assert!(
+        position(&format!("GET {NS}/secrets/smapi-credentials")) < first_write,
+        "SMAPI's credentials are read before any child is built: {seen:?}"
+    );
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("POST /apis/events.k8s.io/v1/namespaces/skills/events"),
+        "the event comes last"
     );
     let methods: Vec<String> = smapi.received().iter().map(|r| r.method.clone()).collect();
     assert_eq!(methods, ["PUT", "GET"]);
