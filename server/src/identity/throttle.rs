@@ -783,28 +783,49 @@ mod tests {
         let there = LoginThrottle::new(policy(), store.clone());
         let ip = Some(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7)));
         let now = 1_000_000_000;
-        assert_eq!(here.client_allowed("alexa", ip, now).await.expect("store"), Ok(()));
+        assert_eq!(
+            here.client_allowed("alexa", ip, now).await.expect("store"),
+            Ok(())
+        );
         assert!(here.recently_clear(&client_key("alexa", ip).id, now + 10));
 
         // Failures on this replica: the next right secret is refused at once.
         for _ in 0..3 {
-            let _ = here.client_failed("alexa", ip, now + 10).await.expect("store");
+            let _ = here
+                .client_failed("alexa", ip, now + 10)
+                .await
+                .expect("store");
         }
         assert!(!here.recently_clear(&client_key("alexa", ip).id, now + 10));
         assert!(
-            here.client_allowed("alexa", ip, now + 20).await.expect("store").is_err(),
+            here.client_allowed("alexa", ip, now + 20)
+                .await
+                .expect("store")
+                .is_err(),
             "throttled here"
         );
 
         // Another replica that saw the client clean trusts that for the
         // bound only, then reads the failures from the store.
         let other_ip = Some(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 8)));
-        assert_eq!(there.client_allowed("alexa", other_ip, now).await.expect("store"), Ok(()));
+        assert_eq!(
+            there
+                .client_allowed("alexa", other_ip, now)
+                .await
+                .expect("store"),
+            Ok(())
+        );
         for _ in 0..3 {
-            let _ = here.client_failed("alexa", other_ip, now + 10).await.expect("store");
+            let _ = here
+                .client_failed("alexa", other_ip, now + 10)
+                .await
+                .expect("store");
         }
         assert_eq!(
-            there.client_allowed("alexa", other_ip, now + 20).await.expect("store"),
+            there
+                .client_allowed("alexa", other_ip, now + 20)
+                .await
+                .expect("store"),
             Ok(()),
             "within the bound: not yet seen"
         );
@@ -818,7 +839,11 @@ mod tests {
         );
         // Guesses are counted through the store wherever they land.
         assert!(
-            there.client_failed("alexa", other_ip, now + CLIENT_CLEAR_TRUST_MILLIS).await.expect("store").is_err(),
+            there
+                .client_failed("alexa", other_ip, now + CLIENT_CLEAR_TRUST_MILLIS)
+                .await
+                .expect("store")
+                .is_err(),
             "a guess on the other replica waits too"
         );
     }
