@@ -199,7 +199,12 @@ check() {
   responses=$(sed -E 's/.*responses=([0-9]+).*/\1/' <<<"$5")
   bad=$(sed -E 's/.* bad=([0-9]+).*/\1/' <<<"$5")
   sock=$(sed -E 's/.*socket_errors=([0-9]+).*/\1/' <<<"$5")
-  if [ "$bad" != 0 ] || [ "$responses" -lt "$4" ]; then
+  if [ "$bad" != 0 ] && [ "${1%% *}" = peer ]; then
+    # The peer's errors are its result (the table's err column), not a
+    # broken benchmark: e.g. its in-memory adapter is an LRU of 1000 items,
+    # which rotating chains at high concurrency outgrow.
+    echo "  note: peer $2 at $3 connections answered $bad errors: ${5#RESULT }" >&2
+  elif [ "$bad" != 0 ] || [ "$responses" -lt "$4" ]; then
     echo "FAILED: $1 $2 at $3 connections: $responses/$4 responses, $bad error answers: ${5#RESULT }" >&2
     exit 1
   fi

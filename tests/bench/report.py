@@ -71,8 +71,12 @@ for r in runs:
         "peak_rss_ratio": ratio(r["peak_rss_mb"], p["peak_rss_mb"]) if p else None,
         "share_of_nginx": ratio(r["throughput_rps"], n["throughput_rps"]) if n else None,
         "share_of_fsync_rate": ratio(r["throughput_rps"], fsync_rate)
-        if fsync_rate and r["concurrency"] == 1 else None,
+        if fsync_rate and r["concurrency"] == 1 and r["scenario"] != "introspection" else None,
     })
+order = ["client_credentials", "refresh_token", "authorization_code", "introspection"]
+comparison.sort(key=lambda x: (order.index(x["scenario"]) if x["scenario"] in order else 99,
+                               x["concurrency"], ["opaque", "sealed", "jwt"].index(x["format"])
+                               if x["format"] in ("opaque", "sealed", "jwt") else 9))
 
 startup = {}
 m = re.search(r"median ([0-9.]+) ms", startup_line)
@@ -150,7 +154,7 @@ for x in comparison:
           f" {x['throughput_ratio'] if x['throughput_ratio'] is not None else '-':>6}"
           f" {share(x['share_of_nginx']):>6} {share(x['share_of_fsync_rate']):>6}")
 print("(latencies in ms; RSS = peak RSS of the server process in MiB; x peer = ours/peer throughput;"
-      " nginx = ours as a share of nginx's static answer at the same c; fsync = ours at c=1 as a share"
+      " nginx = ours as a share of nginx's static answer at the same c; fsync = a grant at c=1 as a share"
       " of the fsync rate; authorization_code has no peer column: its codes need a login each)")
 print()
 print("ours alone:")

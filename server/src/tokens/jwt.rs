@@ -12,7 +12,7 @@
 //! strict check of `typ`, `alg` against the key's own algorithm (no `none`,
 //! no algorithm chosen by the token), signature, issuer and expiry.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -268,7 +268,7 @@ impl SigningKey {
 /// Writes a new Ed25519 signing key as PKCS#8 PEM (for tests; operators
 /// use `openssl genpkey -algorithm ed25519`).
 #[cfg(any(test, feature = "test-support"))]
-pub fn generate_ed25519_pem(path: &Path) -> std::io::Result<()> {
+pub fn generate_ed25519_pem(path: &std::path::Path) -> std::io::Result<()> {
     let der = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
         .map_err(|_| std::io::Error::other("key generation failed"))?;
     let body = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
@@ -296,13 +296,13 @@ mod tests {
         }
     }
 
-    fn ed25519(dir: &Path, name: &str) -> PathBuf {
+    fn ed25519(dir: &std::path::Path, name: &str) -> PathBuf {
         let path = dir.join(name);
         generate_ed25519_pem(&path).expect("key");
         path
     }
 
-    fn p256(dir: &Path) -> PathBuf {
+    fn p256(dir: &std::path::Path) -> PathBuf {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("p256");
         let path = dir.join("p256.pem");
         std::fs::write(&path, key.serialize_pem()).expect("write");
