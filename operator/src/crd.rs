@@ -280,6 +280,12 @@ pub struct ClientSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     pub access_token_audience: Option<String>,
+    /// This client's look where it differs from `spec.branding`: each field
+    /// set here replaces the link's one on the pages this client's users
+    /// see (the server's `clients[].branding`). Checked like
+    /// `spec.branding`, named `clients[i].branding.<field>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branding: Option<BrandingSpec>,
 }
 
 /// An access token format.

@@ -40,6 +40,13 @@ pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
         if let Some(r) = &c.client_secret_ref {
             push(format!("clients[{i}].clientSecretRef"), &r.name, &r.key);
         }
+        if let Some(logo) = c.branding.as_ref().and_then(|b| b.logo_secret_ref.as_ref()) {
+            push(
+                format!("clients[{i}].branding.logoSecretRef"),
+                &logo.name,
+                &logo.key,
+            );
+        }
     }
     if let Some(s) = &spec.identity.static_ {
         push(

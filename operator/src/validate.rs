@@ -18,7 +18,7 @@ use url::Url;
 pub use crate::conditions::Invalid;
 use crate::conditions::reasons;
 use crate::crd::{
-    AccessTokenFormatSpec, AlexaSkillLink, AlexaSkillLinkSpec, ClientSpec, EmbeddedStorageSpec,
+    AccessTokenFormatSpec, AlexaSkillLink, AlexaSkillLinkSpec, BrandingSpec, ClientSpec, EmbeddedStorageSpec,
     GrantTypeSpec, IssuerRef, LwaRegionSpec, PkceSpec, SecretKeyRef,
 };
 use crate::labels::Names;
@@ -278,6 +278,17 @@ fn server_accepts(config: &Config) -> Result<(), Invalid> {
 
 fn parse_url(field: &str, value: &str) -> Result<Url, Invalid> {
     Url::parse(value).map_err(|e| Invalid::spec(field, format!("is not an absolute URL: {e}")))
+}
+
+/// The links of a branding (`spec.branding` or `clients[i].branding`,
+/// named by `at`) are absolute URLs.
+fn branding_urls_parse(at: &str, b: &BrandingSpec) -> Result<(), Invalid> {
+    for (field, url) in [("supportUrl", &b.support_url), ("privacyUrl", &b.privacy_url)] {
+        if let Some(url) = url {
+            parse_url(&format!("{at}.{field}"), url)?;
+        }
+    }
+    Ok(())
 }
 
 /// An endpoint the server calls over HTTP: `host:port` parses as a URL of
@@ -574,13 +585,11 @@ pub fn validate_spec(spec: &AlexaSkillLinkSpec) -> Result<(), Invalid> {
     // The rest of branding (https, colors) is the server's own check of
     // the rendered config; a URL must parse to be rendered at all.
     if let Some(b) = &spec.branding {
-        for (field, url) in [
-            ("branding.supportUrl", &b.support_url),
-            ("branding.privacyUrl", &b.privacy_url),
-        ] {
-            if let Some(url) = url {
-                parse_url(field, url)?;
-            }
+        branding_urls_parse("branding", b)?;
+    }
+    for (i, c) in spec.clients.iter().enumerate() {
+        if let Some(b) = &c.branding {
+            branding_urls_parse(&format!("clients[{i}].branding"), b)?;
         }
     }
     let identities = [
@@ -1020,6 +1029,90 @@ mod tests {
         }
         let e = validate(&bad, &resolved_for(&bad)).expect_err("bad URL");
         assert!(e.message.contains("branding.privacyUrl"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_clients_branding_renders_over_the_links_and_its_errors_name_the_client() {
+        let mut asl = fixture("minimal.yaml");
+        asl.spec.branding = Some(BrandingSpec {
+            product_name: Some("Acme Home".into()),
+            primary_color: Some("#c2410c".into()),
+            ..Default::default()
+        });
+        asl.spec.clients[0].branding = Some(BrandingSpec {
+            logo_secret_ref: Some(SecretKeyRef {
+                name: "garden-brand".into(),
+                key: "logo.svg".into(),
+            }),
+            primary_color: Some("#15803d".into()),
+            privacy_url: Some("https://garden.example/privacy".into()),
+            ..Default::default()
+        });
+        // The client's logo Secret is referenced, named by the client.
+        let e = validate(&asl, &resolved_for(&fixture("minimal.yaml")))
+            .expect_err("no client logo Secret");
+        assert_eq!(e.reason, reasons::SECRET_MISSING);
+        assert!(
+            e.message.contains("spec.clients[0].branding.logoSecretRef"),
+            "{}",
+            e.message
+        );
+        let link = validate(&asl, &resolved_for(&asl)).expect("valid");
+        let config = crate::build::config::render(&link);
+        let server = config.branding.as_ref().expect("server-wide branding");
+        assert_eq!(server.primary_color.as_deref(), Some("#c2410c"));
+        let client = config.clients[0].branding.as_ref().expect("client branding");
+        assert_eq!(client.primary_color.as_deref(), Some("#15803d"));
+        assert_eq!(client.product_name, None, "unset: the link's name applies");
+        assert_eq!(
+            client.logo.as_deref(),
+            Some("/var/run/secrets/alexa-link/garden-brand/logo.svg")
+        );
+        assert_eq!(
+            client.privacy_url.as_ref().map(|u| u.as_str()),
+            Some("https://garden.example/privacy")
+        );
+        assert!(
+            crate::build::mounts::Mounts::for_link(&link)
+                .secrets
+                .contains("garden-brand")
+        );
+        // The merged look of the client's pages: its fields over the link's.
+        let merged = server.merged(client);
+        assert_eq!(merged.product_name.as_deref(), Some("Acme Home"));
+        assert_eq!(merged.primary_color.as_deref(), Some("#15803d"));
+
+        let mut bad = asl.clone();
+        if let Some(b) = bad.spec.clients[0].branding.as_mut() {
+            b.primary_color = Some("green".into());
+        }
+        let e = validate(&bad, &resolved_for(&bad)).expect_err("bad client color");
+        assert_eq!(e.reason, reasons::INVALID_CONFIG);
+        assert!(
+            e.message.contains("clients[0].branding.primaryColor"),
+            "{}",
+            e.message
+        );
+        if let Some(b) = bad.spec.clients[0].branding.as_mut() {
+            b.primary_color = None;
+            b.support_url = Some("help".into());
+        }
+        let e = validate(&bad, &resolved_for(&bad)).expect_err("bad client URL");
+        assert!(
+            e.message.contains("clients[0].branding.supportUrl"),
+            "{}",
+            e.message
+        );
+        if let Some(b) = bad.spec.clients[0].branding.as_mut() {
+            b.support_url = Some("http://garden.example/help".into());
+        }
+        let e = validate(&bad, &resolved_for(&bad)).expect_err("plain http");
+        assert_eq!(e.reason, reasons::INVALID_CONFIG);
+        assert!(
+            e.message.contains("clients[0].branding.supportUrl"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::validate::{Identity, LdapTransport, Storage, ValidatedLink};
 /// The embedded store's file.
 pub const STORE_FILE: &str = "store.redb";
 
-/// `spec.branding`: the logo is its Secret key's mounted file; the URLs
+/// `spec.branding` or `clients[].branding`: the logo is its Secret key's mounted file; the URLs
 /// were parsed by the validation.
 fn branding(b: &BrandingSpec) -> BrandingConfig {
     let url = |u: &Option<String>| u.as_deref().and_then(|u| url::Url::parse(u).ok());
@@ -290,7 +290,7 @@ fn client(c: &ClientSpec) -> ClientConfig {
             Some(AccessTokenFormatSpec::Jwt) => AccessTokenFormat::Jwt,
         },
         access_token_audience: c.access_token_audience.clone(),
-        branding: None,
+        branding: c.branding.as_ref().map(branding),
     }
 }
 
