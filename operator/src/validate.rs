@@ -1335,7 +1335,7 @@ mod tests {
     #[test]
     fn config_map_branding_errors_name_the_field() {
         let asl = config_map_branded();
-        let with = |f: &dyn Fn(&mut Resolved)| {
+        let with = |f: fn(&mut Resolved)| {
             let mut r = resolved_for(&asl);
             f(&mut r);
             validate(&asl, &r).expect_err("refused")
@@ -1346,61 +1346,62 @@ mod tests {
                 .and_then(Option::as_mut)
                 .expect("read")
         }
-        let cases: Vec<(&str, Box<dyn Fn(&mut Resolved)>, &str, &str)> = vec![
+        type Case = (&'static str, fn(&mut Resolved), &'static str, &'static str);
+        let cases: Vec<Case> = vec![
             (
                 "missing ConfigMap",
-                Box::new(|r| {
+                |r| {
                     r.config_maps.insert("brand-templates".into(), None);
-                }),
+                },
                 reasons::SECRET_MISSING,
                 "ConfigMap \"brand-templates\" does not exist (referenced by spec.branding.templatesConfigMapName)",
             ),
             (
                 "missing key",
-                Box::new(|r| {
+                |r| {
                     data(r, "garden").remove("logo.png");
-                }),
+                },
                 reasons::SECRET_KEY_MISSING,
                 "spec.clients[0].branding.logoConfigMapRef",
             ),
             (
                 "not an image",
-                Box::new(|r| {
+                |r| {
                     data(r, "brand").insert("logo.png".into(), b"GIF? no".to_vec());
-                }),
+                },
                 reasons::INVALID_CONFIG,
                 "spec.branding.logoConfigMapRef (ConfigMap \"brand\" key \"logo.png\") is not a PNG",
             ),
             (
                 "logo too large",
-                Box::new(|r| {
+                |r| {
                     let mut big = crate::build::testing::TEST_PNG.to_vec();
                     big.resize(MAX_LOGO_BYTES + 1, 0);
                     data(r, "garden").insert("logo.png".into(), big);
-                }),
+                },
                 reasons::INVALID_CONFIG,
                 "spec.clients[0].branding.logoConfigMapRef (ConfigMap \"garden\" key \"logo.png\") holds 65537 bytes",
             ),
             (
                 "style sheet too large",
-                Box::new(|r| {
+                |r| {
                     data(r, "brand")
                         .insert("extra.css".into(), vec![b' '; MAX_EXTRA_CSS_BYTES + 1]);
-                }),
+                },
                 reasons::INVALID_CONFIG,
                 "spec.branding.extraCssConfigMapRef",
             ),
             (
                 "unknown template",
-                Box::new(|r| {
+                |r| {
                     data(r, "brand-templates").insert("footer.html".into(), b"x".to_vec());
-                }),
+                },
                 reasons::INVALID_CONFIG,
                 "has key \"footer.html\", which names no template (one of layout.html, login.html",
             ),
         ];
         for (what, f, reason, message) in cases {
-            let e = with(&*f);
+            let e = with(f);
             assert_eq!(e.reason, reason, "{what}: {}", e.message);
             assert!(e.message.contains(message), "{what}: {}", e.message);
         }
