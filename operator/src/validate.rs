@@ -1494,6 +1494,7 @@ mod tests {
             names,
             [
                 "egress-proxy-ca",
+                "full-app-brand",
                 "full-clients",
                 "full-enc",
                 "full-lwa",
@@ -1506,6 +1507,22 @@ mod tests {
                 .map(String::as_str)
                 .collect::<Vec<_>>(),
             ["k1", "k2", "session"]
+        );
+        let config_maps = crate::secret_refs::config_map_refs(&fixture("full.yaml").spec);
+        assert_eq!(
+            config_maps
+                .iter()
+                .map(|r| (r.field.as_str(), r.name.as_str(), r.key.as_deref()))
+                .collect::<Vec<_>>(),
+            [
+                ("branding.logoConfigMapRef", "full-brand", Some("logo.png")),
+                (
+                    "branding.extraCssConfigMapRef",
+                    "full-brand",
+                    Some("extra.css")
+                ),
+                ("branding.templatesConfigMapName", "full-templates", None),
+            ]
         );
     }
 
