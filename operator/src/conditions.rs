@@ -27,16 +27,19 @@ pub mod reasons {
     pub const ROLLED_OUT: &str = "RolledOut";
     /// The spec breaks a rule (a field is named in the message).
     pub const INVALID_SPEC: &str = "InvalidSpec";
-    /// A referenced Secret does not exist.
+    /// A referenced Secret (or branding ConfigMap: the message says which)
+    /// does not exist.
     pub const SECRET_MISSING: &str = "SecretMissing";
-    /// A referenced Secret lacks the named key.
+    /// A referenced Secret (or branding ConfigMap) lacks the named key.
     pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
     /// `tls.certManager` is set but cert-manager's CRDs are not installed.
     pub const CERT_MANAGER_MISSING: &str = "CertManagerMissing";
     /// A referenced Secret key holds a value the server cannot use (the
     /// OIDC client id must be non-empty UTF-8 text).
     pub const SECRET_VALUE_INVALID: &str = "SecretValueInvalid";
-    /// The rendered server config fails the server's own validation.
+    /// The rendered server config fails the server's own validation, or a
+    /// branding file (logo, style sheet, templates) is one the server would
+    /// refuse at start.
     pub const INVALID_CONFIG: &str = "InvalidConfig";
     /// The resource cannot be read by this operator (event only: without
     /// reading it the operator cannot write its status either).

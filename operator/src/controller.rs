@@ -36,7 +36,7 @@ use crate::deletion;
 use crate::labels::{MANAGER, Names};
 use crate::metrics::{InvalidLabels, Metrics};
 use crate::resolve::resolve;
-use crate::secret_refs::referenced_secrets;
+use crate::secret_refs::{referenced_config_maps, referenced_secrets};
 use crate::smapi::{
     self,
     client::{Endpoints, SmapiClient},
@@ -493,30 +493,47 @@ pub fn error_policy_guarded(obj: Arc<Guarded>, error: &Error, ctx: Arc<Context>)
     }
 }
 
-/// The resources whose references include Secret `name` in `namespace`.
-pub fn referencing(store: &Store<Guarded>, namespace: &str, name: &str) -> Vec<ObjectRef<Guarded>> {
+/// The resources in `namespace` for which `refers` holds.
+fn links_where(
+    store: &Store<Guarded>,
+    namespace: &str,
+    refers: impl Fn(&AlexaSkillLink) -> bool,
+) -> Vec<ObjectRef<Guarded>> {
     store
         .state()
         .into_iter()
-        .filter_map(|g| {
+        .filter(|g| {
             g.0.as_ref()
-                .ok()
-                .map(|asl| (ObjectRef::from_obj(g.as_ref()), asl.clone()))
+                .is_ok_and(|asl| asl.namespace().as_deref() == Some(namespace) && refers(asl))
         })
-        .filter(|(_, asl)| asl.namespace().as_deref() == Some(namespace))
-        .filter(|(_, asl)| {
-            let names = Names::new(&asl.name_any());
-            name == names.keys
-                || name == names.tls
-                || referenced_secrets(&asl.spec).contains_key(name)
-                || asl
-                    .spec
-                    .alexa_skill
-                    .as_ref()
-                    .is_some_and(|s| s.credentials_secret_name == name)
-        })
-        .map(|(r, _)| r)
+        .map(|g| ObjectRef::from_obj(g.as_ref()))
         .collect()
+}
+
+/// The resources whose references include Secret `name` in `namespace`.
+pub fn referencing(store: &Store<Guarded>, namespace: &str, name: &str) -> Vec<ObjectRef<Guarded>> {
+    links_where(store, namespace, |asl| {
+        let names = Names::new(&asl.name_any());
+        name == names.keys
+            || name == names.tls
+            || referenced_secrets(&asl.spec).contains_key(name)
+            || asl
+                .spec
+                .alexa_skill
+                .as_ref()
+                .is_some_and(|s| s.credentials_secret_name == name)
+    })
+}
+
+/// The resources whose branding reads ConfigMap `name` in `namespace`.
+pub fn referencing_config_map(
+    store: &Store<Guarded>,
+    namespace: &str,
+    name: &str,
+) -> Vec<ObjectRef<Guarded>> {
+    links_where(store, namespace, |asl| {
+        referenced_config_maps(&asl.spec).contains(name)
+    })
 }
 
 /// The watch of one child kind (ours only, by label), feeding the child
@@ -648,10 +665,27 @@ pub async fn run(
         let echo = ctx.clone();
         move |s| futures::future::ready(!own_write(&echo, "Secret", s))
     });
+    // Referenced ConfigMaps (the branding's logo, style sheet, templates):
+    // metadata only too; a change re-reconciles the links that read them.
+    let config_maps = watcher::watcher(
+        api::<PartialObjectMeta<ConfigMap>>(&client, &namespace),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects()
+    .try_filter({
+        let echo = ctx.clone();
+        move |c| futures::future::ready(!own_write(&echo, "ConfigMap", c))
+    });
+    let config_map_store = store.clone();
     controller
         .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
             let ns = secret.namespace().unwrap_or_default();
             referencing(&store, &ns, &secret.name_any())
+        })
+        .watches_stream(config_maps, move |c: PartialObjectMeta<ConfigMap>| {
+            let ns = c.namespace().unwrap_or_default();
+            referencing_config_map(&config_map_store, &ns, &c.name_any())
         })
         .graceful_shutdown_on(shutdown)
         .run(reconcile_guarded, error_policy_guarded, ctx)

@@ -172,9 +172,11 @@ pub struct AlexaSkillLinkSpec {
     pub branding: Option<BrandingSpec>,
 }
 
-/// The pages' branding (the server's `branding`).
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+/// The pages' branding (the server's `branding`; per client, its
+/// `clients[].branding`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!(has(self.logoSecretRef) && has(self.logoConfigMapRef))").message("set the logo from one place: logoSecretRef or logoConfigMapRef"))]
 pub struct BrandingSpec {
     /// The product's name, in page titles and above the card.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -184,6 +186,11 @@ pub struct BrandingSpec {
     /// image of at most 64 KiB (mounted as a file; a change rolls the pods).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_secret_ref: Option<SecretKeyRef>,
+    /// The logo from a key of a ConfigMap instead (`binaryData` or `data`;
+    /// `kubectl create configmap acme-brand --from-file=logo.png`). Same
+    /// image types and size; at most one of the two logo fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_config_map_ref: Option<ConfigMapKeyRef>,
     /// Buttons and links: `#rgb` or `#rrggbb`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"))]
@@ -196,6 +203,31 @@ pub struct BrandingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https://"))]
     pub privacy_url: Option<String>,
+    /// A style sheet from a key of a ConfigMap, served after the built-in
+    /// styles (at most 64 KiB; a change rolls the pods).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_css_config_map_ref: Option<ConfigMapKeyRef>,
+    /// A ConfigMap whose keys are template file names (`layout.html`,
+    /// `login.html`, `consent.html`, `links.html`, `signed_out.html`,
+    /// `error.html`, `app_to_app.html`), each replacing the built-in
+    /// template of its name; any other key is refused. Mounted as the
+    /// server's `templatesDir`; a change rolls the pods. `spec.branding`
+    /// only, not per client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub templates_config_map_name: Option<String>,
+}
+
+/// A key of a ConfigMap in the resource's namespace.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMapKeyRef {
+    /// Name of the ConfigMap.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key within the ConfigMap's `data` or `binaryData`.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
 }
 
 /// A key of a Secret in the resource's namespace.
@@ -215,6 +247,7 @@ pub struct SecretKeyRef {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.alexaVendorId) || (has(self.redirectUris) && size(self.redirectUris) > 0) || (has(self.grantTypes) && !self.grantTypes.exists(g, g == 'authorization_code'))").message("a client using authorization_code needs redirectUris or alexaVendorId"))]
 #[x_kube(validation = Rule::new("(has(self.public) && self.public) != has(self.clientSecretRef)").message("a confidential client needs clientSecretRef; a public client (public: true) must not have one"))]
+#[x_kube(validation = Rule::new("!has(self.branding) || !has(self.branding.templatesConfigMapName)").message("templatesConfigMapName is server-wide: set it in spec.branding, not per client"))]
 #[x_kube(validation = Rule::new("!has(self.public) || !self.public || ((!has(self.pkce) || self.pkce == 'Required') && (!has(self.grantTypes) || self.grantTypes.all(g, g != 'client_credentials')) && (!has(self.refreshToken) || !has(self.refreshToken.rotation) || self.refreshToken.rotation) && (!has(self.partnerTokenAccess) || !self.partnerTokenAccess))").message("a public client needs pkce Required and refresh-token rotation, and may not use client_credentials or partnerTokenAccess"))]
 pub struct ClientSpec {
     /// The client id, as entered in the Alexa developer console.
@@ -280,6 +313,12 @@ pub struct ClientSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     pub access_token_audience: Option<String>,
+    /// This client's look where it differs from `spec.branding`: each field
+    /// set here replaces the link's one on the pages this client's users
+    /// see (the server's `clients[].branding`). Checked like
+    /// `spec.branding`, named `clients[i].branding.<field>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branding: Option<BrandingSpec>,
 }
 
 /// An access token format.

@@ -1,16 +1,16 @@
-//! Resolve: read what a resource references (its Secrets, the generated
-//! keys, whether cert-manager is installed). The only step before apply
+//! Resolve: read what a resource references (its Secrets and ConfigMaps,
+//! the generated keys, whether cert-manager is installed). The only step before apply
 //! that talks to the API server; everything after it is pure until apply.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::{Api, Client, ResourceExt};
 
 use crate::crd::AlexaSkillLink;
 use crate::labels::Names;
-use crate::secret_refs::{needs_generated_keys, referenced_secrets};
+use crate::secret_refs::{needs_generated_keys, referenced_config_maps, referenced_secrets};
 
 /// What resolve read. Secret values stay in memory for hashing only; they
 /// are never logged nor put into events or status.
@@ -18,6 +18,9 @@ use crate::secret_refs::{needs_generated_keys, referenced_secrets};
 pub struct Resolved {
     /// Referenced Secrets by name: `None` when the Secret does not exist.
     pub secrets: BTreeMap<String, Option<BTreeMap<String, Vec<u8>>>>,
+    /// Referenced ConfigMaps by name (`data` and `binaryData` together):
+    /// `None` when the ConfigMap does not exist.
+    pub config_maps: BTreeMap<String, Option<BTreeMap<String, Vec<u8>>>>,
     /// The data of the existing generated `<name>-keys` Secret.
     pub generated_keys: Option<BTreeMap<String, Vec<u8>>>,
     /// cert-manager's Certificate CRD exists.
@@ -50,6 +53,18 @@ pub async fn resolve(client: &Client, asl: &AlexaSkillLink) -> Result<Resolved, 
         .await?
         .into_iter()
         .collect();
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let reads = referenced_config_maps(&asl.spec).into_iter().map(|name| {
+        let config_maps = config_maps.clone();
+        async move {
+            let data = config_maps.get_opt(&name).await?.map(config_map_data);
+            Ok::<_, kube::Error>((name, data))
+        }
+    });
+    resolved.config_maps = futures::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .collect();
     if needs_generated_keys(&asl.spec) {
         let names = Names::new(&asl.name_any());
         resolved.generated_keys = secrets.get_opt(&names.keys).await?.map(secret_data);
@@ -73,4 +88,20 @@ fn secret_data(s: Secret) -> BTreeMap<String, Vec<u8>> {
         .into_iter()
         .map(|(k, v)| (k, v.0))
         .collect()
+}
+
+/// A ConfigMap's `data` (as bytes) and `binaryData`, by key: both become
+/// files of the same kind when mounted.
+fn config_map_data(c: ConfigMap) -> BTreeMap<String, Vec<u8>> {
+    let text = c
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.into_bytes()));
+    let binary = c
+        .binary_data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0));
+    text.chain(binary).collect()
 }

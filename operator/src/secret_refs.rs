@@ -1,13 +1,15 @@
-//! The Secret references of a spec: every key of a user-provided Secret the
-//! server reads, with the field that names it.
+//! The Secret and ConfigMap references of a spec: every key of a
+//! user-provided Secret or ConfigMap the server reads, with the field that
+//! names it.
 //!
 //! Its own module because three steps need the same list: resolve reads
-//! these Secrets, validate checks they hold the keys, and build mounts them
-//! and hashes their values into the pod template. None of them owns it.
+//! these Secrets and ConfigMaps, validate checks they hold the keys, and
+//! build mounts them and hashes their values into the pod template. None
+//! of them owns it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::crd::AlexaSkillLinkSpec;
+use crate::crd::{AlexaSkillLinkSpec, BrandingSpec};
 
 /// One reference to a key of a user-provided Secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +41,13 @@ pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
         // A public client has no secret to read.
         if let Some(r) = &c.client_secret_ref {
             push(format!("clients[{i}].clientSecretRef"), &r.name, &r.key);
+        }
+        if let Some(logo) = c.branding.as_ref().and_then(|b| b.logo_secret_ref.as_ref()) {
+            push(
+                format!("clients[{i}].branding.logoSecretRef"),
+                &logo.name,
+                &logo.key,
+            );
         }
     }
     if let Some(s) = &spec.identity.static_ {
@@ -129,6 +138,62 @@ pub fn secret_refs(spec: &AlexaSkillLinkSpec) -> Vec<SecretRef> {
         push("tls.secretName".into(), name, "tls.key");
     }
     refs
+}
+
+/// One reference to a user-provided ConfigMap (the pages' branding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigMapRef {
+    /// The referencing field, e.g. `branding.logoConfigMapRef`.
+    pub field: String,
+    /// ConfigMap name.
+    pub name: String,
+    /// The key read; `None` when every key is (a templates directory).
+    pub key: Option<String>,
+}
+
+/// The brandings of a spec with their fields: `branding` (server-wide)
+/// then each `clients[i].branding`.
+pub fn brandings(spec: &AlexaSkillLinkSpec) -> impl Iterator<Item = (String, &BrandingSpec)> {
+    spec.branding
+        .iter()
+        .map(|b| ("branding".to_owned(), b))
+        .chain(
+            spec.clients.iter().enumerate().filter_map(|(i, c)| {
+                Some((format!("clients[{i}].branding"), c.branding.as_ref()?))
+            }),
+        )
+}
+
+/// Every user-provided ConfigMap the server reads, with the field naming it.
+pub fn config_map_refs(spec: &AlexaSkillLinkSpec) -> Vec<ConfigMapRef> {
+    let mut refs = Vec::new();
+    for (at, b) in brandings(spec) {
+        for (field, r) in [
+            ("logoConfigMapRef", &b.logo_config_map_ref),
+            ("extraCssConfigMapRef", &b.extra_css_config_map_ref),
+        ] {
+            if let Some(r) = r {
+                refs.push(ConfigMapRef {
+                    field: format!("{at}.{field}"),
+                    name: r.name.clone(),
+                    key: Some(r.key.clone()),
+                });
+            }
+        }
+        if let Some(name) = &b.templates_config_map_name {
+            refs.push(ConfigMapRef {
+                field: format!("{at}.templatesConfigMapName"),
+                name: name.clone(),
+                key: None,
+            });
+        }
+    }
+    refs
+}
+
+/// The names of the user-provided ConfigMaps the server reads.
+pub fn referenced_config_maps(spec: &AlexaSkillLinkSpec) -> BTreeSet<String> {
+    config_map_refs(spec).into_iter().map(|r| r.name).collect()
 }
 
 /// The references that hold PEM CA bundles (a subset of [`secret_refs`]).

@@ -9,22 +9,26 @@
 //! render. A builder cannot see an invalid spec: there is no other way to
 //! get a `ValidatedLink`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use alexa_link_config::Config;
+use alexa_link_config::branding::{
+    MAX_EXTRA_CSS_BYTES, MAX_LOGO_BYTES, TEMPLATE_NAMES, logo_image_type,
+};
 use kube::ResourceExt;
 use url::Url;
 
 pub use crate::conditions::Invalid;
 use crate::conditions::reasons;
 use crate::crd::{
-    AccessTokenFormatSpec, AlexaSkillLink, AlexaSkillLinkSpec, ClientSpec, EmbeddedStorageSpec,
-    GrantTypeSpec, IssuerRef, LwaRegionSpec, PkceSpec, SecretKeyRef,
+    AccessTokenFormatSpec, AlexaSkillLink, AlexaSkillLinkSpec, BrandingSpec, ClientSpec,
+    EmbeddedStorageSpec, GrantTypeSpec, IssuerRef, LwaRegionSpec, PkceSpec, SecretKeyRef,
 };
 use crate::labels::Names;
 use crate::resolve::Resolved;
 use crate::secret_refs::{
-    ENCRYPTION_KEY, SESSION_KEY, ca_bundle_refs, needs_generated_keys, secret_refs,
+    ENCRYPTION_KEY, SESSION_KEY, brandings, ca_bundle_refs, config_map_refs, needs_generated_keys,
+    secret_refs,
 };
 
 /// A resource that passed every check, with each decision made into a type.
@@ -223,6 +227,8 @@ pub fn validate(asl: &AlexaSkillLink, resolved: &Resolved) -> Result<ValidatedLi
     let spec = &asl.spec;
     validate_spec(spec)?;
     secrets_present(spec, resolved)?;
+    config_maps_present(spec, resolved)?;
+    branding_files_usable(spec, resolved)?;
     ca_bundles_hold_certificates(spec, resolved)?;
     let names = Names::new(&name);
     let link = ValidatedLink {
@@ -278,6 +284,20 @@ fn server_accepts(config: &Config) -> Result<(), Invalid> {
 
 fn parse_url(field: &str, value: &str) -> Result<Url, Invalid> {
     Url::parse(value).map_err(|e| Invalid::spec(field, format!("is not an absolute URL: {e}")))
+}
+
+/// The links of a branding (`spec.branding` or `clients[i].branding`,
+/// named by `at`) are absolute URLs.
+fn branding_urls_parse(at: &str, b: &BrandingSpec) -> Result<(), Invalid> {
+    for (field, url) in [
+        ("supportUrl", &b.support_url),
+        ("privacyUrl", &b.privacy_url),
+    ] {
+        if let Some(url) = url {
+            parse_url(&format!("{at}.{field}"), url)?;
+        }
+    }
+    Ok(())
 }
 
 /// An endpoint the server calls over HTTP: `host:port` parses as a URL of
@@ -573,14 +593,19 @@ pub fn validate_spec(spec: &AlexaSkillLinkSpec) -> Result<(), Invalid> {
     }
     // The rest of branding (https, colors) is the server's own check of
     // the rendered config; a URL must parse to be rendered at all.
-    if let Some(b) = &spec.branding {
-        for (field, url) in [
-            ("branding.supportUrl", &b.support_url),
-            ("branding.privacyUrl", &b.privacy_url),
-        ] {
-            if let Some(url) = url {
-                parse_url(field, url)?;
-            }
+    for (at, b) in brandings(spec) {
+        branding_urls_parse(&at, b)?;
+        if b.logo_secret_ref.is_some() && b.logo_config_map_ref.is_some() {
+            return Err(Invalid::spec(
+                &format!("{at}.logoConfigMapRef"),
+                "and logoSecretRef are two places for one logo: set one",
+            ));
+        }
+        if at != "branding" && b.templates_config_map_name.is_some() {
+            return Err(Invalid::spec(
+                &format!("{at}.templatesConfigMapName"),
+                "is server-wide: set it in spec.branding, not per client",
+            ));
         }
     }
     let identities = [
@@ -715,6 +740,141 @@ fn secrets_present(spec: &AlexaSkillLinkSpec, resolved: &Resolved) -> Result<(),
                         r.name, r.field
                     ),
                 ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn config_maps_present(spec: &AlexaSkillLinkSpec, resolved: &Resolved) -> Result<(), Invalid> {
+    for r in config_map_refs(spec) {
+        let Some(Some(data)) = resolved.config_maps.get(&r.name) else {
+            return Err(Invalid::new(
+                reasons::SECRET_MISSING,
+                format!(
+                    "ConfigMap {:?} does not exist (referenced by spec.{}).",
+                    r.name, r.field
+                ),
+            ));
+        };
+        if let Some(key) = r.key.filter(|k| !data.contains_key(k)) {
+            return Err(Invalid::new(
+                reasons::SECRET_KEY_MISSING,
+                format!(
+                    "ConfigMap {:?} has no key {key:?} (referenced by spec.{}).",
+                    r.name, r.field
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The value of `key` of the read Secret or ConfigMap `name` (empty when
+/// absent: its presence is checked before).
+fn value<'a>(
+    read: &'a BTreeMap<String, Option<BTreeMap<String, Vec<u8>>>>,
+    name: &str,
+    key: &str,
+) -> &'a [u8] {
+    read.get(name)
+        .and_then(Option::as_ref)
+        .and_then(|d| d.get(key))
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// What the server would refuse at start in the branding's files (a crash
+/// loop of new pods), refused here first, naming the field: a logo that is
+/// no image or too large, a style sheet too large or not text, a templates
+/// ConfigMap key that names no template.
+fn branding_files_usable(spec: &AlexaSkillLinkSpec, resolved: &Resolved) -> Result<(), Invalid> {
+    let invalid = |field: String, message: String| {
+        Invalid::new(reasons::INVALID_CONFIG, format!("spec.{field} {message}."))
+    };
+    for (at, b) in brandings(spec) {
+        let logo = b
+            .logo_secret_ref
+            .as_ref()
+            .map(|r| {
+                (
+                    "logoSecretRef",
+                    "Secret",
+                    value(&resolved.secrets, &r.name, &r.key),
+                    &r.name,
+                    &r.key,
+                )
+            })
+            .or_else(|| {
+                b.logo_config_map_ref.as_ref().map(|r| {
+                    (
+                        "logoConfigMapRef",
+                        "ConfigMap",
+                        value(&resolved.config_maps, &r.name, &r.key),
+                        &r.name,
+                        &r.key,
+                    )
+                })
+            });
+        if let Some((field, kind, bytes, name, key)) = logo {
+            if bytes.len() > MAX_LOGO_BYTES {
+                return Err(invalid(
+                    format!("{at}.{field}"),
+                    format!(
+                        "({kind} {name:?} key {key:?}) holds {} bytes; a logo may have at most {MAX_LOGO_BYTES}",
+                        bytes.len()
+                    ),
+                ));
+            }
+            if logo_image_type(bytes).is_none() {
+                return Err(invalid(
+                    format!("{at}.{field}"),
+                    format!(
+                        "({kind} {name:?} key {key:?}) is not a PNG, JPEG, GIF, WebP or SVG image"
+                    ),
+                ));
+            }
+        }
+        if let Some(r) = &b.extra_css_config_map_ref {
+            let css = value(&resolved.config_maps, &r.name, &r.key);
+            let field = format!("{at}.extraCssConfigMapRef");
+            if css.len() > MAX_EXTRA_CSS_BYTES {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "(ConfigMap {:?} key {:?}) holds {} bytes; a style sheet may have at most {MAX_EXTRA_CSS_BYTES}",
+                        r.name,
+                        r.key,
+                        css.len()
+                    ),
+                ));
+            }
+            if std::str::from_utf8(css).is_err() {
+                return Err(invalid(
+                    field,
+                    format!("(ConfigMap {:?} key {:?}) is not UTF-8 text", r.name, r.key),
+                ));
+            }
+        }
+        if let Some(name) = &b.templates_config_map_name {
+            let templates = resolved.config_maps.get(name).and_then(Option::as_ref);
+            for (key, source) in templates.into_iter().flatten() {
+                let field = format!("{at}.templatesConfigMapName");
+                if !TEMPLATE_NAMES.contains(&key.as_str()) {
+                    return Err(invalid(
+                        field,
+                        format!(
+                            "(ConfigMap {name:?}) has key {key:?}, which names no template (one of {})",
+                            TEMPLATE_NAMES.join(", ")
+                        ),
+                    ));
+                }
+                if std::str::from_utf8(source).is_err() {
+                    return Err(invalid(
+                        field,
+                        format!("(ConfigMap {name:?} key {key:?}) is not UTF-8 text"),
+                    ));
+                }
             }
         }
     }
@@ -976,7 +1136,7 @@ mod tests {
             }),
             primary_color: Some("#c2410c".into()),
             support_url: Some("https://acme.example/help".into()),
-            privacy_url: None,
+            ..Default::default()
         });
         // The logo's Secret is a referenced Secret like any other.
         let e =
@@ -1023,6 +1183,278 @@ mod tests {
     }
 
     #[test]
+    fn a_clients_branding_renders_over_the_links_and_its_errors_name_the_client() {
+        let mut asl = fixture("minimal.yaml");
+        asl.spec.branding = Some(BrandingSpec {
+            product_name: Some("Acme Home".into()),
+            primary_color: Some("#c2410c".into()),
+            ..Default::default()
+        });
+        asl.spec.clients[0].branding = Some(BrandingSpec {
+            logo_secret_ref: Some(SecretKeyRef {
+                name: "garden-brand".into(),
+                key: "logo.svg".into(),
+            }),
+            primary_color: Some("#15803d".into()),
+            privacy_url: Some("https://garden.example/privacy".into()),
+            ..Default::default()
+        });
+        // The client's logo Secret is referenced, named by the client.
+        let e = validate(&asl, &resolved_for(&fixture("minimal.yaml")))
+            .expect_err("no client logo Secret");
+        assert_eq!(e.reason, reasons::SECRET_MISSING);
+        assert!(
+            e.message.contains("spec.clients[0].branding.logoSecretRef"),
+            "{}",
+            e.message
+        );
+        let link = validate(&asl, &resolved_for(&asl)).expect("valid");
+        let config = crate::build::config::render(&link);
+        let server = config.branding.as_ref().expect("server-wide branding");
+        assert_eq!(server.primary_color.as_deref(), Some("#c2410c"));
+        let client = config.clients[0]
+            .branding
+            .as_ref()
+            .expect("client branding");
+        assert_eq!(client.primary_color.as_deref(), Some("#15803d"));
+        assert_eq!(client.product_name, None, "unset: the link's name applies");
+        assert_eq!(
+            client.logo.as_deref(),
+            Some("/var/run/secrets/alexa-link/garden-brand/logo.svg")
+        );
+        assert_eq!(
+            client.privacy_url.as_ref().map(|u| u.as_str()),
+            Some("https://garden.example/privacy")
+        );
+        assert!(
+            crate::build::mounts::Mounts::for_link(&link)
+                .secrets
+                .contains("garden-brand")
+        );
+        // The merged look of the client's pages: its fields over the link's.
+        let merged = server.merged(client);
+        assert_eq!(merged.product_name.as_deref(), Some("Acme Home"));
+        assert_eq!(merged.primary_color.as_deref(), Some("#15803d"));
+
+        let mut bad = asl.clone();
+        if let Some(b) = bad.spec.clients[0].branding.as_mut() {
+            b.primary_color = Some("green".into());
+        }
+        let e = validate(&bad, &resolved_for(&bad)).expect_err("bad client color");
+        assert_eq!(e.reason, reasons::INVALID_CONFIG);
+        assert!(
+            e.message.contains("clients[0].branding.primaryColor"),
+            "{}",
+            e.message
+        );
+        if let Some(b) = bad.spec.clients[0].branding.as_mut() {
+            b.primary_color = None;
+            b.support_url = Some("help".into());
+        }
+        let e = validate(&bad, &resolved_for(&bad)).expect_err("bad client URL");
+        assert!(
+            e.message.contains("clients[0].branding.supportUrl"),
+            "{}",
+            e.message
+        );
+        if let Some(b) = bad.spec.clients[0].branding.as_mut() {
+            b.support_url = Some("http://garden.example/help".into());
+        }
+        let e = validate(&bad, &resolved_for(&bad)).expect_err("plain http");
+        assert_eq!(e.reason, reasons::INVALID_CONFIG);
+        assert!(
+            e.message.contains("clients[0].branding.supportUrl"),
+            "{}",
+            e.message
+        );
+    }
+
+    /// `minimal.yaml` with a logo, style sheet and templates from
+    /// ConfigMaps, and a client logo from a ConfigMap.
+    fn config_map_branded() -> AlexaSkillLink {
+        let mut asl = fixture("minimal.yaml");
+        let r = |name: &str, key: &str| crate::crd::ConfigMapKeyRef {
+            name: name.into(),
+            key: key.into(),
+        };
+        asl.spec.branding = Some(BrandingSpec {
+            logo_config_map_ref: Some(r("brand", "logo.png")),
+            extra_css_config_map_ref: Some(r("brand", "extra.css")),
+            templates_config_map_name: Some("brand-templates".into()),
+            ..Default::default()
+        });
+        asl.spec.clients[0].branding = Some(BrandingSpec {
+            logo_config_map_ref: Some(r("garden", "logo.png")),
+            primary_color: Some("#15803d".into()),
+            ..Default::default()
+        });
+        asl
+    }
+
+    #[test]
+    fn config_map_logo_style_sheet_and_templates_are_mounted_and_rendered() {
+        let asl = config_map_branded();
+        let link = validate(&asl, &resolved_for(&asl)).expect("valid");
+        let config = crate::build::config::render(&link);
+        let b = config.branding.as_ref().expect("branding");
+        assert_eq!(
+            b.logo.as_deref(),
+            Some("/var/run/configmaps/alexa-link/brand/logo.png")
+        );
+        assert_eq!(
+            b.extra_css_file.as_deref(),
+            Some(std::path::Path::new(
+                "/var/run/configmaps/alexa-link/brand/extra.css"
+            ))
+        );
+        assert_eq!(
+            b.templates_dir.as_deref(),
+            Some(std::path::Path::new(
+                "/var/run/configmaps/alexa-link/brand-templates"
+            ))
+        );
+        let c = config.clients[0]
+            .branding
+            .as_ref()
+            .expect("client branding");
+        assert_eq!(
+            c.logo.as_deref(),
+            Some("/var/run/configmaps/alexa-link/garden/logo.png")
+        );
+        let mounts = crate::build::mounts::Mounts::for_link(&link);
+        assert_eq!(
+            mounts
+                .config_maps
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            ["brand", "brand-templates", "garden"]
+        );
+    }
+
+    #[test]
+    fn config_map_branding_errors_name_the_field() {
+        let asl = config_map_branded();
+        let with = |f: fn(&mut Resolved)| {
+            let mut r = resolved_for(&asl);
+            f(&mut r);
+            validate(&asl, &r).expect_err("refused")
+        };
+        fn data<'a>(r: &'a mut Resolved, name: &str) -> &'a mut BTreeMap<String, Vec<u8>> {
+            r.config_maps
+                .get_mut(name)
+                .and_then(Option::as_mut)
+                .expect("read")
+        }
+        type Case = (&'static str, fn(&mut Resolved), &'static str, &'static str);
+        let cases: Vec<Case> = vec![
+            (
+                "missing ConfigMap",
+                |r| {
+                    r.config_maps.insert("brand-templates".into(), None);
+                },
+                reasons::SECRET_MISSING,
+                "ConfigMap \"brand-templates\" does not exist (referenced by spec.branding.templatesConfigMapName)",
+            ),
+            (
+                "missing key",
+                |r| {
+                    data(r, "garden").remove("logo.png");
+                },
+                reasons::SECRET_KEY_MISSING,
+                "spec.clients[0].branding.logoConfigMapRef",
+            ),
+            (
+                "not an image",
+                |r| {
+                    data(r, "brand").insert("logo.png".into(), b"GIF? no".to_vec());
+                },
+                reasons::INVALID_CONFIG,
+                "spec.branding.logoConfigMapRef (ConfigMap \"brand\" key \"logo.png\") is not a PNG",
+            ),
+            (
+                "logo too large",
+                |r| {
+                    let mut big = crate::build::testing::TEST_PNG.to_vec();
+                    big.resize(MAX_LOGO_BYTES + 1, 0);
+                    data(r, "garden").insert("logo.png".into(), big);
+                },
+                reasons::INVALID_CONFIG,
+                "spec.clients[0].branding.logoConfigMapRef (ConfigMap \"garden\" key \"logo.png\") holds 65537 bytes",
+            ),
+            (
+                "style sheet too large",
+                |r| {
+                    data(r, "brand")
+                        .insert("extra.css".into(), vec![b' '; MAX_EXTRA_CSS_BYTES + 1]);
+                },
+                reasons::INVALID_CONFIG,
+                "spec.branding.extraCssConfigMapRef",
+            ),
+            (
+                "unknown template",
+                |r| {
+                    data(r, "brand-templates").insert("footer.html".into(), b"x".to_vec());
+                },
+                reasons::INVALID_CONFIG,
+                "has key \"footer.html\", which names no template (one of layout.html, login.html",
+            ),
+        ];
+        for (what, f, reason, message) in cases {
+            let e = with(f);
+            assert_eq!(e.reason, reason, "{what}: {}", e.message);
+            assert!(e.message.contains(message), "{what}: {}", e.message);
+        }
+        // A logo Secret key is checked the same way.
+        let mut asl = fixture("minimal.yaml");
+        asl.spec.branding = Some(BrandingSpec {
+            logo_secret_ref: Some(SecretKeyRef {
+                name: "brand".into(),
+                key: "logo.png".into(),
+            }),
+            ..Default::default()
+        });
+        let mut r = resolved_for(&asl);
+        r.secrets
+            .get_mut("brand")
+            .and_then(Option::as_mut)
+            .expect("read")
+            .insert("logo.png".into(), b"plain text".to_vec());
+        let e = validate(&asl, &r).expect_err("not an image");
+        assert_eq!(e.reason, reasons::INVALID_CONFIG);
+        assert!(
+            e.message.contains("spec.branding.logoSecretRef (Secret"),
+            "{}",
+            e.message
+        );
+        // Two logos, or templates per client: refused by field.
+        let mut s = config_map_branded().spec;
+        if let Some(b) = s.branding.as_mut() {
+            b.logo_secret_ref = Some(SecretKeyRef {
+                name: "x".into(),
+                key: "y".into(),
+            });
+        }
+        let e = spec_error(&s);
+        assert!(
+            e.message.contains("spec.branding.logoConfigMapRef"),
+            "{}",
+            e.message
+        );
+        let mut s = config_map_branded().spec;
+        if let Some(b) = s.clients[0].branding.as_mut() {
+            b.templates_config_map_name = Some("t".into());
+        }
+        let e = spec_error(&s);
+        assert!(
+            e.message
+                .contains("spec.clients[0].branding.templatesConfigMapName"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
     fn missing_secrets_and_keys_are_named() {
         let asl = fixture("minimal.yaml");
         let mut resolved = resolved_for(&asl);
@@ -1062,6 +1494,7 @@ mod tests {
             names,
             [
                 "egress-proxy-ca",
+                "full-app-brand",
                 "full-clients",
                 "full-enc",
                 "full-lwa",
@@ -1074,6 +1507,22 @@ mod tests {
                 .map(String::as_str)
                 .collect::<Vec<_>>(),
             ["k1", "k2", "session"]
+        );
+        let config_maps = crate::secret_refs::config_map_refs(&fixture("full.yaml").spec);
+        assert_eq!(
+            config_maps
+                .iter()
+                .map(|r| (r.field.as_str(), r.name.as_str(), r.key.as_deref()))
+                .collect::<Vec<_>>(),
+            [
+                ("branding.logoConfigMapRef", "full-brand", Some("logo.png")),
+                (
+                    "branding.extraCssConfigMapRef",
+                    "full-brand",
+                    Some("extra.css")
+                ),
+                ("branding.templatesConfigMapName", "full-templates", None),
+            ]
         );
     }
 
@@ -1170,6 +1619,24 @@ mod tests {
                 s.clients[0].alexa_vendor_id = None
             }),
             ("public app client", |s| s.clients.push(public_app())),
+            ("branding from ConfigMaps", |s| {
+                *s = config_map_branded().spec;
+            }),
+            ("two logos", |s| {
+                *s = config_map_branded().spec;
+                if let Some(b) = s.branding.as_mut() {
+                    b.logo_secret_ref = Some(SecretKeyRef {
+                        name: "x".into(),
+                        key: "y".into(),
+                    });
+                }
+            }),
+            ("templates per client", |s| {
+                *s = config_map_branded().spec;
+                if let Some(b) = s.clients[0].branding.as_mut() {
+                    b.templates_config_map_name = Some("t".into());
+                }
+            }),
             ("confidential client without a secret", |s| {
                 s.clients[0].client_secret_ref = None
             }),

@@ -149,6 +149,37 @@ k patch secret minimal-alexa-client --type=merge -p '{"stringData":{"secret":"ro
 wait_for 30 "pod-template hash change" bash -c "[ \"\$(kubectl -n $NS get deployment minimal -o jsonpath='{.spec.template.metadata.annotations.skilllink\.dev/config-hash}')\" != '$before' ]"
 ok "rotating a referenced Secret changes the pod-template hash ($before -> $(hash))"
 
+# --- branding from ConfigMaps: a logo, template overrides, a client's color
+printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR' > "$LOGS/logo.png"
+k create configmap acme-brand --from-file=logo.png="$LOGS/logo.png" >/dev/null
+k create configmap acme-templates --save-config --from-file=login.html=server/templates/login.html >/dev/null
+sed -e 's/^  name: minimal$/  name: branded/' examples/minimal-link.yaml | awk 'BEGIN{RS="---\n"} /kind: AlexaSkillLink/ {print}' \
+  | sed -e 's/^      scopes: \[profile\]$/      scopes: [profile]\n      branding: {primaryColor: "#15803d"}/' \
+        -e 's/^  host: link.example.com$/  host: link.example.com\n  branding:\n    productName: Acme Home\n    logoConfigMapRef: {name: acme-brand, key: logo.png}\n    templatesConfigMapName: acme-templates/' \
+  | k apply -f - >/dev/null
+wait_for 30 "configmap/branded-config" k get configmap branded-config
+k get configmap branded-config -o jsonpath='{.data.config\.yaml}' > "$LOGS/branded.yaml"
+for want in 'logo: /var/run/configmaps/alexa-link/acme-brand/logo.png' 'templatesDir: /var/run/configmaps/alexa-link/acme-templates' "primaryColor: .#15803d"; do
+  grep -E "$want" "$LOGS/branded.yaml" >/dev/null || fail "rendered config lacks $want: $(cat "$LOGS/branded.yaml")"
+done
+"$ROOT/target/debug/alexa-link-server" --config "$LOGS/branded.yaml" --check >/dev/null \
+  || fail "the server rejects the branded config"
+mounted=$(k get deployment branded -o jsonpath='{.spec.template.spec.volumes[*].configMap.name}')
+[[ $mounted == *acme-brand* && $mounted == *acme-templates* ]] || fail "branding ConfigMaps not mounted: $mounted"
+bhash() { k get deployment branded -o jsonpath='{.spec.template.metadata.annotations.skilllink\.dev/config-hash}'; }
+before=$(bhash)
+{ cat server/templates/login.html; echo '{# changed by the e2e test #}'; } > "$LOGS/login.html"
+k create configmap acme-templates --from-file=login.html="$LOGS/login.html" --dry-run=client -o yaml | k apply -f - >/dev/null
+wait_for 30 "branded pod-template hash change" bash -c "[ \"\$(kubectl -n $NS get deployment branded -o jsonpath='{.spec.template.metadata.annotations.skilllink\.dev/config-hash}')\" != '$before' ]"
+ok "branding from ConfigMaps (logo, templates) and a client's color render a config the server accepts; a template change rolls the pods ($before -> $(bhash))"
+# An unknown template name is refused before the pods roll, naming the field.
+k create configmap acme-templates --from-file=footer.html="$LOGS/login.html" --dry-run=client -o yaml | k apply -f - >/dev/null
+wait_for 30 "branded InvalidConfig" bash -c "kubectl -n $NS get asl branded -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].reason}' | grep -x >/dev/null InvalidConfig"
+msg=$(k get asl branded -o jsonpath='{.status.conditions[?(@.type=="Ready")].message}')
+[[ $msg == *'spec.branding.templatesConfigMapName'*'"footer.html"'* ]] || fail "message: $msg"
+k create configmap acme-templates --from-file=login.html="$LOGS/login.html" --dry-run=client -o yaml | k apply -f - >/dev/null
+ok "a templates ConfigMap key that names no template is Ready=False InvalidConfig naming the field"
+
 # --- invalid resources: rejected by the schema, or Ready=False with a reason
 bad() { sed -e "s/^  name: minimal$/  name: $1/" examples/minimal-link.yaml | awk 'BEGIN{RS="---\n"} /kind: AlexaSkillLink/ {print}'; }
 if bad short-token | sed 's/scopes: \[profile\]/scopes: [profile]\n      accessTokenLifetimeSeconds: 300/' | k apply -f - 2>"$LOGS/err"; then

@@ -20,8 +20,8 @@ use alexa_link_config::{
 use super::mounts::{DATA_DIR, Mounts};
 use super::{ADMIN_PORT, PUBLIC_PORT};
 use crate::crd::{
-    AccessTokenFormatSpec, BrandingSpec, ClientSpec, GrantTypeSpec, LwaRegionSpec, PkceSpec,
-    SecretKeyRef,
+    AccessTokenFormatSpec, BrandingSpec, ClientSpec, ConfigMapKeyRef, GrantTypeSpec, LwaRegionSpec,
+    PkceSpec, SecretKeyRef,
 };
 use crate::secret_refs::{AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY};
 pub use crate::secret_refs::{ENCRYPTION_KEY, SESSION_KEY};
@@ -30,21 +30,28 @@ use crate::validate::{Identity, LdapTransport, Storage, ValidatedLink};
 /// The embedded store's file.
 pub const STORE_FILE: &str = "store.redb";
 
-/// `spec.branding`: the logo is its Secret key's mounted file; the URLs
-/// were parsed by the validation.
+/// `spec.branding` or `clients[].branding`: the logo, style sheet and
+/// templates are their mounted Secret key, ConfigMap key or ConfigMap; the
+/// URLs were parsed by the validation.
 fn branding(b: &BrandingSpec) -> BrandingConfig {
     let url = |u: &Option<String>| u.as_deref().and_then(|u| url::Url::parse(u).ok());
+    let config_map_file = |r: &ConfigMapKeyRef| Mounts::config_map_file(&r.name, &r.key);
     BrandingConfig {
         product_name: b.product_name.clone(),
         logo: b
             .logo_secret_ref
             .as_ref()
-            .map(|r| file(r).display().to_string()),
+            .map(file)
+            .or_else(|| b.logo_config_map_ref.as_ref().map(config_map_file))
+            .map(|f| f.display().to_string()),
         primary_color: b.primary_color.clone(),
         support_url: url(&b.support_url),
         privacy_url: url(&b.privacy_url),
-        extra_css_file: None,
-        templates_dir: None,
+        extra_css_file: b.extra_css_config_map_ref.as_ref().map(config_map_file),
+        templates_dir: b
+            .templates_config_map_name
+            .as_deref()
+            .map(Mounts::config_map_dir),
     }
 }
 
@@ -290,7 +297,7 @@ fn client(c: &ClientSpec) -> ClientConfig {
             Some(AccessTokenFormatSpec::Jwt) => AccessTokenFormat::Jwt,
         },
         access_token_audience: c.access_token_audience.clone(),
-        branding: None,
+        branding: c.branding.as_ref().map(branding),
     }
 }
 

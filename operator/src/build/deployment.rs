@@ -66,9 +66,10 @@ impl ServerImage {
 /// The UID and GID the server runs as (no root, no fixed user in the image).
 const RUN_AS: i64 = 65532;
 
-/// Hash of everything the pods read at start: the config and the keys of
+/// Hash of everything the pods read at start: the config, the keys of
 /// referenced Secrets (client secrets, users, the LDAP bind password and CA
-/// bundle, the OIDC client secret, partner and AWS credentials, keys). TLS
+/// bundle, the OIDC client secret, partner and AWS credentials, keys) and
+/// of referenced ConfigMaps (the branding's logo, style sheet, templates). TLS
 /// certificates are left out on purpose: the server reloads them from
 /// disk, so a renewal needs no restart.
 pub fn config_hash(
@@ -103,6 +104,19 @@ pub fn config_hash(
             if let Some(v) = data.get(&key) {
                 h.update(v);
             }
+            h.update([0]);
+        }
+    }
+    // Referenced ConfigMaps (logo, style sheet, templates): every key, as
+    // every key is a file in the pods.
+    for (name, data) in &resolved.config_maps {
+        for (key, value) in data.iter().flatten() {
+            h.update(b"configmap\0");
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(key.as_bytes());
+            h.update([0]);
+            h.update(value);
             h.update([0]);
         }
     }
@@ -208,6 +222,23 @@ pub fn build(
         volume_mounts.push(VolumeMount {
             name,
             mount_path: format!("{SECRETS_DIR}/{secret}"),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    }
+    for config_map in &mounts.config_maps {
+        let name = mounts.config_map_volume_name(config_map);
+        volumes.push(Volume {
+            name: name.clone(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map.clone(),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        volume_mounts.push(VolumeMount {
+            name,
+            mount_path: Mounts::config_map_dir(config_map).display().to_string(),
             read_only: Some(true),
             ..VolumeMount::default()
         });

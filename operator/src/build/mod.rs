@@ -108,7 +108,7 @@ pub fn children(
         log_level: _, // config
         deletion_policy: _, // state_meta (pvc, keys_secret); deletion.rs (finalizer)
         alexa_skill: _, // validate -> Skill -> smapi; its redirect URLs -> config
-        branding: _, // config (logo: secret_refs -> mounts, hash)
+        branding: _, // config (logo, css, templates: secret_refs -> mounts, hash)
     } = &link.resource.spec;
     let mounts = mounts::Mounts::for_link(link);
     let keys_secret = keys_secret::build(link, fresh_key);
@@ -199,8 +199,42 @@ pub(crate) mod testing {
                 .collect();
             r.secrets.insert(name, Some(data));
         }
+        // A logo Secret key holds an image.
+        for (_, b) in crate::secret_refs::brandings(&asl.spec) {
+            if let Some(logo) = &b.logo_secret_ref
+                && let Some(Some(data)) = r.secrets.get_mut(&logo.name)
+            {
+                data.insert(logo.key.clone(), TEST_PNG.to_vec());
+            }
+        }
+        // Referenced ConfigMaps hold what their field reads: an image, a
+        // style sheet, a template.
+        for c in crate::secret_refs::config_map_refs(&asl.spec) {
+            let data = r
+                .config_maps
+                .entry(c.name)
+                .or_insert_with(|| Some(BTreeMap::new()));
+            let data = data.as_mut().expect("inserted");
+            match c.key {
+                Some(key) if c.field.ends_with("logoConfigMapRef") => {
+                    data.insert(key, TEST_PNG.to_vec());
+                }
+                Some(key) => {
+                    data.insert(key, b"button { border-radius: 0 }".to_vec());
+                }
+                None => {
+                    data.insert(
+                        "layout.html".into(),
+                        b"<html>{% block body %}{% endblock %}</html>".to_vec(),
+                    );
+                }
+            }
+        }
         r
     }
+
+    /// The first bytes of a PNG file: what the server sniffs a logo by.
+    pub const TEST_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 
     /// The fixture validated (cert-manager counted as installed): builders
     /// are only ever given a ValidatedLink.
@@ -419,6 +453,70 @@ mod tests {
     }
 
     #[test]
+    fn branding_config_maps_are_mounted_and_a_change_rolls_the_pods() {
+        let mut asl = fixture("minimal.yaml");
+        asl.spec.branding = Some(crate::crd::BrandingSpec {
+            logo_config_map_ref: Some(crate::crd::ConfigMapKeyRef {
+                name: "brand".into(),
+                key: "logo.png".into(),
+            }),
+            templates_config_map_name: Some("brand-templates".into()),
+            ..Default::default()
+        });
+        let resolved = resolved_for(&asl);
+        let before = children(&link(&asl, &resolved), CAPS, &IMAGE, &mut counter_keys());
+        let pod = before
+            .deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .expect("pod spec");
+        let volumes: Vec<(String, String)> = pod
+            .volumes
+            .iter()
+            .flatten()
+            .filter_map(|v| Some((v.name.clone(), v.config_map.as_ref()?.name.clone())))
+            .collect();
+        assert!(
+            volumes.contains(&("config-map-0".into(), "brand".into())),
+            "{volumes:?}"
+        );
+        assert!(
+            volumes.contains(&("config-map-1".into(), "brand-templates".into())),
+            "{volumes:?}"
+        );
+        let mounts: Vec<(String, String)> = pod.containers[0]
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| (m.name.clone(), m.mount_path.clone()))
+            .collect();
+        assert!(mounts.contains(&(
+            "config-map-1".into(),
+            "/var/run/configmaps/alexa-link/brand-templates".into()
+        )));
+
+        for (config_map, key, value) in [
+            (
+                "brand-templates",
+                "login.html",
+                &b"{% extends \"layout.html\" %}"[..],
+            ),
+            ("brand", "logo.png", b"\x89PNG\r\n\x1a\n another"),
+        ] {
+            let mut changed = resolved.clone();
+            changed
+                .config_maps
+                .get_mut(config_map)
+                .and_then(Option::as_mut)
+                .expect("config map")
+                .insert(key.into(), value.to_vec());
+            let after = children(&link(&asl, &changed), CAPS, &IMAGE, &mut counter_keys());
+            assert_ne!(pod_hash(&before), pod_hash(&after), "{config_map}/{key}");
+        }
+    }
+
+    #[test]
     fn rotating_a_referenced_secret_changes_the_pod_template_hash() {
         let asl = fixture("minimal.yaml");
         let resolved = resolved_for(&asl);
@@ -552,8 +650,10 @@ mod tests {
                 .collect();
             for file in files {
                 let dir = file.rsplit_once('/').expect("path").0;
+                // A file in a mounted directory, or the directory itself
+                // (`branding.templatesDir`).
                 assert!(
-                    mounts.iter().any(|m| m == dir),
+                    mounts.iter().any(|m| m == dir || *m == file),
                     "{name}: {file} is not under a mount ({mounts:?})"
                 );
             }

@@ -21,6 +21,19 @@ pub const MAX_LOGO_BYTES: usize = 64 * 1024;
 pub const MAX_EXTRA_CSS_BYTES: usize = 64 * 1024;
 /// The longest product name accepted (it shares a phone's title bar).
 pub const MAX_PRODUCT_NAME_CHARS: usize = 60;
+/// The file names of the pages' templates: a template override directory
+/// (`branding.templatesDir`) may hold only these. The server's built-in
+/// templates carry the same names; the operator checks a templates
+/// ConfigMap's keys against this list before the pods roll.
+pub const TEMPLATE_NAMES: [&str; 7] = [
+    "layout.html",
+    "login.html",
+    "consent.html",
+    "links.html",
+    "signed_out.html",
+    "error.html",
+    "app_to_app.html",
+];
 /// The image types a logo may have, as data-URL media types.
 pub const LOGO_MEDIA_TYPES: [&str; 5] = [
     "image/png",
@@ -153,6 +166,23 @@ pub fn is_hex_color(s: &str) -> bool {
         return false;
     };
     (hex.len() == 3 || hex.len() == 6) && hex.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// A logo's media type from its first bytes (not its name): one of
+/// [`LOGO_MEDIA_TYPES`], or `None` for anything else.
+pub fn logo_image_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        let text = std::str::from_utf8(bytes).ok()?;
+        text.contains("<svg").then_some("image/svg+xml")
+    }
 }
 
 /// Splits a logo data URL into its media type and base64 payload, checking

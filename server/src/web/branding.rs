@@ -22,7 +22,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
-use crate::config::branding::{MAX_EXTRA_CSS_BYTES, MAX_LOGO_BYTES, check_logo_data_url};
+use crate::config::branding::{
+    MAX_EXTRA_CSS_BYTES, MAX_LOGO_BYTES, check_logo_data_url, logo_image_type,
+};
 use crate::config::{BrandingConfig, Config};
 
 /// Where extra style sheets are served (`/branding/{file}`).
@@ -165,28 +167,13 @@ fn read_limited(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
 /// A logo file as a data URL; its type from its first bytes, not its name.
 fn logo_file(path: &Path) -> Result<String, String> {
     let bytes = read_limited(path, MAX_LOGO_BYTES)?;
-    let media = image_type(&bytes).ok_or_else(|| {
+    let media = logo_image_type(&bytes).ok_or_else(|| {
         format!(
             "{} is not a PNG, JPEG, GIF, WebP or SVG image",
             path.display()
         )
     })?;
     Ok(format!("data:{media};base64,{}", STANDARD.encode(&bytes)))
-}
-
-fn image_type(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        let text = std::str::from_utf8(bytes).ok()?;
-        text.contains("<svg").then_some("image/svg+xml")
-    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -24,20 +24,37 @@ use serde::Serialize;
 use super::branding::{Brand, BrandingError, Brands};
 use super::i18n::{Lang, LocaleError, Localizer};
 use crate::config::Config;
+use crate::config::branding::TEMPLATE_NAMES;
 
-/// The built-in templates, by the file names an override uses.
-pub const TEMPLATES: [(&str, &str); 7] = [
-    ("layout.html", include_str!("../../templates/layout.html")),
-    ("login.html", include_str!("../../templates/login.html")),
-    ("consent.html", include_str!("../../templates/consent.html")),
-    ("links.html", include_str!("../../templates/links.html")),
+/// The built-in templates, by the file names an override uses (the
+/// config crate's [`TEMPLATE_NAMES`], which the operator checks too).
+pub const TEMPLATES: [(&str, &str); TEMPLATE_NAMES.len()] = [
     (
-        "signed_out.html",
+        TEMPLATE_NAMES[0],
+        include_str!("../../templates/layout.html"),
+    ),
+    (
+        TEMPLATE_NAMES[1],
+        include_str!("../../templates/login.html"),
+    ),
+    (
+        TEMPLATE_NAMES[2],
+        include_str!("../../templates/consent.html"),
+    ),
+    (
+        TEMPLATE_NAMES[3],
+        include_str!("../../templates/links.html"),
+    ),
+    (
+        TEMPLATE_NAMES[4],
         include_str!("../../templates/signed_out.html"),
     ),
-    ("error.html", include_str!("../../templates/error.html")),
     (
-        "app_to_app.html",
+        TEMPLATE_NAMES[5],
+        include_str!("../../templates/error.html"),
+    ),
+    (
+        TEMPLATE_NAMES[6],
         include_str!("../../templates/app_to_app.html"),
     ),
 ];
@@ -377,12 +394,11 @@ fn add_overrides(env: &mut Environment<'static>, dir: &Path) -> Result<(), Pages
             continue;
         }
         let path = entry.path();
-        if !TEMPLATES.iter().any(|(known, _)| *known == name) {
-            let known: Vec<_> = TEMPLATES.iter().map(|(n, _)| *n).collect();
+        if !TEMPLATE_NAMES.contains(&name.as_str()) {
             return Err(PagesError::Templates(format!(
                 "{}: not a template name (one of {})",
                 path.display(),
-                known.join(", ")
+                TEMPLATE_NAMES.join(", ")
             )));
         }
         let source = std::fs::read_to_string(&path).map_err(|e| {
@@ -655,6 +671,24 @@ mod tests {
             h.append(*k, HeaderValue::from_str(v).expect("value"));
         }
         h
+    }
+
+    #[test]
+    fn the_shared_template_names_are_the_built_in_template_files() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("templates dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut names: Vec<String> = TEMPLATE_NAMES.iter().map(|n| n.to_string()).collect();
+        names.sort();
+        assert_eq!(files, names);
+        // Each built-in template is the file of its name.
+        for (name, source) in TEMPLATES {
+            let file = std::fs::read_to_string(format!("{dir}/{name}")).expect("template");
+            assert_eq!(source, file, "{name}");
+        }
     }
 
     #[test]
