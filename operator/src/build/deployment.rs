@@ -139,6 +139,62 @@ fn seccomp() -> SeccompProfile {
     }
 }
 
+/// What every container running the server binary mounts: the rendered
+/// config (read-only, from the ConfigMap `config_map`) and a writable
+/// `/tmp` (the root filesystem is read-only).
+pub(super) fn config_and_tmp(config_map: &str) -> (Vec<Volume>, Vec<VolumeMount>) {
+    let volumes = vec![
+        Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map.to_owned(),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        Volume {
+            name: "tmp".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        },
+    ];
+    let mounts = vec![
+        VolumeMount {
+            name: "config".into(),
+            mount_path: CONFIG_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        },
+        VolumeMount {
+            name: "tmp".into(),
+            mount_path: "/tmp".into(),
+            ..VolumeMount::default()
+        },
+    ];
+    (volumes, mounts)
+}
+
+/// The Secret `secret` as volume `name`, mounted read-only where the
+/// rendered config names its files (`SECRETS_DIR/<secret>`).
+pub(super) fn secret_volume(name: String, secret: &str) -> (Volume, VolumeMount) {
+    let volume = Volume {
+        name: name.clone(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret.to_owned()),
+            default_mode: Some(0o440),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    };
+    let mount = VolumeMount {
+        name,
+        mount_path: format!("{SECRETS_DIR}/{secret}"),
+        read_only: Some(true),
+        ..VolumeMount::default()
+    };
+    (volume, mount)
+}
+
 /// The server container's hardening: no root, no privileges, read-only
 /// root file system (shared by every pod that runs the server image).
 pub fn container_security() -> SecurityContext {
@@ -180,51 +236,11 @@ pub fn build(
     let (spec, names) = (&link.resource.spec, &link.names);
     let embedded = matches!(link.storage, Storage::Embedded(_));
     let (image, pull_policy) = server_image.for_spec(spec);
-    let mut volumes = vec![
-        Volume {
-            name: "config".into(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: names.config.clone(),
-                ..ConfigMapVolumeSource::default()
-            }),
-            ..Volume::default()
-        },
-        Volume {
-            name: "tmp".into(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
-            ..Volume::default()
-        },
-    ];
-    let mut volume_mounts = vec![
-        VolumeMount {
-            name: "config".into(),
-            mount_path: CONFIG_DIR.into(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        },
-        VolumeMount {
-            name: "tmp".into(),
-            mount_path: "/tmp".into(),
-            ..VolumeMount::default()
-        },
-    ];
+    let (mut volumes, mut volume_mounts) = config_and_tmp(&names.config);
     for secret in &mounts.secrets {
-        let name = mounts.volume_name(secret);
-        volumes.push(Volume {
-            name: name.clone(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(secret.clone()),
-                default_mode: Some(0o440),
-                ..SecretVolumeSource::default()
-            }),
-            ..Volume::default()
-        });
-        volume_mounts.push(VolumeMount {
-            name,
-            mount_path: format!("{SECRETS_DIR}/{secret}"),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        });
+        let (volume, mount) = secret_volume(mounts.volume_name(secret), secret);
+        volumes.push(volume);
+        volume_mounts.push(mount);
     }
     for config_map in &mounts.config_maps {
         let name = mounts.config_map_volume_name(config_map);

@@ -13,15 +13,14 @@
 //! and its items must still go.
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, PodSpec, PodTemplateSpec,
-    SecretVolumeSource, Volume, VolumeMount,
-};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 
-use super::deployment::{ServerImage, container_security, pod_security};
-use super::mounts::{CONFIG_DIR, CONFIG_FILE, SECRETS_DIR};
+use super::deployment::{
+    ServerImage, config_and_tmp, container_security, pod_security, secret_volume,
+};
+use super::mounts::CONFIG_FILE;
 use crate::crd::AlexaSkillLink;
 use crate::labels::{APP_NAME, MANAGER, Names};
 use crate::validate::DynamoDbStorage;
@@ -48,52 +47,13 @@ pub fn build(asl: &AlexaSkillLink, storage: &DynamoDbStorage, image: &ServerImag
     let link = asl.name_any();
     let names = Names::new(&link);
     let (image, pull_policy) = image.for_spec(&asl.spec);
-    let mut volumes = vec![
-        Volume {
-            name: "config".into(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: names.config.clone(),
-                ..ConfigMapVolumeSource::default()
-            }),
-            ..Volume::default()
-        },
-        Volume {
-            name: "tmp".into(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
-            ..Volume::default()
-        },
-    ];
-    let mut mounts = vec![
-        VolumeMount {
-            name: "config".into(),
-            mount_path: CONFIG_DIR.into(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        },
-        VolumeMount {
-            name: "tmp".into(),
-            mount_path: "/tmp".into(),
-            ..VolumeMount::default()
-        },
-    ];
+    let (mut volumes, mut mounts) = config_and_tmp(&names.config);
     // The config names the credential files where the server pods find
     // them: the same path here.
     if let Some(secret) = &storage.credentials_secret {
-        volumes.push(Volume {
-            name: "aws".into(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(secret.clone()),
-                default_mode: Some(0o440),
-                ..SecretVolumeSource::default()
-            }),
-            ..Volume::default()
-        });
-        mounts.push(VolumeMount {
-            name: "aws".into(),
-            mount_path: format!("{SECRETS_DIR}/{secret}"),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        });
+        let (volume, mount) = secret_volume("aws".into(), secret);
+        volumes.push(volume);
+        mounts.push(mount);
     }
     let pod_labels = [
         ("app.kubernetes.io/name", APP_NAME),
