@@ -6,16 +6,7 @@
 # k: kubectl without the 1.20-server version-skew warnings.
 k() { kubectl "$@" 2> >(grep -v -e '^Warning: ' -e 'version difference' >&2); }
 
-pass=0
-ok() { pass=$((pass + 1)); echo "ok $pass - $*"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-# wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds.
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  local end=$((SECONDS + secs))
-  while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.3; done
-  fail "timed out after ${secs}s waiting for: $what"
-}
+source "$ROOT/tests/lib/tap.sh"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # Every failure ends here: what a user would look at first.

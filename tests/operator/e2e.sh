@@ -31,17 +31,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass=0
-ok() { pass=$((pass + 1)); echo "ok $pass - $*"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$ROOT/tests/lib/tap.sh"
 # Pipes never use grep -q or head: an early exit would kill the writer with
 # SIGPIPE, which pipefail reports as a failure.
-# wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds.
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  for _ in $(seq $((secs * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  fail "timed out after ${secs}s waiting for: $what"
-}
 
 command -v kubectl >/dev/null || "$TOOLS/install-helm.sh"
 "$TOOLS/build-k8s-controlplane.sh"

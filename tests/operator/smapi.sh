@@ -40,14 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass=0
-ok() { pass=$((pass + 1)); echo "ok $pass - $*"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
-  local secs=$1 what=$2; shift 2
-  for _ in $(seq $((secs * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  fail "timed out after ${secs}s waiting for: $what"
-}
+source "$ROOT/tests/lib/tap.sh"
 
 command -v kubectl >/dev/null || "$TOOLS/install-helm.sh"
 command -v jq >/dev/null || fail "jq is needed (scripts/test installs it)"
