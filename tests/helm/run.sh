@@ -166,7 +166,7 @@ wait_for 30 "API server" kubectl get --raw /readyz
 
 # The CRD first (as helm install would), for the dry-run of resources in watch namespaces.
 kubectl apply --validate=false -f "$CHART/crds/alexaskilllinks.yaml" >/dev/null
-kubectl wait --for=condition=Established crd/alexaskilllinks.skilllink.dev --timeout=30s >/dev/null
+crd_established alexaskilllinks.skilllink.dev
 kubectl create namespace alexa-link-system >/dev/null
 kubectl create namespace links >/dev/null
 helm template alo "$CHART" -n alexa-link-system | kubectl apply --dry-run=server -f - > "$TMP/dry.out" \

@@ -14,3 +14,10 @@ wait_for() {
   while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
   fail "timed out after ${secs}s waiting for: $what"
 }
+# crd_established NAME: waits for a CustomResourceDefinition to be served.
+# (`kubectl wait --for=condition=Established` fails at once, instead of
+# waiting, while a CRD just created has no status yet.)
+crd_established() {
+  wait_for 30 "CRD $1 established" bash -c \
+    "[ \"\$(kubectl get crd '$1' -o jsonpath='{.status.conditions[?(@.type==\"Established\")].status}')\" = True ]"
+}

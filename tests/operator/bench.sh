@@ -45,7 +45,8 @@ else
   cargo build -q -p alexa-link-operator; OPERATOR_BIN=$ROOT/target/$PROFILE/alexa-link-operator
 fi
 kubectl apply --validate=false -f crds/alexaskilllinks.yaml >/dev/null
-kubectl wait --for=condition=Established crd/alexaskilllinks.skilllink.dev --timeout=30s >/dev/null
+source "$ROOT/tests/lib/tap.sh"
+crd_established alexaskilllinks.skilllink.dev
 kubectl create namespace bench >/dev/null
 
 # Shared Secrets, then N resources in one file.

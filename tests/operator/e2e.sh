@@ -58,7 +58,7 @@ reconciles() {
 
 # --- install the CRD (x-kubernetes-validations is unknown to 1.20: --validate=false)
 kubectl apply --validate=false -f crds/alexaskilllinks.yaml >/dev/null
-kubectl wait --for=condition=Established crd/alexaskilllinks.skilllink.dev --timeout=30s >/dev/null
+crd_established alexaskilllinks.skilllink.dev
 kubectl create namespace "$NS" >/dev/null
 wait_for 30 "kubectl explain" bash -c "kubectl explain asl.spec.clients.accessTokenLifetimeSeconds | grep '<integer>' >/dev/null"
 kubectl explain asl.spec.clients.accessTokenLifetimeSeconds | grep "at least 360 (Alexa's minimum)" >/dev/null || fail "explain lacks the field doc"
@@ -214,7 +214,7 @@ spec:
       storage: true
       schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
 CRD
-kubectl wait --for=condition=Established crd/certificates.cert-manager.io --timeout=30s >/dev/null
+crd_established certificates.cert-manager.io
 k annotate asl cm-tls e2e/poke=1 >/dev/null # CRDs are not watched: the resync would find it later
 wait_for 30 "Certificate cm-tls-tls" k get certificates.cert-manager.io cm-tls-tls
 [ "$(k get certificates.cert-manager.io cm-tls-tls -o jsonpath='{.spec.dnsNames[0]} {.spec.secretName} {.spec.issuerRef.kind}')" = "link.example.com cm-tls-tls ClusterIssuer" ] \

@@ -69,7 +69,7 @@ poke() { k annotate asl skill --overwrite "e2e/poke=$RANDOM$RANDOM" >/dev/null; 
 ok "SMAPI stand-in on $SMAPI_URL (skill $SKILL_ID)"
 
 kubectl apply --validate=false -f crds/alexaskilllinks.yaml >/dev/null
-kubectl wait --for=condition=Established crd/alexaskilllinks.skilllink.dev --timeout=30s >/dev/null
+crd_established alexaskilllinks.skilllink.dev
 kubectl create namespace "$NS" >/dev/null
 wait_for 30 "kubectl explain alexaSkill" bash -c "kubectl explain asl.spec.alexaSkill.stage | grep -i certification"
 ok "CRD with spec.alexaSkill installed (kubectl explain documents it)"
