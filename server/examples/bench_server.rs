@@ -46,10 +46,6 @@ use alexa_link_server::testing::{
 use alexa_link_server::tokens::{self, TokenHash, TokenKind};
 use base64::Engine as _;
 
-/// The server binary's allocator (`src/main.rs`), so that figures hold for it.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn env_number(name: &str) -> usize {
     std::env::var(name)
         .ok()

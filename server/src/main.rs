@@ -15,13 +15,6 @@ use alexa_link_server::{routes, telemetry};
 use clap::{Parser, Subcommand};
 use url::Url;
 
-/// mimalloc instead of glibc's malloc: a token request allocates and frees
-/// dozens of small objects on the runtime's and the store's threads, and
-/// glibc's malloc/free were a fifth of the endpoint's instructions; with
-/// mimalloc a request costs 11-15% fewer (README "Benchmarks").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// OAuth 2.0 server for Alexa skill (mutual) account linking.
 #[derive(Parser, Debug)]
 #[command(name = "alexa-link-server", version, about)]
