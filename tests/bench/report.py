@@ -134,7 +134,7 @@ target("zero errors at c=200 (ours, all scenarios)",
        all(r["errors"] == 0 for r in at200) if at200 else None)
 
 # The table.
-print(f"ours vs peer (oidc-provider, in-memory adapter) vs this machine's ceilings [{meta_line}]")
+print(f"ours vs peer (oidc-provider, unbounded in-memory adapter) vs this machine's ceilings [{meta_line}]")
 print()
 print("ceilings: fsync " + (f"{fsync_rate}/s" if fsync_rate else "not measured") + "; nginx static answer: "
       + ", ".join(f"c={r['concurrency']} {r['throughput_rps']:.0f} req/s (p99 {r['p99_ms']:.2f} ms)"

@@ -257,17 +257,35 @@ fn insert_tokens(
     access: Option<&(TokenHash, AccessTokenRecord)>,
     refresh: Option<&(TokenHash, RefreshTokenRecord)>,
 ) -> Result<(), StoreError> {
-    if let Some((hash, record)) = access {
-        let mut access_table = txn.open_table(ACCESS).map_err(unavailable)?;
-        access_table
-            .insert(hash.0.as_slice(), encode(record)?.as_slice())
-            .map_err(unavailable)?;
-    }
-    if let Some((hash, record)) = refresh {
+    if let Some(refresh) = refresh {
         let mut refresh_table = txn.open_table(REFRESH).map_err(unavailable)?;
-        refresh_table
-            .insert(hash.0.as_slice(), encode(record)?.as_slice())
-            .map_err(unavailable)?;
+        insert_record(&mut refresh_table, refresh)?;
+    }
+    insert_access_and_index(txn, grant_id, access, refresh.map(|(hash, _)| hash))
+}
+
+/// Writes `hash -> record` into an open table.
+fn insert_record<T: Serialize>(
+    table: &mut redb::Table<&'static [u8], &'static [u8]>,
+    (hash, record): &(TokenHash, T),
+) -> Result<(), StoreError> {
+    table
+        .insert(hash.0.as_slice(), encode(record)?.as_slice())
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// The access token's record, and the grant's index entries of the access
+/// token and of a refresh token whose record the caller has written.
+fn insert_access_and_index(
+    txn: &WriteTransaction,
+    grant_id: Option<&GrantId>,
+    access: Option<&(TokenHash, AccessTokenRecord)>,
+    refresh: Option<&TokenHash>,
+) -> Result<(), StoreError> {
+    if let Some(access) = access {
+        let mut access_table = txn.open_table(ACCESS).map_err(unavailable)?;
+        insert_record(&mut access_table, access)?;
     }
     if let Some(grant_id) = grant_id {
         let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
@@ -279,7 +297,7 @@ fn insert_tokens(
                 )
                 .map_err(unavailable)?;
         }
-        if let Some((hash, _)) = refresh {
+        if let Some(hash) = refresh {
             index
                 .insert(
                     grant_id.0.as_slice(),
@@ -470,12 +488,17 @@ impl Store for EmbeddedStore {
                     .insert(rotation.old.0.as_slice(), encode(&old)?.as_slice())
                     .map_err(unavailable)?;
             }
+            // The successor goes into the table already open: opening a
+            // table costs about as much as an insert.
+            if let Some(successor) = &rotation.refresh {
+                insert_record(&mut refresh, successor)?;
+            }
             drop(refresh);
-            insert_tokens(
+            insert_access_and_index(
                 txn,
                 Some(&old.grant_id),
                 rotation.access.as_ref(),
-                rotation.refresh.as_ref(),
+                rotation.refresh.as_ref().map(|(hash, _)| hash),
             )?;
             Ok(())
         })

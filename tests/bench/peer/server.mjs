@@ -7,7 +7,13 @@
 // opaque access tokens (no resource indicators, so no JWTs), refresh tokens
 // that do not rotate (like our non-rotating bench client) unless PEER_CHAINS
 // asks for rotating chains (then it rotates, like ours), introspection on,
-// and the provider's default in-memory adapter.
+// and an unbounded in-memory adapter (MapAdapter below). The provider's
+// default in-memory adapter is a 1000-item LRU: 50 rotating refresh chains
+// (each rotation stores a refresh token and an access token) outgrow it
+// within a second, and the peer would then answer invalid_grant quickly,
+// inflating its rate. MapAdapter keeps every item until it expires, like a
+// real store (ours keeps them on disk), so every refresh of the peer
+// succeeds at any concurrency.
 //
 // A user's grant and refresh token are seeded through the provider's own
 // models (what its authorization_code grant would have stored) instead of a
@@ -38,6 +44,79 @@ const ACCOUNT = 'user-ann';
 const SCOPE = 'offline_access profile';
 const CHAINS = Number(process.env.PEER_CHAINS || 0);
 
+// oidc-provider's adapter interface over one process-wide Map: items expire
+// after their expiresIn (seconds), nothing is evicted before that. Grant ids
+// index the tokens of a grant for revokeByGrantId; session uids and user
+// codes index their items like the provider's own memory adapter.
+const items = new Map();
+const grants = new Map();
+const now = () => Date.now();
+const get = (key) => {
+  const item = items.get(key);
+  if (item === undefined) return undefined;
+  if (item.expiresAt <= now()) {
+    items.delete(key);
+    return undefined;
+  }
+  return item.value;
+};
+const put = (key, value, expiresIn) => {
+  const expiresAt = typeof expiresIn === 'number' ? now() + expiresIn * 1000 : Infinity;
+  items.set(key, { value, expiresAt });
+};
+class MapAdapter {
+  constructor(model) {
+    this.model = model;
+  }
+
+  key(id) {
+    return `${this.model}:${id}`;
+  }
+
+  async upsert(id, payload, expiresIn) {
+    const key = this.key(id);
+    put(key, payload, expiresIn);
+    if (payload.grantId) {
+      let members = grants.get(payload.grantId);
+      if (members === undefined) grants.set(payload.grantId, (members = new Set()));
+      members.add(key);
+    }
+    if (this.model === 'Session' && payload.uid) put(`sessionUid:${payload.uid}`, id, expiresIn);
+    if (payload.userCode) put(`userCode:${payload.userCode}`, id, expiresIn);
+  }
+
+  async find(id) {
+    return get(this.key(id));
+  }
+
+  async findByUid(uid) {
+    const id = get(`sessionUid:${uid}`);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async findByUserCode(userCode) {
+    const id = get(`userCode:${userCode}`);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async consume(id) {
+    const payload = get(this.key(id));
+    if (payload) payload.consumed = Math.floor(now() / 1000);
+  }
+
+  async destroy(id) {
+    const key = this.key(id);
+    const payload = get(key);
+    items.delete(key);
+    if (payload?.grantId) grants.get(payload.grantId)?.delete(key);
+  }
+
+  async revokeByGrantId(grantId) {
+    for (const key of grants.get(grantId) ?? []) items.delete(key);
+    grants.delete(grantId);
+  }
+}
+
 const server = http.createServer();
 await new Promise((resolve) => server.listen(Number(process.env.PORT || 0), '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${server.address().port}`;
@@ -63,6 +142,7 @@ const provider = new Provider(base, {
     },
     revocation: { enabled: true },
   },
+  adapter: MapAdapter,
   rotateRefreshToken: CHAINS > 0,
   findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
   // The same lifetimes as our bench clients.
