@@ -16,17 +16,11 @@ use crate::routes;
 /// `GET /.well-known/oauth-authorization-server`: the document rendered at
 /// start. Public and the same for everyone, so caches may keep it a while.
 pub async fn metadata_document(State(app): State<AppState>) -> Response {
-    let mut response = app.metadata.clone().into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    response
+    public_document(
+        app.metadata.clone(),
+        "application/json",
+        "public, max-age=300",
+    )
 }
 
 /// `GET /oauth/jwks`: the public keys of JWT access tokens (RFC 7517), for
@@ -35,17 +29,28 @@ pub async fn jwks_document(State(app): State<AppState>) -> Response {
     let Some(jwks) = app.jwks.clone() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let mut response = jwks.into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/jwk-set+json"),
-    );
     // Short enough that a rotation's new key is picked up well before it
     // starts signing (see `accessTokenSigningKeyFiles`).
+    public_document(jwks, "application/jwk-set+json", "public, max-age=300")
+}
+
+/// A document that is the same for everyone (metadata, keys, a branding
+/// style sheet): its type, how long caches may keep it, and `nosniff`.
+pub(crate) fn public_document(
+    body: impl IntoResponse,
+    content_type: &'static str,
+    cache_control: &'static str,
+) -> Response {
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
+        HeaderValue::from_static(cache_control),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
     );
     response
 }

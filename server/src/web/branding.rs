@@ -14,7 +14,7 @@ use std::path::Path;
 
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -26,6 +26,7 @@ use crate::config::branding::{
     MAX_EXTRA_CSS_BYTES, MAX_LOGO_BYTES, check_logo_data_url, logo_image_type,
 };
 use crate::config::{BrandingConfig, Config};
+use crate::keyring::hex;
 
 /// Where extra style sheets are served (`/branding/{file}`).
 pub const STYLE_ROUTE: &str = "/branding/{file}";
@@ -176,31 +177,17 @@ fn logo_file(path: &Path) -> Result<String, String> {
     Ok(format!("data:{media};base64,{}", STANDARD.encode(&bytes)))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// `GET /branding/{file}`: an extra style sheet. Named by its content, so
 /// it may be cached for good.
 pub async fn style(State(app): State<AppState>, UrlPath(file): UrlPath<String>) -> Response {
     let Some(css) = app.pages.brands().styles.get(&file) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let mut response = css.clone().into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    crate::oauth::metadata::public_document(
+        css.clone(),
+        "text/css; charset=utf-8",
+        "public, max-age=31536000, immutable",
+    )
 }
 
 #[cfg(test)]

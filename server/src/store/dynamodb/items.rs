@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::keyring::hex;
 use crate::store::{
     AuthCodeRecord, Counter, CounterKey, GrantId, GrantRecord, Lease, PartnerLinkRecord,
     RefreshState, RefreshTokenRecord, StoreError, UnixTime,
@@ -47,10 +48,6 @@ impl Owned for aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBui
             None => self,
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn b64(s: &str) -> String {
