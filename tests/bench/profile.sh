@@ -16,7 +16,8 @@
 # Prints the instructions of the whole process (every thread: runtime,
 # store writer, blocking pool) per answered request, and leaves the profile
 # in OUT (default $TMPDIR/alexa-link-<scenario>.callgrind) for
-# `callgrind_annotate`. The opaque access token format, embedded store.
+# `callgrind_annotate`. The embedded store; the access token format is
+# FORMAT (opaque by default, or sealed or jwt).
 #
 # Callgrind runs the process on a CPU without SHA extensions, so SHA-256
 # (client secrets, token hashes, HKDF) weighs more here than on a CPU
@@ -24,8 +25,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=$1 SCENARIO=$2 REQUESTS=${3:-2000} C=${4:-50}
-OUT=${5:-${TMPDIR:-/tmp}/alexa-link-$SCENARIO.callgrind}
+FORMAT=${FORMAT:-opaque}
+OUT=${5:-${TMPDIR:-/tmp}/alexa-link-$SCENARIO-$FORMAT.callgrind}
 case $SCENARIO in client_credentials | refresh_token) ;; *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;; esac
+case $FORMAT in opaque | sealed | jwt) ;; *) echo "unknown FORMAT $FORMAT (opaque, sealed or jwt)" >&2; exit 2 ;; esac
 command -v valgrind >/dev/null || { echo "installing valgrind (Debian)"; apt-get install -y -qq valgrind >/dev/null; }
 PROFILE=release
 . tests/bench/lib.sh
@@ -35,7 +38,7 @@ trap 'stop_bench_server O >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
 chains=0
 [ "$SCENARIO" = refresh_token ] && chains=$C
-BENCH_ACCESS_TOKEN_FORMAT=opaque BENCH_CHAINS=$chains BENCH_CODES=0 \
+BENCH_ACCESS_TOKEN_FORMAT=$FORMAT BENCH_CHAINS=$chains BENCH_CODES=0 \
   start_server O valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT" "$BIN"
 # valgrind's own pid is the profiled process.
 export BENCH_METHOD=POST BENCH_BASIC=$O_CLIENT_BASIC BENCH_EXPECT='"access_token"' BENCH_POOL_FILE= BENCH_CHAIN_FIELD=
@@ -72,4 +75,4 @@ responses=$(sed -E 's/.*responses=([0-9]+).*/\1/' <<<"$result")
 bad=$(sed -E 's/.* bad=([0-9]+).*/\1/' <<<"$result")
 [ "$bad" = 0 ] || { echo "error answers: $result" >&2; exit 1; }
 total=$(callgrind_annotate "$OUT" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-echo "$SCENARIO c=$C responses=$responses instructions=$total per_request=$((total / responses)) profile=$OUT"
+echo "$SCENARIO format=$FORMAT c=$C responses=$responses instructions=$total per_request=$((total / responses)) profile=$OUT"

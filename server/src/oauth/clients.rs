@@ -260,13 +260,20 @@ pub(crate) fn basic_credentials(
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
-    let unescape = |s: &str| {
-        form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    Ok(Some((unescape(id), unescape(secret))))
+    Ok(Some((form_unescape(id), form_unescape(secret))))
+}
+
+/// One form-urlencoded value decoded, as a form's `x=<s>` would be. Almost
+/// every id and secret has nothing encoded: then it is copied as it is,
+/// without parsing a form built for it.
+fn form_unescape(s: &str) -> String {
+    if !s.bytes().any(|b| matches!(b, b'%' | b'+' | b'&')) {
+        return s.to_owned();
+    }
+    form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -314,6 +321,25 @@ mod tests {
             h.insert(header::AUTHORIZATION, value.parse().expect("hv"));
             let c = r.authenticate(&h, &Params::default()).expect(scheme);
             assert_eq!(c.id(), "alexa", "{scheme}");
+        }
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded_whether_or_not_anything_is_encoded() {
+        let decoded = |raw: &str| {
+            let mut h = HeaderMap::new();
+            let v = format!("Basic {}", STANDARD.encode(raw));
+            h.insert(header::AUTHORIZATION, v.parse().expect("hv"));
+            basic_credentials(&h).expect("well formed").expect("basic")
+        };
+        for (raw, id, secret) in [
+            ("plain-id:plain=secret", "plain-id", "plain=secret"),
+            ("a%3Ab:s%25c+d", "a:b", "s%c d"),
+            // As a form would read `x=<value>`: an `&` ends the value.
+            ("id:left&right", "id", "left"),
+            ("id:", "id", ""),
+        ] {
+            assert_eq!(decoded(raw), (id.to_owned(), secret.to_owned()), "{raw}");
         }
     }
 
