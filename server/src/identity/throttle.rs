@@ -96,6 +96,11 @@ pub struct LoginThrottle {
     /// Client counters the store last reported free of failures, and when:
     /// the successful-authentication fast path (no store read).
     clear: Mutex<HashMap<CounterKey, Millis>>,
+    /// The counter keys of authenticated clients at addresses, as
+    /// [`client_key`] digests them: the fast path then hashes nothing. Only
+    /// ids that proved a client get here, so the inner maps stay as small
+    /// as the client list.
+    client_keys: Mutex<HashMap<Option<IpAddr>, HashMap<String, CounterKey>>>,
 }
 
 /// An attempt refused because it came too early.
@@ -124,6 +129,7 @@ impl LoginThrottle {
             seen: Mutex::new(HashMap::new()),
             turns: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             clear: Mutex::new(HashMap::new()),
+            client_keys: Mutex::new(HashMap::new()),
         }
     }
 
@@ -195,7 +201,7 @@ impl LoginThrottle {
         ip: Option<IpAddr>,
         now: Millis,
     ) -> Result<Result<(), TooEarly>, StoreError> {
-        let keys = [client_key(client_id, ip)];
+        let keys = [self.authenticated_client_key(client_id, ip)];
         if self.recently_clear(&keys[0].id, now) {
             return Ok(Ok(()));
         }
@@ -351,6 +357,26 @@ impl LoginThrottle {
                     .filter(|c| seconds(now) < c.expires_at)
             })
             .collect()
+    }
+
+    /// [`client_key`] of a client that proved itself, digested once per
+    /// client and address.
+    fn authenticated_client_key(&self, client_id: &str, ip: Option<IpAddr>) -> Key {
+        let mut keys = self.client_keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = keys.get(&ip).and_then(|k| k.get(client_id)) {
+            return Key {
+                kind: Kind::Client,
+                id: *id,
+            };
+        }
+        let key = client_key(client_id, ip);
+        if keys.len() >= MAX_SEEN {
+            keys.clear();
+        }
+        keys.entry(ip)
+            .or_default()
+            .insert(client_id.to_owned(), key.id);
+        key
     }
 
     fn recently_clear(&self, key: &CounterKey, now: Millis) -> bool {
@@ -771,6 +797,25 @@ mod tests {
                 "replica {i}"
             );
         }
+    }
+
+    #[test]
+    fn an_authenticated_clients_key_is_its_digest_per_client_and_address() {
+        let (_dir, store) = store();
+        let throttle = LoginThrottle::new(policy(), store);
+        let a = Some(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7)));
+        let b = Some(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 8)));
+        for _ in 0..2 {
+            for (client, ip) in [("alexa", a), ("alexa", b), ("app", a), ("alexa", None)] {
+                assert_eq!(
+                    throttle.authenticated_client_key(client, ip),
+                    client_key(client, ip),
+                    "{client} {ip:?}"
+                );
+            }
+        }
+        assert_ne!(client_key("alexa", a), client_key("alexa", b));
+        assert_ne!(client_key("alexa", a), client_key("app", a));
     }
 
     /// The successful-authentication fast path: a clean client skips the
