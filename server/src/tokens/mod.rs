@@ -12,8 +12,11 @@ pub mod sealed;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, KeyInit};
+use std::sync::LazyLock;
+
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hkdf::HkdfExtract;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -95,54 +98,81 @@ pub fn random_nonce() -> String {
 }
 
 /// What a rotated refresh token keeps so that a retry within the grace
-/// window gets the very same response.
+/// window gets the very same response. Sealed from borrowed strings
+/// (`Successor<&str>`, nothing copied), opened into owned ones: both
+/// encode the same.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Successor {
+pub struct Successor<S = String> {
     /// The access token issued by the rotation.
-    pub access_token: String,
+    pub access_token: S,
     /// When it expires (unix seconds).
     pub access_expires_at: i64,
     /// The refresh token issued by the rotation.
-    pub refresh_token: String,
+    pub refresh_token: S,
     /// The scope granted.
-    pub scope: String,
+    pub scope: S,
 }
+
+/// The nonce before a sealed successor's ciphertext.
+const SUCCESSOR_NONCE_LEN: usize = 12;
 
 /// Encrypts `successor` under a key derived from the *old* refresh token.
 ///
 /// Only someone who presents the old token can open it, so the successor's
 /// plaintext never needs to be stored readable and no server-wide key is
 /// involved: any replica that sees the retry can answer it.
-pub fn seal_successor(old_refresh_token: &str, successor: &Successor) -> Vec<u8> {
+///
+/// The result is `nonce || ciphertext || tag`, built in one buffer: the
+/// plaintext is encoded after the nonce and encrypted where it lies.
+pub fn seal_successor(old_refresh_token: &str, successor: &Successor<&str>) -> Vec<u8> {
     let cipher = successor_cipher(old_refresh_token);
-    let mut nonce = [0u8; 12];
+    let mut nonce = [0u8; SUCCESSOR_NONCE_LEN];
     rand::rng().fill_bytes(&mut nonce);
-    let plaintext = postcard::to_stdvec(successor).unwrap_or_default();
-    let mut sealed = nonce.to_vec();
+    // Three length prefixes and a varint i64 (at most 16 bytes), the tag.
+    let capacity = SUCCESSOR_NONCE_LEN
+        + successor.access_token.len()
+        + successor.refresh_token.len()
+        + successor.scope.len()
+        + 16
+        + 16;
+    let mut sealed = Vec::with_capacity(capacity);
+    sealed.extend_from_slice(&nonce);
+    // Encoding strings and an integer into a Vec cannot fail; if it did,
+    // the empty plaintext sealed here would open to nothing usable.
+    let mut sealed = postcard::to_extend(successor, sealed).unwrap_or_else(|_| nonce.to_vec());
     // Encryption with a fresh key and nonce cannot fail for this size.
-    if let Ok(ciphertext) = cipher.encrypt(Nonce::from_slice(&nonce), plaintext.as_slice()) {
-        sealed.extend_from_slice(&ciphertext);
+    match cipher.encrypt_in_place_detached(
+        Nonce::from_slice(&nonce),
+        b"",
+        &mut sealed[SUCCESSOR_NONCE_LEN..],
+    ) {
+        Ok(tag) => sealed.extend_from_slice(&tag),
+        Err(_) => sealed.truncate(SUCCESSOR_NONCE_LEN),
     }
     sealed
 }
 
 /// Opens what [`seal_successor`] sealed; `None` when the token does not match.
 pub fn open_successor(old_refresh_token: &str, sealed: &[u8]) -> Option<Successor> {
-    if sealed.len() < 12 {
+    if sealed.len() < SUCCESSOR_NONCE_LEN {
         return None;
     }
-    let (nonce, ciphertext) = sealed.split_at(12);
+    let (nonce, ciphertext) = sealed.split_at(SUCCESSOR_NONCE_LEN);
     let plaintext = successor_cipher(old_refresh_token)
         .decrypt(Nonce::from_slice(nonce), ciphertext)
         .ok()?;
     postcard::from_bytes(&plaintext).ok()
 }
 
+/// HKDF-Extract (RFC 5869) keyed with the successor salt: HMAC's key
+/// schedule for the fixed salt is done once, each token only feeds itself.
+static SUCCESSOR_EXTRACT: LazyLock<HkdfExtract<Sha256>> =
+    LazyLock::new(|| HkdfExtract::new(Some(b"alexa-link refresh successor v1")));
+
 fn successor_cipher(old_refresh_token: &str) -> ChaCha20Poly1305 {
-    let hk = hkdf::Hkdf::<Sha256>::new(
-        Some(b"alexa-link refresh successor v1"),
-        old_refresh_token.as_bytes(),
-    );
+    let mut extract = SUCCESSOR_EXTRACT.clone();
+    extract.input_ikm(old_refresh_token.as_bytes());
+    let (_, hk) = extract.finalize();
     let mut key = [0u8; 32];
     // 32 bytes is far below HKDF-SHA256's output limit.
     let _ = hk.expand(b"chacha20poly1305 key", &mut key);
@@ -172,12 +202,20 @@ mod tests {
     #[test]
     fn successor_opens_only_with_the_old_token() {
         let s = Successor {
-            access_token: "ala_x".into(),
+            access_token: "ala_x".to_owned(),
             access_expires_at: 42,
-            refresh_token: "alr_y".into(),
-            scope: "profile".into(),
+            refresh_token: "alr_y".to_owned(),
+            scope: "profile".to_owned(),
         };
-        let sealed = seal_successor("alr_old", &s);
+        let sealed = seal_successor(
+            "alr_old",
+            &Successor {
+                access_token: "ala_x",
+                access_expires_at: 42,
+                refresh_token: "alr_y",
+                scope: "profile",
+            },
+        );
         assert!(
             !sealed.windows(5).any(|w| w == b"alr_y"),
             "sealed bytes leak the token"
@@ -185,5 +223,53 @@ mod tests {
         assert_eq!(open_successor("alr_old", &sealed), Some(s));
         assert_eq!(open_successor("alr_other", &sealed), None);
         assert_eq!(open_successor("alr_old", &sealed[..5]), None);
+    }
+
+    /// Successors sealed before the salt's HMAC state was kept (stored in
+    /// refresh records) still open: the key is the same HKDF, and the
+    /// layout the same `nonce || ciphertext || tag`.
+    #[test]
+    fn the_successor_key_and_layout_are_unchanged() {
+        for token in ["alr_old", "", &"x".repeat(200)] {
+            let mut expected = [0u8; 32];
+            hkdf::Hkdf::<Sha256>::new(Some(b"alexa-link refresh successor v1"), token.as_bytes())
+                .expand(b"chacha20poly1305 key", &mut expected)
+                .expect("32 bytes");
+            let old = ChaCha20Poly1305::new(Key::from_slice(&expected));
+            let successor = Successor {
+                access_token: "als_abc".to_owned(),
+                access_expires_at: 1_700_000_000,
+                refresh_token: "alr_def".to_owned(),
+                scope: "profile devices".to_owned(),
+            };
+            let nonce = [9u8; SUCCESSOR_NONCE_LEN];
+            let mut sealed = nonce.to_vec();
+            sealed.extend(
+                old.encrypt(
+                    Nonce::from_slice(&nonce),
+                    postcard::to_stdvec(&successor).expect("encode").as_slice(),
+                )
+                .expect("encrypt"),
+            );
+            assert_eq!(open_successor(token, &sealed), Some(successor.clone()));
+
+            let borrowed = Successor {
+                access_token: successor.access_token.as_str(),
+                access_expires_at: successor.access_expires_at,
+                refresh_token: successor.refresh_token.as_str(),
+                scope: successor.scope.as_str(),
+            };
+            let new = seal_successor(token, &borrowed);
+            assert_eq!(new.len(), sealed.len(), "same layout and size");
+            let (nonce, body) = new.split_at(SUCCESSOR_NONCE_LEN);
+            let plaintext = old
+                .decrypt(Nonce::from_slice(nonce), body)
+                .expect("the old key opens it");
+            assert_eq!(
+                plaintext,
+                postcard::to_stdvec(&successor).expect("encode"),
+                "the same encoding"
+            );
+        }
     }
 }

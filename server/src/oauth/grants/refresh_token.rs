@@ -141,10 +141,10 @@ async fn rotate(
         sealed_successor: tokens::seal_successor(
             presented,
             &Successor {
-                access_token: access.value.clone(),
+                access_token: &access.value,
                 access_expires_at: access.record.expires_at,
-                refresh_token: refresh_value.clone(),
-                scope: access_scope.clone(),
+                refresh_token: &refresh_value,
+                scope: &access_scope,
             },
         ),
     });
