@@ -7,6 +7,7 @@ pub mod refresh_token;
 
 use std::net::IpAddr;
 
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -52,10 +53,36 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
-/// JSON; `Cache-Control: no-store` comes from the router's one layer.
+/// The JSON of a token response without its values: the names, quotes,
+/// `Bearer` and a 20-digit `expires_in`.
+const TOKEN_RESPONSE_OVERHEAD: usize = 128;
+
+/// JSON; `Cache-Control: no-store` comes from the router's one layer. The
+/// body is written once into a buffer sized from the values (the framework's
+/// JSON response starts small and grows as it writes) and handed to the
+/// response without a copy.
 impl IntoResponse for TokenResponse {
     fn into_response(self) -> Response {
-        axum::Json(self).into_response()
+        let capacity = TOKEN_RESPONSE_OVERHEAD
+            + self.access_token.len()
+            + self.refresh_token.as_ref().map_or(0, String::len)
+            + self.scope.len();
+        let mut body = Vec::with_capacity(capacity);
+        match serde_json::to_writer(&mut body, &self) {
+            Ok(()) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            // Strings and an integer always serialise; only a bug gets here.
+            Err(e) => {
+                tracing::error!(error = %e, "a token response could not be serialised");
+                OAuthError::new(ErrorCode::ServerError, "internal error").into_response()
+            }
+        }
     }
 }
 
@@ -115,4 +142,50 @@ pub(crate) fn mint_refresh(
         state: RefreshState::Active,
     };
     (token, record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_token_response_is_its_json_in_one_buffer() {
+        let response = TokenResponse {
+            access_token: "ala_abc".into(),
+            token_type: "Bearer",
+            expires_in: 3600,
+            refresh_token: Some("alr_def".into()),
+            scope: "profile devices".into(),
+        }
+        .into_response();
+        assert_eq!(response.status(), axum::http::StatusCode::OK);
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE),
+            Some(&HeaderValue::from_static("application/json"))
+        );
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("body");
+        assert_eq!(
+            std::str::from_utf8(&body).expect("utf-8"),
+            r#"{"access_token":"ala_abc","token_type":"Bearer","expires_in":3600,"refresh_token":"alr_def","scope":"profile devices"}"#
+        );
+
+        let bare = TokenResponse {
+            access_token: "ala_\"q".into(),
+            token_type: "Bearer",
+            expires_in: 0,
+            refresh_token: None,
+            scope: String::new(),
+        }
+        .into_response();
+        let body = axum::body::to_bytes(bare.into_body(), 4096)
+            .await
+            .expect("body");
+        assert_eq!(
+            std::str::from_utf8(&body).expect("utf-8"),
+            r#"{"access_token":"ala_\"q","token_type":"Bearer","expires_in":0}"#,
+            "no refresh token or scope when there is none; values escaped"
+        );
+    }
 }
