@@ -8,22 +8,48 @@ use crate::config::is_valid_scope_token;
 /// `allowed`. The result is deduplicated and in `allowed`'s order, so equal
 /// grants compare equal.
 pub fn resolve(requested: Option<&str>, allowed: &[String]) -> Result<Vec<String>, OAuthError> {
+    Ok(chosen(requested, allowed)?.map(str::to_owned).collect())
+}
+
+/// [`resolve`], joined as [`join`] would: one string for the record and
+/// the response, without a copy of each scope on the way.
+pub fn resolve_joined<S: AsRef<str>>(
+    requested: Option<&str>,
+    allowed: &[S],
+) -> Result<String, OAuthError> {
+    let mut joined = String::new();
+    for scope in chosen(requested, allowed)? {
+        if !joined.is_empty() {
+            joined.push(' ');
+        }
+        joined.push_str(scope);
+    }
+    Ok(joined)
+}
+
+/// The scopes of `allowed` that `requested` names (all of them when it
+/// names none), in `allowed`'s order; `invalid_scope` for anything else.
+fn chosen<'a, S: AsRef<str>>(
+    requested: Option<&str>,
+    allowed: &'a [S],
+) -> Result<impl Iterator<Item = &'a str>, OAuthError> {
     // Spaces alone name no scope: the same as a parameter sent empty, which
     // counts as omitted (RFC 6749 3.1). Otherwise such a request would ask
     // for nothing here and for everything once carried through the login
     // form, where an empty scope is dropped.
-    let Some(requested) = requested.filter(|r| r.split(' ').any(|t| !t.is_empty())) else {
-        return Ok(allowed.to_vec());
-    };
+    let requested = requested.filter(|r| r.split(' ').any(|t| !t.is_empty()));
     let mut wanted = Vec::new();
-    for token in requested.split(' ').filter(|t| !t.is_empty()) {
+    for token in requested.into_iter().flat_map(|r| r.split(' ')) {
+        if token.is_empty() {
+            continue;
+        }
         if !is_valid_scope_token(token) {
             return Err(OAuthError::new(
                 ErrorCode::InvalidScope,
                 "the scope parameter is malformed",
             ));
         }
-        if !allowed.iter().any(|a| a == token) {
+        if !allowed.iter().any(|a| a.as_ref() == token) {
             return Err(OAuthError::new(
                 ErrorCode::InvalidScope,
                 format!("scope {token} is not allowed for this client"),
@@ -31,11 +57,11 @@ pub fn resolve(requested: Option<&str>, allowed: &[String]) -> Result<Vec<String
         }
         wanted.push(token);
     }
+    let everything = requested.is_none();
     Ok(allowed
         .iter()
-        .filter(|a| wanted.contains(&a.as_str()))
-        .cloned()
-        .collect())
+        .map(AsRef::as_ref)
+        .filter(move |a| everything || wanted.contains(a)))
 }
 
 /// Joins scopes for storage and responses.
@@ -45,11 +71,12 @@ pub fn join(scopes: &[String]) -> String {
 
 /// Splits a stored scope string.
 pub fn split(scope: &str) -> Vec<String> {
-    scope
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    split_borrowed(scope).map(str::to_owned).collect()
+}
+
+/// The scopes of a stored scope string, borrowed from it.
+pub fn split_borrowed(scope: &str) -> impl Iterator<Item = &str> {
+    scope.split(' ').filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
@@ -78,6 +105,37 @@ mod tests {
         for spaces in [" ", "   "] {
             assert_eq!(resolve(Some(spaces), &allowed()).expect("ok"), allowed());
         }
+    }
+
+    #[test]
+    fn joined_is_the_join_of_resolved() {
+        let granted = "profile email devices";
+        let borrowed: Vec<&str> = split_borrowed(granted).collect();
+        for requested in [
+            None,
+            Some(" "),
+            Some("devices  profile devices"),
+            Some("email"),
+            Some("admin"),
+            Some("pro\u{1}file"),
+        ] {
+            let owned = resolve(requested, &allowed()).map(|s| join(&s));
+            let joined = resolve_joined(requested, &borrowed);
+            match (owned, joined) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{requested:?}"),
+                (Err(a), Err(b)) => assert_eq!(
+                    (a.code, a.description),
+                    (b.code, b.description),
+                    "{requested:?}"
+                ),
+                (a, b) => panic!("{requested:?}: {a:?} vs {b:?}"),
+            }
+        }
+        assert_eq!(
+            resolve_joined(None, &allowed()).expect("ok"),
+            "profile email devices"
+        );
+        assert_eq!(resolve_joined::<&str>(None, &[]).expect("ok"), "");
     }
 
     #[test]

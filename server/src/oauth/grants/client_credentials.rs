@@ -13,8 +13,7 @@ pub async fn exchange(
     client: &Client,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
-    let scopes = scope::resolve(params.get("scope"), &client.config.scopes)?;
-    let scope = scope::join(&scopes);
+    let scope = scope::resolve_joined(params.get("scope"), &client.config.scopes)?;
     let now = ctx.clock.now();
     let access = mint_access(ctx, client, None, &scope, None, now)?;
     // A sealed or JWT token is the whole grant: nothing to write.

@@ -117,8 +117,8 @@ async fn rotate(
     let token = &lookup.token;
     // A narrower scope may be asked for the access token (RFC 6749 6); the
     // refresh token keeps the grant's scope.
-    let granted = scope::split(&token.scope);
-    let access_scope = scope::join(&scope::resolve(params.get("scope"), &granted)?);
+    let granted: Vec<&str> = scope::split_borrowed(&token.scope).collect();
+    let access_scope = scope::resolve_joined(params.get("scope"), &granted)?;
     let access = mint_access(
         ctx,
         client,
@@ -148,16 +148,18 @@ async fn rotate(
             },
         ),
     });
+    // The record moves into the write; the answer needs only its expiry.
+    let access_expires_at = access.record.expires_at;
     let rotation = Rotation {
         grant_id: token.grant_id,
         old: hash,
         retire_old,
-        access: access.store_entry(),
+        access: access.stored.map(|hash| (hash, access.record)),
         refresh: refresh.map(|(t, r)| (t.hash, r)),
     };
     match ctx.store.rotate_refresh_token(&rotation, now).await {
         Ok(()) => Ok(Rotated::Done(TokenResponse {
-            expires_in: access.record.expires_at - now,
+            expires_in: access_expires_at - now,
             access_token: access.value,
             token_type: "Bearer",
             refresh_token: Some(refresh_value),
