@@ -11,6 +11,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::AppState;
@@ -33,25 +34,34 @@ impl AppState {
             .merge(alexa::router())
             .merge(app_to_app::router())
             .fallback(not_found)
-            // Inside the no-store layer, so the JSON it makes is not cached.
-            .layer(axum::middleware::map_response(framework_errors_as_json))
-            // Tokens, codes, pages with CSRF fields and errors must never be
-            // cached (RFC 6749 5.1, RFC 6750): one layer for every response,
-            // so that no endpoint can forget it. A response that chose its own
-            // policy (the public metadata document) keeps it.
-            .layer(axum::middleware::map_response(no_store))
-            .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-            // Inside the metrics layer, so that a panic is counted as a 500
-            // of its route as well as in `handler_panics`.
-            .layer(catch_panics(self.metrics.clone()))
-            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                REQUEST_TIMEOUT,
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                self.metrics.clone(),
-                metrics::track,
-            ))
+            // One stack, applied once, outermost first: the router boxes
+            // each `layer` call's service around every route, and clones
+            // (and boxes the future of) every box on every request, so
+            // separate calls cost an allocation per layer per request.
+            .layer(
+                ServiceBuilder::new()
+                    .layer(axum::middleware::from_fn_with_state(
+                        self.metrics.clone(),
+                        metrics::track,
+                    ))
+                    .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        REQUEST_TIMEOUT,
+                    ))
+                    // Inside the metrics layer, so that a panic is counted as
+                    // a 500 of its route as well as in `handler_panics`.
+                    .layer(catch_panics(self.metrics.clone()))
+                    .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+                    // Tokens, codes, pages with CSRF fields and errors must
+                    // never be cached (RFC 6749 5.1, RFC 6750): one layer for
+                    // every response, so that no endpoint can forget it. A
+                    // response that chose its own policy (the public metadata
+                    // document) keeps it.
+                    .layer(axum::middleware::map_response(no_store))
+                    // Inside the no-store layer, so the JSON it makes is not
+                    // cached.
+                    .layer(axum::middleware::map_response(framework_errors_as_json)),
+            )
             .with_state(self.clone());
         if self.config.server.public_url.scheme() == "https" {
             // Browsers then never try the login pages over plain HTTP. No
