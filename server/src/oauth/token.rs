@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{Extensions, HeaderMap};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use std::time::{Duration, Instant};
@@ -21,14 +21,19 @@ use crate::flight_recorder::{ClientAuth, Entry, Step};
 use crate::peer::client_ip;
 
 /// `POST /oauth/token`.
-pub async fn token(
-    State(app): State<AppState>,
-    extensions: Extensions,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+///
+/// Takes the request whole: the framework's `HeaderMap` and `Extensions`
+/// extractors each clone theirs (allocations per request), while the
+/// headers can be moved out and the extensions read in place. The body is
+/// then read as the `Bytes` extractor reads it (the body limit included).
+pub async fn token(State(app): State<AppState>, mut request: Request) -> Response {
     let started = Instant::now();
-    let remote_addr = client_ip(&app, &extensions, &headers);
+    let headers = std::mem::take(request.headers_mut());
+    let remote_addr = client_ip(&app, request.extensions(), &headers);
+    let body = match Bytes::from_request(request, &app).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
     let (grant, result) = handle(&app, &headers, &body, remote_addr).await;
     let outcome = match &result {
         Ok(_) => "success",
