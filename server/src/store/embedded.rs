@@ -20,7 +20,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{
     Database, MultimapTableDefinition, ReadTransaction, ReadableMultimapTable, ReadableTable,
-    TableDefinition, WriteTransaction,
+    TableDefinition,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -34,8 +34,12 @@ use super::{
 };
 use crate::tokens::TokenHash;
 
+mod journal;
+mod txn;
 mod writer;
 
+use journal::{Journal, ReplayError};
+use txn::{JournaledTable, Txn};
 use writer::{OpError, Writer};
 
 const CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("codes");
@@ -98,6 +102,57 @@ fn restrict_file(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Opens the journal of the store at `path` and applies the records its
+/// last commit does not hold yet (a crash before a checkpoint), then makes
+/// them durable in the store file: the journal is empty for the writer.
+fn recover(db: &Database, path: &Path) -> Result<Journal, StoreError> {
+    let journal_path = journal::path_for(path);
+    let mut journal = Journal::open(&journal_path).map_err(|e| {
+        StoreError::Unavailable(format!("failed to open {}: {e}", journal_path.display()))
+    })?;
+    let applied = {
+        let txn = db.begin_read().map_err(unavailable)?;
+        let state = txn.open_table(writer::JOURNAL_STATE).map_err(unavailable)?;
+        state
+            .get(writer::APPLIED_SEQ)
+            .map_err(unavailable)?
+            .map_or(0, |v| v.value())
+    };
+    let txn = db.begin_write().map_err(unavailable)?;
+    let mut records = 0u64;
+    let last = journal
+        .replay(applied, |seq, payload| {
+            records += 1;
+            txn::apply(&txn, seq, payload)
+        })
+        .map_err(|e| match e {
+            ReplayError::Io(e) => StoreError::Unavailable(format!(
+                "failed to read {}: {e}",
+                journal_path.display()
+            )),
+            ReplayError::Apply(e) => StoreError::Corrupt(e.to_string()),
+            ReplayError::Gap { holds, first } => StoreError::Corrupt(format!(
+                "{} starts at record {first} but {} holds records up to {holds} only: the two files do not belong together",
+                journal_path.display(),
+                path.display()
+            )),
+        })?;
+    if records > 0 {
+        writer::set_applied(&txn, last)?;
+        tracing::info!(
+            records,
+            last,
+            journal = %journal_path.display(),
+            "embedded store: applied journal records a crash left behind"
+        );
+    }
+    // Durable (the default), whether or not anything was replayed: the
+    // journal starts over, so the store file must hold all it did.
+    txn.commit().map_err(unavailable)?;
+    journal.checkpointed();
+    Ok(journal)
+}
+
 impl EmbeddedStore {
     /// Opens (or creates) the database file and starts its writer thread.
     pub fn open(path: &Path) -> Result<EmbeddedStore, StoreError> {
@@ -138,10 +193,12 @@ impl EmbeddedStore {
         }
         txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
         txn.open_multimap_table(USER_GRANTS).map_err(unavailable)?;
+        txn.open_table(writer::JOURNAL_STATE).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
 
+        let journal = recover(&db, path)?;
         let db = Arc::new(db);
-        let writer = Writer::start(db.clone())?;
+        let writer = Writer::start(db.clone(), journal)?;
         Ok(EmbeddedStore { db, writer })
     }
 
@@ -149,7 +206,7 @@ impl EmbeddedStore {
     async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Txn) -> Result<T, StoreError> + Send + 'static,
     {
         match self
             .writer
@@ -166,7 +223,7 @@ impl EmbeddedStore {
     where
         T: Send + 'static,
         R: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> Result<T, OpError<R>> + Send + 'static,
+        F: FnOnce(&Txn) -> Result<T, OpError<R>> + Send + 'static,
     {
         self.writer.write(op).await
     }
@@ -229,7 +286,7 @@ fn pair_key(user_id: &str, client_id: &str) -> Vec<u8> {
 fn put_code_op(
     key: TokenHash,
     value: Vec<u8>,
-) -> impl FnOnce(&WriteTransaction) -> Result<(), OpError<StoreError>> + Send + 'static {
+) -> impl FnOnce(&Txn) -> Result<(), OpError<StoreError>> + Send + 'static {
     move |txn| {
         let mut codes = txn.open_table(CODES).map_err(unavailable)?;
         if codes.get(key.0.as_slice()).map_err(unavailable)?.is_some() {
@@ -242,17 +299,13 @@ fn put_code_op(
     }
 }
 
-fn grant_active(
-    txn: &WriteTransaction,
-    grant: &GrantId,
-    now: UnixTime,
-) -> Result<bool, StoreError> {
+fn grant_active(txn: &Txn, grant: &GrantId, now: UnixTime) -> Result<bool, StoreError> {
     let grants = txn.open_table(GRANTS).map_err(unavailable)?;
     Ok(get::<GrantRecord>(&grants, &grant.0)?.is_some_and(|g| g.is_active(now)))
 }
 
 fn insert_tokens(
-    txn: &WriteTransaction,
+    txn: &Txn,
     grant_id: Option<&GrantId>,
     access: Option<&(TokenHash, AccessTokenRecord)>,
     refresh: Option<&(TokenHash, RefreshTokenRecord)>,
@@ -266,7 +319,7 @@ fn insert_tokens(
 
 /// Writes `hash -> record` into an open table.
 fn insert_record<T: Serialize>(
-    table: &mut redb::Table<&'static [u8], &'static [u8]>,
+    table: &mut JournaledTable<'_>,
     (hash, record): &(TokenHash, T),
 ) -> Result<(), StoreError> {
     table
@@ -278,7 +331,7 @@ fn insert_record<T: Serialize>(
 /// The access token's record, and the grant's index entries of the access
 /// token and of a refresh token whose record the caller has written.
 fn insert_access_and_index(
-    txn: &WriteTransaction,
+    txn: &Txn,
     grant_id: Option<&GrantId>,
     access: Option<&(TokenHash, AccessTokenRecord)>,
     refresh: Option<&TokenHash>,
@@ -312,6 +365,9 @@ fn insert_access_and_index(
 #[async_trait]
 impl Store for EmbeddedStore {
     async fn ping(&self) -> Result<(), StoreError> {
+        if let Some(broken) = self.writer.broken() {
+            return Err(broken.clone());
+        }
         self.read(|txn| {
             txn.open_table(GRANTS).map_err(unavailable)?;
             Ok(())
@@ -947,7 +1003,7 @@ fn live_counter(
 }
 
 /// Deletes App-to-App states past their expiry (nobody can take them).
-fn purge_app_link_states(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+fn purge_app_link_states(txn: &Txn, now: UnixTime) -> Result<u64, StoreError> {
     let mut states = txn.open_table(APP_LINK_STATES).map_err(unavailable)?;
     let mut dead = Vec::new();
     for item in states.iter().map_err(unavailable)? {
@@ -965,7 +1021,7 @@ fn purge_app_link_states(txn: &WriteTransaction, now: UnixTime) -> Result<u64, S
 
 /// Removes records of ended sessions past the session's expiry (the
 /// cookie is refused by then anyway).
-fn purge_ended_sessions(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+fn purge_ended_sessions(txn: &Txn, now: UnixTime) -> Result<u64, StoreError> {
     let mut ended = txn.open_table(ENDED_SESSIONS).map_err(unavailable)?;
     let mut dead = Vec::new();
     for item in ended.iter().map_err(unavailable)? {
@@ -982,7 +1038,7 @@ fn purge_ended_sessions(txn: &WriteTransaction, now: UnixTime) -> Result<u64, St
 }
 
 /// Removes processed AcceptGrant codes past their expiry.
-fn purge_processed_grant_codes(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+fn purge_processed_grant_codes(txn: &Txn, now: UnixTime) -> Result<u64, StoreError> {
     let mut codes = txn.open_table(PROCESSED_GRANT_CODES).map_err(unavailable)?;
     let mut dead = Vec::new();
     for item in codes.iter().map_err(unavailable)? {
@@ -999,11 +1055,7 @@ fn purge_processed_grant_codes(txn: &WriteTransaction, now: UnixTime) -> Result<
 }
 
 /// Deletes the tokens and partner links named by a grant's index entries.
-fn remove_grant_items(
-    txn: &WriteTransaction,
-    grant: &GrantId,
-    entries: &[Vec<u8>],
-) -> Result<(), StoreError> {
+fn remove_grant_items(txn: &Txn, grant: &GrantId, entries: &[Vec<u8>]) -> Result<(), StoreError> {
     let mut access = txn.open_table(ACCESS).map_err(unavailable)?;
     let mut refresh = txn.open_table(REFRESH).map_err(unavailable)?;
     let mut links = txn.open_table(PARTNER_LINKS).map_err(unavailable)?;
@@ -1039,7 +1091,7 @@ fn refresh_live(record: &RefreshTokenRecord, now: UnixTime) -> bool {
     }
 }
 
-fn purge(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+fn purge(txn: &Txn, now: UnixTime) -> Result<u64, StoreError> {
     let mut removed = 0u64;
     // (grant, index entry) pairs of removed tokens, to clean the index.
     let mut unindex: Vec<([u8; 16], [u8; 33])> = Vec::new();
@@ -1239,8 +1291,11 @@ mod tests {
         });
         let (colliding, colliding_rx) = writer::Job::new(put_code_op(taken, value.clone()));
         let (after, after_rx) = writer::Job::new(put_code_op(fresh, value));
-        // One batch, in this order, exactly as the writer thread would run it.
-        writer::run_batch(&store.db, vec![before, colliding, after]);
+        // One batch, in this order.
+        store
+            .writer
+            .write_together(vec![before, colliding, after])
+            .await;
 
         assert!(matches!(
             writer::answer::<(), Infallible>(before_rx).await,
