@@ -4,23 +4,21 @@
 //! key-value store with ACID transactions; it needs no C toolchain and no
 //! separate process, which is what a developer without a cluster wants.
 //!
-//! redb allows one write transaction at a time; every write is an operation
-//! run by one writer thread that commits waiting operations together (group
-//! commit, see [`writer`]). Each operation still reads, checks its condition
-//! and writes on its own, so the semantics are those of separate atomic
-//! operations; an operation that declines (a condition fails, a random key
-//! collides) decides so before it writes and never disturbs the others.
-//!
-//! Reads run on the blocking pool in their own read transactions.
+//! Every operation, read or write, runs on one store thread, in one redb
+//! transaction that a checkpoint commits every second or so; the operations
+//! waiting at a moment form a batch whose changes are made durable together
+//! by one write-ahead journal record (group commit, see [`writer`] and
+//! [`journal`]). Each operation still reads, checks its condition and writes
+//! on its own, so the semantics are those of separate atomic operations; an
+//! operation that declines (a condition fails, a random key collides)
+//! decides so before it writes and never disturbs the others.
 
 use std::convert::Infallible;
 use std::path::Path;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use redb::{
-    Database, MultimapTableDefinition, ReadTransaction, ReadableMultimapTable, ReadableTable,
-    TableDefinition,
+    Database, MultimapTableDefinition, ReadableMultimapTable, ReadableTable, TableDefinition,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -38,7 +36,7 @@ mod journal;
 mod txn;
 mod writer;
 
-use journal::{Journal, ReplayError};
+use journal::Journal;
 use txn::{JournaledTable, Txn};
 use writer::{OpError, Writer};
 
@@ -75,7 +73,6 @@ const KIND_PARTNER: u8 = b'p';
 /// The embedded store. Cheap to clone.
 #[derive(Clone)]
 pub struct EmbeddedStore {
-    db: Arc<Database>,
     writer: Writer,
 }
 
@@ -102,48 +99,22 @@ fn restrict_file(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Opens the journal of the store at `path` and applies the records its
-/// last commit does not hold yet (a crash before a checkpoint), then makes
-/// them durable in the store file: the journal is empty for the writer.
+/// Opens the journal of the store at `path` and applies the records the
+/// store file lacks (a crash before a checkpoint), then makes them durable in
+/// the store file: the journal is empty for the store thread.
 fn recover(db: &Database, path: &Path) -> Result<Journal, StoreError> {
     let journal_path = journal::path_for(path);
+    restrict_file(&journal_path)?;
     let mut journal = Journal::open(&journal_path).map_err(|e| {
         StoreError::Unavailable(format!("failed to open {}: {e}", journal_path.display()))
     })?;
-    let applied = {
-        let txn = db.begin_read().map_err(unavailable)?;
-        let state = txn.open_table(writer::JOURNAL_STATE).map_err(unavailable)?;
-        state
-            .get(writer::APPLIED_SEQ)
-            .map_err(unavailable)?
-            .map_or(0, |v| v.value())
-    };
     let txn = db.begin_write().map_err(unavailable)?;
-    let mut records = 0u64;
-    let last = journal
-        .replay(applied, |seq, payload| {
-            records += 1;
-            txn::apply(&txn, seq, payload)
-        })
-        .map_err(|e| match e {
-            ReplayError::Io(e) => StoreError::Unavailable(format!(
-                "failed to read {}: {e}",
-                journal_path.display()
-            )),
-            ReplayError::Apply(e) => StoreError::Corrupt(e.to_string()),
-            ReplayError::Gap { holds, first } => StoreError::Corrupt(format!(
-                "{} starts at record {first} but {} holds records up to {holds} only: the two files do not belong together",
-                journal_path.display(),
-                path.display()
-            )),
-        })?;
+    let records = writer::replay(&txn, &mut journal)?;
     if records > 0 {
-        writer::set_applied(&txn, last)?;
         tracing::info!(
             records,
-            last,
             journal = %journal_path.display(),
-            "embedded store: applied journal records a crash left behind"
+            "embedded store: applied the journal records a crash left behind"
         );
     }
     // Durable (the default), whether or not anything was replayed: the
@@ -197,9 +168,8 @@ impl EmbeddedStore {
         txn.commit().map_err(unavailable)?;
 
         let journal = recover(&db, path)?;
-        let db = Arc::new(db);
-        let writer = Writer::start(db.clone(), journal)?;
-        Ok(EmbeddedStore { db, writer })
+        let writer = Writer::start(db, journal)?;
+        Ok(EmbeddedStore { writer })
     }
 
     /// Runs a write operation that never declines.
@@ -228,18 +198,14 @@ impl EmbeddedStore {
         self.writer.write(op).await
     }
 
+    /// Runs a read in the store thread's transaction, after the operations
+    /// sent before it: it sees every write that was answered.
     async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Txn) -> Result<T, StoreError> + Send + 'static,
     {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let txn = db.begin_read().map_err(unavailable)?;
-            op(&txn)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
+        self.write(op).await
     }
 }
 
@@ -1232,6 +1198,7 @@ mod tests {
         drop(store);
         let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600, "store file");
+        assert_eq!(mode(&journal::path_for(&path)), 0o600, "journal file");
         assert_eq!(mode(&dir.path().join("data")), 0o700, "store directory");
         // An existing world-readable file is tightened before it is opened.
         let old = dir.path().join("old.redb");
@@ -1245,7 +1212,7 @@ mod tests {
     async fn passes_the_store_conformance_suite() {
         let (_dir, store) = open();
         conformance::run_all(
-            Arc::new(store),
+            std::sync::Arc::new(store),
             conformance::Capabilities {
                 immediate_purge: true,
             },
@@ -1318,6 +1285,51 @@ mod tests {
             store.get_code(&fresh, now).await.expect("read").is_some(),
             "the write after the collision was committed"
         );
+    }
+
+    /// A storage failure in a batch takes back that batch's writes, and
+    /// only those: the open transaction is rebuilt from the journal, which
+    /// still holds the batches answered before it.
+    #[tokio::test]
+    async fn a_failed_batch_loses_itself_and_nothing_before_it() {
+        let (_dir, store) = open();
+        let scopes = vec!["profile".to_owned()];
+        store
+            .put_consent("user", "earlier", &scopes)
+            .await
+            .expect("an earlier batch");
+        let consent = encode(&scopes).expect("encode");
+        let (writes, writes_rx) = writer::Job::new(move |txn| {
+            let mut consents = txn.open_table(CONSENTS).map_err(unavailable)?;
+            consents
+                .insert(pair_key("user", "doomed").as_slice(), consent.as_slice())
+                .map_err(unavailable)?;
+            Ok::<(), OpError<Infallible>>(())
+        });
+        let (fails, fails_rx) = writer::Job::new(|_txn| {
+            Err::<(), OpError<Infallible>>(OpError::Failed(StoreError::Unavailable(
+                "disk on fire".into(),
+            )))
+        });
+        store.writer.write_together(vec![writes, fails]).await;
+        assert!(writer::answer::<(), Infallible>(writes_rx).await.is_err());
+        assert!(writer::answer::<(), Infallible>(fails_rx).await.is_err());
+
+        assert_eq!(
+            store.get_consent("user", "earlier").await.expect("read"),
+            Some(scopes.clone()),
+            "the batch answered before the failure stays"
+        );
+        assert_eq!(
+            store.get_consent("user", "doomed").await.expect("read"),
+            None,
+            "the failed batch's write is gone"
+        );
+        store
+            .put_consent("user", "later", &scopes)
+            .await
+            .expect("the store goes on");
+        store.ping().await.expect("and is ready");
     }
 
     /// A grant id that collides refuses the redemption before it marks the

@@ -1,26 +1,31 @@
 //! The embedded store's write-ahead journal.
 //!
 //! A durable redb commit writes every B-tree page the transaction touched at
-//! its place in the file and then fsyncs: several scattered page writes per
-//! commit, about three times the cost of one small fsync on this kind of
-//! disk. The journal makes a batch durable with one sequential write and one
+//! its place in the file, and the allocator's own pages, and then fsyncs:
+//! several scattered page writes per commit, two to three times the cost of
+//! one small fsync here, and redb's commit work on top. The journal makes a
+//! batch of operations durable with one sequential write and one
 //! `fdatasync` instead:
 //!
-//! 1. the writer runs a batch's operations in a redb transaction that
-//!    records every change it makes (see [`super::txn`]);
-//! 2. the changes go to the journal as one record, written and
-//!    `fdatasync`ed *before* the transaction commits, so no reader ever sees
-//!    a change that is not durable;
-//! 3. the transaction commits without an fsync of its own
-//!    ([`redb::Durability::None`]), and names its record's sequence number
-//!    in the store's `journal` table;
-//! 4. now and then (a size or time bound) a durable redb commit, a
-//!    *checkpoint*, makes everything so far durable in the store file
-//!    itself, and the journal starts again from its beginning.
+//! 1. the store thread keeps one redb write transaction open and runs every
+//!    batch of operations in it, recording each change (see
+//!    [`super::txn`]); reads run in it too, so they see every answered
+//!    write;
+//! 2. a batch's changes go to the journal as one record, written and
+//!    `fdatasync`ed before any operation of the batch is answered; the
+//!    record's sequence number goes into the store's `journal` table in the
+//!    same transaction;
+//! 3. now and then (a size or time bound) a *checkpoint* commits the
+//!    transaction durably, which makes everything so far durable in the
+//!    store file itself, and the journal starts again from its beginning.
 //!
-//! After a crash, redb opens at some commit, whose `journal` table says up
-//! to which record it holds; the records after it are applied again, in
-//! order. A record is taken only when its checksum holds and its sequence
+//! After a crash, redb opens at the last checkpoint, whose `journal` table
+//! says up to which record it holds; the records after it are applied
+//! again, in order. The same happens without a crash when a batch fails (an
+//! operation meets a storage error, or its record cannot be written): the
+//! open transaction is aborted, a new one takes the records since the
+//! checkpoint again, and only the failed batch is lost, its callers told.
+//! A record is taken only when its checksum holds and its sequence
 //! number is the next one expected, so a torn last write (never answered:
 //! callers hear back only after the `fdatasync`) and older records not yet
 //! overwritten end the replay.
@@ -114,7 +119,8 @@ impl Journal {
     /// torn, corrupt or out of sequence ends them. Records up to `after`
     /// are skipped (a commit after the checkpoint already holds them).
     /// Returns the last sequence number the store holds then; appends
-    /// continue after it.
+    /// continue after it, behind the last record applied (at the start when
+    /// none was).
     pub(super) fn replay<E>(
         &mut self,
         after: u64,
@@ -123,6 +129,7 @@ impl Journal {
         let len = self.file.metadata().map_err(ReplayError::Io)?.len();
         let mut offset = 0u64;
         let mut previous: Option<u64> = None;
+        let mut end_of_applied = 0u64;
         let mut header = [0u8; HEADER];
         let mut payload = Vec::new();
         while offset + HEADER as u64 <= len {
@@ -152,14 +159,15 @@ impl Journal {
                     });
                 }
                 apply(seq, &payload).map_err(ReplayError::Apply)?;
+                end_of_applied = offset + (HEADER + size) as u64;
             }
             previous = Some(seq);
             offset += (HEADER + size) as u64;
         }
         let last = previous.map_or(after, |p| p.max(after));
-        // The caller checkpoints what was replayed; appends start over.
-        self.offset = 0;
+        self.offset = end_of_applied;
         self.next_seq = last + 1;
+        self.pending = end_of_applied > 0;
         Ok(last)
     }
 
@@ -202,6 +210,7 @@ impl Journal {
     }
 
     /// Whether records were written since the last checkpoint.
+    #[cfg(test)]
     pub(super) fn pending(&self) -> bool {
         self.pending
     }

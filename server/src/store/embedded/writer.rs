@@ -1,36 +1,35 @@
-//! The embedded store's writer: one thread, group commit, a write-ahead
-//! journal.
+//! The embedded store's thread: every operation, group commit through a
+//! write-ahead journal.
 //!
-//! redb allows one write transaction at a time. Rather than paying one
-//! durable commit per request, every write is an operation sent to this
-//! thread, which runs all operations waiting at that moment inside a single
-//! transaction, makes their changes durable in the journal with one write
-//! and one `fdatasync` (see [`super::journal`]), and only then commits (redb
-//! itself without an fsync: the journal is the durable copy until the next
-//! checkpoint). No caller is answered, and no reader sees a change, before
-//! the journal record that holds it is on disk.
+//! redb allows one write transaction at a time. This thread keeps one open
+//! and runs every operation in it, reads included, batch by batch: all
+//! operations waiting at a moment form a batch, whose changes become durable
+//! with one journal write and one `fdatasync` (see [`super::journal`]);
+//! every second or so a checkpoint commits the transaction durably. No
+//! caller is answered, and no later operation sees a change, before the
+//! journal record that holds it is on disk: a read in a batch with writes
+//! is answered with them.
 //!
-//! Operations share a transaction, so one must never spoil the others:
+//! Operations share a batch, so one must never spoil the others:
 //! - an operation that declines (a condition does not hold, a key already
 //!   exists) returns [`OpError::Refused`], and must decide that *before* it
 //!   writes anything, so that nothing of it is in the transaction; the rest
-//!   of the batch commits and its caller gets the refusal;
+//!   of the batch goes on and its caller gets the refusal;
 //! - an operation that hits a storage failure returns [`OpError::Failed`];
-//!   it may have left partial writes, so the whole transaction is aborted
-//!   and every caller of the batch sees the failure.
+//!   it may have left partial writes, so the transaction is aborted, a new
+//!   one is rebuilt from the last checkpoint and the journal, and every
+//!   caller of the batch sees the failure.
 //!
-//! A redb commit that fails after its journal record is on disk leaves the
-//! store file behind the journal: the writer then refuses every later write
-//! and the store reports itself broken (readiness fails) until a restart
-//! replays the journal.
+//! If even the rebuild fails, the store refuses every later operation and
+//! reports itself broken (readiness fails) until a restart.
 
 use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
-use redb::{Database, Durability, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::journal::Journal;
+use super::journal::{Journal, ReplayError};
 use super::txn::Txn;
 use super::unavailable;
 use crate::store::StoreError;
@@ -108,12 +107,13 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the writer thread for `db`, whose journal is `journal` (the
     /// store has replayed and checkpointed it).
-    pub(super) fn start(db: Arc<Database>, journal: Journal) -> Result<Writer, StoreError> {
+    pub(super) fn start(db: Database, journal: Journal) -> Result<Writer, StoreError> {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let broken = Arc::new(OnceLock::new());
         let mut state = State {
             db,
             journal,
+            txn: None,
             broken: broken.clone(),
             log: Vec::with_capacity(16 << 10),
         };
@@ -172,8 +172,11 @@ fn stopped() -> StoreError {
 
 /// The writer thread's own state.
 struct State {
-    db: Arc<Database>,
+    db: Database,
     journal: Journal,
+    /// The transaction every batch runs in, until the next checkpoint
+    /// commits it (begun on the first batch after one).
+    txn: Option<WriteTransaction>,
     broken: Arc<OnceLock<StoreError>>,
     /// The change log, reused from batch to batch.
     log: Vec<u8>,
@@ -199,9 +202,7 @@ impl State {
         }
         // Every sender is gone (the store was dropped): leave nothing to
         // replay.
-        if self.journal.pending() {
-            self.checkpoint();
-        }
+        self.checkpoint();
     }
 
     fn take(&self, batch: &mut Vec<Job>, message: Message) {
@@ -212,26 +213,18 @@ impl State {
         }
     }
 
-    /// Runs `batch` (emptied) in one transaction and answers every job.
+    /// Runs `batch` (emptied) in the open transaction, journals its changes
+    /// and answers every job.
     fn run_batch(&mut self, batch: &mut Vec<Job>) {
-        if let Some(broken) = self.broken.get() {
-            for job in batch.drain(..) {
-                let _ = job.reply.send(Err(broken.clone()));
-            }
-            return;
-        }
-        let mut txn = match self.db.begin_write() {
+        let txn = match self.open() {
             Ok(txn) => txn,
-            Err(e) => {
-                let err = unavailable(e);
+            Err(err) => {
                 for job in batch.drain(..) {
                     let _ = job.reply.send(Err(err.clone()));
                 }
                 return;
             }
         };
-        // Durable through the journal; the checkpoint makes the file so.
-        txn.set_durability(Durability::None);
         let mut done = Vec::with_capacity(batch.len());
         let mut failure = None;
         let recording = Txn::new(&txn, std::mem::take(&mut self.log));
@@ -249,16 +242,19 @@ impl State {
             }
         }
         self.log = recording.into_changes();
-        // A storage failure in any operation may have left partial writes in
-        // this transaction: abort all of it and let every caller see the
-        // error. Otherwise the changes go to the journal, then the commit.
         let result = match failure {
-            Some(e) => {
-                let _ = txn.abort();
-                Err(e)
-            }
-            None => self.commit(txn),
+            Some(e) => Err(e),
+            None if self.log.is_empty() => Ok(()),
+            None => self.journal_batch(&txn),
         };
+        match &result {
+            Ok(()) => self.txn = Some(txn),
+            // A storage failure in any operation may have left partial
+            // writes, and a batch the journal does not hold must not stay:
+            // the transaction goes, and the journal rebuilds its state
+            // without this batch. Every caller of the batch sees the error.
+            Err(_) => self.rebuild(Some(txn)),
+        }
         for (reply, value) in done {
             let outcome = match (&result, value) {
                 (Ok(()), Some(v)) => Ok(v),
@@ -269,59 +265,106 @@ impl State {
         }
     }
 
-    /// Journals the batch's changes, then commits `txn`.
-    fn commit(&mut self, txn: WriteTransaction) -> Result<(), StoreError> {
-        if self.log.is_empty() {
-            // Only refusals and reads: nothing to make durable.
-            return txn.commit().map_err(unavailable);
+    /// The open transaction, or a new one.
+    fn open(&mut self) -> Result<WriteTransaction, StoreError> {
+        if let Some(broken) = self.broken.get() {
+            return Err(broken.clone());
         }
-        let seq = self.journal.next_seq();
-        if let Err(e) = set_applied(&txn, seq) {
-            let _ = txn.abort();
-            return Err(e);
+        match self.txn.take() {
+            Some(txn) => Ok(txn),
+            None => self.db.begin_write().map_err(unavailable),
         }
-        if let Err(e) = self.journal.append(&self.log) {
-            let _ = txn.abort();
-            return Err(StoreError::Unavailable(format!(
-                "failed to write the store journal {}: {e}",
-                self.journal.path().display()
-            )));
-        }
-        txn.commit().map_err(|e| {
-            // The journal holds changes the store file lacks: no later
-            // write may build on this state. A restart replays them.
-            let err = StoreError::Unavailable(format!(
-                "the embedded store failed to commit a journaled batch ({}); restart the server to recover it from {}",
-                unavailable(e),
-                self.journal.path().display()
-            ));
-            tracing::error!(error = %err, "embedded store broken");
-            let _ = self.broken.set(err.clone());
-            err
-        })
     }
 
-    /// A durable commit: the store file then holds every journaled batch,
-    /// and the journal starts over.
-    fn checkpoint(&mut self) {
-        // An empty transaction: committing it durably persists the
-        // non-durable commits before it.
-        let result = self
+    /// Names the batch's record in `txn`, then writes the record and waits
+    /// until it is on disk.
+    fn journal_batch(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        set_applied(txn, self.journal.next_seq())?;
+        self.journal.append(&self.log).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "failed to write the store journal {}: {e}",
+                self.journal.path().display()
+            ))
+        })?;
+        Ok(())
+    }
+
+    /// Aborts `txn` (if any) and opens a new transaction holding the last
+    /// checkpoint and every journal record since. When even that fails, the
+    /// store takes no more operations (and says so) until a restart.
+    fn rebuild(&mut self, txn: Option<WriteTransaction>) {
+        if let Some(txn) = txn {
+            let _ = txn.abort();
+        }
+        let rebuilt = self
             .db
             .begin_write()
-            .map_err(redb::Error::from)
-            .and_then(|txn| txn.commit().map_err(redb::Error::from));
-        match result {
+            .map_err(unavailable)
+            .and_then(|txn| replay(&txn, &mut self.journal).map(|_| txn));
+        match rebuilt {
+            Ok(txn) => self.txn = Some(txn),
+            Err(e) => {
+                let err = StoreError::Unavailable(format!(
+                    "the embedded store cannot rebuild its state from {} ({e}); restart the server",
+                    self.journal.path().display()
+                ));
+                tracing::error!(error = %err, "embedded store broken");
+                let _ = self.broken.set(err);
+            }
+        }
+    }
+
+    /// Commits the open transaction durably: the store file then holds
+    /// every journaled batch, and the journal starts over.
+    fn checkpoint(&mut self) {
+        let Some(txn) = self.txn.take() else {
+            return;
+        };
+        match txn.commit() {
             Ok(()) => self.journal.checkpointed(),
-            // The journal still holds everything: try again next time.
-            Err(e) => tracing::warn!(error = %e, "embedded store checkpoint failed; will retry"),
+            Err(e) => {
+                // The journal still holds everything since the last one.
+                tracing::warn!(error = %e, "embedded store checkpoint failed; rebuilding from the journal");
+                self.rebuild(None);
+            }
         }
     }
 }
 
-/// Names journal record `seq` in the commit that applies it.
-pub(super) fn set_applied(txn: &WriteTransaction, seq: u64) -> Result<(), StoreError> {
+/// Names journal record `seq` as applied in `txn`.
+fn set_applied(txn: &WriteTransaction, seq: u64) -> Result<(), StoreError> {
     let mut state = txn.open_table(JOURNAL_STATE).map_err(unavailable)?;
     state.insert(APPLIED_SEQ, seq).map_err(unavailable)?;
     Ok(())
+}
+
+/// Applies to `txn` the journal records after the last one it holds (from
+/// the store's `journal` table). Returns how many it applied.
+pub(super) fn replay(txn: &WriteTransaction, journal: &mut Journal) -> Result<u64, StoreError> {
+    let applied = {
+        let state = txn.open_table(JOURNAL_STATE).map_err(unavailable)?;
+        let seq = state.get(APPLIED_SEQ).map_err(unavailable)?;
+        seq.map_or(0, |v| v.value())
+    };
+    let mut records = 0u64;
+    let last = journal
+        .replay(applied, |seq, payload| {
+            records += 1;
+            super::txn::apply(txn, seq, payload)
+        })
+        .map_err(|e| match e {
+            ReplayError::Io(e) => StoreError::Unavailable(format!(
+                "failed to read {}: {e}",
+                journal.path().display()
+            )),
+            ReplayError::Apply(e) => StoreError::Corrupt(e.to_string()),
+            ReplayError::Gap { holds, first } => StoreError::Corrupt(format!(
+                "{} starts at record {first} but the store file holds records up to {holds} only: the two do not belong together",
+                journal.path().display()
+            )),
+        })?;
+    if records > 0 {
+        set_applied(txn, last)?;
+    }
+    Ok(records)
 }
