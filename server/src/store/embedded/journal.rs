@@ -49,7 +49,7 @@ const HEADER: usize = 24;
 /// The journal file is kept at least this large, of written blocks.
 pub(super) const PREALLOCATED: u64 = 8 << 20;
 /// A checkpoint is due once the journal has grown this far...
-const CHECKPOINT_BYTES: u64 = PREALLOCATED - (1 << 20);
+const CHECKPOINT_BYTES: u64 = 1 << 20;
 /// ... or this long after the last one, if anything was written since.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// A record this large is refused on replay as corrupt (a batch of 256

@@ -274,13 +274,16 @@ pub(super) enum ApplyError {
         /// The record's sequence number.
         seq: u64,
         /// redb's error.
-        error: redb::Error,
+        error: String,
     },
 }
 
 /// Makes the changes of journal record `seq` (`payload`) again, in order.
 pub(super) fn apply(txn: &WriteTransaction, seq: u64, payload: &[u8]) -> Result<(), ApplyError> {
-    let store = |e: redb::Error| ApplyError::Store { seq, error: e };
+    let store = |e: redb::Error| ApplyError::Store {
+        seq,
+        error: e.to_string(),
+    };
     let mut reader = Reader {
         payload,
         at: 0,
