@@ -37,7 +37,7 @@ mod txn;
 mod writer;
 
 use journal::Journal;
-use txn::{JournaledTable, Txn};
+use txn::{JournaledTable, TableSet, Tables, Txn};
 use writer::{OpError, Writer};
 
 const CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("codes");
@@ -65,6 +65,26 @@ const GRANT_TOKENS: MultimapTableDefinition<&[u8], &[u8]> =
 /// user id -> grant id, for listing a user's linked clients.
 const USER_GRANTS: MultimapTableDefinition<&[u8], &[u8]> =
     MultimapTableDefinition::new("user_grants");
+
+/// Every table of the store, opened once per store transaction.
+static TABLES: [TableDefinition<'static, &[u8], &[u8]>; 11] = [
+    CODES,
+    ACCESS,
+    REFRESH,
+    GRANTS,
+    CONSENTS,
+    PARTNER_LINKS,
+    PROCESSED_GRANT_CODES,
+    ALEXA_USERS,
+    APP_LINK_STATES,
+    COUNTERS,
+    ENDED_SESSIONS,
+];
+static MULTIMAPS: [MultimapTableDefinition<'static, &[u8], &[u8]>; 2] = [GRANT_TOKENS, USER_GRANTS];
+const TABLE_SET: TableSet = TableSet {
+    tables: &TABLES,
+    multimaps: &MULTIMAPS,
+};
 
 const KIND_ACCESS: u8 = b'a';
 const KIND_REFRESH: u8 = b'r';
@@ -144,31 +164,15 @@ impl EmbeddedStore {
         let db = Database::create(path).map_err(|e| {
             StoreError::Unavailable(format!("failed to open {}: {e}", path.display()))
         })?;
-        // Create every table up front so that read transactions never meet a
-        // missing one.
+        // Create every table up front, so that the store thread can open
+        // them all at once in each transaction.
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [
-            CODES,
-            ACCESS,
-            REFRESH,
-            GRANTS,
-            CONSENTS,
-            PARTNER_LINKS,
-            PROCESSED_GRANT_CODES,
-            ALEXA_USERS,
-            APP_LINK_STATES,
-            COUNTERS,
-            ENDED_SESSIONS,
-        ] {
-            txn.open_table(table).map_err(unavailable)?;
-        }
-        txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
-        txn.open_multimap_table(USER_GRANTS).map_err(unavailable)?;
+        Tables::open(&txn, TABLE_SET).map_err(unavailable)?;
         txn.open_table(writer::JOURNAL_STATE).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
 
         let journal = recover(&db, path)?;
-        let writer = Writer::start(db, journal)?;
+        let writer = Writer::start(db, journal, TABLE_SET)?;
         Ok(EmbeddedStore { writer })
     }
 
@@ -285,7 +289,7 @@ fn insert_tokens(
 
 /// Writes `hash -> record` into an open table.
 fn insert_record<T: Serialize>(
-    table: &mut JournaledTable<'_>,
+    table: &mut JournaledTable<'_, '_>,
     (hash, record): &(TokenHash, T),
 ) -> Result<(), StoreError> {
     table

@@ -12,7 +12,7 @@
 //! value`.
 
 use std::borrow::Borrow;
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::ops::{Deref, RangeBounds};
 
 use redb::{
@@ -29,21 +29,70 @@ const MULTI_INSERT: u8 = 3;
 const MULTI_REMOVE: u8 = 4;
 const MULTI_REMOVE_ALL: u8 = 5;
 
-/// The longest table name a change can carry.
-const MAX_NAME: usize = 48;
+/// The store's tables, opened once per transaction (opening a redb table
+/// costs about as much as an insert) and lent to one operation at a time.
+pub(super) struct Tables<'db> {
+    txn: &'db WriteTransaction,
+    tables: Vec<(&'static str, RefCell<Table<'db, Bytes, Bytes>>)>,
+    multimaps: Vec<(&'static str, RefCell<MultimapTable<'db, Bytes, Bytes>>)>,
+}
 
-/// A write transaction and the log of what it changed.
-pub(in crate::store) struct Txn<'db> {
-    inner: &'db WriteTransaction,
+/// Which tables [`Tables`] holds.
+#[derive(Clone, Copy)]
+pub(super) struct TableSet {
+    /// The plain tables.
+    pub(super) tables: &'static [TableDefinition<'static, Bytes, Bytes>],
+    /// The multimap tables.
+    pub(super) multimaps: &'static [MultimapTableDefinition<'static, Bytes, Bytes>],
+}
+
+impl<'db> Tables<'db> {
+    /// Opens every table of `set` in `txn`.
+    pub(super) fn open(
+        txn: &'db WriteTransaction,
+        set: TableSet,
+    ) -> Result<Tables<'db>, TableError> {
+        let mut tables = Vec::with_capacity(set.tables.len());
+        for def in set.tables {
+            tables.push((def.name(), RefCell::new(txn.open_table(*def)?)));
+        }
+        let mut multimaps = Vec::with_capacity(set.multimaps.len());
+        for def in set.multimaps {
+            multimaps.push((def.name(), RefCell::new(txn.open_multimap_table(*def)?)));
+        }
+        Ok(Tables {
+            txn,
+            tables,
+            multimaps,
+        })
+    }
+
+    /// The transaction, for the store's own bookkeeping tables.
+    pub(super) fn txn(&self) -> &'db WriteTransaction {
+        self.txn
+    }
+}
+
+/// A table an operation asked for that another handle of the same
+/// operation still holds, or that is not one of the store's tables.
+#[track_caller]
+fn unavailable_table(name: &str) -> TableError {
+    TableError::TableAlreadyOpen(name.to_owned(), std::panic::Location::caller())
+}
+
+/// An operation's view of the open transaction: the store's tables, and the
+/// log of what the batch changed.
+pub(in crate::store) struct Txn<'a, 'db> {
+    tables: &'a Tables<'db>,
     changes: RefCell<Vec<u8>>,
 }
 
-impl<'db> Txn<'db> {
+impl<'a, 'db> Txn<'a, 'db> {
     /// Records the changes made through it into `log` (cleared first).
-    pub(super) fn new(inner: &'db WriteTransaction, mut log: Vec<u8>) -> Txn<'db> {
+    pub(super) fn new(tables: &'a Tables<'db>, mut log: Vec<u8>) -> Txn<'a, 'db> {
         log.clear();
         Txn {
-            inner,
+            tables,
             changes: RefCell::new(log),
         }
     }
@@ -53,64 +102,54 @@ impl<'db> Txn<'db> {
         self.changes.into_inner()
     }
 
-    /// Opens a table for reading and recorded writing.
+    /// Lends a table for reading and recorded writing.
     pub(in crate::store) fn open_table(
         &self,
         def: TableDefinition<Bytes, Bytes>,
-    ) -> Result<JournaledTable<'_>, TableError> {
-        let name = Name::of(def.name())?;
+    ) -> Result<JournaledTable<'_, 'db>, TableError> {
+        let wanted = def.name();
+        let (name, cell) = self
+            .tables
+            .tables
+            .iter()
+            .find(|(name, _)| *name == wanted)
+            .ok_or_else(|| unavailable_table(wanted))?;
         Ok(JournaledTable {
-            table: self.inner.open_table(def)?,
-            name,
+            table: cell.try_borrow_mut().map_err(|_| unavailable_table(name))?,
+            name: *name,
             changes: &self.changes,
         })
     }
 
-    /// Opens a multimap table for reading and recorded writing.
+    /// Lends a multimap table for reading and recorded writing.
     pub(in crate::store) fn open_multimap_table(
         &self,
         def: MultimapTableDefinition<Bytes, Bytes>,
-    ) -> Result<JournaledMultimap<'_>, TableError> {
-        let name = Name::of(def.name())?;
+    ) -> Result<JournaledMultimap<'_, 'db>, TableError> {
+        let wanted = def.name();
+        let (name, cell) = self
+            .tables
+            .multimaps
+            .iter()
+            .find(|(name, _)| *name == wanted)
+            .ok_or_else(|| unavailable_table(wanted))?;
         Ok(JournaledMultimap {
-            table: self.inner.open_multimap_table(def)?,
-            name,
+            table: cell.try_borrow_mut().map_err(|_| unavailable_table(name))?,
+            name: *name,
             changes: &self.changes,
         })
     }
 }
 
-/// A table name, copied inline (no allocation per opened table).
-#[derive(Clone, Copy)]
-struct Name {
-    len: u8,
-    bytes: [u8; MAX_NAME],
-}
-
-impl Name {
-    fn of(name: &str) -> Result<Name, TableError> {
-        if name.len() > MAX_NAME {
-            return Err(TableError::Storage(StorageError::Io(
-                std::io::Error::other(format!("table name {name} too long for the journal")),
-            )));
-        }
-        let mut bytes = [0u8; MAX_NAME];
-        bytes[..name.len()].copy_from_slice(name.as_bytes());
-        Ok(Name {
-            len: name.len() as u8,
-            bytes,
-        })
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
-
-fn record(changes: &RefCell<Vec<u8>>, kind: u8, name: &Name, key: &[u8], value: Option<&[u8]>) {
+fn record(changes: &RefCell<Vec<u8>>, kind: u8, name: &str, key: &[u8], value: Option<&[u8]>) {
     let mut log = changes.borrow_mut();
     log.push(kind);
-    log.push(name.len);
+    // Table names are the store's short constants.
+    debug_assert!(
+        name.len() <= usize::from(u8::MAX),
+        "table name {name} too long"
+    );
+    log.push(name.len() as u8);
     log.extend_from_slice(name.as_bytes());
     put_bytes(&mut log, key);
     if let Some(value) = value {
@@ -125,13 +164,13 @@ fn put_bytes(log: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// A table of a [`Txn`]: reads as redb's, writes are recorded.
-pub(in crate::store) struct JournaledTable<'t> {
-    table: Table<'t, Bytes, Bytes>,
-    name: Name,
-    changes: &'t RefCell<Vec<u8>>,
+pub(in crate::store) struct JournaledTable<'a, 'db> {
+    table: RefMut<'a, Table<'db, Bytes, Bytes>>,
+    name: &'static str,
+    changes: &'a RefCell<Vec<u8>>,
 }
 
-impl<'t> JournaledTable<'t> {
+impl JournaledTable<'_, '_> {
     /// As [`Table::insert`], recorded.
     pub(in crate::store) fn insert(
         &mut self,
@@ -139,7 +178,7 @@ impl<'t> JournaledTable<'t> {
         value: &[u8],
     ) -> Result<Option<AccessGuard<'_, Bytes>>, StorageError> {
         let previous = self.table.insert(key, value)?;
-        record(self.changes, INSERT, &self.name, key, Some(value));
+        record(self.changes, INSERT, self.name, key, Some(value));
         Ok(previous)
     }
 
@@ -150,21 +189,21 @@ impl<'t> JournaledTable<'t> {
     ) -> Result<Option<AccessGuard<'_, Bytes>>, StorageError> {
         let previous = self.table.remove(key)?;
         if previous.is_some() {
-            record(self.changes, REMOVE, &self.name, key, None);
+            record(self.changes, REMOVE, self.name, key, None);
         }
         Ok(previous)
     }
 }
 
-impl<'t> Deref for JournaledTable<'t> {
-    type Target = Table<'t, Bytes, Bytes>;
+impl<'db> Deref for JournaledTable<'_, 'db> {
+    type Target = Table<'db, Bytes, Bytes>;
 
     fn deref(&self) -> &Self::Target {
         &self.table
     }
 }
 
-impl ReadableTableMetadata for JournaledTable<'_> {
+impl ReadableTableMetadata for JournaledTable<'_, '_> {
     fn stats(&self) -> Result<TableStats, StorageError> {
         self.table.stats()
     }
@@ -174,7 +213,7 @@ impl ReadableTableMetadata for JournaledTable<'_> {
     }
 }
 
-impl redb::ReadableTable<Bytes, Bytes> for JournaledTable<'_> {
+impl redb::ReadableTable<Bytes, Bytes> for JournaledTable<'_, '_> {
     fn get<'a>(
         &self,
         key: impl Borrow<&'a [u8]>,
@@ -206,13 +245,13 @@ impl redb::ReadableTable<Bytes, Bytes> for JournaledTable<'_> {
 }
 
 /// A multimap table of a [`Txn`]: reads as redb's, writes are recorded.
-pub(in crate::store) struct JournaledMultimap<'t> {
-    table: MultimapTable<'t, Bytes, Bytes>,
-    name: Name,
-    changes: &'t RefCell<Vec<u8>>,
+pub(in crate::store) struct JournaledMultimap<'a, 'db> {
+    table: RefMut<'a, MultimapTable<'db, Bytes, Bytes>>,
+    name: &'static str,
+    changes: &'a RefCell<Vec<u8>>,
 }
 
-impl<'t> JournaledMultimap<'t> {
+impl JournaledMultimap<'_, '_> {
     /// As [`MultimapTable::insert`], recorded.
     pub(in crate::store) fn insert(
         &mut self,
@@ -221,7 +260,7 @@ impl<'t> JournaledMultimap<'t> {
     ) -> Result<bool, StorageError> {
         let existed = self.table.insert(key, value)?;
         if !existed {
-            record(self.changes, MULTI_INSERT, &self.name, key, Some(value));
+            record(self.changes, MULTI_INSERT, self.name, key, Some(value));
         }
         Ok(existed)
     }
@@ -234,7 +273,7 @@ impl<'t> JournaledMultimap<'t> {
     ) -> Result<bool, StorageError> {
         let removed = self.table.remove(key, value)?;
         if removed {
-            record(self.changes, MULTI_REMOVE, &self.name, key, Some(value));
+            record(self.changes, MULTI_REMOVE, self.name, key, Some(value));
         }
         Ok(removed)
     }
@@ -244,13 +283,13 @@ impl<'t> JournaledMultimap<'t> {
         &mut self,
         key: &[u8],
     ) -> Result<MultimapValue<'_, Bytes>, StorageError> {
-        record(self.changes, MULTI_REMOVE_ALL, &self.name, key, None);
+        record(self.changes, MULTI_REMOVE_ALL, self.name, key, None);
         self.table.remove_all(key)
     }
 }
 
-impl<'t> Deref for JournaledMultimap<'t> {
-    type Target = MultimapTable<'t, Bytes, Bytes>;
+impl<'db> Deref for JournaledMultimap<'_, 'db> {
+    type Target = MultimapTable<'db, Bytes, Bytes>;
 
     fn deref(&self) -> &Self::Target {
         &self.table

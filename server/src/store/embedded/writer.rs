@@ -30,7 +30,7 @@ use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::journal::{Journal, ReplayError};
-use super::txn::Txn;
+use super::txn::{TableSet, Tables, Txn};
 use super::unavailable;
 use crate::store::StoreError;
 
@@ -107,7 +107,11 @@ pub(super) struct Writer {
 impl Writer {
     /// Starts the writer thread for `db`, whose journal is `journal` (the
     /// store has replayed and checkpointed it).
-    pub(super) fn start(db: Database, journal: Journal) -> Result<Writer, StoreError> {
+    pub(super) fn start(
+        db: Database,
+        journal: Journal,
+        set: TableSet,
+    ) -> Result<Writer, StoreError> {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let broken = Arc::new(OnceLock::new());
         let mut state = State {
@@ -116,6 +120,7 @@ impl Writer {
             txn: None,
             broken: broken.clone(),
             log: Vec::with_capacity(16 << 10),
+            set,
         };
         std::thread::Builder::new()
             .name("embedded-store-writer".into())
@@ -180,24 +185,61 @@ struct State {
     broken: Arc<OnceLock<StoreError>>,
     /// The change log, reused from batch to batch.
     log: Vec<u8>,
+    /// The tables operations use.
+    set: TableSet,
 }
 
 impl State {
+    /// Serves until every sender is gone. Each pass of the outer loop is one
+    /// transaction: its tables are opened once, batches run in it until a
+    /// checkpoint commits it or a failed batch has it rebuilt.
     fn run(&mut self, mut rx: mpsc::Receiver<Message>) {
         let mut batch = Vec::with_capacity(16);
-        while let Some(first) = rx.blocking_recv() {
-            self.take(&mut batch, first);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(message) => self.take(&mut batch, message),
-                    Err(_) => break,
+        'transactions: loop {
+            let txn = self.open();
+            let opened = txn
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|txn| Tables::open(txn, self.set).map_err(unavailable));
+            loop {
+                let Some(first) = rx.blocking_recv() else {
+                    drop(opened);
+                    if let Ok(txn) = txn {
+                        self.txn = Some(txn);
+                    }
+                    break 'transactions;
+                };
+                self.take(&mut batch, first);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(message) => self.take(&mut batch, message),
+                        Err(_) => break,
+                    }
                 }
-            }
-            self.run_batch(&mut batch);
-            // The batch's callers have their answers: a checkpoint now
-            // delays only the operations that arrive meanwhile.
-            if self.journal.checkpoint_due() {
-                self.checkpoint();
+                let tables = match &opened {
+                    Ok(tables) => tables,
+                    Err(err) => {
+                        // No transaction: refuse this batch, try again with
+                        // the next one.
+                        for job in batch.drain(..) {
+                            let _ = job.reply.send(Err(err.clone()));
+                        }
+                        continue 'transactions;
+                    }
+                };
+                if !self.run_batch(tables, &mut batch) {
+                    drop(opened);
+                    self.rebuild(txn.ok());
+                    continue 'transactions;
+                }
+                // The batch's callers have their answers: a checkpoint now
+                // delays only the operations that arrive meanwhile.
+                if self.journal.checkpoint_due() {
+                    drop(opened);
+                    self.txn = txn.ok();
+                    self.checkpoint();
+                    continue 'transactions;
+                }
             }
         }
         // Every sender is gone (the store was dropped): leave nothing to
@@ -214,20 +256,12 @@ impl State {
     }
 
     /// Runs `batch` (emptied) in the open transaction, journals its changes
-    /// and answers every job.
-    fn run_batch(&mut self, batch: &mut Vec<Job>) {
-        let txn = match self.open() {
-            Ok(txn) => txn,
-            Err(err) => {
-                for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(err.clone()));
-                }
-                return;
-            }
-        };
+    /// and answers every job. False when the batch failed: its writes are in
+    /// the transaction but not in the journal, so the transaction must go.
+    fn run_batch(&mut self, tables: &Tables, batch: &mut Vec<Job>) -> bool {
         let mut done = Vec::with_capacity(batch.len());
         let mut failure = None;
-        let recording = Txn::new(&txn, std::mem::take(&mut self.log));
+        let recording = Txn::new(tables, std::mem::take(&mut self.log));
         for job in batch.drain(..) {
             if failure.is_some() {
                 done.push((job.reply, None));
@@ -245,16 +279,10 @@ impl State {
         let result = match failure {
             Some(e) => Err(e),
             None if self.log.is_empty() => Ok(()),
-            None => self.journal_batch(&txn),
+            None => self.journal_batch(tables),
         };
-        match &result {
-            Ok(()) => self.txn = Some(txn),
-            // A storage failure in any operation may have left partial
-            // writes, and a batch the journal does not hold must not stay:
-            // the transaction goes, and the journal rebuilds its state
-            // without this batch. Every caller of the batch sees the error.
-            Err(_) => self.rebuild(Some(txn)),
-        }
+        // On failure, every caller of the batch sees the error; the caller
+        // of this function rebuilds the transaction without the batch.
         for (reply, value) in done {
             let outcome = match (&result, value) {
                 (Ok(()), Some(v)) => Ok(v),
@@ -263,6 +291,7 @@ impl State {
             };
             let _ = reply.send(outcome);
         }
+        result.is_ok()
     }
 
     /// The open transaction, or a new one.
@@ -276,10 +305,10 @@ impl State {
         }
     }
 
-    /// Names the batch's record in `txn`, then writes the record and waits
-    /// until it is on disk.
-    fn journal_batch(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
-        set_applied(txn, self.journal.next_seq())?;
+    /// Names the batch's record in the transaction, then writes the record
+    /// and waits until it is on disk.
+    fn journal_batch(&mut self, tables: &Tables) -> Result<(), StoreError> {
+        set_applied(tables.txn(), self.journal.next_seq())?;
         self.journal.append(&self.log).map_err(|e| {
             StoreError::Unavailable(format!(
                 "failed to write the store journal {}: {e}",
