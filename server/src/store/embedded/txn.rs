@@ -116,7 +116,7 @@ impl<'a, 'db> Txn<'a, 'db> {
             .ok_or_else(|| unavailable_table(wanted))?;
         Ok(JournaledTable {
             table: cell.try_borrow_mut().map_err(|_| unavailable_table(name))?,
-            name: *name,
+            name,
             changes: &self.changes,
         })
     }
@@ -135,7 +135,7 @@ impl<'a, 'db> Txn<'a, 'db> {
             .ok_or_else(|| unavailable_table(wanted))?;
         Ok(JournaledMultimap {
             table: cell.try_borrow_mut().map_err(|_| unavailable_table(name))?,
-            name: *name,
+            name,
             changes: &self.changes,
         })
     }
