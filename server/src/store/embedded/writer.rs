@@ -349,8 +349,15 @@ impl State {
         let Some(txn) = self.txn.take() else {
             return;
         };
+        let started = std::time::Instant::now();
         match txn.commit() {
-            Ok(()) => self.journal.checkpointed(),
+            Ok(()) => {
+                self.journal.checkpointed();
+                tracing::debug!(
+                    millis = started.elapsed().as_secs_f64() * 1e3,
+                    "embedded store checkpoint"
+                );
+            }
             Err(e) => {
                 // The journal still holds everything since the last one.
                 tracing::warn!(error = %e, "embedded store checkpoint failed; rebuilding from the journal");
