@@ -41,6 +41,7 @@
 #   tests/bench/compare.sh           # release build, 20000 requests per run, levels 1 10 50 200
 #   tests/bench/compare.sh --smoke   # debug build, 200 requests, levels 1 10 (CI)
 #   REQUESTS=50000 LEVELS="50 200" FORMATS="sealed" tests/bench/compare.sh
+#   SCENARIOS="refresh_token" LEVELS="1 50" tests/bench/compare.sh   # some scenarios only
 #
 # Before/after: OURS_BENCH_BIN names a prebuilt bench server (built with
 # `cargo build --release -p alexa-link-server --features test-support
@@ -222,7 +223,7 @@ echo "== machine: $(nproc) cores, load average $LOAD_BEFORE; ours: $OURS_BIN_LAB
 
 echo "== ceilings"
 FSYNC_RATE=$(fsync_rate "$STORE_DIR" "$([ "$PROFILE" = dev ] && echo 0.5 || echo 3)")
-echo "  fsync (4 KiB write + fsync, one at a time) in $STORE_DIR ($STORE_WHERE): $FSYNC_RATE/s"
+echo "  fsync rate (4 KiB overwrite + fdatasync in a preallocated file, one at a time) in $STORE_DIR ($STORE_WHERE): $FSYNC_RATE/s"
 NGINX_PORT=$(free_port)
 start_nginx "$NGINX_PORT" "$WORK/nginx"
 export BENCH_METHOD=GET BENCH_BASIC=unused BENCH_EXPECT='"access_token"' BENCH_BODY= BENCH_POOL_FILE= BENCH_CHAIN_FIELD=
@@ -238,9 +239,9 @@ kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true; NGINX_PID=
 ROTATION=$([ "$OURS_ROTATES" = yes ] && echo "rotating on both sides" || echo "NOT rotating (this bench server cannot), peer not rotating either")
 echo "== ours ($FORMATS) vs peer [$PROFILE, $REQUESTS requests per run after $WARMUP warm-up ($CODE_REQUESTS after $CODE_WARMUP for authorization_code), levels $LEVELS, our store on $STORE_WHERE; refresh: $ROTATION]"
 i=0
-SCENARIOS="client_credentials refresh_token introspection"
-[ "$OURS_ROTATES" = yes ] && SCENARIOS="client_credentials refresh_token authorization_code introspection"
-for sc in $SCENARIOS; do
+ALL_SCENARIOS="client_credentials refresh_token introspection"
+[ "$OURS_ROTATES" = yes ] && ALL_SCENARIOS="client_credentials refresh_token authorization_code introspection"
+for sc in ${SCENARIOS:-$ALL_SCENARIOS}; do
   for c in $LEVELS; do
     n=$REQUESTS
     [ "$sc" = authorization_code ] && n=$CODE_REQUESTS

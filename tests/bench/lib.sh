@@ -64,19 +64,26 @@ CONF
   echo "nginx did not start:" >&2; cat "$dir/out" "$dir/error.log" >&2 2>/dev/null; return 1
 }
 
-# fsync_rate DIR [SECONDS]: write+fsync of 4 KiB in a loop in DIR (the
-# store's directory); prints fsyncs per second.
+# fsync_rate DIR [SECONDS]: durable 4 KiB writes per second, one at a time,
+# in DIR (the store's directory), with the cheapest primitive a log can use:
+# an overwrite inside a preallocated, already-written file, then fdatasync
+# (no size or block allocation to record, so no file-system journal commit;
+# the store's journal writes this way). Prints writes per second.
 fsync_rate() {
   python3 - "$1" "${2:-2}" <<'PY'
 import os, sys, time
 d, seconds = sys.argv[1], float(sys.argv[2])
 path = os.path.join(d, "fsync-probe")
 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-block, n, start = b"x" * 4096, 0, time.monotonic()
+block, blocks = b"x" * 4096, 256
 try:
+    for i in range(blocks):
+        os.pwrite(fd, block, i * 4096)
+    os.fsync(fd)
+    n, start = 0, time.monotonic()
     while time.monotonic() - start < seconds:
-        os.pwrite(fd, block, (n % 256) * 4096)
-        os.fsync(fd)
+        os.pwrite(fd, block, (n % blocks) * 4096)
+        os.fdatasync(fd)
         n += 1
 finally:
     os.close(fd)

@@ -4,23 +4,21 @@
 //! key-value store with ACID transactions; it needs no C toolchain and no
 //! separate process, which is what a developer without a cluster wants.
 //!
-//! redb allows one write transaction at a time; every write is an operation
-//! run by one writer thread that commits waiting operations together (group
-//! commit, see [`writer`]). Each operation still reads, checks its condition
-//! and writes on its own, so the semantics are those of separate atomic
-//! operations; an operation that declines (a condition fails, a random key
-//! collides) decides so before it writes and never disturbs the others.
-//!
-//! Reads run on the blocking pool in their own read transactions.
+//! Every operation, read or write, runs on one store thread, in one redb
+//! transaction that a checkpoint commits every second or so; the operations
+//! waiting at a moment form a batch whose changes are made durable together
+//! by one write-ahead journal record (group commit, see [`writer`] and
+//! [`journal`]). Each operation still reads, checks its condition and writes
+//! on its own, so the semantics are those of separate atomic operations; an
+//! operation that declines (a condition fails, a random key collides)
+//! decides so before it writes and never disturbs the others.
 
 use std::convert::Infallible;
 use std::path::Path;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use redb::{
-    Database, MultimapTableDefinition, ReadTransaction, ReadableMultimapTable, ReadableTable,
-    TableDefinition, WriteTransaction,
+    Database, MultimapTableDefinition, ReadableMultimapTable, ReadableTable, TableDefinition,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -34,8 +32,12 @@ use super::{
 };
 use crate::tokens::TokenHash;
 
+mod journal;
+mod txn;
 mod writer;
 
+use journal::Journal;
+use txn::{JournaledTable, TableSet, Tables, Txn};
 use writer::{OpError, Writer};
 
 const CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("codes");
@@ -64,6 +66,26 @@ const GRANT_TOKENS: MultimapTableDefinition<&[u8], &[u8]> =
 const USER_GRANTS: MultimapTableDefinition<&[u8], &[u8]> =
     MultimapTableDefinition::new("user_grants");
 
+/// Every table of the store, opened once per store transaction.
+static TABLES: [TableDefinition<'static, &[u8], &[u8]>; 11] = [
+    CODES,
+    ACCESS,
+    REFRESH,
+    GRANTS,
+    CONSENTS,
+    PARTNER_LINKS,
+    PROCESSED_GRANT_CODES,
+    ALEXA_USERS,
+    APP_LINK_STATES,
+    COUNTERS,
+    ENDED_SESSIONS,
+];
+static MULTIMAPS: [MultimapTableDefinition<'static, &[u8], &[u8]>; 2] = [GRANT_TOKENS, USER_GRANTS];
+const TABLE_SET: TableSet = TableSet {
+    tables: &TABLES,
+    multimaps: &MULTIMAPS,
+};
+
 const KIND_ACCESS: u8 = b'a';
 const KIND_REFRESH: u8 = b'r';
 const KIND_PARTNER: u8 = b'p';
@@ -71,7 +93,6 @@ const KIND_PARTNER: u8 = b'p';
 /// The embedded store. Cheap to clone.
 #[derive(Clone)]
 pub struct EmbeddedStore {
-    db: Arc<Database>,
     writer: Writer,
 }
 
@@ -98,6 +119,31 @@ fn restrict_file(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Opens the journal of the store at `path` and applies the records the
+/// store file lacks (a crash before a checkpoint), then makes them durable in
+/// the store file: the journal is empty for the store thread.
+fn recover(db: &Database, path: &Path) -> Result<Journal, StoreError> {
+    let journal_path = journal::path_for(path);
+    restrict_file(&journal_path)?;
+    let mut journal = Journal::open(&journal_path).map_err(|e| {
+        StoreError::Unavailable(format!("failed to open {}: {e}", journal_path.display()))
+    })?;
+    let txn = db.begin_write().map_err(unavailable)?;
+    let records = writer::replay(&txn, &mut journal)?;
+    if records > 0 {
+        tracing::info!(
+            records,
+            journal = %journal_path.display(),
+            "embedded store: applied the journal records a crash left behind"
+        );
+    }
+    // Durable (the default), whether or not anything was replayed: the
+    // journal starts over, so the store file must hold all it did.
+    txn.commit().map_err(unavailable)?;
+    journal.checkpointed();
+    Ok(journal)
+}
+
 impl EmbeddedStore {
     /// Opens (or creates) the database file and starts its writer thread.
     pub fn open(path: &Path) -> Result<EmbeddedStore, StoreError> {
@@ -118,38 +164,23 @@ impl EmbeddedStore {
         let db = Database::create(path).map_err(|e| {
             StoreError::Unavailable(format!("failed to open {}: {e}", path.display()))
         })?;
-        // Create every table up front so that read transactions never meet a
-        // missing one.
+        // Create every table up front, so that the store thread can open
+        // them all at once in each transaction.
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [
-            CODES,
-            ACCESS,
-            REFRESH,
-            GRANTS,
-            CONSENTS,
-            PARTNER_LINKS,
-            PROCESSED_GRANT_CODES,
-            ALEXA_USERS,
-            APP_LINK_STATES,
-            COUNTERS,
-            ENDED_SESSIONS,
-        ] {
-            txn.open_table(table).map_err(unavailable)?;
-        }
-        txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
-        txn.open_multimap_table(USER_GRANTS).map_err(unavailable)?;
+        Tables::open(&txn, TABLE_SET).map_err(unavailable)?;
+        txn.open_table(writer::JOURNAL_STATE).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
 
-        let db = Arc::new(db);
-        let writer = Writer::start(db.clone())?;
-        Ok(EmbeddedStore { db, writer })
+        let journal = recover(&db, path)?;
+        let writer = Writer::start(db, journal, TABLE_SET)?;
+        Ok(EmbeddedStore { writer })
     }
 
     /// Runs a write operation that never declines.
     async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Txn) -> Result<T, StoreError> + Send + 'static,
     {
         match self
             .writer
@@ -166,23 +197,19 @@ impl EmbeddedStore {
     where
         T: Send + 'static,
         R: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> Result<T, OpError<R>> + Send + 'static,
+        F: FnOnce(&Txn) -> Result<T, OpError<R>> + Send + 'static,
     {
         self.writer.write(op).await
     }
 
+    /// Runs a read in the store thread's transaction, after the operations
+    /// sent before it: it sees every write that was answered.
     async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Txn) -> Result<T, StoreError> + Send + 'static,
     {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let txn = db.begin_read().map_err(unavailable)?;
-            op(&txn)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
+        self.write(op).await
     }
 }
 
@@ -229,7 +256,7 @@ fn pair_key(user_id: &str, client_id: &str) -> Vec<u8> {
 fn put_code_op(
     key: TokenHash,
     value: Vec<u8>,
-) -> impl FnOnce(&WriteTransaction) -> Result<(), OpError<StoreError>> + Send + 'static {
+) -> impl FnOnce(&Txn) -> Result<(), OpError<StoreError>> + Send + 'static {
     move |txn| {
         let mut codes = txn.open_table(CODES).map_err(unavailable)?;
         if codes.get(key.0.as_slice()).map_err(unavailable)?.is_some() {
@@ -242,17 +269,13 @@ fn put_code_op(
     }
 }
 
-fn grant_active(
-    txn: &WriteTransaction,
-    grant: &GrantId,
-    now: UnixTime,
-) -> Result<bool, StoreError> {
+fn grant_active(txn: &Txn, grant: &GrantId, now: UnixTime) -> Result<bool, StoreError> {
     let grants = txn.open_table(GRANTS).map_err(unavailable)?;
     Ok(get::<GrantRecord>(&grants, &grant.0)?.is_some_and(|g| g.is_active(now)))
 }
 
 fn insert_tokens(
-    txn: &WriteTransaction,
+    txn: &Txn,
     grant_id: Option<&GrantId>,
     access: Option<&(TokenHash, AccessTokenRecord)>,
     refresh: Option<&(TokenHash, RefreshTokenRecord)>,
@@ -266,7 +289,7 @@ fn insert_tokens(
 
 /// Writes `hash -> record` into an open table.
 fn insert_record<T: Serialize>(
-    table: &mut redb::Table<&'static [u8], &'static [u8]>,
+    table: &mut JournaledTable<'_, '_>,
     (hash, record): &(TokenHash, T),
 ) -> Result<(), StoreError> {
     table
@@ -278,7 +301,7 @@ fn insert_record<T: Serialize>(
 /// The access token's record, and the grant's index entries of the access
 /// token and of a refresh token whose record the caller has written.
 fn insert_access_and_index(
-    txn: &WriteTransaction,
+    txn: &Txn,
     grant_id: Option<&GrantId>,
     access: Option<&(TokenHash, AccessTokenRecord)>,
     refresh: Option<&TokenHash>,
@@ -312,6 +335,9 @@ fn insert_access_and_index(
 #[async_trait]
 impl Store for EmbeddedStore {
     async fn ping(&self) -> Result<(), StoreError> {
+        if let Some(broken) = self.writer.broken() {
+            return Err(broken.clone());
+        }
         self.read(|txn| {
             txn.open_table(GRANTS).map_err(unavailable)?;
             Ok(())
@@ -947,7 +973,7 @@ fn live_counter(
 }
 
 /// Deletes App-to-App states past their expiry (nobody can take them).
-fn purge_app_link_states(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+fn purge_app_link_states(txn: &Txn, now: UnixTime) -> Result<u64, StoreError> {
     let mut states = txn.open_table(APP_LINK_STATES).map_err(unavailable)?;
     let mut dead = Vec::new();
     for item in states.iter().map_err(unavailable)? {
@@ -965,7 +991,7 @@ fn purge_app_link_states(txn: &WriteTransaction, now: UnixTime) -> Result<u64, S
 
 /// Removes records of ended sessions past the session's expiry (the
 /// cookie is refused by then anyway).
-fn purge_ended_sessions(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+fn purge_ended_sessions(txn: &Txn, now: UnixTime) -> Result<u64, StoreError> {
     let mut ended = txn.open_table(ENDED_SESSIONS).map_err(unavailable)?;
     let mut dead = Vec::new();
     for item in ended.iter().map_err(unavailable)? {
@@ -982,7 +1008,7 @@ fn purge_ended_sessions(txn: &WriteTransaction, now: UnixTime) -> Result<u64, St
 }
 
 /// Removes processed AcceptGrant codes past their expiry.
-fn purge_processed_grant_codes(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+fn purge_processed_grant_codes(txn: &Txn, now: UnixTime) -> Result<u64, StoreError> {
     let mut codes = txn.open_table(PROCESSED_GRANT_CODES).map_err(unavailable)?;
     let mut dead = Vec::new();
     for item in codes.iter().map_err(unavailable)? {
@@ -999,11 +1025,7 @@ fn purge_processed_grant_codes(txn: &WriteTransaction, now: UnixTime) -> Result<
 }
 
 /// Deletes the tokens and partner links named by a grant's index entries.
-fn remove_grant_items(
-    txn: &WriteTransaction,
-    grant: &GrantId,
-    entries: &[Vec<u8>],
-) -> Result<(), StoreError> {
+fn remove_grant_items(txn: &Txn, grant: &GrantId, entries: &[Vec<u8>]) -> Result<(), StoreError> {
     let mut access = txn.open_table(ACCESS).map_err(unavailable)?;
     let mut refresh = txn.open_table(REFRESH).map_err(unavailable)?;
     let mut links = txn.open_table(PARTNER_LINKS).map_err(unavailable)?;
@@ -1039,7 +1061,7 @@ fn refresh_live(record: &RefreshTokenRecord, now: UnixTime) -> bool {
     }
 }
 
-fn purge(txn: &WriteTransaction, now: UnixTime) -> Result<u64, StoreError> {
+fn purge(txn: &Txn, now: UnixTime) -> Result<u64, StoreError> {
     let mut removed = 0u64;
     // (grant, index entry) pairs of removed tokens, to clean the index.
     let mut unindex: Vec<([u8; 16], [u8; 33])> = Vec::new();
@@ -1180,6 +1202,7 @@ mod tests {
         drop(store);
         let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600, "store file");
+        assert_eq!(mode(&journal::path_for(&path)), 0o600, "journal file");
         assert_eq!(mode(&dir.path().join("data")), 0o700, "store directory");
         // An existing world-readable file is tightened before it is opened.
         let old = dir.path().join("old.redb");
@@ -1193,7 +1216,7 @@ mod tests {
     async fn passes_the_store_conformance_suite() {
         let (_dir, store) = open();
         conformance::run_all(
-            Arc::new(store),
+            std::sync::Arc::new(store),
             conformance::Capabilities {
                 immediate_purge: true,
             },
@@ -1239,8 +1262,11 @@ mod tests {
         });
         let (colliding, colliding_rx) = writer::Job::new(put_code_op(taken, value.clone()));
         let (after, after_rx) = writer::Job::new(put_code_op(fresh, value));
-        // One batch, in this order, exactly as the writer thread would run it.
-        writer::run_batch(&store.db, vec![before, colliding, after]);
+        // One batch, in this order.
+        store
+            .writer
+            .write_together(vec![before, colliding, after])
+            .await;
 
         assert!(matches!(
             writer::answer::<(), Infallible>(before_rx).await,
@@ -1263,6 +1289,51 @@ mod tests {
             store.get_code(&fresh, now).await.expect("read").is_some(),
             "the write after the collision was committed"
         );
+    }
+
+    /// A storage failure in a batch takes back that batch's writes, and
+    /// only those: the open transaction is rebuilt from the journal, which
+    /// still holds the batches answered before it.
+    #[tokio::test]
+    async fn a_failed_batch_loses_itself_and_nothing_before_it() {
+        let (_dir, store) = open();
+        let scopes = vec!["profile".to_owned()];
+        store
+            .put_consent("user", "earlier", &scopes)
+            .await
+            .expect("an earlier batch");
+        let consent = encode(&scopes).expect("encode");
+        let (writes, writes_rx) = writer::Job::new(move |txn| {
+            let mut consents = txn.open_table(CONSENTS).map_err(unavailable)?;
+            consents
+                .insert(pair_key("user", "doomed").as_slice(), consent.as_slice())
+                .map_err(unavailable)?;
+            Ok::<(), OpError<Infallible>>(())
+        });
+        let (fails, fails_rx) = writer::Job::new(|_txn| {
+            Err::<(), OpError<Infallible>>(OpError::Failed(StoreError::Unavailable(
+                "disk on fire".into(),
+            )))
+        });
+        store.writer.write_together(vec![writes, fails]).await;
+        assert!(writer::answer::<(), Infallible>(writes_rx).await.is_err());
+        assert!(writer::answer::<(), Infallible>(fails_rx).await.is_err());
+
+        assert_eq!(
+            store.get_consent("user", "earlier").await.expect("read"),
+            Some(scopes.clone()),
+            "the batch answered before the failure stays"
+        );
+        assert_eq!(
+            store.get_consent("user", "doomed").await.expect("read"),
+            None,
+            "the failed batch's write is gone"
+        );
+        store
+            .put_consent("user", "later", &scopes)
+            .await
+            .expect("the store goes on");
+        store.ping().await.expect("and is ready");
     }
 
     /// A grant id that collides refuses the redemption before it marks the

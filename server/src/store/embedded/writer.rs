@@ -1,26 +1,36 @@
-//! The embedded store's writer: one thread, group commit.
+//! The embedded store's thread: every operation, group commit through a
+//! write-ahead journal.
 //!
-//! redb allows one write transaction at a time and makes each commit durable
-//! with an fsync. Rather than paying one fsync per request, every write is an
-//! operation sent to this thread, which runs all operations waiting at that
-//! moment inside a single transaction and commits once. No caller is
-//! answered before the commit that holds its change is durable.
+//! redb allows one write transaction at a time. This thread keeps one open
+//! and runs every operation in it, reads included, batch by batch: all
+//! operations waiting at a moment form a batch, whose changes become durable
+//! with one journal write and one `fdatasync` (see [`super::journal`]);
+//! every second or so a checkpoint commits the transaction durably. No
+//! caller is answered, and no later operation sees a change, before the
+//! journal record that holds it is on disk: a read in a batch with writes
+//! is answered with them.
 //!
-//! Operations share a transaction, so one must never spoil the others:
+//! Operations share a batch, so one must never spoil the others:
 //! - an operation that declines (a condition does not hold, a key already
 //!   exists) returns [`OpError::Refused`], and must decide that *before* it
 //!   writes anything, so that nothing of it is in the transaction; the rest
-//!   of the batch commits and its caller gets the refusal;
+//!   of the batch goes on and its caller gets the refusal;
 //! - an operation that hits a storage failure returns [`OpError::Failed`];
-//!   it may have left partial writes, so the whole transaction is aborted
-//!   and every caller of the batch sees the failure.
+//!   it may have left partial writes, so the transaction is aborted, a new
+//!   one is rebuilt from the last checkpoint and the journal, and every
+//!   caller of the batch sees the failure.
+//!
+//! If even the rebuild fails, the store refuses every later operation and
+//! reports itself broken (readiness fails) until a restart.
 
 use std::any::Any;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use redb::{Database, WriteTransaction};
+use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
+use super::journal::{Journal, ReplayError};
+use super::txn::{TableSet, Tables, Txn};
 use super::unavailable;
 use crate::store::StoreError;
 
@@ -47,7 +57,12 @@ impl<R> From<StoreError> for OpError<R> {
 /// `Result<T, R>`, type-erased so that one channel carries every kind), or
 /// the storage failure that aborts the batch.
 type Outcome = Result<Box<dyn Any + Send>, StoreError>;
-type Operation = Box<dyn FnOnce(&WriteTransaction) -> Outcome + Send>;
+type Operation = Box<dyn FnOnce(&Txn) -> Outcome + Send>;
+
+/// The table that names the last journal record a commit holds.
+pub(super) const JOURNAL_STATE: TableDefinition<&str, u64> = TableDefinition::new("journal");
+/// Its one key.
+pub(super) const APPLIED_SEQ: &str = "applied_seq";
 
 /// One operation and where its answer goes.
 pub(super) struct Job {
@@ -61,7 +76,7 @@ impl Job {
     where
         T: Send + 'static,
         R: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> Result<T, OpError<R>> + Send + 'static,
+        F: FnOnce(&Txn) -> Result<T, OpError<R>> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
         let run: Operation = Box::new(move |txn| match op(txn) {
@@ -73,21 +88,45 @@ impl Job {
     }
 }
 
+/// What the writer thread receives.
+enum Message {
+    Job(Job),
+    /// Jobs that must share one batch, in this order (tests of the batch
+    /// semantics).
+    #[cfg(test)]
+    Together(Vec<Job>),
+}
+
 /// The sending side of the writer thread. Cheap to clone.
 #[derive(Clone)]
 pub(super) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Message>,
+    broken: Arc<OnceLock<StoreError>>,
 }
 
 impl Writer {
-    /// Starts the writer thread for `db`.
-    pub(super) fn start(db: Arc<Database>) -> Result<Writer, StoreError> {
+    /// Starts the writer thread for `db`, whose journal is `journal` (the
+    /// store has replayed and checkpointed it).
+    pub(super) fn start(
+        db: Database,
+        journal: Journal,
+        set: TableSet,
+    ) -> Result<Writer, StoreError> {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
+        let broken = Arc::new(OnceLock::new());
+        let mut state = State {
+            db,
+            journal,
+            txn: None,
+            broken: broken.clone(),
+            log: Vec::with_capacity(16 << 10),
+            set,
+        };
         std::thread::Builder::new()
             .name("embedded-store-writer".into())
-            .spawn(move || writer_loop(&db, rx))
+            .spawn(move || state.run(rx))
             .map_err(|e| StoreError::Unavailable(format!("failed to start writer: {e}")))?;
-        Ok(Writer { jobs })
+        Ok(Writer { jobs, broken })
     }
 
     /// Runs `op` in the next batch. `Ok(Err(r))` is the operation's refusal,
@@ -96,11 +135,28 @@ impl Writer {
     where
         T: Send + 'static,
         R: Send + 'static,
-        F: FnOnce(&WriteTransaction) -> Result<T, OpError<R>> + Send + 'static,
+        F: FnOnce(&Txn) -> Result<T, OpError<R>> + Send + 'static,
     {
         let (job, rx) = Job::new(op);
-        self.jobs.send(job).await.map_err(|_| stopped())?;
+        self.jobs
+            .send(Message::Job(job))
+            .await
+            .map_err(|_| stopped())?;
         answer(rx).await
+    }
+
+    /// Runs `jobs` in one batch, in order.
+    #[cfg(test)]
+    pub(super) async fn write_together(&self, jobs: Vec<Job>) {
+        self.jobs
+            .send(Message::Together(jobs))
+            .await
+            .expect("writer running");
+    }
+
+    /// Why the store can take no more writes, once that is so.
+    pub(super) fn broken(&self) -> Option<&StoreError> {
+        self.broken.get()
     }
 }
 
@@ -119,62 +175,232 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("embedded store writer stopped".into())
 }
 
-fn writer_loop(db: &Database, mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.blocking_recv() {
+/// The writer thread's own state.
+struct State {
+    db: Database,
+    journal: Journal,
+    /// The transaction every batch runs in, until the next checkpoint
+    /// commits it (begun on the first batch after one).
+    txn: Option<WriteTransaction>,
+    broken: Arc<OnceLock<StoreError>>,
+    /// The change log, reused from batch to batch.
+    log: Vec<u8>,
+    /// The tables operations use.
+    set: TableSet,
+}
+
+impl State {
+    /// Serves until every sender is gone. Each pass of the outer loop is one
+    /// transaction: its tables are opened once, batches run in it until a
+    /// checkpoint commits it or a failed batch has it rebuilt.
+    fn run(&mut self, mut rx: mpsc::Receiver<Message>) {
         let mut batch = Vec::with_capacity(16);
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        'transactions: loop {
+            let txn = self.open();
+            let opened = txn
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|txn| Tables::open(txn, self.set).map_err(unavailable));
+            loop {
+                let Some(first) = rx.blocking_recv() else {
+                    drop(opened);
+                    if let Ok(txn) = txn {
+                        self.txn = Some(txn);
+                    }
+                    break 'transactions;
+                };
+                self.take(&mut batch, first);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(message) => self.take(&mut batch, message),
+                        Err(_) => break,
+                    }
+                }
+                let tables = match &opened {
+                    Ok(tables) => tables,
+                    Err(err) => {
+                        // No transaction: refuse this batch, try again with
+                        // the next one.
+                        for job in batch.drain(..) {
+                            let _ = job.reply.send(Err(err.clone()));
+                        }
+                        continue 'transactions;
+                    }
+                };
+                if !self.run_batch(tables, &mut batch) {
+                    drop(opened);
+                    self.rebuild(txn.ok());
+                    continue 'transactions;
+                }
+                // The batch's callers have their answers: a checkpoint now
+                // delays only the operations that arrive meanwhile.
+                if self.journal.checkpoint_due() {
+                    drop(opened);
+                    self.txn = txn.ok();
+                    self.checkpoint();
+                    continue 'transactions;
+                }
             }
         }
-        run_batch(db, batch);
+        // Every sender is gone (the store was dropped): leave nothing to
+        // replay.
+        self.checkpoint();
+    }
+
+    fn take(&self, batch: &mut Vec<Job>, message: Message) {
+        match message {
+            Message::Job(job) => batch.push(job),
+            #[cfg(test)]
+            Message::Together(jobs) => batch.extend(jobs),
+        }
+    }
+
+    /// Runs `batch` (emptied) in the open transaction, journals its changes
+    /// and answers every job. False when the batch failed: its writes are in
+    /// the transaction but not in the journal, so the transaction must go.
+    fn run_batch(&mut self, tables: &Tables, batch: &mut Vec<Job>) -> bool {
+        let mut done = Vec::with_capacity(batch.len());
+        let mut failure = None;
+        let recording = Txn::new(tables, std::mem::take(&mut self.log));
+        for job in batch.drain(..) {
+            if failure.is_some() {
+                done.push((job.reply, None));
+                continue;
+            }
+            match (job.run)(&recording) {
+                Ok(value) => done.push((job.reply, Some(value))),
+                Err(e) => {
+                    failure = Some(e);
+                    done.push((job.reply, None));
+                }
+            }
+        }
+        self.log = recording.into_changes();
+        let result = match failure {
+            Some(e) => Err(e),
+            None if self.log.is_empty() => Ok(()),
+            None => self.journal_batch(tables),
+        };
+        // On failure, every caller of the batch sees the error; the caller
+        // of this function rebuilds the transaction without the batch.
+        for (reply, value) in done {
+            let outcome = match (&result, value) {
+                (Ok(()), Some(v)) => Ok(v),
+                (Err(e), _) => Err(e.clone()),
+                (Ok(()), None) => Err(StoreError::Unavailable("batch aborted".into())),
+            };
+            let _ = reply.send(outcome);
+        }
+        result.is_ok()
+    }
+
+    /// The open transaction, or a new one.
+    fn open(&mut self) -> Result<WriteTransaction, StoreError> {
+        if let Some(broken) = self.broken.get() {
+            return Err(broken.clone());
+        }
+        match self.txn.take() {
+            Some(txn) => Ok(txn),
+            None => self.db.begin_write().map_err(unavailable),
+        }
+    }
+
+    /// Names the batch's record in the transaction, then writes the record
+    /// and waits until it is on disk.
+    fn journal_batch(&mut self, tables: &Tables) -> Result<(), StoreError> {
+        set_applied(tables.txn(), self.journal.next_seq())?;
+        self.journal.append(&self.log).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "failed to write the store journal {}: {e}",
+                self.journal.path().display()
+            ))
+        })?;
+        Ok(())
+    }
+
+    /// Aborts `txn` (if any) and opens a new transaction holding the last
+    /// checkpoint and every journal record since. When even that fails, the
+    /// store takes no more operations (and says so) until a restart.
+    fn rebuild(&mut self, txn: Option<WriteTransaction>) {
+        if let Some(txn) = txn {
+            let _ = txn.abort();
+        }
+        let rebuilt = self
+            .db
+            .begin_write()
+            .map_err(unavailable)
+            .and_then(|txn| replay(&txn, &mut self.journal).map(|_| txn));
+        match rebuilt {
+            Ok(txn) => self.txn = Some(txn),
+            Err(e) => {
+                let err = StoreError::Unavailable(format!(
+                    "the embedded store cannot rebuild its state from {} ({e}); restart the server",
+                    self.journal.path().display()
+                ));
+                tracing::error!(error = %err, "embedded store broken");
+                let _ = self.broken.set(err);
+            }
+        }
+    }
+
+    /// Commits the open transaction durably: the store file then holds
+    /// every journaled batch, and the journal starts over.
+    fn checkpoint(&mut self) {
+        let Some(txn) = self.txn.take() else {
+            return;
+        };
+        let started = std::time::Instant::now();
+        match txn.commit() {
+            Ok(()) => {
+                self.journal.checkpointed();
+                tracing::debug!(
+                    millis = started.elapsed().as_secs_f64() * 1e3,
+                    "embedded store checkpoint"
+                );
+            }
+            Err(e) => {
+                // The journal still holds everything since the last one.
+                tracing::warn!(error = %e, "embedded store checkpoint failed; rebuilding from the journal");
+                self.rebuild(None);
+            }
+        }
     }
 }
 
-/// Runs `batch` in one transaction and answers every job.
-pub(super) fn run_batch(db: &Database, batch: Vec<Job>) {
-    let txn = match db.begin_write() {
-        Ok(txn) => txn,
-        Err(e) => {
-            let err = unavailable(e);
-            for job in batch {
-                let _ = job.reply.send(Err(err.clone()));
-            }
-            return;
-        }
+/// Names journal record `seq` as applied in `txn`.
+fn set_applied(txn: &WriteTransaction, seq: u64) -> Result<(), StoreError> {
+    let mut state = txn.open_table(JOURNAL_STATE).map_err(unavailable)?;
+    state.insert(APPLIED_SEQ, seq).map_err(unavailable)?;
+    Ok(())
+}
+
+/// Applies to `txn` the journal records after the last one it holds (from
+/// the store's `journal` table). Returns how many it applied.
+pub(super) fn replay(txn: &WriteTransaction, journal: &mut Journal) -> Result<u64, StoreError> {
+    let applied = {
+        let state = txn.open_table(JOURNAL_STATE).map_err(unavailable)?;
+        let seq = state.get(APPLIED_SEQ).map_err(unavailable)?;
+        seq.map_or(0, |v| v.value())
     };
-    let mut done = Vec::with_capacity(batch.len());
-    let mut failure = None;
-    for job in batch {
-        if failure.is_some() {
-            done.push((job.reply, None));
-            continue;
-        }
-        match (job.run)(&txn) {
-            Ok(value) => done.push((job.reply, Some(value))),
-            Err(e) => {
-                failure = Some(e);
-                done.push((job.reply, None));
-            }
-        }
+    let mut records = 0u64;
+    let last = journal
+        .replay(applied, |seq, payload| {
+            records += 1;
+            super::txn::apply(txn, seq, payload)
+        })
+        .map_err(|e| match e {
+            ReplayError::Io(e) => StoreError::Unavailable(format!(
+                "failed to read {}: {e}",
+                journal.path().display()
+            )),
+            ReplayError::Apply(e) => StoreError::Corrupt(e.to_string()),
+            ReplayError::Gap { holds, first } => StoreError::Corrupt(format!(
+                "{} starts at record {first} but the store file holds records up to {holds} only: the two do not belong together",
+                journal.path().display()
+            )),
+        })?;
+    if records > 0 {
+        set_applied(txn, last)?;
     }
-    // A storage failure in any operation may have left partial writes in this
-    // transaction: abort all of it and let every caller see the error.
-    let result = match failure {
-        Some(e) => {
-            let _ = txn.abort();
-            Err(e)
-        }
-        None => txn.commit().map_err(unavailable),
-    };
-    for (reply, value) in done {
-        let outcome = match (&result, value) {
-            (Ok(()), Some(v)) => Ok(v),
-            (Err(e), _) => Err(e.clone()),
-            (Ok(()), None) => Err(StoreError::Unavailable("batch aborted".into())),
-        };
-        let _ = reply.send(outcome);
-    }
+    Ok(records)
 }
