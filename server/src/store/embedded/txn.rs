@@ -107,15 +107,9 @@ impl<'a, 'db> Txn<'a, 'db> {
         &self,
         def: TableDefinition<Bytes, Bytes>,
     ) -> Result<JournaledTable<'_, 'db>, TableError> {
-        let wanted = def.name();
-        let (name, cell) = self
-            .tables
-            .tables
-            .iter()
-            .find(|(name, _)| *name == wanted)
-            .ok_or_else(|| unavailable_table(wanted))?;
+        let (name, table) = lend(&self.tables.tables, def.name())?;
         Ok(JournaledTable {
-            table: cell.try_borrow_mut().map_err(|_| unavailable_table(name))?,
+            table,
             name,
             changes: &self.changes,
         })
@@ -126,19 +120,26 @@ impl<'a, 'db> Txn<'a, 'db> {
         &self,
         def: MultimapTableDefinition<Bytes, Bytes>,
     ) -> Result<JournaledMultimap<'_, 'db>, TableError> {
-        let wanted = def.name();
-        let (name, cell) = self
-            .tables
-            .multimaps
-            .iter()
-            .find(|(name, _)| *name == wanted)
-            .ok_or_else(|| unavailable_table(wanted))?;
+        let (name, table) = lend(&self.tables.multimaps, def.name())?;
         Ok(JournaledMultimap {
-            table: cell.try_borrow_mut().map_err(|_| unavailable_table(name))?,
+            table,
             name,
             changes: &self.changes,
         })
     }
+}
+
+/// The open table named `wanted`, borrowed for one operation.
+fn lend<'a, T>(
+    tables: &'a [(&'static str, RefCell<T>)],
+    wanted: &str,
+) -> Result<(&'static str, RefMut<'a, T>), TableError> {
+    let (name, cell) = tables
+        .iter()
+        .find(|(name, _)| *name == wanted)
+        .ok_or_else(|| unavailable_table(wanted))?;
+    let table = cell.try_borrow_mut().map_err(|_| unavailable_table(name))?;
+    Ok((name, table))
 }
 
 fn record(changes: &RefCell<Vec<u8>>, kind: u8, name: &str, key: &[u8], value: Option<&[u8]>) {
