@@ -64,8 +64,6 @@ pub(super) struct Journal {
     offset: u64,
     /// The next record's sequence number.
     next_seq: u64,
-    /// Records written since the last checkpoint.
-    pending: bool,
     last_checkpoint: Instant,
     /// Reused for each record: header and payload go out in one write.
     buf: Vec<u8>,
@@ -106,7 +104,6 @@ impl Journal {
             path: path.to_owned(),
             offset: 0,
             next_seq: 1,
-            pending: false,
             last_checkpoint: Instant::now(),
             buf: Vec::with_capacity(64 << 10),
         })
@@ -167,7 +164,6 @@ impl Journal {
         let last = previous.map_or(after, |p| p.max(after));
         self.offset = end_of_applied;
         self.next_seq = last + 1;
-        self.pending = end_of_applied > 0;
         Ok(last)
     }
 
@@ -197,22 +193,21 @@ impl Journal {
         self.file.sync_data()?;
         self.offset += self.buf.len() as u64;
         self.next_seq += 1;
-        self.pending = true;
         Ok(seq)
     }
 
     /// Whether a checkpoint should run now: records were written since the
     /// last one, and the journal is long or the last one old.
     pub(super) fn checkpoint_due(&self) -> bool {
-        self.pending
+        self.pending()
             && (self.offset >= CHECKPOINT_BYTES
                 || self.last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL)
     }
 
     /// Whether records were written since the last checkpoint.
-    #[cfg(test)]
     pub(super) fn pending(&self) -> bool {
-        self.pending
+        // Records since the last checkpoint start at the beginning.
+        self.offset > 0
     }
 
     /// Called after a durable store commit that holds every record written
@@ -220,7 +215,6 @@ impl Journal {
     /// left behind have lower sequence numbers, so a replay never takes them.
     pub(super) fn checkpointed(&mut self) {
         self.offset = 0;
-        self.pending = false;
         self.last_checkpoint = Instant::now();
     }
 
