@@ -4,6 +4,9 @@
 //! Their own file (not `crd.rs`) because they belong to this room; `crd.rs`
 //! names them in one field each.
 
+/// The skill stage SMAPI configures: the server's own type, whose wire
+/// names SMAPI uses too.
+pub use alexa_link_config::SkillStage;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -66,27 +69,6 @@ pub struct AlexaSkillSpec {
     /// linking and report how it differs; never write it.
     #[serde(default)]
     pub mode: SkillMode,
-}
-
-/// A skill stage.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum SkillStage {
-    /// The development stage (what the console edits).
-    #[default]
-    Development,
-    /// The published skill; changes need certification.
-    Live,
-}
-
-impl SkillStage {
-    /// The name in SMAPI paths.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SkillStage::Development => "development",
-            SkillStage::Live => "live",
-        }
-    }
 }
 
 /// The token endpoint's client authentication, as SMAPI names it.

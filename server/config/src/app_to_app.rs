@@ -67,8 +67,9 @@ pub struct AppToAppConfig {
     pub lwa_authorize_url: Option<Url>,
 }
 
-/// The stage of a skill that is enabled for the user.
+/// A skill's stage: the one enabled for a user, or the one SMAPI configures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SkillStage {
     /// The skill in development (the developer's own accounts and beta testers).
@@ -79,7 +80,7 @@ pub enum SkillStage {
 }
 
 impl SkillStage {
-    /// The wire name Alexa uses.
+    /// The wire name Alexa uses (in SMAPI paths too).
     pub fn as_str(self) -> &'static str {
         match self {
             SkillStage::Development => "development",
