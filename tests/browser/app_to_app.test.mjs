@@ -17,17 +17,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, HERE, WAIT_MS, withTimeout } from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEMO_BIN = path.resolve(
   HERE,
   process.env.A2A_DEMO_BIN || '../../target/debug/examples/app_to_app_demo',
 );
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(process.env.BROWSER_ARTIFACTS || os.tmpdir());
-const WAIT_MS = 15_000;
 const TEST_MS = 60_000;
 
 const PHONE = {
@@ -37,14 +34,6 @@ const PHONE = {
   hasTouch: true,
   locale: 'en-US',
 };
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Starts the demo; resolves with what it printed once it says READY. */
 async function startDemo() {

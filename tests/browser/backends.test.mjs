@@ -15,16 +15,9 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, SERVER_BIN, WAIT_MS, b64url, freePort } from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SERVER_BIN = path.resolve(
-  HERE,
-  process.env.ALEXA_LINK_SERVER_BIN || '../../target/debug/alexa-link-server',
-);
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const WAIT_MS = 15_000;
 const PHONE = {
   viewport: { width: 390, height: 844 },
   deviceScaleFactor: 3,
@@ -34,16 +27,6 @@ const PHONE = {
 };
 const CLIENT_ID = 'browser-test';
 const CLIENT_SECRET = 'browser-test-secret-0123456789';
-
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
-
-async function freePort() {
-  const s = http.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** A loopback page standing in for the client's redirect URI. */
 async function startRedirectTarget() {

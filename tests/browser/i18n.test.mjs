@@ -21,15 +21,11 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, SERVER_BIN, WAIT_MS, b64url, freePort } from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SERVER_BIN = path.resolve(HERE, process.env.ALEXA_LINK_SERVER_BIN || '../../target/debug/alexa-link-server');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.join(path.resolve(process.env.BROWSER_ARTIFACTS || os.tmpdir()), 'i18n');
 const SCREENSHOTS = process.env.SCREENSHOTS_DIR ? path.resolve(process.env.SCREENSHOTS_DIR) : null;
-const WAIT_MS = 15_000;
 
 // The smallest phone the pages must fit: 360 x 740 CSS pixels.
 const PHONE = {
@@ -67,16 +63,6 @@ const LOCALES = [
 // One screenshot per language group for the README.
 const README_SHOTS = { 'en-US': 'en', 'de-DE': 'de', 'fr-FR': 'fr', 'es-ES': 'es', 'it-IT': 'it',
   'ja-JP': 'ja', 'pt-BR': 'pt-BR', 'hi-IN': 'hi', 'ar-SA': 'ar' };
-
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
-
-async function freePort() {
-  const s = http.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Writes the branded config and starts the server on it. */
 async function startServer(dir, redirectUri) {

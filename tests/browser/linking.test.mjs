@@ -18,19 +18,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, SERVER_BIN, WAIT_MS, b64url, withTimeout } from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SERVER_BIN = path.resolve(
-  HERE,
-  process.env.ALEXA_LINK_SERVER_BIN || '../../target/debug/alexa-link-server',
-);
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(process.env.BROWSER_ARTIFACTS || os.tmpdir());
 
-/** Upper bound of any single wait (page load, click, server start). */
-const WAIT_MS = 15_000;
 /** Upper bound of one test or hook, so the run can never hang. */
 const TEST_MS = 60_000;
 
@@ -55,22 +47,12 @@ const DEMO_PASSWORD = 'password';
 
 // ---------------------------------------------------------------- helpers
 
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
-
 /** A fresh PKCE pair and state for one authorization request. */
 function newRequest() {
   const verifier = b64url(randomBytes(32));
   const challenge = b64url(createHash('sha256').update(verifier).digest());
   const state = b64url(randomBytes(12));
   return { verifier, challenge, state };
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
