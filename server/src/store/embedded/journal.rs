@@ -67,6 +67,7 @@ pub(super) struct Journal {
     last_checkpoint: Instant,
     /// Reused for each record: header and payload go out in one write.
     buf: Vec<u8>,
+    sync: SyncFn,
 }
 
 /// The journal file of the store at `store`: `<store>.journal`.
@@ -106,7 +107,15 @@ impl Journal {
             next_seq: 1,
             last_checkpoint: Instant::now(),
             buf: Vec::with_capacity(64 << 10),
+            sync: Box::new(|file| file.sync_data()),
         })
+    }
+
+    /// Makes records durable with `sync` instead of `fdatasync` (tests of a
+    /// failing disk).
+    pub(super) fn with_sync(mut self, sync: SyncFn) -> Journal {
+        self.sync = sync;
+        self
     }
 
     /// Reads the journal from its beginning and calls `apply` with each
@@ -174,26 +183,43 @@ impl Journal {
 
     /// Writes `payload` as the next record and waits until it is on disk.
     /// On failure nothing is taken: the same sequence number and place are
-    /// used by the next append.
-    pub(super) fn append(&mut self, payload: &[u8]) -> io::Result<u64> {
+    /// used by the next append, and the record can never be replayed.
+    pub(super) fn append(&mut self, payload: &[u8]) -> Result<u64, AppendError> {
         let seq = self.next_seq;
         self.buf.clear();
         self.buf.extend_from_slice(&MAGIC);
         let size = u32::try_from(payload.len())
             .ok()
             .filter(|s| (*s as usize) <= MAX_RECORD)
-            .ok_or_else(|| io::Error::other("journal record too large"))?;
+            .ok_or_else(|| AppendError::Write(io::Error::other("journal record too large")))?;
         self.buf.extend_from_slice(&size.to_le_bytes());
         self.buf.extend_from_slice(&seq.to_le_bytes());
         self.buf
             .extend_from_slice(&checksum(seq, payload).to_le_bytes());
         self.buf.extend_from_slice(&[0u8; 4]);
         self.buf.extend_from_slice(payload);
-        self.file.write_all_at(&self.buf, self.offset)?;
-        self.file.sync_data()?;
+        self.file
+            .write_all_at(&self.buf, self.offset)
+            .map_err(AppendError::Write)?;
+        if let Err(e) = (self.sync)(&self.file) {
+            // The record may yet reach the disk, in part or whole, or be
+            // read back from the page cache by the rebuild that follows,
+            // though its callers are told it failed: its header is zeroed
+            // (durably) so that no replay ever takes it.
+            return Err(match self.cut_at(self.offset) {
+                Ok(()) => AppendError::Sync(e),
+                Err(cut) => AppendError::Cut { sync: e, cut },
+            });
+        }
         self.offset += self.buf.len() as u64;
         self.next_seq += 1;
         Ok(seq)
+    }
+
+    /// Ends the journal at `at`: a record there is never replayed.
+    fn cut_at(&self, at: u64) -> io::Result<()> {
+        self.file.write_all_at(&[0u8; HEADER], at)?;
+        self.file.sync_data()
     }
 
     /// Whether a checkpoint should run now: records were written since the
@@ -221,6 +247,36 @@ impl Journal {
     /// The journal's path, for messages.
     pub(super) fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Makes what was written to the journal file durable: `fdatasync`, or in
+/// tests one that fails.
+pub(super) type SyncFn = Box<dyn FnMut(&File) -> io::Result<()> + Send>;
+
+/// Why an append took nothing.
+#[derive(Debug)]
+pub(super) enum AppendError {
+    /// The record could not be written.
+    Write(io::Error),
+    /// The record was written but could not be made durable; it has been
+    /// cut off.
+    Sync(io::Error),
+    /// The record could not be made durable, nor cut off: a replay might
+    /// take it, though its callers were told it failed.
+    Cut { sync: io::Error, cut: io::Error },
+}
+
+impl std::fmt::Display for AppendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppendError::Write(e) => write!(f, "write failed: {e}"),
+            AppendError::Sync(e) => write!(f, "fdatasync failed: {e}"),
+            AppendError::Cut { sync, cut } => write!(
+                f,
+                "fdatasync failed ({sync}), and so did cutting the record off ({cut})"
+            ),
+        }
     }
 }
 
@@ -341,6 +397,35 @@ mod tests {
         // A store that holds 6 already finds nothing to apply.
         let mut journal = Journal::open(&path).expect("reopen");
         assert!(replayed(&mut journal, 6).is_empty());
+    }
+
+    /// A record whose `fdatasync` failed is never replayed, even though
+    /// the bytes reached the file; the next append takes its place.
+    #[test]
+    fn a_record_that_could_not_be_made_durable_is_never_replayed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j");
+        let fail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let failing = fail.clone();
+        let mut journal = Journal::open(&path)
+            .expect("open")
+            .with_sync(Box::new(move |file| {
+                if failing.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    return Err(io::Error::other("disk on fire"));
+                }
+                file.sync_data()
+            }));
+        journal.append(b"first").expect("append");
+        fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(matches!(journal.append(b"lost"), Err(AppendError::Sync(_))));
+        let mut reopened = Journal::open(&path).expect("reopen");
+        assert_eq!(replayed(&mut reopened, 0), vec![(1, b"first".to_vec())]);
+        assert_eq!(journal.append(b"second").expect("append"), 2);
+        let mut reopened = Journal::open(&path).expect("reopen");
+        assert_eq!(
+            replayed(&mut reopened, 0),
+            vec![(1, b"first".to_vec()), (2, b"second".to_vec())]
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::sync::{Arc, OnceLock};
 use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::journal::{Journal, ReplayError};
+use super::journal::{AppendError, Journal, ReplayError};
 use super::txn::{TableSet, Tables, Txn};
 use super::unavailable;
 use crate::store::StoreError;
@@ -95,6 +95,10 @@ enum Message {
     /// semantics).
     #[cfg(test)]
     Together(Vec<Job>),
+    /// Stop as a crash would: no checkpoint; answered once the store file
+    /// is closed (tests of recovery).
+    #[cfg(test)]
+    Halt(std::sync::mpsc::SyncSender<()>),
 }
 
 /// The sending side of the writer thread. Cheap to clone.
@@ -121,10 +125,19 @@ impl Writer {
             broken: broken.clone(),
             log: Vec::with_capacity(16 << 10),
             set,
+            #[cfg(test)]
+            halted: None,
         };
         std::thread::Builder::new()
             .name("embedded-store-writer".into())
-            .spawn(move || state.run(rx))
+            .spawn(move || {
+                state.run(rx);
+                #[cfg(test)]
+                if let Some(halted) = state.halted.take() {
+                    drop(state);
+                    let _ = halted.send(());
+                }
+            })
             .map_err(|e| StoreError::Unavailable(format!("failed to start writer: {e}")))?;
         Ok(Writer { jobs, broken })
     }
@@ -143,6 +156,21 @@ impl Writer {
             .await
             .map_err(|_| stopped())?;
         answer(rx).await
+    }
+
+    /// Stops the store thread as a crash would (no checkpoint) and waits
+    /// until it has closed the store file.
+    #[cfg(test)]
+    pub(super) async fn halt(&self) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.jobs
+            .send(Message::Halt(tx))
+            .await
+            .expect("writer running");
+        tokio::task::spawn_blocking(move || rx.recv())
+            .await
+            .expect("join")
+            .expect("halted");
     }
 
     /// Runs `jobs` in one batch, in order.
@@ -187,6 +215,9 @@ struct State {
     log: Vec<u8>,
     /// The tables operations use.
     set: TableSet,
+    /// Set by [`Message::Halt`].
+    #[cfg(test)]
+    halted: Option<std::sync::mpsc::SyncSender<()>>,
 }
 
 impl State {
@@ -215,6 +246,10 @@ impl State {
                         Ok(message) => self.take(&mut batch, message),
                         Err(_) => break,
                     }
+                }
+                #[cfg(test)]
+                if self.halted.is_some() {
+                    return;
                 }
                 let tables = match &opened {
                     Ok(tables) => tables,
@@ -247,11 +282,13 @@ impl State {
         self.checkpoint();
     }
 
-    fn take(&self, batch: &mut Vec<Job>, message: Message) {
+    fn take(&mut self, batch: &mut Vec<Job>, message: Message) {
         match message {
             Message::Job(job) => batch.push(job),
             #[cfg(test)]
             Message::Together(jobs) => batch.extend(jobs),
+            #[cfg(test)]
+            Message::Halt(halted) => self.halted = Some(halted),
         }
     }
 
@@ -309,13 +346,26 @@ impl State {
     /// and waits until it is on disk.
     fn journal_batch(&mut self, tables: &Tables) -> Result<(), StoreError> {
         set_applied(tables.txn(), self.journal.next_seq())?;
-        self.journal.append(&self.log).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "failed to write the store journal {}: {e}",
-                self.journal.path().display()
-            ))
-        })?;
-        Ok(())
+        match self.journal.append(&self.log) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = StoreError::Unavailable(format!(
+                    "failed to write the store journal {}: {e}",
+                    self.journal.path().display()
+                ));
+                if let AppendError::Cut { .. } = e {
+                    // A rebuild might replay the record its callers are
+                    // told failed: take nothing more until a restart.
+                    self.set_broken(err.clone());
+                }
+                Err(err)
+            }
+        }
+    }
+
+    fn set_broken(&self, err: StoreError) {
+        tracing::error!(error = %err, "embedded store broken");
+        let _ = self.broken.set(err);
     }
 
     /// Aborts `txn` (if any) and opens a new transaction holding the last
@@ -325,6 +375,9 @@ impl State {
         if let Some(txn) = txn {
             let _ = txn.abort();
         }
+        if self.broken.get().is_some() {
+            return;
+        }
         let rebuilt = self
             .db
             .begin_write()
@@ -333,12 +386,10 @@ impl State {
         match rebuilt {
             Ok(txn) => self.txn = Some(txn),
             Err(e) => {
-                let err = StoreError::Unavailable(format!(
+                self.set_broken(StoreError::Unavailable(format!(
                     "the embedded store cannot rebuild its state from {} ({e}); restart the server",
                     self.journal.path().display()
-                ));
-                tracing::error!(error = %err, "embedded store broken");
-                let _ = self.broken.set(err);
+                )));
             }
         }
     }
