@@ -17,6 +17,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::routes;
+use crate::store::Store;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
@@ -93,7 +94,15 @@ impl Default for Metrics {
 impl Metrics {
     /// Registers every metric.
     pub fn new() -> Metrics {
+        Self::with_store(None)
+    }
+
+    /// Registers every metric, and those `store` keeps about itself.
+    pub fn with_store(store: Option<&dyn Store>) -> Metrics {
         let mut registry = Registry::with_prefix("alexa_link");
+        if let Some(store) = store {
+            store.register_metrics(registry.sub_registry_with_prefix("store"));
+        }
         let requests = Family::<HttpLabels, Counter>::default();
         registry.register(
             "http_requests",

@@ -253,6 +253,7 @@ impl AppState {
             config.clients.iter().map(|c| c.client_id.as_str()),
             flight_recorder::DEFAULT_CAPACITY,
         );
+        let metrics = Metrics::with_store(Some(store.as_ref()));
         Ok(AppState(Arc::new(Shared {
             config,
             clients,
@@ -266,7 +267,7 @@ impl AppState {
             partners,
             app_to_app,
             clock,
-            metrics: Metrics::new(),
+            metrics,
             flight_recorder,
             metadata,
             jwks,

@@ -94,6 +94,7 @@ const KIND_PARTNER: u8 = b'p';
 #[derive(Clone)]
 pub struct EmbeddedStore {
     writer: Writer,
+    stats: writer::Stats,
 }
 
 /// The store file holds tokens' hashes, grants and sealed Amazon tokens:
@@ -181,8 +182,9 @@ impl EmbeddedStore {
         if let Some(sync) = sync {
             journal = journal.with_sync(sync);
         }
-        let writer = Writer::start(db, journal, TABLE_SET)?;
-        Ok(EmbeddedStore { writer })
+        let stats = writer::Stats::new();
+        let writer = Writer::start(db, journal, TABLE_SET, stats.clone())?;
+        Ok(EmbeddedStore { writer, stats })
     }
 
     /// Runs a write operation that never declines.
@@ -343,6 +345,10 @@ fn insert_access_and_index(
 
 #[async_trait]
 impl Store for EmbeddedStore {
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.stats.register(registry);
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         if let Some(broken) = self.writer.broken() {
             return Err(broken.clone());
@@ -1343,6 +1349,7 @@ mod tests {
             .await
             .expect("the store goes on");
         store.ping().await.expect("and is ready");
+        assert_eq!(sample(&store, "alexa_link_store_failed_batches_total"), 1.0);
     }
 
     /// An `fdatasync` of the journal that fails loses the batch it was to
@@ -1402,6 +1409,7 @@ mod tests {
             }
         };
         holds(store.clone(), writes.clone(), "while running").await;
+        assert_eq!(sample(&store, "alexa_link_store_failed_batches_total"), 2.0);
         store
             .put_consent("user", "after", &scopes)
             .await
@@ -1415,6 +1423,53 @@ mod tests {
         let store = EmbeddedStore::open(&path).expect("reopen");
         writes.push(("after".to_owned(), true));
         holds(store, writes, "after a crash").await;
+    }
+
+    /// The value of the sample `name` in the store's metrics.
+    fn sample(store: &EmbeddedStore, name: &str) -> f64 {
+        let mut registry = prometheus_client::registry::Registry::with_prefix("alexa_link");
+        store.register_metrics(registry.sub_registry_with_prefix("store"));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    }
+
+    /// The store reports its batches, its journal writes (what an answered
+    /// write waited for) and its checkpoints (what every operation arriving
+    /// meanwhile waited for).
+    #[tokio::test]
+    async fn the_store_reports_its_batches_journal_writes_and_checkpoints() {
+        let (_dir, store) = open();
+        let scopes = vec!["profile".to_owned()];
+        store
+            .put_consent("user", "a", &scopes)
+            .await
+            .expect("write");
+        // A checkpoint is due a second after the last one once something
+        // was written; it runs right after the next batch is answered, so
+        // the read after that batch comes after it.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        store
+            .put_consent("user", "b", &scopes)
+            .await
+            .expect("write");
+        store.get_consent("user", "b").await.expect("read");
+        assert_eq!(
+            sample(&store, "alexa_link_store_batch_operations_count"),
+            3.0
+        );
+        assert_eq!(
+            sample(&store, "alexa_link_store_journal_write_seconds_count"),
+            2.0
+        );
+        assert_eq!(
+            sample(&store, "alexa_link_store_checkpoint_seconds_count"),
+            1.0
+        );
+        assert_eq!(sample(&store, "alexa_link_store_failed_batches_total"), 0.0);
     }
 
     /// A grant id that collides refuses the redemption before it marks the

@@ -324,6 +324,10 @@ pub trait Store: Send + Sync + 'static {
     /// Succeeds when the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Registers the metrics the backend keeps about itself, if any, in
+    /// `registry` (the server's, under the `store` prefix).
+    fn register_metrics(&self, _registry: &mut prometheus_client::registry::Registry) {}
+
     /// Stores a new authorization code. Fails with `Duplicate` on a key
     /// collision rather than overwriting.
     async fn put_code(&self, code: &TokenHash, record: &AuthCodeRecord) -> Result<(), StoreError>;

@@ -26,6 +26,9 @@
 use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
 use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
@@ -36,6 +39,58 @@ use crate::store::StoreError;
 
 /// Most operations one commit carries; bounds a batch's latency.
 const MAX_BATCH: usize = 256;
+
+/// What the store thread measures about itself, for the server's metrics.
+/// Cheap to clone: every clone observes into the same metrics.
+#[derive(Clone)]
+pub(super) struct Stats {
+    /// Operations per batch.
+    batch_operations: Histogram,
+    /// Writing a batch's journal record and waiting for its `fdatasync`:
+    /// what every answered write waited for.
+    journal_write: Histogram,
+    /// A checkpoint's durable commit: every operation that arrives
+    /// meanwhile waits for it.
+    checkpoint: Histogram,
+    /// Batches whose callers were told they failed.
+    failed_batches: Counter,
+}
+
+impl Stats {
+    pub(super) fn new() -> Stats {
+        Stats {
+            batch_operations: Histogram::new(exponential_buckets(1.0, 2.0, 9)),
+            journal_write: Histogram::new(exponential_buckets(0.000_025, 2.0, 16)),
+            checkpoint: Histogram::new(exponential_buckets(0.000_5, 2.0, 14)),
+            failed_batches: Counter::default(),
+        }
+    }
+
+    pub(super) fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "batch_operations",
+            "Operations per batch of the embedded store (one journal record and fdatasync each)",
+            self.batch_operations.clone(),
+        );
+        registry.register_with_unit(
+            "journal_write",
+            "Time to write a batch's journal record and fdatasync it, which each answered write waits for",
+            Unit::Seconds,
+            self.journal_write.clone(),
+        );
+        registry.register_with_unit(
+            "checkpoint",
+            "Duration of the embedded store's checkpoints (durable commits of the store file); operations arriving meanwhile wait",
+            Unit::Seconds,
+            self.checkpoint.clone(),
+        );
+        registry.register(
+            "failed_batches",
+            "Batches of the embedded store that failed (storage errors); their callers were answered 503",
+            self.failed_batches.clone(),
+        );
+    }
+}
 
 /// Why one write operation did not apply.
 #[derive(Debug)]
@@ -115,6 +170,7 @@ impl Writer {
         db: Database,
         journal: Journal,
         set: TableSet,
+        stats: Stats,
     ) -> Result<Writer, StoreError> {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
         let broken = Arc::new(OnceLock::new());
@@ -125,6 +181,7 @@ impl Writer {
             broken: broken.clone(),
             log: Vec::with_capacity(16 << 10),
             set,
+            stats,
             #[cfg(test)]
             halted: None,
         };
@@ -215,6 +272,7 @@ struct State {
     log: Vec<u8>,
     /// The tables operations use.
     set: TableSet,
+    stats: Stats,
     /// Set by [`Message::Halt`].
     #[cfg(test)]
     halted: Option<std::sync::mpsc::SyncSender<()>>,
@@ -263,6 +321,7 @@ impl State {
                     }
                 };
                 if !self.run_batch(tables, &mut batch) {
+                    self.stats.failed_batches.inc();
                     drop(opened);
                     self.rebuild(txn.ok());
                     continue 'transactions;
@@ -296,6 +355,7 @@ impl State {
     /// and answers every job. False when the batch failed: its writes are in
     /// the transaction but not in the journal, so the transaction must go.
     fn run_batch(&mut self, tables: &Tables, batch: &mut Vec<Job>) -> bool {
+        self.stats.batch_operations.observe(batch.len() as f64);
         let mut done = Vec::with_capacity(batch.len());
         let mut failure = None;
         let recording = Txn::new(tables, std::mem::take(&mut self.log));
@@ -346,7 +406,12 @@ impl State {
     /// and waits until it is on disk.
     fn journal_batch(&mut self, tables: &Tables) -> Result<(), StoreError> {
         set_applied(tables.txn(), self.journal.next_seq())?;
-        match self.journal.append(&self.log) {
+        let started = std::time::Instant::now();
+        let appended = self.journal.append(&self.log);
+        self.stats
+            .journal_write
+            .observe(started.elapsed().as_secs_f64());
+        match appended {
             Ok(_) => Ok(()),
             Err(e) => {
                 let err = StoreError::Unavailable(format!(
@@ -403,6 +468,9 @@ impl State {
         let started = std::time::Instant::now();
         match txn.commit() {
             Ok(()) => {
+                self.stats
+                    .checkpoint
+                    .observe(started.elapsed().as_secs_f64());
                 self.journal.checkpointed();
                 tracing::debug!(
                     millis = started.elapsed().as_secs_f64() * 1e3,
