@@ -142,6 +142,7 @@ async fn main() {
     );
     println!("TOKEN_URL {}", server.url("/oauth/token"));
     println!("INTROSPECT_URL {}", server.url("/oauth/introspect"));
+    println!("METRICS_URL {}/metrics", server.admin_url);
     println!("BASIC {}", basic(OTHER_CLIENT_ID, OTHER_CLIENT_SECRET));
     println!("CLIENT_BASIC {}", basic(CLIENT_ID, CLIENT_SECRET));
     println!("REFRESH_TOKEN {}", token("refresh_token"));

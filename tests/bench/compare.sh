@@ -27,7 +27,10 @@
 # on a noisy machine hits both alike.
 #
 # Then, on our server alone: exec -> /readyz 200 and idle RSS (startup.sh),
-# the cached /api/partner/token path, and the refresh grant on DynamoDB Local.
+# the cached /api/partner/token path, sustained rotating refresh on the
+# embedded store (SUSTAINED_REQUESTS, 100000 by default, at c=50: its
+# checkpoints and journal writes from the store's metrics), and the refresh
+# grant on DynamoDB Local.
 #
 # Prints a table with ratios to the peer and to the ceilings, p50/p99/max and
 # peak RSS, the targets of issue 19, and writes it all as JSON (BENCH_OUT,
@@ -64,10 +67,11 @@ WARMUP=${WARMUP:-2000}
 LEVELS=${LEVELS:-"1 10 50 200"}
 CODE_REQUESTS=${CODE_REQUESTS:-2000}
 DYNAMO_REQUESTS=${DYNAMO_REQUESTS:-2000}
+SUSTAINED_REQUESTS=${SUSTAINED_REQUESTS:-100000}
 TIME_BOUND=${TIME_BOUND:-120}   # seconds; a run still going then fails
 STARTUP_ARGS=()
 if [ "${1:-}" = "--smoke" ]; then
-  PROFILE=dev REQUESTS=200 WARMUP=20 LEVELS="1 10" CODE_REQUESTS=100 DYNAMO_REQUESTS=100 TIME_BOUND=30
+  PROFILE=dev REQUESTS=200 WARMUP=20 LEVELS="1 10" CODE_REQUESTS=100 DYNAMO_REQUESTS=100 SUSTAINED_REQUESTS=400 TIME_BOUND=30
   STARTUP_ARGS=(--smoke)
 fi
 BENCH_OUT=${BENCH_OUT:-${TMPDIR:-/tmp}/alexa-link-bench-$(date -u +%Y%m%dT%H%M%SZ).json}
@@ -213,6 +217,36 @@ check() {
   [ "$sock" = 0 ] || echo "  warning: $1 $2 at $3 connections: socket errors: ${5#RESULT }" >&2
 }
 
+# store_stats BEFORE AFTER: the embedded store's checkpoints, journal writes
+# and batches between two /metrics scrapes, as integer key=value fields
+# (times in µs; checkpoint_max_le_us is the upper bound of the histogram
+# bucket of the longest checkpoint).
+store_stats() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+before, after = (open(f).read() for f in sys.argv[1:3])
+def value(text, name):
+    m = re.search(r"^" + re.escape(name) + r" ([0-9.e+-]+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+def delta(name):
+    return value(after, name) - value(before, name)
+def buckets(text, name):
+    return re.findall(r"^" + re.escape(name) + r'_bucket\{le="([^"]+)"\} ([0-9.e+-]+)$', text, re.M)
+def max_le(name):
+    count = delta(name + "_count")
+    old = dict(buckets(before, name))
+    for le, c in buckets(after, name):
+        if count > 0 and float(c) - float(old.get(le, 0)) >= count:
+            return 0 if le == "+Inf" else round(float(le) * 1e6)
+    return 0
+cp, jw, b = "alexa_link_store_checkpoint_seconds", "alexa_link_store_journal_write_seconds", "alexa_link_store_batch_operations"
+print(f"checkpoints={int(delta(cp + '_count'))} checkpoint_sum_us={round(delta(cp + '_sum') * 1e6)}"
+      f" checkpoint_max_le_us={max_le(cp)} journal_writes={int(delta(jw + '_count'))}"
+      f" journal_write_sum_us={round(delta(jw + '_sum') * 1e6)} batches={int(delta(b + '_count'))}"
+      f" batch_operations={int(delta(b + '_sum'))}")
+PY
+}
+
 CODE_WARMUP=$((WARMUP / 10))
 STORE_DIR=${OURS_STORE_DIR:-${TMPDIR:-/tmp}}
 STORE_WHERE=$(df --output=fstype "$STORE_DIR" | tail -n 1)
@@ -280,6 +314,28 @@ stop_bench_server O
 check ours-alone partner_token_cached "$ALONE_C" "$REQUESTS" "$result"
 printf 'ours-alone\tpartner_token_cached\t%s\t%s\tpeak_rss_kb=%s\n' "$ALONE_C" "${result#RESULT }" "$hwm" >>"$ROWS"
 echo "  partner_token_cached c=$ALONE_C ${result#RESULT }"
+
+# Sustained refresh on the embedded store: long enough for the store's
+# checkpoints (every second or MiB of journal) to come round many times, and
+# what they and the journal writes cost, from the store's own metrics.
+if [ "$OURS_ROTATES" = yes ]; then
+  start O refresh_token "$ALONE_C" opaque
+  scenario O refresh_token "$ALONE_C" warm
+  [ "$WARMUP" -gt 0 ] && load "$URL" "$ALONE_C" "$WARMUP" >/dev/null
+  scenario O refresh_token "$ALONE_C" run
+  scraped=no
+  [ -n "$O_METRICS_URL" ] && curl -sf "$O_METRICS_URL" >"$WORK/metrics.before" && scraped=yes
+  result=$(load "$URL" "$ALONE_C" "$SUSTAINED_REQUESTS")
+  hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$O_PID/status")
+  stats=""
+  if [ "$scraped" = yes ] && curl -sf "$O_METRICS_URL" >"$WORK/metrics.after"; then
+    stats=$(store_stats "$WORK/metrics.before" "$WORK/metrics.after")
+  fi
+  stop_bench_server O
+  check ours-sustained refresh_token "$ALONE_C" "$SUSTAINED_REQUESTS" "$result"
+  printf 'ours-sustained\trefresh_token\t%s\t%s\tpeak_rss_kb=%s %s\n' "$ALONE_C" "${result#RESULT }" "$hwm" "$stats" >>"$ROWS"
+  echo "  refresh_token (rotating, opaque) sustained c=$ALONE_C ${result#RESULT } $stats"
+fi
 
 port=$(free_port)
 DYNAMO_PID=$(scripts/dynamodb-local start "$port")

@@ -112,7 +112,7 @@ start_server() {
   printf -v "${name}_FD" %s "$fd"
   printf -v "${name}_DIR" %s "$work"
   local key
-  for key in PARTNER_URL TOKEN_URL INTROSPECT_URL BASIC CLIENT_BASIC REFRESH_TOKEN ACCESS_TOKEN \
+  for key in PARTNER_URL TOKEN_URL INTROSPECT_URL METRICS_URL BASIC CLIENT_BASIC REFRESH_TOKEN ACCESS_TOKEN \
     FORMATS REFRESH_TOKENS_FILE CODES_FILE REDIRECT_URI; do
     printf -v "${name}_${key}" %s "$(awk -v k="$key" '$1==k{$1=""; sub(/^ /, ""); print}' "$work/out")"
   done
