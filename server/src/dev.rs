@@ -127,7 +127,7 @@ pub fn environment(options: &DevOptions) -> std::io::Result<DevEnvironment> {
             users,
         }),
         login_protection: LoginProtectionConfig::default(),
-        store: StoreConfig::Embedded(EmbeddedStoreConfig { path: store_path }),
+        store: StoreConfig::Embedded(EmbeddedStoreConfig::at(store_path)),
         partners: vec![],
         encryption_key_files: vec![],
         access_token_signing_key_files: vec![],

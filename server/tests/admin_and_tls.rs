@@ -366,9 +366,7 @@ async fn the_revoke_user_command_ends_a_users_links() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = test_config(dir.path());
     config.store = alexa_link_server::config::StoreConfig::Embedded(
-        alexa_link_server::config::EmbeddedStoreConfig {
-            path: volume.path().join("store.redb"),
-        },
+        alexa_link_server::config::EmbeddedStoreConfig::at(volume.path().join("store.redb")),
     );
     let config_file = volume.path().join("server.yaml");
     std::fs::write(&config_file, config.to_yaml()).expect("write config");

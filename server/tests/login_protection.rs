@@ -284,9 +284,8 @@ async fn a_restart_keeps_a_lockout() {
     let config_in = |dir: &tempfile::TempDir| {
         let mut config = alexa_link_server::testing::test_config(dir.path());
         config.login_protection = strict();
-        config.store = StoreConfig::Embedded(EmbeddedStoreConfig {
-            path: volume.path().join("store.redb"),
-        });
+        config.store =
+            StoreConfig::Embedded(EmbeddedStoreConfig::at(volume.path().join("store.redb")));
         config
     };
     let dir = tempfile::tempdir().expect("tempdir");

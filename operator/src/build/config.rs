@@ -126,9 +126,9 @@ pub fn render(link: &ValidatedLink) -> Config {
         }),
     };
     let store = match &link.storage {
-        Storage::Embedded(_) => StoreConfig::Embedded(EmbeddedStoreConfig {
-            path: format!("{DATA_DIR}/{STORE_FILE}").into(),
-        }),
+        Storage::Embedded(_) => {
+            StoreConfig::Embedded(EmbeddedStoreConfig::at(format!("{DATA_DIR}/{STORE_FILE}")))
+        }
         Storage::Dynamodb(d) => StoreConfig::Dynamodb(DynamoDbStoreConfig {
             table_name: d.table_name.clone(),
             region: d.region.clone(),

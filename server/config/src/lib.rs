@@ -71,7 +71,10 @@ pub use logging::{LogFormat, LoggingConfig};
 pub use login_protection::LoginProtectionConfig;
 pub use partners::{LwaRegion, PARTNER_TOKEN_SCOPE, PartnerConfig};
 pub use server::{ServerConfig, TlsConfig};
-pub use store::{AwsCredentialFiles, DynamoDbStoreConfig, EmbeddedStoreConfig, StoreConfig};
+pub use store::{
+    AwsCredentialFiles, DEFAULT_EMBEDDED_CACHE_MIB, DynamoDbStoreConfig, EmbeddedStoreConfig,
+    StoreConfig,
+};
 
 use error::Errors;
 

@@ -74,6 +74,37 @@ pub struct AwsCredentialFiles {
 pub struct EmbeddedStoreConfig {
     /// The database file; created when absent.
     pub path: PathBuf,
+    /// Memory for the store's page cache, in MiB (a tenth of it for pages
+    /// written since the last checkpoint); absent:
+    /// [`DEFAULT_EMBEDDED_CACHE_MIB`]. The cache grows up to it as the
+    /// store does, so it bounds the server's memory: keep a pod's memory
+    /// limit above it.
+    #[serde(
+        default,
+        rename = "cacheSizeMiB",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_size_mib: Option<u32>,
+}
+
+/// The embedded store's page cache when `cacheSizeMiB` is absent.
+pub const DEFAULT_EMBEDDED_CACHE_MIB: u32 = 128;
+/// The bounds of `cacheSizeMiB`.
+pub const EMBEDDED_CACHE_MIB_RANGE: std::ops::RangeInclusive<u32> = 8..=65_536;
+
+impl EmbeddedStoreConfig {
+    /// The store at `path`, with the default cache.
+    pub fn at(path: impl Into<PathBuf>) -> EmbeddedStoreConfig {
+        EmbeddedStoreConfig {
+            path: path.into(),
+            cache_size_mib: None,
+        }
+    }
+
+    /// The page cache's size in bytes.
+    pub fn cache_bytes(&self) -> usize {
+        self.cache_size_mib.unwrap_or(DEFAULT_EMBEDDED_CACHE_MIB) as usize * (1 << 20)
+    }
 }
 
 /// Longest `dynamodb.owner` (a namespace and a name with a slash fit).
@@ -89,7 +120,20 @@ fn default_dynamodb_timeout_ms() -> u64 {
 impl StoreConfig {
     pub(crate) fn validate(&self, errors: &mut Errors) {
         match self {
-            StoreConfig::Embedded(_) => {}
+            StoreConfig::Embedded(e) => {
+                if let Some(mib) = e.cache_size_mib
+                    && !EMBEDDED_CACHE_MIB_RANGE.contains(&mib)
+                {
+                    errors.push(
+                        "store.embedded.cacheSizeMiB",
+                        format!(
+                            "must be {} to {} (MiB) when set",
+                            EMBEDDED_CACHE_MIB_RANGE.start(),
+                            EMBEDDED_CACHE_MIB_RANGE.end()
+                        ),
+                    );
+                }
+            }
             StoreConfig::Dynamodb(d) => d.validate(errors),
         }
     }
@@ -175,5 +219,36 @@ mod tests {
                 "store.dynamodb.attemptTimeoutMillis",
             ]
         );
+    }
+
+    #[test]
+    fn embedded_store_cache_has_a_default_and_bounds() {
+        let mut c = Config::from_yaml(MINIMAL).expect("parses");
+        let StoreConfig::Embedded(e) = &c.store else {
+            panic!("embedded")
+        };
+        assert_eq!(e.cache_size_mib, None);
+        assert_eq!(e.cache_bytes(), 128 << 20);
+        let text = MINIMAL.replace(
+            "    path: /data/store.redb\n",
+            "    path: /data/store.redb\n    cacheSizeMiB: 64\n",
+        );
+        let c64 = Config::from_yaml(&text).expect("parses");
+        assert_eq!(c64.validate(), Ok(()));
+        let StoreConfig::Embedded(e) = &c64.store else {
+            panic!("embedded")
+        };
+        assert_eq!(e.cache_bytes(), 64 << 20);
+        for bad in [0, 7, 65_537] {
+            let StoreConfig::Embedded(e) = &mut c.store else {
+                panic!("embedded")
+            };
+            e.cache_size_mib = Some(bad);
+            assert_eq!(
+                invalid_fields(&c),
+                vec!["store.embedded.cacheSizeMiB"],
+                "{bad}"
+            );
+        }
     }
 }

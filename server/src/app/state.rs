@@ -168,7 +168,7 @@ impl Deref for AppState {
 /// verifies the table).
 pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
     match config {
-        StoreConfig::Embedded(e) => Ok(Arc::new(EmbeddedStore::open(&e.path)?)),
+        StoreConfig::Embedded(e) => Ok(Arc::new(EmbeddedStore::open_config(e)?)),
         StoreConfig::Dynamodb(d) => Ok(Arc::new(
             crate::store::dynamodb::DynamoStore::connect(d).await?,
         )),

@@ -30,6 +30,7 @@ use super::{
     RefreshLookup, RefreshState, RefreshTokenRecord, RotateError, Rotation, Store, StoreError,
     UnixTime,
 };
+use crate::config::EmbeddedStoreConfig;
 use crate::tokens::TokenHash;
 
 mod journal;
@@ -147,13 +148,28 @@ fn recover(db: &Database, path: &Path) -> Result<Journal, StoreError> {
 
 impl EmbeddedStore {
     /// Opens (or creates) the database file and starts its writer thread.
+    /// The page cache has its default size
+    /// ([`DEFAULT_EMBEDDED_CACHE_MIB`](crate::config::DEFAULT_EMBEDDED_CACHE_MIB)).
     pub fn open(path: &Path) -> Result<EmbeddedStore, StoreError> {
         Self::open_with(path, None)
+    }
+
+    /// Opens the store `config` names, with its page cache.
+    pub fn open_config(config: &EmbeddedStoreConfig) -> Result<EmbeddedStore, StoreError> {
+        Self::open_inner(&config.path, config.cache_bytes(), None)
     }
 
     /// [`EmbeddedStore::open`], with `sync` in place of `fdatasync` for the
     /// journal when given (tests of a failing disk).
     fn open_with(path: &Path, sync: Option<journal::SyncFn>) -> Result<EmbeddedStore, StoreError> {
+        Self::open_inner(path, EmbeddedStoreConfig::at(path).cache_bytes(), sync)
+    }
+
+    fn open_inner(
+        path: &Path,
+        cache_bytes: usize,
+        sync: Option<journal::SyncFn>,
+    ) -> Result<EmbeddedStore, StoreError> {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {
@@ -168,9 +184,15 @@ impl EmbeddedStore {
             })?;
         }
         restrict_file(path)?;
-        let db = Database::create(path).map_err(|e| {
-            StoreError::Unavailable(format!("failed to open {}: {e}", path.display()))
-        })?;
+        // redb's page cache grows up to its size as the store does (a
+        // tenth of it holds the pages written since the last checkpoint):
+        // bounded, so that a pod's memory limit can hold it.
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(|e| {
+                StoreError::Unavailable(format!("failed to open {}: {e}", path.display()))
+            })?;
         // Create every table up front, so that the store thread can open
         // them all at once in each transaction.
         let txn = db.begin_write().map_err(unavailable)?;

@@ -134,9 +134,7 @@ pub fn test_config(dir: &Path) -> Config {
             ],
         }),
         login_protection: LoginProtectionConfig::default(),
-        store: StoreConfig::Embedded(EmbeddedStoreConfig {
-            path: dir.join("store.redb"),
-        }),
+        store: StoreConfig::Embedded(EmbeddedStoreConfig::at(dir.join("store.redb"))),
         partners: vec![],
         encryption_key_files: vec![],
         access_token_signing_key_files: vec![],
