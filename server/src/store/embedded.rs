@@ -151,25 +151,21 @@ impl EmbeddedStore {
     /// The page cache has its default size
     /// ([`DEFAULT_EMBEDDED_CACHE_MIB`](crate::config::DEFAULT_EMBEDDED_CACHE_MIB)).
     pub fn open(path: &Path) -> Result<EmbeddedStore, StoreError> {
-        Self::open_with(path, None)
+        Self::open_config(&EmbeddedStoreConfig::at(path))
     }
 
     /// Opens the store `config` names, with its page cache.
     pub fn open_config(config: &EmbeddedStoreConfig) -> Result<EmbeddedStore, StoreError> {
-        Self::open_inner(&config.path, config.cache_bytes(), None)
+        Self::open_with(config, None)
     }
 
-    /// [`EmbeddedStore::open`], with `sync` in place of `fdatasync` for the
-    /// journal when given (tests of a failing disk).
-    fn open_with(path: &Path, sync: Option<journal::SyncFn>) -> Result<EmbeddedStore, StoreError> {
-        Self::open_inner(path, EmbeddedStoreConfig::at(path).cache_bytes(), sync)
-    }
-
-    fn open_inner(
-        path: &Path,
-        cache_bytes: usize,
+    /// [`EmbeddedStore::open_config`], with `sync` in place of `fdatasync`
+    /// for the journal when given (tests of a failing disk).
+    fn open_with(
+        config: &EmbeddedStoreConfig,
         sync: Option<journal::SyncFn>,
     ) -> Result<EmbeddedStore, StoreError> {
+        let path = config.path.as_path();
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {
@@ -188,7 +184,7 @@ impl EmbeddedStore {
         // tenth of it holds the pages written since the last checkpoint):
         // bounded, so that a pod's memory limit can hold it.
         let db = redb::Builder::new()
-            .set_cache_size(cache_bytes)
+            .set_cache_size(config.cache_bytes())
             .create(path)
             .map_err(|e| {
                 StoreError::Unavailable(format!("failed to open {}: {e}", path.display()))
@@ -1387,7 +1383,7 @@ mod tests {
         let syncs = Arc::new(AtomicU32::new(0));
         let counted = syncs.clone();
         let store = EmbeddedStore::open_with(
-            &path,
+            &EmbeddedStoreConfig::at(&path),
             Some(Box::new(move |file: &std::fs::File| {
                 match counted.fetch_add(1, Ordering::SeqCst) + 1 {
                     3 | 7 => Err(std::io::Error::other("disk on fire")),
