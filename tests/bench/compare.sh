@@ -183,9 +183,10 @@ start() {
 
 # measure SERVER(O|P) LABEL SCENARIO CONCURRENCY REQUESTS [FORMAT]: a fresh
 # server, a warm-up at the same concurrency, the measured run, the server's
-# peak RSS.
+# peak RSS and, for a bench server that prints its METRICS_URL, what its
+# embedded store did during the run (store_stats).
 measure() {
-  local s=$1 label=$2 sc=$3 c=$4 n=$5 fmt=${6:-opaque} pid result hwm warm=$WARMUP
+  local s=$1 label=$2 sc=$3 c=$4 n=$5 fmt=${6:-opaque} pid metrics result hwm stats="" warm=$WARMUP
   [ "$sc" = authorization_code ] && warm=$CODE_WARMUP
   start "$s" "$sc" "$c" "$fmt"
   if [ "$warm" -gt 0 ]; then
@@ -193,13 +194,18 @@ measure() {
     result=$(load "$URL" "$c" "$warm"); check "$label warm-up" "$sc" "$c" "$warm" "$result"
   fi
   scenario "$s" "$sc" "$c" run
+  metrics=${s}_METRICS_URL; metrics=${!metrics:-}
+  [ -n "$metrics" ] && { curl -sf "$metrics" >"$WORK/metrics.before" || metrics=""; }
   result=$(load "$URL" "$c" "$n")
   pid=${s}_PID
   hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/${!pid}/status")
+  if [ -n "$metrics" ] && curl -sf "$metrics" >"$WORK/metrics.after"; then
+    stats=" $(store_stats "$WORK/metrics.before" "$WORK/metrics.after")"
+  fi
   stop_bench_server "$s"
   check "$label" "$sc" "$c" "$n" "$result"
-  printf '%s\t%s\t%s\t%s\tpeak_rss_kb=%s\n' "$label" "$sc" "$c" "${result#RESULT }" "$hwm" >>"$ROWS"
-  printf '  %-20s %-18s c=%-4s %s peak_rss_kb=%s\n' "$label" "$sc" "$c" "${result#RESULT }" "$hwm"
+  printf '%s\t%s\t%s\t%s\tpeak_rss_kb=%s%s\n' "$label" "$sc" "$c" "${result#RESULT }" "$hwm" "$stats" >>"$ROWS"
+  printf '  %-20s %-18s c=%-4s %s peak_rss_kb=%s%s\n' "$label" "$sc" "$c" "${result#RESULT }" "$hwm" "$stats"
 }
 
 # check LABEL SCENARIO C N RESULT: fails loudly on any error answer or short
@@ -319,22 +325,7 @@ echo "  partner_token_cached c=$ALONE_C ${result#RESULT }"
 # checkpoints (every second or MiB of journal) to come round many times, and
 # what they and the journal writes cost, from the store's own metrics.
 if [ "$OURS_ROTATES" = yes ]; then
-  start O refresh_token "$ALONE_C" opaque
-  scenario O refresh_token "$ALONE_C" warm
-  [ "$WARMUP" -gt 0 ] && load "$URL" "$ALONE_C" "$WARMUP" >/dev/null
-  scenario O refresh_token "$ALONE_C" run
-  scraped=no
-  [ -n "$O_METRICS_URL" ] && curl -sf "$O_METRICS_URL" >"$WORK/metrics.before" && scraped=yes
-  result=$(load "$URL" "$ALONE_C" "$SUSTAINED_REQUESTS")
-  hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$O_PID/status")
-  stats=""
-  if [ "$scraped" = yes ] && curl -sf "$O_METRICS_URL" >"$WORK/metrics.after"; then
-    stats=$(store_stats "$WORK/metrics.before" "$WORK/metrics.after")
-  fi
-  stop_bench_server O
-  check ours-sustained refresh_token "$ALONE_C" "$SUSTAINED_REQUESTS" "$result"
-  printf 'ours-sustained\trefresh_token\t%s\t%s\tpeak_rss_kb=%s %s\n' "$ALONE_C" "${result#RESULT }" "$hwm" "$stats" >>"$ROWS"
-  echo "  refresh_token (rotating, opaque) sustained c=$ALONE_C ${result#RESULT } $stats"
+  measure O ours-sustained refresh_token "$ALONE_C" "$SUSTAINED_REQUESTS" opaque
 fi
 
 port=$(free_port)
