@@ -68,10 +68,11 @@ LEVELS=${LEVELS:-"1 10 50 200"}
 CODE_REQUESTS=${CODE_REQUESTS:-2000}
 DYNAMO_REQUESTS=${DYNAMO_REQUESTS:-2000}
 SUSTAINED_REQUESTS=${SUSTAINED_REQUESTS:-100000}
+PURGE_RECORDS=${PURGE_RECORDS:-1000000}
 TIME_BOUND=${TIME_BOUND:-120}   # seconds; a run still going then fails
 STARTUP_ARGS=()
 if [ "${1:-}" = "--smoke" ]; then
-  PROFILE=dev REQUESTS=200 WARMUP=20 LEVELS="1 10" CODE_REQUESTS=100 DYNAMO_REQUESTS=100 SUSTAINED_REQUESTS=400 TIME_BOUND=30
+  PROFILE=dev REQUESTS=200 WARMUP=20 LEVELS="1 10" CODE_REQUESTS=100 DYNAMO_REQUESTS=100 SUSTAINED_REQUESTS=400 PURGE_RECORDS=4000 TIME_BOUND=30
   STARTUP_ARGS=(--smoke)
 fi
 BENCH_OUT=${BENCH_OUT:-${TMPDIR:-/tmp}/alexa-link-bench-$(date -u +%Y%m%dT%H%M%SZ).json}
@@ -328,6 +329,19 @@ if [ "$OURS_ROTATES" = yes ]; then
   measure O ours-sustained refresh_token "$ALONE_C" "$SUSTAINED_REQUESTS" opaque
 fi
 
+# The purge of expired tokens (every five minutes in the server) on a store
+# of PURGE_RECORDS access tokens, half expired, while ALONE_C tasks write new
+# ones: how long the writes wait behind it (purge_stall.rs).
+PURGE_OUT=$WORK/purge.txt
+: >"$PURGE_OUT"
+if [ -n "$PURGE_BENCH_BIN" ]; then
+  PURGE_BENCH_DIR=$STORE_DIR PURGE_BENCH_RECORDS=$PURGE_RECORDS PURGE_BENCH_C=$ALONE_C PURGE_BENCH_SECONDS=2 \
+    "$PURGE_BENCH_BIN" >"$PURGE_OUT"
+  sed 's/^/  /' "$PURGE_OUT"
+else
+  echo "  (no purge_stall beside $OURS_BENCH_BIN: the purge is not measured)"
+fi
+
 port=$(free_port)
 DYNAMO_PID=$(scripts/dynamodb-local start "$port")
 for c in $([ "$PROFILE" = dev ] && echo 4 || echo "10 50"); do
@@ -352,5 +366,5 @@ scripts/dynamodb-local stop "$DYNAMO_PID"; DYNAMO_PID=
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
-python3 tests/bench/report.py "$ROWS" "$STARTUP" "$BENCH_OUT" \
+python3 tests/bench/report.py "$ROWS" "$STARTUP" "$BENCH_OUT" "$PURGE_OUT" \
   "profile=$PROFILE requests=$REQUESTS warmup=$WARMUP levels=$LEVELS store_fs=$STORE_WHERE dynamodb_requests=$DYNAMO_REQUESTS fsync_per_s=$FSYNC_RATE refresh=$ROTATION formats=$FORMATS load_before=$LOAD_BEFORE load_after=$LOAD_AFTER ours=$OURS_BIN_LABEL"

@@ -14,11 +14,15 @@ build_bench_server() {
   if [ -n "${OURS_BENCH_BIN:-}" ]; then
     [ -x "$OURS_BENCH_BIN" ] || { echo "OURS_BENCH_BIN=$OURS_BENCH_BIN is not an executable" >&2; return 1; }
     BENCH_BIN=$OURS_BENCH_BIN
+    # The purge benchmark of the same tree, when it was built beside it.
+    PURGE_BENCH_BIN=$(dirname "$OURS_BENCH_BIN")/purge_stall
+    [ -x "$PURGE_BENCH_BIN" ] || PURGE_BENCH_BIN=
     return 0
   fi
-  cargo build -q --profile "$PROFILE" -p alexa-link-server --features test-support --example bench_server
+  cargo build -q --profile "$PROFILE" -p alexa-link-server --features test-support --example bench_server --example purge_stall
   local dir; dir=$([ "$PROFILE" = dev ] && echo debug || echo release)
   BENCH_BIN=target/$dir/examples/bench_server
+  PURGE_BENCH_BIN=target/$dir/examples/purge_stall
 }
 
 ensure_nginx() {

@@ -1,9 +1,10 @@
 """Turns compare.sh's measured rows into the printed table and the JSON file.
 
-    report.py ROWS_TSV STARTUP_LINE OUT_JSON META
+    report.py ROWS_TSV STARTUP_LINE OUT_JSON PURGE_TXT META
 
 Every figure comes from a row that a wrk run produced (counted.lua's RESULT
-line and the server's VmHWM) or from startup.sh's printed line; nothing is
+line and the server's VmHWM), from startup.sh's printed line or from
+purge_stall's printed lines (PURGE_TXT, empty when not measured); nothing is
 filled in. A target whose figure was not measured in this run (for example
 50 connections in --smoke) says so.
 """
@@ -12,7 +13,7 @@ import json
 import re
 import sys
 
-rows_path, startup_line, out_path, meta_line = sys.argv[1:5]
+rows_path, startup_line, out_path, purge_path, meta_line = sys.argv[1:6]
 meta = dict(kv.split("=", 1) for kv in re.findall(r"\w+=(?:[^=]+?)(?= \w+=|$)", meta_line))
 
 runs = []
@@ -43,6 +44,20 @@ for line in open(rows_path):
         runs[-1]["store"] = {k: values[k] for k in (
             "checkpoints", "checkpoint_sum_us", "checkpoint_max_le_us", "journal_writes",
             "journal_write_sum_us", "batches", "batch_operations")}
+
+
+# The purge benchmark (purge_stall.rs): the purge, then the writes with
+# nothing else running and those the purge overlapped.
+purge = None
+purge_text = open(purge_path).read()
+m = re.search(r"^purge: removed (\d+) of (\d+) in ([0-9.]+) ms$", purge_text, re.M)
+if m:
+    purge = {"removed": int(m.group(1)), "records": int(m.group(2)), "purge_ms": float(m.group(3))}
+    for label, key in (("idle", "idle"), ("purge", "during_purge")):
+        w = re.search(r"^" + label + r" +writes +(\d+) +p50 ([0-9.]+) ms +p99 ([0-9.]+) ms +max ([0-9.]+) ms$",
+                      purge_text, re.M)
+        purge[key] = ({"writes": int(w.group(1)), "p50_ms": float(w.group(2)), "p99_ms": float(w.group(3)),
+                       "max_ms": float(w.group(4))} if w else None)
 
 
 def find(server, scenario, conc):
@@ -197,6 +212,12 @@ for r in alone:
         print(f"    store: {st['checkpoints']} checkpoints (mean {mean_cp}, longest {longest});"
               f" {st['journal_writes']} journal writes (mean {mean_jw});"
               f" {st['batch_operations'] / st['batches']:.1f} operations per batch")
+if purge and purge["idle"] and purge["during_purge"]:
+    i, d = purge["idle"], purge["during_purge"]
+    print(f"  purge of {purge['removed']} expired of {purge['records']} access tokens [embedded store]:"
+          f" {purge['purge_ms']:.0f} ms; writes meanwhile ({d['writes']}) p50 {d['p50_ms']:.2f} ms"
+          f"  p99 {d['p99_ms']:.2f} ms  max {d['max_ms']:.1f} ms; without a purge p50 {i['p50_ms']:.2f} ms"
+          f"  p99 {i['p99_ms']:.2f} ms  max {i['max_ms']:.1f} ms")
 print()
 print("targets (issue 19):")
 for t in targets:
@@ -207,6 +228,6 @@ if meta.get("profile") == "dev":
 
 json.dump({"meta": meta, "ceilings": {"fsync_per_s": fsync_rate, "nginx": ceilings,
                                       "one_connection_write_per_s": write_ceiling},
-           "comparison": comparison, "ours_alone": {"startup": startup, "runs": alone},
+           "comparison": comparison, "ours_alone": {"startup": startup, "runs": alone, "purge": purge},
            "targets": targets, "runs": runs}, open(out_path, "w"), indent=2)
 print(f"\nwritten: {out_path}")

@@ -34,6 +34,7 @@ use crate::config::EmbeddedStoreConfig;
 use crate::tokens::TokenHash;
 
 mod journal;
+mod purge;
 mod txn;
 mod writer;
 
@@ -795,14 +796,15 @@ impl Store for EmbeddedStore {
     }
 
     async fn purge_expired(&self, now: UnixTime) -> Result<u64, StoreError> {
-        self.write(move |txn| {
-            let removed = purge(txn, now)?;
-            Ok(removed
-                + purge_processed_grant_codes(txn, now)?
-                + purge_app_link_states(txn, now)?
-                + purge_ended_sessions(txn, now)?)
-        })
-        .await
+        // A slice at a time: requests run between the slices.
+        let mut removed = 0;
+        let mut cursor = Some(purge::Cursor::start());
+        while let Some(at) = cursor {
+            let (n, next) = self.write(move |txn| purge::slice(txn, now, at)).await?;
+            removed += n;
+            cursor = next;
+        }
+        Ok(removed)
     }
 
     async fn put_processed_grant_code(
@@ -1005,58 +1007,6 @@ fn live_counter(
     Ok(get::<Counter>(counters, &key.0)?.filter(|c| now < c.expires_at))
 }
 
-/// Deletes App-to-App states past their expiry (nobody can take them).
-fn purge_app_link_states(txn: &Txn, now: UnixTime) -> Result<u64, StoreError> {
-    let mut states = txn.open_table(APP_LINK_STATES).map_err(unavailable)?;
-    let mut dead = Vec::new();
-    for item in states.iter().map_err(unavailable)? {
-        let (k, v) = item.map_err(unavailable)?;
-        let record: AppLinkStateRecord = decode(v.value())?;
-        if now >= record.expires_at {
-            dead.push(k.value().to_vec());
-        }
-    }
-    for k in &dead {
-        states.remove(k.as_slice()).map_err(unavailable)?;
-    }
-    Ok(dead.len() as u64)
-}
-
-/// Removes records of ended sessions past the session's expiry (the
-/// cookie is refused by then anyway).
-fn purge_ended_sessions(txn: &Txn, now: UnixTime) -> Result<u64, StoreError> {
-    let mut ended = txn.open_table(ENDED_SESSIONS).map_err(unavailable)?;
-    let mut dead = Vec::new();
-    for item in ended.iter().map_err(unavailable)? {
-        let (k, v) = item.map_err(unavailable)?;
-        let expires_at: UnixTime = decode(v.value())?;
-        if now >= expires_at {
-            dead.push(k.value().to_vec());
-        }
-    }
-    for k in &dead {
-        ended.remove(k.as_slice()).map_err(unavailable)?;
-    }
-    Ok(dead.len() as u64)
-}
-
-/// Removes processed AcceptGrant codes past their expiry.
-fn purge_processed_grant_codes(txn: &Txn, now: UnixTime) -> Result<u64, StoreError> {
-    let mut codes = txn.open_table(PROCESSED_GRANT_CODES).map_err(unavailable)?;
-    let mut dead = Vec::new();
-    for item in codes.iter().map_err(unavailable)? {
-        let (k, v) = item.map_err(unavailable)?;
-        let record: ProcessedGrantCode = decode(v.value())?;
-        if now >= record.expires_at {
-            dead.push(k.value().to_vec());
-        }
-    }
-    for k in &dead {
-        codes.remove(k.as_slice()).map_err(unavailable)?;
-    }
-    Ok(dead.len() as u64)
-}
-
 /// Deletes the tokens and partner links named by a grant's index entries.
 fn remove_grant_items(txn: &Txn, grant: &GrantId, entries: &[Vec<u8>]) -> Result<(), StoreError> {
     let mut access = txn.open_table(ACCESS).map_err(unavailable)?;
@@ -1092,126 +1042,6 @@ fn refresh_live(record: &RefreshTokenRecord, now: UnixTime) -> bool {
         RefreshState::Active => record.expires_at.is_none_or(|e| now < e),
         RefreshState::Rotated { at, .. } => now < at + ROTATED_TOKEN_RETENTION_SECONDS,
     }
-}
-
-fn purge(txn: &Txn, now: UnixTime) -> Result<u64, StoreError> {
-    let mut removed = 0u64;
-    // (grant, index entry) pairs of removed tokens, to clean the index.
-    let mut unindex: Vec<([u8; 16], [u8; 33])> = Vec::new();
-
-    let mut codes = txn.open_table(CODES).map_err(unavailable)?;
-    let mut dead = Vec::new();
-    for item in codes.iter().map_err(unavailable)? {
-        let (k, v) = item.map_err(unavailable)?;
-        let record: AuthCodeRecord = decode(v.value())?;
-        // Keep redeemed codes until expiry so a replay is still detected.
-        if now >= record.expires_at {
-            dead.push(k.value().to_vec());
-        }
-    }
-    for k in &dead {
-        codes.remove(k.as_slice()).map_err(unavailable)?;
-    }
-    removed += dead.len() as u64;
-    drop(codes);
-
-    let mut access = txn.open_table(ACCESS).map_err(unavailable)?;
-    let mut dead = Vec::new();
-    for item in access.iter().map_err(unavailable)? {
-        let (k, v) = item.map_err(unavailable)?;
-        let record: AccessTokenRecord = decode(v.value())?;
-        if now >= record.expires_at {
-            let mut hash = [0u8; 32];
-            hash.copy_from_slice(k.value());
-            if let Some(g) = record.grant_id {
-                unindex.push((g.0, index_entry(KIND_ACCESS, &TokenHash(hash))));
-            }
-            dead.push(hash);
-        }
-    }
-    for k in &dead {
-        access.remove(k.as_slice()).map_err(unavailable)?;
-    }
-    removed += dead.len() as u64;
-    drop(access);
-
-    let mut refresh = txn.open_table(REFRESH).map_err(unavailable)?;
-    let mut dead = Vec::new();
-    for item in refresh.iter().map_err(unavailable)? {
-        let (k, v) = item.map_err(unavailable)?;
-        let record: RefreshTokenRecord = decode(v.value())?;
-        if !refresh_live(&record, now) {
-            let mut hash = [0u8; 32];
-            hash.copy_from_slice(k.value());
-            unindex.push((
-                record.grant_id.0,
-                index_entry(KIND_REFRESH, &TokenHash(hash)),
-            ));
-            dead.push(hash);
-        }
-    }
-    for k in &dead {
-        refresh.remove(k.as_slice()).map_err(unavailable)?;
-    }
-    removed += dead.len() as u64;
-    drop(refresh);
-
-    let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
-    for (grant, entry) in &unindex {
-        index
-            .remove(grant.as_slice(), entry.as_slice())
-            .map_err(unavailable)?;
-    }
-    // A grant that ended, or has no tokens left, can never be used again:
-    // remove it with everything that hangs off it (its Amazon tokens too).
-    let mut dead: Vec<(GrantId, Option<String>, Vec<Vec<u8>>)> = Vec::new();
-    {
-        let grants = txn.open_table(GRANTS).map_err(unavailable)?;
-        for item in grants.iter().map_err(unavailable)? {
-            let (k, v) = item.map_err(unavailable)?;
-            let grant: GrantRecord = decode(v.value())?;
-            let mut entries = Vec::new();
-            for e in index.get(k.value()).map_err(unavailable)? {
-                entries.push(e.map_err(unavailable)?.value().to_vec());
-            }
-            let has_tokens = entries.iter().any(|e| e[0] != KIND_PARTNER);
-            if !grant.is_active(now) || !has_tokens {
-                let mut id = [0u8; 16];
-                id.copy_from_slice(k.value());
-                dead.push((GrantId(id), grant.user_id, entries));
-            }
-        }
-    }
-    drop(index);
-    for (id, user, entries) in &dead {
-        remove_grant_items(txn, id, entries)?;
-        let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
-        index.remove_all(id.0.as_slice()).map_err(unavailable)?;
-        drop(index);
-        if let Some(user) = user {
-            let mut users = txn.open_multimap_table(USER_GRANTS).map_err(unavailable)?;
-            users
-                .remove(user.as_bytes(), id.0.as_slice())
-                .map_err(unavailable)?;
-        }
-        let mut grants = txn.open_table(GRANTS).map_err(unavailable)?;
-        grants.remove(id.0.as_slice()).map_err(unavailable)?;
-    }
-    removed += dead.len() as u64;
-
-    let mut counters = txn.open_table(COUNTERS).map_err(unavailable)?;
-    let mut dead = Vec::new();
-    for item in counters.iter().map_err(unavailable)? {
-        let (k, v) = item.map_err(unavailable)?;
-        if now >= decode::<Counter>(v.value())?.expires_at {
-            dead.push(k.value().to_vec());
-        }
-    }
-    for k in &dead {
-        counters.remove(k.as_slice()).map_err(unavailable)?;
-    }
-    removed += dead.len() as u64;
-    Ok(removed)
 }
 
 #[cfg(test)]
