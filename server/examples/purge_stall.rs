@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use alexa_link_server::store::embedded::EmbeddedStore;
 use alexa_link_server::store::{AccessTokenRecord, Store, UnixTime};
-use alexa_link_server::tokens::TokenHash;
+use alexa_link_server::tokens::{self, TokenHash, TokenKind};
 
 /// When the expired half expired, and when the purge runs.
 const EXPIRED_AT: UnixTime = 1_000;
@@ -33,13 +33,9 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn token(n: u64) -> TokenHash {
-    let mut hash = [0u8; 32];
-    // Spread over the key space as real token hashes are.
-    let mixed = n.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29) ^ n;
-    hash[..8].copy_from_slice(&mixed.to_be_bytes());
-    hash[8..16].copy_from_slice(&n.to_le_bytes());
-    TokenHash(hash)
+/// A new token's key, as the server mints it.
+fn token() -> TokenHash {
+    tokens::generate(TokenKind::AccessToken).hash
 }
 
 fn record(expires_at: UnixTime) -> AccessTokenRecord {
@@ -58,25 +54,22 @@ fn record(expires_at: UnixTime) -> AccessTokenRecord {
 async fn write_load(
     store: Arc<EmbeddedStore>,
     c: u64,
-    first: u64,
     until: impl Fn() -> bool + Send + Sync + 'static,
 ) -> Vec<(Instant, Duration)> {
     let until = Arc::new(until);
     let mut tasks = Vec::new();
-    for t in 0..c {
+    for _ in 0..c {
         let store = store.clone();
         let until = until.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            let mut n = first + t;
             while !until() {
                 let started = Instant::now();
                 store
-                    .put_access_token(&token(n), &record(LIVE_UNTIL))
+                    .put_access_token(&token(), &record(LIVE_UNTIL))
                     .await
                     .expect("write");
                 latencies.push((started, started.elapsed()));
-                n += c;
             }
             latencies
         }));
@@ -124,7 +117,7 @@ async fn main() {
             let store = store.clone();
             let expires_at = if n % 2 == 0 { EXPIRED_AT } else { LIVE_UNTIL };
             batch.push(tokio::spawn(async move {
-                store.put_access_token(&token(n), &record(expires_at)).await
+                store.put_access_token(&token(), &record(expires_at)).await
             }));
         }
         for write in batch {
@@ -134,12 +127,12 @@ async fn main() {
     }
 
     let stop_at = Instant::now() + Duration::from_secs(seconds);
-    let idle = write_load(store.clone(), c, records, move || Instant::now() >= stop_at).await;
+    let idle = write_load(store.clone(), c, move || Instant::now() >= stop_at).await;
 
     let purging = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let load = {
         let purging = purging.clone();
-        tokio::spawn(write_load(store.clone(), c, records * 2, move || {
+        tokio::spawn(write_load(store.clone(), c, move || {
             !purging.load(std::sync::atomic::Ordering::Relaxed)
         }))
     };
