@@ -20,7 +20,7 @@ use crate::tokens::{self, TokenHash, TokenKind};
 /// days). With a past clock (it was 1_700_000_000) a freshly redeemed
 /// code's access token could be reaped before the suite read it back: the
 /// "winner cannot read its own token" flake.
-const NOW: UnixTime = 4_000_000_000;
+pub(crate) const NOW: UnixTime = 4_000_000_000;
 
 /// What a backend promises beyond the trait's contract.
 #[derive(Debug, Clone, Copy)]
@@ -246,7 +246,7 @@ fn hash() -> TokenHash {
     tokens::generate(TokenKind::AccessToken).hash
 }
 
-fn code(expires_at: UnixTime) -> AuthCodeRecord {
+pub(crate) fn code(expires_at: UnixTime) -> AuthCodeRecord {
     AuthCodeRecord {
         client_id: "alexa".into(),
         user_id: format!("user-{}", tokens::random_nonce()),
@@ -259,7 +259,7 @@ fn code(expires_at: UnixTime) -> AuthCodeRecord {
     }
 }
 
-fn new_grant(user: &str, grant_expires_at: Option<UnixTime>) -> NewGrant {
+pub(crate) fn new_grant(user: &str, grant_expires_at: Option<UnixTime>) -> NewGrant {
     let grant_id = GrantId::generate();
     NewGrant {
         grant_id,
@@ -276,7 +276,7 @@ fn new_grant(user: &str, grant_expires_at: Option<UnixTime>) -> NewGrant {
     }
 }
 
-fn access(grant_id: Option<GrantId>, expires_at: UnixTime) -> AccessTokenRecord {
+pub(crate) fn access(grant_id: Option<GrantId>, expires_at: UnixTime) -> AccessTokenRecord {
     AccessTokenRecord {
         client_id: "alexa".into(),
         user_id: grant_id.map(|_| "user".into()),

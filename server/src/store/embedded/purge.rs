@@ -98,8 +98,24 @@ pub(super) fn slice(
             Phase::Codes => simple(txn, CODES, after, &mut budget, |v| {
                 Ok(now >= decode::<AuthCodeRecord>(v)?.expires_at)
             })?,
-            Phase::Access => access(txn, now, after, &mut budget)?,
-            Phase::Refresh => refresh(txn, now, after, &mut budget)?,
+            Phase::Access => tokens(txn, ACCESS, KIND_ACCESS, after, &mut budget, |v| {
+                let record: AccessTokenRecord = decode(v)?;
+                Ok(if now < record.expires_at {
+                    Verdict::Live
+                } else {
+                    Verdict::Dead(record.grant_id)
+                })
+            })?,
+            // Past their expiry, or rotated longer ago than reuse is
+            // recognised.
+            Phase::Refresh => tokens(txn, REFRESH, KIND_REFRESH, after, &mut budget, |v| {
+                let record: RefreshTokenRecord = decode(v)?;
+                Ok(if refresh_live(&record, now) {
+                    Verdict::Live
+                } else {
+                    Verdict::Dead(Some(record.grant_id))
+                })
+            })?,
             Phase::Grants => grants(txn, now, after, &mut budget)?,
             Phase::Counters => simple(txn, COUNTERS, after, &mut budget, |v| {
                 Ok(now >= decode::<Counter>(v)?.expires_at)
@@ -198,53 +214,33 @@ fn token_hash(key: &[u8]) -> Result<TokenHash, StoreError> {
         .map_err(|_| StoreError::Corrupt("a token key is not 32 bytes".into()))
 }
 
-/// Expired access tokens, with their entries in their grants' index.
-fn access(
-    txn: &Txn,
-    now: UnixTime,
-    after: Option<&[u8]>,
-    budget: &mut usize,
-) -> Result<Progress, StoreError> {
-    let mut table = txn.open_table(ACCESS).map_err(unavailable)?;
-    let mut indexed = Vec::new();
-    let (dead, stopped_at) = scan(&table, after, budget, |key, value| {
-        let record: AccessTokenRecord = decode(value)?;
-        if now < record.expires_at {
-            return Ok(false);
-        }
-        if let Some(grant) = record.grant_id {
-            indexed.push((grant, index_entry(KIND_ACCESS, &token_hash(key)?)));
-        }
-        Ok(true)
-    })?;
-    for key in &dead {
-        table.remove(key.as_slice()).map_err(unavailable)?;
-    }
-    drop(table);
-    unindex(txn, &indexed)?;
-    Ok((dead.len() as u64, stopped_at))
+/// What a token table's phase finds a record to be.
+enum Verdict {
+    Live,
+    /// Expired; indexed under this grant, if any.
+    Dead(Option<GrantId>),
 }
 
-/// Refresh tokens past their expiry, or rotated longer ago than reuse is
-/// recognised, with their entries in their grants' index.
-fn refresh(
+/// Expired tokens of one kind (`def`, index entries of `kind`), with their
+/// entries in their grants' index.
+fn tokens(
     txn: &Txn,
-    now: UnixTime,
+    def: TableDefinition<'static, &'static [u8], &'static [u8]>,
+    kind: u8,
     after: Option<&[u8]>,
     budget: &mut usize,
+    verdict: impl Fn(&[u8]) -> Result<Verdict, StoreError>,
 ) -> Result<Progress, StoreError> {
-    let mut table = txn.open_table(REFRESH).map_err(unavailable)?;
+    let mut table = txn.open_table(def).map_err(unavailable)?;
     let mut indexed = Vec::new();
-    let (dead, stopped_at) = scan(&table, after, budget, |key, value| {
-        let record: RefreshTokenRecord = decode(value)?;
-        if refresh_live(&record, now) {
-            return Ok(false);
+    let (dead, stopped_at) = scan(&table, after, budget, |key, value| match verdict(value)? {
+        Verdict::Live => Ok(false),
+        Verdict::Dead(grant) => {
+            if let Some(grant) = grant {
+                indexed.push((grant, index_entry(kind, &token_hash(key)?)));
+            }
+            Ok(true)
         }
-        indexed.push((
-            record.grant_id,
-            index_entry(KIND_REFRESH, &token_hash(key)?),
-        ));
-        Ok(true)
     })?;
     for key in &dead {
         table.remove(key.as_slice()).map_err(unavailable)?;
@@ -306,67 +302,31 @@ fn grants(
 mod tests {
     use super::super::EmbeddedStore;
     use super::*;
-    use crate::store::{AuthCodeRecord, GrantRecord, NewGrant, RefreshState, Store};
+    use crate::store::conformance::{NOW, access, code, new_grant};
+    use crate::store::{NewGrant, Store};
 
-    const NOW: UnixTime = 4_000_000_000;
     const LATER: UnixTime = NOW + 100;
-
-    fn access_token(grant_id: Option<GrantId>, expires_at: UnixTime) -> AccessTokenRecord {
-        AccessTokenRecord {
-            client_id: "alexa".into(),
-            user_id: grant_id.map(|_| "user".into()),
-            scope: "profile".into(),
-            grant_id,
-            issued_at: NOW,
-            expires_at,
-        }
-    }
 
     /// A grant through a redeemed code, whose tokens both expire at
     /// `expires_at`.
     async fn grant(store: &EmbeddedStore, expires_at: UnixTime) -> NewGrant {
-        let code = TokenHash::of(&format!("code-{}", crate::tokens::random_nonce()));
-        let record = AuthCodeRecord {
-            client_id: "alexa".into(),
-            user_id: "user".into(),
-            redirect_uri: None,
-            scope: "profile".into(),
-            code_challenge: None,
-            auth_time: NOW,
-            expires_at: NOW + 60,
-            redeemed_for: None,
-        };
-        store.put_code(&code, &record).await.expect("put code");
-        let grant_id = GrantId::generate();
-        let new = NewGrant {
-            grant_id,
-            grant: GrantRecord {
-                client_id: "alexa".into(),
-                user_id: Some("user".into()),
-                scope: "profile".into(),
-                created_at: NOW,
-                expires_at: None,
-                revoked_at: None,
-            },
-            access: Some((
-                TokenHash::of(&format!("a-{}", crate::tokens::random_nonce())),
-                access_token(Some(grant_id), expires_at),
-            )),
-            refresh: Some((
-                TokenHash::of(&format!("r-{}", crate::tokens::random_nonce())),
-                RefreshTokenRecord {
-                    grant_id,
-                    client_id: "alexa".into(),
-                    user_id: "user".into(),
-                    scope: "profile".into(),
-                    issued_at: NOW,
-                    expires_at: Some(expires_at),
-                    state: RefreshState::Active,
-                },
-            )),
-        };
-        store.redeem_code(&code, NOW, &new).await.expect("redeem");
-        new
+        let mut grant = new_grant("user", None);
+        if let Some((_, token)) = &mut grant.access {
+            token.expires_at = expires_at;
+        }
+        if let Some((_, token)) = &mut grant.refresh {
+            token.expires_at = Some(expires_at);
+        }
+        let redeemed = TokenHash::of(&crate::tokens::random_nonce());
+        store
+            .put_code(&redeemed, &code(NOW + 60))
+            .await
+            .expect("put code");
+        store
+            .redeem_code(&redeemed, NOW, &grant)
+            .await
+            .expect("redeem");
+        grant
     }
 
     #[tokio::test]
@@ -381,7 +341,7 @@ mod tests {
         for (hash, expired) in &tokens {
             let expires_at = if *expired { NOW + 10 } else { NOW + 3600 };
             store
-                .put_access_token(hash, &access_token(None, expires_at))
+                .put_access_token(hash, &access(None, expires_at))
                 .await
                 .expect("put");
         }
