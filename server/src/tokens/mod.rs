@@ -78,8 +78,9 @@ const TIMED_BODY: usize = 1 + 6 + 32;
 /// Its base64url length (39 bytes: no padding).
 const TIMED_CHARS: usize = TIMED_BODY / 3 * 4;
 
-/// The issue time a token of ours carries: `<prefix>_<base64url of
-/// TIMED_BODY bytes whose first is TIMED>`.
+/// The issue time a token of ours carries: one of our prefixes (`alc_`,
+/// `ala_`, `alr_`), then base64url of [`TIMED_BODY`] bytes whose first is
+/// [`TIMED`].
 fn timed_issue(token: &str) -> Option<[u8; 6]> {
     let (prefix, body) = token.split_at_checked(token.len().checked_sub(TIMED_CHARS)?)?;
     let kinds = [
