@@ -35,6 +35,13 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
+    /// Every kind.
+    pub const ALL: [TokenKind; 3] = [
+        TokenKind::AuthorizationCode,
+        TokenKind::AccessToken,
+        TokenKind::RefreshToken,
+    ];
+
     /// The prefix every token of this kind starts with.
     pub fn prefix(self) -> &'static str {
         match self {
@@ -62,8 +69,14 @@ pub struct TokenHash(pub [u8; 32]);
 impl TokenHash {
     /// Hashes a presented token (or code).
     pub fn of(token: &str) -> TokenHash {
+        TokenHash::keyed(token, timed_issue(token))
+    }
+
+    /// The key of `token`, whose issue time (if it carries one) is
+    /// `issued`.
+    fn keyed(token: &str, issued: Option<[u8; 6]>) -> TokenHash {
         let mut hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(issued) = timed_issue(token) {
+        if let Some(issued) = issued {
             hash.copy_within(0..26, 6);
             hash[..6].copy_from_slice(&issued);
         }
@@ -83,12 +96,7 @@ const TIMED_CHARS: usize = TIMED_BODY / 3 * 4;
 /// [`TIMED`].
 fn timed_issue(token: &str) -> Option<[u8; 6]> {
     let (prefix, body) = token.split_at_checked(token.len().checked_sub(TIMED_CHARS)?)?;
-    let kinds = [
-        TokenKind::AuthorizationCode,
-        TokenKind::AccessToken,
-        TokenKind::RefreshToken,
-    ];
-    if !kinds.iter().any(|kind| kind.prefix() == prefix) {
+    if !TokenKind::ALL.iter().any(|kind| kind.prefix() == prefix) {
         return None;
     }
     // The first 12 characters are the first 9 bytes: version and time.
@@ -128,13 +136,16 @@ pub fn generate(kind: TokenKind) -> NewToken {
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    body[1..7].copy_from_slice(&millis.to_be_bytes()[2..]);
+    let mut issued = [0u8; 6];
+    issued.copy_from_slice(&millis.to_be_bytes()[2..]);
+    body[1..7].copy_from_slice(&issued);
     rand::rng().fill_bytes(&mut body[7..]);
     let prefix = kind.prefix();
     let mut value = String::with_capacity(prefix.len() + TIMED_CHARS);
     value.push_str(prefix);
     URL_SAFE_NO_PAD.encode_string(body, &mut value);
-    let hash = TokenHash::of(&value);
+    // The issue time is known here: no need to read it back from the value.
+    let hash = TokenHash::keyed(&value, Some(issued));
     NewToken { value, hash }
 }
 

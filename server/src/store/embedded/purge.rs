@@ -95,6 +95,8 @@ pub(super) fn slice(
         let after = cursor.after.take();
         let after = after.as_deref();
         let (n, stopped_at) = match phase {
+            // Redeemed codes stay until they expire, so that a replay is
+            // still recognised.
             Phase::Codes => simple(txn, CODES, after, &mut budget, |v| {
                 Ok(now >= decode::<AuthCodeRecord>(v)?.expires_at)
             })?,
