@@ -5,9 +5,12 @@
 --
 -- wrk's main thread always sleeps for its whole -d, and its own duration is
 -- that sleep: so each thread takes its own times (monotonic clock, through
--- LuaJIT's FFI) and, when done, appends a line to BENCH_DONE_FILE; the driver
--- sends wrk SIGINT once every thread has, and throughput is responses over
--- the span from the first thread's start to the last thread's end.
+-- LuaJIT's FFI) and, when done, appends a line to BENCH_DONE_FILE; the
+-- thread that finds every thread's line there sends wrk itself SIGINT, which
+-- ends that sleep. Throughput is responses over the span from the first
+-- thread's start to the last thread's end. (The driver only waits for wrk:
+-- a loop that polled the file would spend, in its own processes, the CPU
+-- the servers under test share with the load tool.)
 --
 --   BENCH_METHOD   GET or POST (default POST)
 --   BENCH_BODY     form body for POST
@@ -25,7 +28,10 @@ local ffi = require("ffi")
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
 int clock_gettime(int clk_id, bench_timespec *tp);
+int getpid(void);
+int kill(int pid, int sig);
 ]]
+local SIGINT = 2
 local ts = ffi.new("bench_timespec")
 local function now_us()
   ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
@@ -112,9 +118,15 @@ function response(status, headers, body)
   if seen == limit then
     end_us = now_us()
     wrk.thread:stop()
-    local f = io.open(os.getenv("BENCH_DONE_FILE"), "a")
+    local path = os.getenv("BENCH_DONE_FILE")
+    local f = io.open(path, "a")
     f:write("done\n")
     f:close()
+    -- Appends are atomic: the last thread to finish sees every line (two
+    -- finishing at once may both signal, which is harmless).
+    local finished = 0
+    for _ in io.lines(path) do finished = finished + 1 end
+    if finished >= nthreads then ffi.C.kill(ffi.C.getpid(), SIGINT) end
   end
 end
 

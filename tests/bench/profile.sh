@@ -53,16 +53,10 @@ export BENCH_BODY BENCH_POOL_FILE BENCH_CHAIN_FIELD
 
 # run N: one bounded wrk run (one thread); prints counted.lua's RESULT line.
 run() {
-  local pid
   : >"$WORK/done"
+  # counted.lua stops wrk once its thread is done.
   BENCH_DONE_FILE=$WORK/done BENCH_REQUESTS=$1 BENCH_THREADS=1 \
-    wrk -t1 -c"$C" -d600s --timeout 60s -s tests/bench/counted.lua "$O_TOKEN_URL" >"$WORK/wrk.out" 2>&1 &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    if [ -s "$WORK/done" ]; then kill -INT "$pid" 2>/dev/null || true; break; fi
-    sleep 0.05
-  done
-  wait "$pid" || true
+    wrk -t1 -c"$C" -d600s --timeout 60s -s tests/bench/counted.lua "$O_TOKEN_URL" >"$WORK/wrk.out" 2>&1 || true
   grep '^RESULT ' "$WORK/wrk.out" || { cat "$WORK/wrk.out" >&2; return 1; }
 }
 
