@@ -60,6 +60,13 @@ for d in docs:
                 assert p.get("targets"), f"{name}: panel {p['title']!r} has no query"
                 for t in p["targets"]:
                     exprs.append(t["expr"])
+                    # Grafana fills {{label}} in a legend from the series:
+                    # only a label the query keeps can be named there.
+                    legend = t.get("legendFormat", "")
+                    assert "{{{" not in legend, f"{name}: legend {legend!r} of {p['title']!r}"
+                    kept = {l.strip() for b in re.findall(r"\bby\s*\(([^)]*)\)", t["expr"]) for l in b.split(",")}
+                    for label in re.findall(r"\{\{\s*(\w+)\s*\}\}", legend):
+                        assert not kept or label in kept, f"{name}: legend {legend!r} of {p['title']!r} names {label}, which its query drops"
             json.dump(dash, open(f"{tmp}/{name}", "w"))
     else:
         json.dump(d, open(f"{tmp}/rule.json", "w"))
