@@ -1,9 +1,9 @@
 //! Prometheus metrics: requests by route and status, latency histograms,
 //! grant outcomes by OAuth error code, login and authorize failures,
-//! audit-log events by type.
+//! audit-log events by type, the purge of expired items.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
@@ -14,10 +14,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 
 use crate::routes;
-use crate::store::Store;
+use crate::store::{Store, UnixTime};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
@@ -83,6 +83,10 @@ pub struct Metrics {
     last_audit: Family<EventLabels, Gauge>,
     linking_steps: Family<StepLabels, Counter>,
     app_to_app: Family<OutcomeLabels, Counter>,
+    purges: Family<OutcomeLabels, Counter>,
+    purged_items: Counter,
+    purge_duration: Histogram,
+    last_purge: Gauge,
 }
 
 impl Default for Metrics {
@@ -166,6 +170,36 @@ impl Metrics {
             "App-to-App linkings completed, by outcome (linked, or the error code)",
             app_to_app.clone(),
         );
+        let purges = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "purges",
+            "Runs of the purge of expired codes, tokens and grants, by outcome (ok, failed)",
+            purges.clone(),
+        );
+        // Both outcomes from the start, so that a rate of failures is there
+        // to alert on before the first one.
+        for outcome in ["ok", "failed"] {
+            drop(purges.get_or_create(&OutcomeLabels { outcome }));
+        }
+        let purged_items = Counter::default();
+        registry.register(
+            "purged_items",
+            "Expired codes, tokens, grants and other records the purge removed",
+            purged_items.clone(),
+        );
+        let purge_duration = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        registry.register_with_unit(
+            "purge_duration",
+            "How long one purge of expired items took (a slice at a time on the embedded store, requests running between)",
+            Unit::Seconds,
+            purge_duration.clone(),
+        );
+        let last_purge = Gauge::default();
+        registry.register(
+            "purge_last_success_timestamp_seconds",
+            "Unix time the last purge of expired items finished without error (0: none yet)",
+            last_purge.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             requests,
@@ -179,6 +213,22 @@ impl Metrics {
             last_audit,
             linking_steps,
             app_to_app,
+            purges,
+            purged_items,
+            purge_duration,
+            last_purge,
+        }
+    }
+
+    /// Records one purge of expired items that took `took`: what it
+    /// removed, or `None` when it failed; `now` stamps a success.
+    pub fn purge(&self, removed: Option<u64>, took: Duration, now: UnixTime) {
+        let outcome = if removed.is_some() { "ok" } else { "failed" };
+        self.purges.get_or_create(&OutcomeLabels { outcome }).inc();
+        self.purge_duration.observe(took.as_secs_f64());
+        if let Some(removed) = removed {
+            self.purged_items.inc_by(removed);
+            self.last_purge.set(now);
         }
     }
 

@@ -1,7 +1,7 @@
 //! Binding the listeners and serving until shutdown.
 
 use std::net::{SocketAddr, TcpListener};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum_server::Handle;
 use axum_server::accept::DefaultAcceptor;
@@ -129,15 +129,10 @@ pub async fn serve(app: AppState, listeners: Listeners) -> Result<Running, Start
 
     let app_for_purge = app.clone();
     let purger = tokio::spawn(async move {
-        let purger = app_for_purge;
         let mut ticker = tokio::time::interval(PURGE_EVERY);
         loop {
             ticker.tick().await;
-            match purger.store.purge_expired(purger.clock.now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "purged expired codes and tokens"),
-                Err(e) => tracing::warn!(error = %e, "purge of expired items failed"),
-            }
+            purge(&app_for_purge).await;
         }
     });
 
@@ -149,6 +144,24 @@ pub async fn serve(app: AppState, listeners: Listeners) -> Result<Running, Start
         servers: tasks,
         purger,
     })
+}
+
+/// Deletes what expired from the store, once, and says so in the log and
+/// the metrics.
+async fn purge(app: &AppState) {
+    let started = Instant::now();
+    let purged = app.store.purge_expired(app.clock.now()).await;
+    let took = started.elapsed();
+    match &purged {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            removed = n,
+            millis = took.as_millis() as u64,
+            "purged expired codes and tokens"
+        ),
+        Err(e) => tracing::warn!(error = %e, "purge of expired items failed"),
+    }
+    app.metrics.purge(purged.ok(), took, app.clock.now());
 }
 
 impl Running {

@@ -502,3 +502,81 @@ async fn https_cookies_are_host_prefixed_and_the_flow_still_works() {
     assert!(param(&params, "code").is_some());
     assert_eq!(param(&params, "iss"), Some(server.base_url.as_str()));
 }
+
+/// The purge of expired items runs when the server starts (and every five
+/// minutes after), and reports each run on the admin port's `/metrics`:
+/// its outcome, what it removed, how long it took and when one last
+/// succeeded.
+#[tokio::test]
+async fn the_purge_runs_at_start_and_reports_itself() {
+    use alexa_link_server::store::AccessTokenRecord;
+    use alexa_link_server::tokens::TokenHash;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = test_config(dir.path());
+    let store = alexa_link_server::app::open_store(&config.store)
+        .await
+        .expect("store");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs() as i64;
+    for (n, expires_at) in [now - 60, now - 1, now + 3600].into_iter().enumerate() {
+        let record = AccessTokenRecord {
+            client_id: "alexa".into(),
+            user_id: None,
+            scope: "profile".into(),
+            grant_id: None,
+            issued_at: expires_at - 3600,
+            expires_at,
+        };
+        store
+            .put_access_token(&TokenHash::of(&format!("token-{n}")), &record)
+            .await
+            .expect("put");
+    }
+    let server = TestServer::start_sharing(config, dir, store.clone()).await;
+    let metrics_url = format!("{}/metrics", server.admin_url);
+    let sample = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+    };
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = reqwest::get(&metrics_url)
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if sample(&metrics, r#"alexa_link_purges_total{outcome="ok"}"#) == Some(1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        sample(&metrics, r#"alexa_link_purges_total{outcome="ok"}"#),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, r#"alexa_link_purges_total{outcome="failed"}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&metrics, "alexa_link_purged_items_total"),
+        Some(2.0),
+        "the two expired tokens, not the live one"
+    );
+    assert_eq!(
+        sample(&metrics, "alexa_link_purge_duration_seconds_count"),
+        Some(1.0)
+    );
+    let stamped =
+        sample(&metrics, "alexa_link_purge_last_success_timestamp_seconds").expect("stamped");
+    assert!(stamped >= now as f64, "{stamped} before {now}");
+    assert!(
+        sample(&metrics, "alexa_link_store_busy_seconds_total").is_some_and(|b| b > 0.0),
+        "the embedded store reports how busy its thread is"
+    );
+    server.stop().await;
+}

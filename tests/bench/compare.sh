@@ -246,7 +246,8 @@ cp, jw, b = "alexa_link_store_checkpoint_seconds", "alexa_link_store_journal_wri
 print(f"checkpoints={int(delta(cp + '_count'))} checkpoint_sum_us={round(delta(cp + '_sum') * 1e6)}"
       f" checkpoint_max_le_us={max_le(cp)} journal_writes={int(delta(jw + '_count'))}"
       f" journal_write_sum_us={round(delta(jw + '_sum') * 1e6)} batches={int(delta(b + '_count'))}"
-      f" batch_operations={int(delta(b + '_sum'))}")
+      f" batch_operations={int(delta(b + '_sum'))}"
+      f" busy_us={round(delta('alexa_link_store_busy_seconds_total') * 1e6)}")
 PY
 }
 

@@ -44,6 +44,8 @@ for line in open(rows_path):
         runs[-1]["store"] = {k: values[k] for k in (
             "checkpoints", "checkpoint_sum_us", "checkpoint_max_le_us", "journal_writes",
             "journal_write_sum_us", "batches", "batch_operations")}
+        # A bench server older than the metric reports 0.
+        runs[-1]["store"]["busy_us"] = values.get("busy_us") or None
 
 
 # The purge benchmark (purge_stall.rs): the purge, then the writes with
@@ -209,9 +211,11 @@ for r in alone:
         longest = f"<= {st['checkpoint_max_le_us'] / 1000:g} ms" if st["checkpoint_max_le_us"] else "n/a"
         mean_cp = f"{st['checkpoint_sum_us'] / st['checkpoints'] / 1000:.1f} ms" if st["checkpoints"] else "-"
         mean_jw = f"{st['journal_write_sum_us'] / st['journal_writes']:.0f} µs" if st["journal_writes"] else "-"
+        busy = (f"; its thread busy {st['busy_us'] / (r['seconds'] * 1e6):.0%} of the run"
+                if st.get("busy_us") and r["seconds"] else "")
         print(f"    store: {st['checkpoints']} checkpoints (mean {mean_cp}, longest {longest});"
               f" {st['journal_writes']} journal writes (mean {mean_jw});"
-              f" {st['batch_operations'] / st['batches']:.1f} operations per batch")
+              f" {st['batch_operations'] / st['batches']:.1f} operations per batch{busy}")
 if purge and purge["idle"] and purge["during_purge"]:
     i, d = purge["idle"], purge["during_purge"]
     print(f"  purge of {purge['removed']} expired of {purge['records']} access tokens [embedded store]:"

@@ -1286,8 +1286,8 @@ mod tests {
     }
 
     /// The store reports its batches, its journal writes (what an answered
-    /// write waited for) and its checkpoints (what every operation arriving
-    /// meanwhile waited for).
+    /// write waited for), its checkpoints (what every operation arriving
+    /// meanwhile waited for) and how busy its thread was.
     #[tokio::test]
     async fn the_store_reports_its_batches_journal_writes_and_checkpoints() {
         let (_dir, store) = open();
@@ -1318,6 +1318,12 @@ mod tests {
             1.0
         );
         assert_eq!(sample(&store, "alexa_link_store_failed_batches_total"), 0.0);
+        // Busy through both journal writes and the checkpoint (the last
+        // batch's time may still be on its way), not through the wait.
+        let busy = sample(&store, "alexa_link_store_busy_seconds_total");
+        let waited_for = sample(&store, "alexa_link_store_journal_write_seconds_sum")
+            + sample(&store, "alexa_link_store_checkpoint_seconds_sum");
+        assert!(busy >= waited_for && busy < 1.0, "busy {busy} s");
     }
 
     /// A grant id that collides refuses the redemption before it marks the

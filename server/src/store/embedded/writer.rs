@@ -24,7 +24,9 @@
 //! reports itself broken (readiness fails) until a restart.
 
 use std::any::Any;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -54,6 +56,10 @@ pub(super) struct Stats {
     checkpoint: Histogram,
     /// Batches whose callers were told they failed.
     failed_batches: Counter,
+    /// Time the thread spent on batches, journal writes and checkpoints
+    /// rather than waiting for work: its rate is how saturated the one
+    /// store thread is.
+    busy: Counter<f64, AtomicU64>,
 }
 
 impl Stats {
@@ -63,6 +69,7 @@ impl Stats {
             journal_write: Histogram::new(exponential_buckets(0.000_025, 2.0, 16)),
             checkpoint: Histogram::new(exponential_buckets(0.000_5, 2.0, 14)),
             failed_batches: Counter::default(),
+            busy: Counter::default(),
         }
     }
 
@@ -89,6 +96,33 @@ impl Stats {
             "Batches of the embedded store that failed (storage errors); their callers were answered 503",
             self.failed_batches.clone(),
         );
+        registry.register_with_unit(
+            "busy",
+            "Time the embedded store's thread spent on operations, journal writes and checkpoints instead of waiting for work; its rate near 1 means the store is saturated and requests queue for it",
+            Unit::Seconds,
+            self.busy.clone(),
+        );
+    }
+}
+
+/// Adds the time from its start to its drop to [`Stats::busy`].
+struct Busy {
+    counter: Counter<f64, AtomicU64>,
+    since: Instant,
+}
+
+impl Busy {
+    fn start(stats: &Stats) -> Busy {
+        Busy {
+            counter: stats.busy.clone(),
+            since: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.counter.inc_by(self.since.elapsed().as_secs_f64());
     }
 }
 
@@ -298,6 +332,9 @@ impl State {
                     }
                     break 'transactions;
                 };
+                // Until the batch is answered (and any checkpoint after it
+                // done), the thread is busy.
+                let _busy = Busy::start(&self.stats);
                 self.take(&mut batch, first);
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {
@@ -406,7 +443,7 @@ impl State {
     /// and waits until it is on disk.
     fn journal_batch(&mut self, tables: &Tables) -> Result<(), StoreError> {
         set_applied(tables.txn(), self.journal.next_seq())?;
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let appended = self.journal.append(&self.log);
         self.stats
             .journal_write
@@ -465,7 +502,7 @@ impl State {
         let Some(txn) = self.txn.take() else {
             return;
         };
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         match txn.commit() {
             Ok(()) => {
                 self.stats
