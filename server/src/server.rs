@@ -130,6 +130,9 @@ pub async fn serve(app: AppState, listeners: Listeners) -> Result<Running, Start
     let app_for_purge = app.clone();
     let purger = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(PURGE_EVERY);
+        // A purge that outlasts the period (a large DynamoDB table) is
+        // followed by a pause of the period, not by the missed ticks at once.
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
             purge(&app_for_purge).await;
