@@ -1,6 +1,5 @@
 //! The admin HTTP server: `/healthz`, `/readyz` and `/metrics`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -52,13 +51,14 @@ async fn metrics(State(s): State<Arc<AdminState>>) -> impl IntoResponse {
     }
 }
 
-/// Serves the admin endpoints on `addr` until `shutdown` resolves.
+/// Serves the admin endpoints on `listener` until `shutdown` resolves. The
+/// caller binds it first, so that an address it cannot have stops the
+/// operator at start instead of leaving it running without probes.
 pub async fn serve(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     state: Arc<AdminState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

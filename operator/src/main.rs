@@ -173,6 +173,16 @@ async fn pdb_v1_served(client: &Client) -> anyhow::Result<bool> {
 
 async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let smapi = Arc::new(args.smapi()?);
+    // Bound first: an address the operator cannot have stops it here, with
+    // the reason, instead of leaving it running without its probes.
+    let admin_listener = tokio::net::TcpListener::bind(args.admin_listen)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "failed to listen on the admin address {} (--admin-listen): {e}",
+                args.admin_listen
+            )
+        })?;
     let client = Client::try_default().await?;
     let caps = Capabilities {
         pdb_v1: pdb_v1_served(&client).await?,
@@ -201,7 +211,7 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         });
     }
     let admin = tokio::spawn(admin::serve(
-        args.admin_listen,
+        admin_listener,
         admin_state.clone(),
         stopped(stop_rx.clone()),
     ));

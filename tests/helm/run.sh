@@ -14,7 +14,7 @@ TOOLS=$(cd "$ROOT/../shared/tools" && pwd)
 CHART=$ROOT/charts/alexa-link-operator
 export K8S_WORK=${K8S_WORK:-/var/tmp/alexa-link-helm-e2e}
 export K8S_PORT=${HELM_K8S_PORT:-28443} ETCD_PORT=${HELM_ETCD_PORT:-24379}
-ADMIN=127.0.0.1:${HELM_OPERATOR_ADMIN_PORT:-38281}
+ADMIN=127.0.0.1:${HELM_OPERATOR_ADMIN_PORT:-28282}
 TMP=$(mktemp -d)
 OPERATOR_PID= STARTED=
 

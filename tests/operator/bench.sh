@@ -22,7 +22,7 @@ TOOLS=$(cd "$ROOT/../shared/tools" && pwd)
 N=${1:-1000}
 export K8S_WORK=${K8S_WORK:-/var/tmp/alexa-link-operator-bench}
 export K8S_PORT=${K8S_PORT:-27443} ETCD_PORT=${ETCD_PORT:-23379}
-ADMIN=127.0.0.1:${OPERATOR_ADMIN_PORT:-38281}
+ADMIN=127.0.0.1:${OPERATOR_ADMIN_PORT:-28281}
 WORK=$(mktemp -d)
 OPERATOR_PID=
 cleanup() {

@@ -14,8 +14,10 @@ ROOT=$PWD
 TOOLS=$(cd "$ROOT/../shared/tools" && pwd)
 export K8S_WORK=${K8S_WORK:-/var/tmp/alexa-link-operator-e2e}
 export K8S_PORT=${K8S_PORT:-26443} ETCD_PORT=${ETCD_PORT:-22379}
-ADMIN1=127.0.0.1:${OPERATOR_ADMIN_PORT:-38181}
-ADMIN2=127.0.0.1:$(( ${OPERATOR_ADMIN_PORT:-38181} + 1 ))
+# Fixed ports below Linux's ephemeral range (32768-60999), so that no
+# outgoing connection of this machine can be holding one.
+ADMIN1=127.0.0.1:${OPERATOR_ADMIN_PORT:-28181}
+ADMIN2=127.0.0.1:$(( ${OPERATOR_ADMIN_PORT:-28181} + 1 ))
 LOGS=$(mktemp -d)
 NS=e2e
 OPERATOR_PID= STANDBY_PID=
@@ -26,6 +28,7 @@ cleanup() {
   "$TOOLS/stop-k8s-controlplane.sh" || true
   if [ $rc -ne 0 ]; then
     echo "--- operator log (tail)"; tail -40 "$LOGS/operator.log" 2>/dev/null || true
+    if [ -s "$LOGS/standby.log" ]; then echo "--- standby log (tail)"; tail -20 "$LOGS/standby.log"; fi
   fi
   rm -rf "$LOGS"
 }

@@ -12,14 +12,14 @@
 #
 # No kubelet: the link's pods stay Pending, which SMAPI does not care about.
 # Ports: SMAPI_K8S_PORT (30443), SMAPI_ETCD_PORT (27379, +2), SMAPI_ADMIN_PORT
-# (38381). Stops what it started by PID, also on failure.
+# (28381). Stops what it started by PID, also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 TOOLS=$(cd "$ROOT/../shared/tools" && pwd)
 export K8S_WORK=${SMAPI_K8S_WORK:-/var/tmp/alexa-link-smapi-e2e}
 export K8S_PORT=${SMAPI_K8S_PORT:-30443} ETCD_PORT=${SMAPI_ETCD_PORT:-27379} NO_KCM=1
-ADMIN=127.0.0.1:${SMAPI_ADMIN_PORT:-38381}
+ADMIN=127.0.0.1:${SMAPI_ADMIN_PORT:-28381}
 LOGS=$(mktemp -d)
 NS=smapi
 OPERATOR_PID= STANDIN_PID=
