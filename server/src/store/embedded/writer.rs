@@ -106,21 +106,21 @@ impl Stats {
 }
 
 /// Adds the time from its start to its drop to [`Stats::busy`].
-struct Busy {
-    counter: Counter<f64, AtomicU64>,
+struct Busy<'a> {
+    counter: &'a Counter<f64, AtomicU64>,
     since: Instant,
 }
 
-impl Busy {
-    fn start(stats: &Stats) -> Busy {
+impl Busy<'_> {
+    fn start(counter: &Counter<f64, AtomicU64>) -> Busy<'_> {
         Busy {
-            counter: stats.busy.clone(),
+            counter,
             since: Instant::now(),
         }
     }
 }
 
-impl Drop for Busy {
+impl Drop for Busy<'_> {
     fn drop(&mut self) {
         self.counter.inc_by(self.since.elapsed().as_secs_f64());
     }
@@ -318,6 +318,8 @@ impl State {
     /// checkpoint commits it or a failed batch has it rebuilt.
     fn run(&mut self, mut rx: mpsc::Receiver<Message>) {
         let mut batch = Vec::with_capacity(16);
+        // Its own handle, so that a batch's guard need not borrow `self`.
+        let busy = self.stats.busy.clone();
         'transactions: loop {
             let txn = self.open();
             let opened = txn
@@ -334,7 +336,7 @@ impl State {
                 };
                 // Until the batch is answered (and any checkpoint after it
                 // done), the thread is busy.
-                let _busy = Busy::start(&self.stats);
+                let _busy = Busy::start(&busy);
                 self.take(&mut batch, first);
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {
