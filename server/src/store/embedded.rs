@@ -1167,7 +1167,7 @@ mod tests {
         let (permit, permits) = mpsc::channel::<()>();
         let permits = Mutex::new(permits);
         let store = EmbeddedStore::open_with(
-            &EmbeddedStoreConfig::at(&dir.path().join("store.redb")),
+            &EmbeddedStoreConfig::at(dir.path().join("store.redb")),
             Some(Box::new(move |file: &std::fs::File| {
                 permits.lock().expect("lock").recv().expect("permit");
                 file.sync_data()
