@@ -573,6 +573,7 @@ mod owned_items {
                             expires_at: NOW + 3600,
                         },
                     )),
+                    access_expires_at: NOW + 3600,
                     refresh: Some((
                         hash(),
                         RefreshTokenRecord {

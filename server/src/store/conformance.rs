@@ -272,6 +272,7 @@ pub(crate) fn new_grant(user: &str, grant_expires_at: Option<UnixTime>) -> NewGr
             revoked_at: None,
         },
         access: Some((hash(), access(Some(grant_id), NOW + 3600))),
+        access_expires_at: NOW + 3600,
         refresh: Some((hash(), refresh(grant_id, user))),
     }
 }
@@ -675,6 +676,7 @@ fn rotation_of(old: TokenHash, g: &NewGrant, retire: bool) -> Rotation {
             sealed_successor: vec![1, 2, 3],
         }),
         access: Some((hash(), access(Some(g.grant_id), NOW + 3600))),
+        access_expires_at: NOW + 3600,
         refresh: retire.then(|| (hash(), refresh(g.grant_id, "user"))),
     }
 }

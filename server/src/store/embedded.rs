@@ -60,16 +60,26 @@ const ALEXA_USERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("alexa_u
 /// Login sessions ended by signing out: session id hash -> the session's
 /// expiry (postcard), until which the record counts.
 const ENDED_SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ended_sessions");
-/// grant id -> kind byte + key (token hash, or partner link key), so ending
-/// a grant finds everything that hangs off it.
+/// grant id -> kind byte + key of what must go when the grant ends: its
+/// partner links ([`KIND_PARTNER`]). Tokens are not indexed: a grant's end
+/// disables them, a purge removes them, and [`GRANT_LEASES`] says when a
+/// grant has none left. A store written before leases also holds entries of
+/// tokens ([`KIND_ACCESS`], [`KIND_REFRESH`]); they are still honoured, and
+/// go with their tokens.
 const GRANT_TOKENS: MultimapTableDefinition<&[u8], &[u8]> =
     MultimapTableDefinition::new("grant_tokens");
+/// grant id -> when the last token issued through it is gone (`i64` LE,
+/// [`NEVER`] for a token that never expires): a purge ends an active grant
+/// once that has passed. Two multimap entries per rotation (the index of
+/// tokens by grant this replaces) cost the rotating refresh a sixth of its
+/// throughput; a lease is read, and written only when a token outlives it.
+const GRANT_LEASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grant_leases");
 /// user id -> grant id, for listing a user's linked clients.
 const USER_GRANTS: MultimapTableDefinition<&[u8], &[u8]> =
     MultimapTableDefinition::new("user_grants");
 
 /// Every table of the store, opened once per store transaction.
-static TABLES: [TableDefinition<'static, &[u8], &[u8]>; 11] = [
+static TABLES: [TableDefinition<'static, &[u8], &[u8]>; 12] = [
     CODES,
     ACCESS,
     REFRESH,
@@ -81,6 +91,7 @@ static TABLES: [TableDefinition<'static, &[u8], &[u8]>; 11] = [
     APP_LINK_STATES,
     COUNTERS,
     ENDED_SESSIONS,
+    GRANT_LEASES,
 ];
 static MULTIMAPS: [MultimapTableDefinition<'static, &[u8], &[u8]>; 2] = [GRANT_TOKENS, USER_GRANTS];
 const TABLE_SET: TableSet = TableSet {
@@ -91,6 +102,14 @@ const TABLE_SET: TableSet = TableSet {
 const KIND_ACCESS: u8 = b'a';
 const KIND_REFRESH: u8 = b'r';
 const KIND_PARTNER: u8 = b'p';
+
+/// A lease's end for a token that never expires.
+const NEVER: UnixTime = UnixTime::MAX;
+/// How much further than it must an extended lease goes: a refresh token
+/// whose idle lifetime moves forward at every rotation then writes its
+/// grant's lease about once an hour, not at every rotation. A grant left
+/// without tokens may so be kept up to this long before a purge ends it.
+const LEASE_SLACK: UnixTime = 3600;
 
 /// The embedded store. Cheap to clone.
 #[derive(Clone)]
@@ -305,19 +324,6 @@ fn grant_active(txn: &Txn, grant: &GrantId, now: UnixTime) -> Result<bool, Store
     Ok(get::<GrantRecord>(&grants, &grant.0)?.is_some_and(|g| g.is_active(now)))
 }
 
-fn insert_tokens(
-    txn: &Txn,
-    grant_id: Option<&GrantId>,
-    access: Option<&(TokenHash, AccessTokenRecord)>,
-    refresh: Option<&(TokenHash, RefreshTokenRecord)>,
-) -> Result<(), StoreError> {
-    if let Some(refresh) = refresh {
-        let mut refresh_table = txn.open_table(REFRESH).map_err(unavailable)?;
-        insert_record(&mut refresh_table, refresh)?;
-    }
-    insert_access_and_index(txn, grant_id, access, refresh.map(|(hash, _)| hash))
-}
-
 /// Writes `hash -> record` into an open table.
 fn insert_record<T: Serialize>(
     table: &mut JournaledTable<'_, '_>,
@@ -329,37 +335,56 @@ fn insert_record<T: Serialize>(
     Ok(())
 }
 
-/// The access token's record, and the grant's index entries of the access
-/// token and of a refresh token whose record the caller has written.
-fn insert_access_and_index(
+/// The access token's record, when it is stored.
+fn insert_access(
     txn: &Txn,
-    grant_id: Option<&GrantId>,
     access: Option<&(TokenHash, AccessTokenRecord)>,
-    refresh: Option<&TokenHash>,
 ) -> Result<(), StoreError> {
     if let Some(access) = access {
         let mut access_table = txn.open_table(ACCESS).map_err(unavailable)?;
         insert_record(&mut access_table, access)?;
     }
-    if let Some(grant_id) = grant_id {
-        let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
-        if let Some((hash, _)) = access {
-            index
-                .insert(
-                    grant_id.0.as_slice(),
-                    index_entry(KIND_ACCESS, hash).as_slice(),
-                )
-                .map_err(unavailable)?;
-        }
-        if let Some(hash) = refresh {
-            index
-                .insert(
-                    grant_id.0.as_slice(),
-                    index_entry(KIND_REFRESH, hash).as_slice(),
-                )
-                .map_err(unavailable)?;
-        }
-    }
+    Ok(())
+}
+
+/// When a token that expires at `expires_at` (`None`: never) is gone.
+fn gone_at(expires_at: Option<UnixTime>) -> UnixTime {
+    expires_at.unwrap_or(NEVER)
+}
+
+/// A lease's end, from its value.
+fn lease_end(bytes: &[u8]) -> Result<UnixTime, StoreError> {
+    bytes
+        .try_into()
+        .map(UnixTime::from_le_bytes)
+        .map_err(|_| StoreError::Corrupt("a grant lease is not 8 bytes".into()))
+}
+
+/// The end of `grant`'s lease; `None` when it has none (a grant of a store
+/// written before leases).
+fn lease_of(
+    leases: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    grant: &GrantId,
+) -> Result<Option<UnixTime>, StoreError> {
+    leases
+        .get(grant.0.as_slice())
+        .map_err(unavailable)?
+        .map(|v| lease_end(v.value()))
+        .transpose()
+}
+
+/// Makes `grant`'s lease last at least until `until`: exactly, for a new
+/// lease; [`LEASE_SLACK`] further, for an extension.
+fn extend_lease(txn: &Txn, grant: &GrantId, until: UnixTime) -> Result<(), StoreError> {
+    let mut leases = txn.open_table(GRANT_LEASES).map_err(unavailable)?;
+    let end = match lease_of(&leases, grant)? {
+        Some(end) if end >= until => return Ok(()),
+        Some(_) => until.saturating_add(LEASE_SLACK),
+        None => until,
+    };
+    leases
+        .insert(grant.0.as_slice(), end.to_le_bytes().as_slice())
+        .map_err(unavailable)?;
     Ok(())
 }
 
@@ -444,12 +469,14 @@ impl Store for EmbeddedStore {
                     .insert(user.as_bytes(), grant.grant_id.0.as_slice())
                     .map_err(unavailable)?;
             }
-            insert_tokens(
-                txn,
-                Some(&grant.grant_id),
-                grant.access.as_ref(),
-                grant.refresh.as_ref(),
-            )?;
+            let mut until = grant.access_expires_at;
+            if let Some(refresh) = &grant.refresh {
+                let mut refresh_table = txn.open_table(REFRESH).map_err(unavailable)?;
+                insert_record(&mut refresh_table, refresh)?;
+                until = until.max(gone_at(refresh.1.expires_at));
+            }
+            insert_access(txn, grant.access.as_ref())?;
+            extend_lease(txn, &grant.grant_id, until)?;
             Ok(())
         })
         .await?
@@ -461,8 +488,14 @@ impl Store for EmbeddedStore {
         record: &AccessTokenRecord,
     ) -> Result<(), StoreError> {
         let access = (*token, record.clone());
-        self.write(move |txn| insert_tokens(txn, access.1.grant_id.as_ref(), Some(&access), None))
-            .await
+        self.write(move |txn| {
+            insert_access(txn, Some(&access))?;
+            match &access.1.grant_id {
+                Some(grant) => extend_lease(txn, grant, access.1.expires_at),
+                None => Ok(()),
+            }
+        })
+        .await
     }
 
     async fn get_access_token(
@@ -543,24 +576,25 @@ impl Store for EmbeddedStore {
             if !grant_active(txn, &old.grant_id, now)? {
                 return Err(OpError::Refused(RotateError::Conflict));
             }
+            // The grant lasts as long as what this issues, and the retired
+            // token's retention.
+            let mut until = rotation.access_expires_at;
             if let Some(state) = &rotation.retire_old {
                 old.state = state.clone();
                 refresh
                     .insert(rotation.old.0.as_slice(), encode(&old)?.as_slice())
                     .map_err(unavailable)?;
+                until = until.max(now.saturating_add(ROTATED_TOKEN_RETENTION_SECONDS));
             }
             // The successor goes into the table already open: opening a
             // table costs about as much as an insert.
             if let Some(successor) = &rotation.refresh {
                 insert_record(&mut refresh, successor)?;
+                until = until.max(gone_at(successor.1.expires_at));
             }
             drop(refresh);
-            insert_access_and_index(
-                txn,
-                Some(&old.grant_id),
-                rotation.access.as_ref(),
-                rotation.refresh.as_ref().map(|(hash, _)| hash),
-            )?;
+            insert_access(txn, rotation.access.as_ref())?;
+            extend_lease(txn, &old.grant_id, until)?;
             Ok(())
         })
         .await?
@@ -1198,20 +1232,20 @@ mod tests {
         let (earlier, earlier_rx) = read("earlier");
         let (new, new_rx) = read("new");
         // One batch, the write first.
-        store
-            .writer
-            .write_together(vec![write, earlier, new])
-            .await;
+        store.writer.write_together(vec![write, earlier, new]).await;
 
         // The write's record cannot be made durable yet, and the reads are
         // answered: they ran before it.
         let within = Duration::from_secs(10);
         let answer = |rx| async move {
-            tokio::time::timeout(within, writer::answer::<Option<Vec<String>>, Infallible>(rx))
-                .await
-                .expect("a read answered while its batch's record waits")
-                .expect("read")
-                .unwrap_or_else(|never| match never {})
+            tokio::time::timeout(
+                within,
+                writer::answer::<Option<Vec<String>>, Infallible>(rx),
+            )
+            .await
+            .expect("a read answered while its batch's record waits")
+            .expect("read")
+            .unwrap_or_else(|never| match never {})
         };
         assert_eq!(answer(earlier_rx).await, Some(scopes.clone()));
         assert_eq!(answer(new_rx).await, None, "the read ran before the write");
@@ -1437,6 +1471,7 @@ mod tests {
                     expires_at: now + 3600,
                 },
             )),
+            access_expires_at: now + 3600,
             refresh: None,
         };
         store

@@ -247,6 +247,9 @@ pub struct NewGrant {
     /// Its first access token, when it is stored (`opaque`); self-contained
     /// formats write nothing.
     pub access: Option<(TokenHash, AccessTokenRecord)>,
+    /// When its first access token expires, stored or not: a self-contained
+    /// one is checked against the grant, which must last that long.
+    pub access_expires_at: UnixTime,
     /// Its first refresh token, when the client may refresh.
     pub refresh: Option<(TokenHash, RefreshTokenRecord)>,
 }
@@ -263,6 +266,9 @@ pub struct Rotation {
     pub retire_old: Option<RefreshState>,
     /// The new access token, when it is stored (`opaque`).
     pub access: Option<(TokenHash, AccessTokenRecord)>,
+    /// When the new access token expires, stored or not (see
+    /// [`NewGrant::access_expires_at`]).
+    pub access_expires_at: UnixTime,
     /// The new refresh token, with rotation.
     pub refresh: Option<(TokenHash, RefreshTokenRecord)>,
 }

@@ -101,6 +101,7 @@ pub async fn exchange(
             revoked_at: None,
         },
         access: access.store_entry(),
+        access_expires_at: access.record.expires_at,
         refresh: refresh.as_ref().map(|(t, r)| (t.hash, r.clone())),
     };
     match ctx.store.redeem_code(&hash, now, &new_grant).await {

@@ -155,6 +155,7 @@ async fn rotate(
         old: hash,
         retire_old,
         access: access.stored.map(|hash| (hash, access.record)),
+        access_expires_at,
         refresh: refresh.map(|(t, r)| (t.hash, r)),
     };
     match ctx.store.rotate_refresh_token(&rotation, now).await {

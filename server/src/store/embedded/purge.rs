@@ -12,6 +12,9 @@
 //! A record written behind the cursor while a purge runs waits for the next
 //! purge. The tables go in a fixed order, tokens before grants, so that a
 //! grant whose tokens have all expired goes in the same purge as they do.
+//! A token goes when it expires or its grant has ended (revoked, expired,
+//! or already removed): tokens are not indexed by grant, and a grant's end
+//! disables them before a purge removes them.
 
 use std::ops::Bound;
 
@@ -19,9 +22,9 @@ use redb::{ReadableMultimapTable, ReadableTable, TableDefinition};
 
 use super::txn::Txn;
 use super::{
-    ACCESS, APP_LINK_STATES, CODES, COUNTERS, ENDED_SESSIONS, GRANT_TOKENS, GRANTS, KIND_ACCESS,
-    KIND_PARTNER, KIND_REFRESH, PROCESSED_GRANT_CODES, REFRESH, USER_GRANTS, decode, index_entry,
-    refresh_live, remove_grant_items, unavailable,
+    ACCESS, APP_LINK_STATES, CODES, COUNTERS, ENDED_SESSIONS, GRANT_LEASES, GRANT_TOKENS, GRANTS,
+    KIND_ACCESS, KIND_PARTNER, KIND_REFRESH, PROCESSED_GRANT_CODES, REFRESH, USER_GRANTS, decode,
+    get, index_entry, lease_of, refresh_live, remove_grant_items, unavailable,
 };
 use crate::store::{
     AccessTokenRecord, AppLinkStateRecord, AuthCodeRecord, Counter, GrantId, GrantRecord,
@@ -100,23 +103,15 @@ pub(super) fn slice(
             Phase::Codes => simple(txn, CODES, after, &mut budget, |v| {
                 Ok(now >= decode::<AuthCodeRecord>(v)?.expires_at)
             })?,
-            Phase::Access => tokens(txn, ACCESS, KIND_ACCESS, after, &mut budget, |v| {
+            Phase::Access => tokens(txn, ACCESS, KIND_ACCESS, now, after, &mut budget, |v| {
                 let record: AccessTokenRecord = decode(v)?;
-                Ok(if now < record.expires_at {
-                    Verdict::Live
-                } else {
-                    Verdict::Dead(record.grant_id)
-                })
+                Ok((now >= record.expires_at, record.grant_id))
             })?,
             // Past their expiry, or rotated longer ago than reuse is
             // recognised.
-            Phase::Refresh => tokens(txn, REFRESH, KIND_REFRESH, after, &mut budget, |v| {
+            Phase::Refresh => tokens(txn, REFRESH, KIND_REFRESH, now, after, &mut budget, |v| {
                 let record: RefreshTokenRecord = decode(v)?;
-                Ok(if refresh_live(&record, now) {
-                    Verdict::Live
-                } else {
-                    Verdict::Dead(Some(record.grant_id))
-                })
+                Ok((!refresh_live(&record, now), Some(record.grant_id)))
             })?,
             Phase::Grants => grants(txn, now, after, &mut budget)?,
             Phase::Counters => simple(txn, COUNTERS, after, &mut budget, |v| {
@@ -196,7 +191,8 @@ fn simple(
     Ok((dead.len() as u64, stopped_at))
 }
 
-/// Removes a removed token's entry from its grant's index.
+/// Removes a removed token's entry from its grant's index (a store written
+/// before leases has them).
 fn unindex(txn: &Txn, entries: &[(GrantId, [u8; 33])]) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
@@ -216,34 +212,36 @@ fn token_hash(key: &[u8]) -> Result<TokenHash, StoreError> {
         .map_err(|_| StoreError::Corrupt("a token key is not 32 bytes".into()))
 }
 
-/// What a token table's phase finds a record to be.
-enum Verdict {
-    Live,
-    /// Expired; indexed under this grant, if any.
-    Dead(Option<GrantId>),
-}
-
-/// Expired tokens of one kind (`def`, index entries of `kind`), with their
-/// entries in their grants' index.
+/// Tokens of one kind (`def`, index entries of `kind`) that expired, or
+/// whose grant ended; `expired` says of a record whether it expired, and
+/// which grant it belongs to.
 fn tokens(
     txn: &Txn,
     def: TableDefinition<'static, &'static [u8], &'static [u8]>,
     kind: u8,
+    now: UnixTime,
     after: Option<&[u8]>,
     budget: &mut usize,
-    verdict: impl Fn(&[u8]) -> Result<Verdict, StoreError>,
+    expired: impl Fn(&[u8]) -> Result<(bool, Option<GrantId>), StoreError>,
 ) -> Result<Progress, StoreError> {
     let mut table = txn.open_table(def).map_err(unavailable)?;
+    let grants = txn.open_table(GRANTS).map_err(unavailable)?;
     let mut indexed = Vec::new();
-    let (dead, stopped_at) = scan(&table, after, budget, |key, value| match verdict(value)? {
-        Verdict::Live => Ok(false),
-        Verdict::Dead(grant) => {
-            if let Some(grant) = grant {
-                indexed.push((grant, index_entry(kind, &token_hash(key)?)));
-            }
-            Ok(true)
+    let (dead, stopped_at) = scan(&table, after, budget, |key, value| {
+        let (expired, grant) = expired(value)?;
+        let dead = expired
+            || match &grant {
+                Some(grant) => {
+                    !get::<GrantRecord>(&grants, &grant.0)?.is_some_and(|g| g.is_active(now))
+                }
+                None => false,
+            };
+        if dead && let Some(grant) = grant {
+            indexed.push((grant, index_entry(kind, &token_hash(key)?)));
         }
+        Ok(dead)
     })?;
+    drop(grants);
     for key in &dead {
         table.remove(key.as_slice()).map_err(unavailable)?;
     }
@@ -252,8 +250,9 @@ fn tokens(
     Ok((dead.len() as u64, stopped_at))
 }
 
-/// Grants that ended, or have no tokens left: they can never be used again,
-/// and go with everything that hangs off them (their Amazon tokens too).
+/// Grants that ended, or have no tokens left (their lease has passed, and
+/// no index entry of a token remains): they can never be used again, and go
+/// with everything that hangs off them (their Amazon tokens too).
 fn grants(
     txn: &Txn,
     now: UnixTime,
@@ -264,20 +263,22 @@ fn grants(
     let stopped_at = {
         let grants = txn.open_table(GRANTS).map_err(unavailable)?;
         let index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+        let leases = txn.open_table(GRANT_LEASES).map_err(unavailable)?;
         let (_, stopped_at) = scan(&grants, after, budget, |key, value| {
             let grant: GrantRecord = decode(value)?;
-            let mut entries = Vec::new();
-            for entry in index.get(key).map_err(unavailable)? {
-                entries.push(entry.map_err(unavailable)?.value().to_vec());
-            }
-            let has_tokens = entries.iter().any(|e| e[0] != KIND_PARTNER);
-            if grant.is_active(now) && has_tokens {
-                return Ok(false);
-            }
             let id = key
                 .try_into()
                 .map(GrantId)
                 .map_err(|_| StoreError::Corrupt("a grant key is not 16 bytes".into()))?;
+            let mut entries = Vec::new();
+            for entry in index.get(key).map_err(unavailable)? {
+                entries.push(entry.map_err(unavailable)?.value().to_vec());
+            }
+            let has_tokens = lease_of(&leases, &id)?.is_some_and(|end| now < end)
+                || entries.iter().any(|e| e[0] != KIND_PARTNER);
+            if grant.is_active(now) && has_tokens {
+                return Ok(false);
+            }
             ended.push((id, grant.user_id, entries));
             Ok(true)
         })?;
@@ -288,6 +289,9 @@ fn grants(
         let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
         index.remove_all(id.0.as_slice()).map_err(unavailable)?;
         drop(index);
+        let mut leases = txn.open_table(GRANT_LEASES).map_err(unavailable)?;
+        leases.remove(id.0.as_slice()).map_err(unavailable)?;
+        drop(leases);
         if let Some(user) = user {
             let mut users = txn.open_multimap_table(USER_GRANTS).map_err(unavailable)?;
             users
@@ -305,7 +309,7 @@ mod tests {
     use super::super::EmbeddedStore;
     use super::*;
     use crate::store::conformance::{NOW, access, code, new_grant};
-    use crate::store::{NewGrant, Store};
+    use crate::store::{NewGrant, RefreshState, Rotation, Store};
 
     const LATER: UnixTime = NOW + 100;
 
@@ -316,6 +320,7 @@ mod tests {
         if let Some((_, token)) = &mut grant.access {
             token.expires_at = expires_at;
         }
+        grant.access_expires_at = expires_at;
         if let Some((_, token)) = &mut grant.refresh {
             token.expires_at = Some(expires_at);
         }
@@ -419,5 +424,223 @@ mod tests {
                 .is_some()
         );
         assert_eq!(store.purge_expired(LATER).await.expect("purge again"), 0);
+    }
+
+    /// Whether a record is still in `def`, whatever its state (the store's
+    /// reads hide what expired or whose grant ended; a purge removes it).
+    async fn held(
+        store: &EmbeddedStore,
+        def: TableDefinition<'static, &'static [u8], &'static [u8]>,
+        key: Vec<u8>,
+    ) -> bool {
+        store
+            .write(move |txn| {
+                let table = txn.open_table(def).map_err(unavailable)?;
+                Ok(table.get(key.as_slice()).map_err(unavailable)?.is_some())
+            })
+            .await
+            .expect("read")
+    }
+
+    /// A grant whose access token is self-contained (nothing stored) and
+    /// that has no refresh token is kept until that token expires: the
+    /// token is checked against it. (With the index of stored tokens, the
+    /// first purge took it, and the token was refused from then on.)
+    #[tokio::test]
+    async fn a_grant_lasts_as_long_as_its_self_contained_access_token() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        let mut sealed = new_grant("user", None);
+        sealed.access = None;
+        sealed.refresh = None;
+        sealed.access_expires_at = NOW + 3600;
+        let redeemed = TokenHash::of("sealed-code");
+        store
+            .put_code(&redeemed, &code(NOW + 60))
+            .await
+            .expect("code");
+        store
+            .redeem_code(&redeemed, NOW, &sealed)
+            .await
+            .expect("redeem");
+
+        store.purge_expired(LATER).await.expect("purge");
+        assert!(
+            store
+                .get_grant(&sealed.grant_id)
+                .await
+                .expect("get")
+                .is_some(),
+            "kept while its access token lives"
+        );
+        store.purge_expired(NOW + 3600).await.expect("purge");
+        assert!(
+            store
+                .get_grant(&sealed.grant_id)
+                .await
+                .expect("get")
+                .is_none(),
+            "ended once nothing issued through it is left"
+        );
+        assert!(!held(&store, GRANT_LEASES, sealed.grant_id.0.to_vec()).await);
+    }
+
+    /// A rotation extends its grant's lease over the successor and the
+    /// retired token's retention; the grant then outlives the tokens it
+    /// started with, and goes once all of that is over.
+    #[tokio::test]
+    async fn a_rotation_extends_its_grants_lease() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        let first = grant(&store, NOW + 10).await;
+        let (old, _) = first.refresh.clone().expect("refresh");
+        let mut successor = first.refresh.clone().expect("refresh").1;
+        successor.expires_at = Some(NOW + 5000);
+        let next = TokenHash::of("successor");
+        store
+            .rotate_refresh_token(
+                &Rotation {
+                    grant_id: first.grant_id,
+                    old,
+                    retire_old: Some(RefreshState::Rotated {
+                        at: NOW,
+                        sealed_successor: vec![1],
+                    }),
+                    access: None,
+                    access_expires_at: NOW + 300,
+                    refresh: Some((next, successor)),
+                },
+                NOW,
+            )
+            .await
+            .expect("rotate");
+
+        store.purge_expired(NOW + 4000).await.expect("purge");
+        assert!(
+            store
+                .get_grant(&first.grant_id)
+                .await
+                .expect("get")
+                .is_some()
+        );
+        assert!(
+            held(&store, REFRESH, next.0.to_vec()).await,
+            "the successor lives"
+        );
+        assert!(
+            held(&store, REFRESH, old.0.to_vec()).await,
+            "the retired token is kept to recognise its reuse"
+        );
+
+        // After the successor's expiry and the retired token's retention
+        // (and the slack of an extended lease), nothing is left.
+        let over = NOW + crate::store::ROTATED_TOKEN_RETENTION_SECONDS + super::super::LEASE_SLACK;
+        store.purge_expired(over).await.expect("purge");
+        assert!(
+            store
+                .get_grant(&first.grant_id)
+                .await
+                .expect("get")
+                .is_none()
+        );
+        assert!(!held(&store, REFRESH, next.0.to_vec()).await);
+        assert!(!held(&store, REFRESH, old.0.to_vec()).await);
+        assert!(!held(&store, GRANT_LEASES, first.grant_id.0.to_vec()).await);
+    }
+
+    /// Revoking a grant disables its tokens at once; the next purge removes
+    /// them, and the grant, though none has expired.
+    #[tokio::test]
+    async fn the_purge_removes_a_revoked_grants_tokens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        let revoked = grant(&store, NOW + 3600).await;
+        let kept = grant(&store, NOW + 3600).await;
+        let (access, _) = revoked.access.clone().expect("stored");
+        let (refresh, _) = revoked.refresh.clone().expect("stored");
+        assert!(
+            store
+                .revoke_grant(&revoked.grant_id, NOW)
+                .await
+                .expect("revoke")
+        );
+        assert!(
+            store
+                .get_access_token(&access, NOW)
+                .await
+                .expect("get")
+                .is_none()
+        );
+
+        store.purge_expired(NOW + 1).await.expect("purge");
+        assert!(!held(&store, ACCESS, access.0.to_vec()).await);
+        assert!(!held(&store, REFRESH, refresh.0.to_vec()).await);
+        assert!(
+            store
+                .get_grant(&revoked.grant_id)
+                .await
+                .expect("get")
+                .is_none()
+        );
+        let (kept_access, _) = kept.access.clone().expect("stored");
+        assert!(
+            store
+                .get_access_token(&kept_access, NOW + 1)
+                .await
+                .expect("get")
+                .is_some(),
+            "another grant's tokens stay"
+        );
+    }
+
+    /// A store written before leases indexed every token under its grant
+    /// and has no lease: such a grant is kept while an indexed token is
+    /// left, and goes with the last of them.
+    #[tokio::test]
+    async fn a_grant_of_a_store_from_before_leases_lasts_as_long_as_its_indexed_tokens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        let legacy = grant(&store, NOW + 3600).await;
+        let id = legacy.grant_id;
+        let (access, _) = legacy.access.clone().expect("stored");
+        let (refresh, _) = legacy.refresh.clone().expect("stored");
+        // Make it what the store held before: index entries, no lease.
+        store
+            .write(move |txn| {
+                let mut leases = txn.open_table(GRANT_LEASES).map_err(unavailable)?;
+                leases.remove(id.0.as_slice()).map_err(unavailable)?;
+                drop(leases);
+                let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+                for entry in [
+                    index_entry(KIND_ACCESS, &access),
+                    index_entry(KIND_REFRESH, &refresh),
+                ] {
+                    index
+                        .insert(id.0.as_slice(), entry.as_slice())
+                        .map_err(unavailable)?;
+                }
+                Ok(())
+            })
+            .await
+            .expect("the old layout");
+
+        store.purge_expired(LATER).await.expect("purge");
+        assert!(
+            store.get_grant(&id).await.expect("get").is_some(),
+            "its tokens live"
+        );
+        store.purge_expired(NOW + 3600).await.expect("purge");
+        assert!(
+            store.get_grant(&id).await.expect("get").is_none(),
+            "they expired"
+        );
+        let left = store
+            .write(move |txn| {
+                let index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+                Ok(index.get(id.0.as_slice()).map_err(unavailable)?.count())
+            })
+            .await
+            .expect("read");
+        assert_eq!(left, 0, "and their index entries went with them");
     }
 }
