@@ -251,15 +251,14 @@ impl EmbeddedStore {
         self.writer.write(op).await
     }
 
-    /// Runs a read in the store thread's transaction, before the writes of
-    /// its batch: it sees every write that was answered, and is answered
-    /// without waiting for the batch's journal record.
+    /// Runs a read in the store thread's transaction, after the operations
+    /// sent before it: it sees every write that was answered.
     async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Txn) -> Result<T, StoreError> + Send + 'static,
     {
-        self.writer.read(op).await
+        self.write(op).await
     }
 }
 
@@ -1187,86 +1186,6 @@ mod tests {
             store.get_code(&fresh, now).await.expect("read").is_some(),
             "the write after the collision was committed"
         );
-    }
-
-    /// A batch runs its reads before its writes, and answers them while its
-    /// journal record is still being made durable: they saw nothing of it.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_read_does_not_wait_for_the_journal_record_of_its_batch() {
-        use std::sync::Mutex;
-        use std::sync::mpsc;
-        use std::time::Duration;
-        let dir = tempfile::tempdir().expect("tempdir");
-        // Every journal sync waits for a permit from the test.
-        let (permit, permits) = mpsc::channel::<()>();
-        let permits = Mutex::new(permits);
-        let store = EmbeddedStore::open_with(
-            &EmbeddedStoreConfig::at(dir.path().join("store.redb")),
-            Some(Box::new(move |file: &std::fs::File| {
-                permits.lock().expect("lock").recv().expect("permit");
-                file.sync_data()
-            })),
-        )
-        .expect("open");
-        let scopes = vec!["profile".to_owned()];
-        permit.send(()).expect("permit");
-        store
-            .put_consent("user", "earlier", &scopes)
-            .await
-            .expect("an earlier batch");
-
-        let consent = encode(&scopes).expect("encode");
-        let (write, write_rx) = writer::Job::new(move |txn| {
-            let mut consents = txn.open_table(CONSENTS).map_err(unavailable)?;
-            consents
-                .insert(pair_key("user", "new").as_slice(), consent.as_slice())
-                .map_err(unavailable)?;
-            Ok::<(), OpError<Infallible>>(())
-        });
-        let read = |client: &'static str| {
-            writer::Job::read(move |txn| {
-                let consents = txn.open_table(CONSENTS).map_err(unavailable)?;
-                get::<Vec<String>>(&consents, &pair_key("user", client))
-            })
-        };
-        let (earlier, earlier_rx) = read("earlier");
-        let (new, new_rx) = read("new");
-        // One batch, the write first.
-        store.writer.write_together(vec![write, earlier, new]).await;
-
-        // The write's record cannot be made durable yet, and the reads are
-        // answered: they ran before it.
-        let within = Duration::from_secs(10);
-        let answer = |rx| async move {
-            tokio::time::timeout(
-                within,
-                writer::answer::<Option<Vec<String>>, Infallible>(rx),
-            )
-            .await
-            .expect("a read answered while its batch's record waits")
-            .expect("read")
-            .unwrap_or_else(|never| match never {})
-        };
-        assert_eq!(answer(earlier_rx).await, Some(scopes.clone()));
-        assert_eq!(answer(new_rx).await, None, "the read ran before the write");
-        let mut write_rx = write_rx;
-        assert!(
-            tokio::time::timeout(Duration::from_millis(200), &mut write_rx)
-                .await
-                .is_err(),
-            "the write is not answered before its record is durable"
-        );
-        permit.send(()).expect("permit");
-        assert!(matches!(
-            writer::answer::<(), Infallible>(write_rx).await,
-            Ok(Ok(()))
-        ));
-        assert_eq!(
-            store.get_consent("user", "new").await.expect("read"),
-            Some(scopes)
-        );
-        // Closing the store checkpoints; it syncs the journal no more.
-        drop(permit);
     }
 
     /// A storage failure in a batch takes back that batch's writes, and

@@ -97,11 +97,6 @@ impl<'a, 'db> Txn<'a, 'db> {
         }
     }
 
-    /// Whether nothing was changed through it yet.
-    pub(super) fn unchanged(&self) -> bool {
-        self.changes.borrow().is_empty()
-    }
-
     /// The changes made so far, as one journal payload.
     pub(super) fn into_changes(self) -> Vec<u8> {
         self.changes.into_inner()

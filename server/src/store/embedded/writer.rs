@@ -7,10 +7,8 @@
 //! with one journal write and one `fdatasync` (see [`super::journal`]);
 //! every second or so a checkpoint commits the transaction durably. No
 //! caller is answered, and no later operation sees a change, before the
-//! journal record that holds it is on disk. A batch runs its reads (jobs
-//! made by [`Job::read`]) before its writes: they see only what earlier
-//! batches made durable, and are answered at once, without waiting for the
-//! batch's record.
+//! journal record that holds it is on disk: a read in a batch with writes
+//! is answered with them.
 //!
 //! Operations share a batch, so one must never spoil the others:
 //! - an operation that declines (a condition does not hold, a key already
@@ -26,7 +24,6 @@
 //! reports itself broken (readiness fails) until a restart.
 
 use std::any::Any;
-use std::convert::Infallible;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -160,8 +157,6 @@ pub(super) const APPLIED_SEQ: &str = "applied_seq";
 pub(super) struct Job {
     run: Operation,
     reply: oneshot::Sender<Outcome>,
-    /// Declared a read: run before the batch's writes and answered at once.
-    read: bool,
 }
 
 impl Job {
@@ -178,28 +173,7 @@ impl Job {
             Err(OpError::Refused(refusal)) => Ok(Box::new(Err::<T, R>(refusal))),
             Err(OpError::Failed(e)) => Err(e),
         });
-        (
-            Job {
-                run,
-                reply,
-                read: false,
-            },
-            rx,
-        )
-    }
-
-    /// Like [`new`](Self::new), for an operation that only reads: its
-    /// batch runs it before any write, and answers it without waiting for
-    /// the batch's journal record (it saw only what earlier batches made
-    /// durable).
-    pub(super) fn read<T, F>(op: F) -> (Job, oneshot::Receiver<Outcome>)
-    where
-        T: Send + 'static,
-        F: FnOnce(&Txn) -> Result<T, StoreError> + Send + 'static,
-    {
-        let (mut job, rx) = Job::new(move |txn| op(txn).map_err(OpError::<Infallible>::Failed));
-        job.read = true;
-        (job, rx)
+        (Job { run, reply }, rx)
     }
 }
 
@@ -240,7 +214,6 @@ impl Writer {
             txn: None,
             broken: broken.clone(),
             log: Vec::with_capacity(16 << 10),
-            writes: Vec::with_capacity(MAX_BATCH),
             set,
             stats,
             #[cfg(test)]
@@ -274,25 +247,6 @@ impl Writer {
             .await
             .map_err(|_| stopped())?;
         answer(rx).await
-    }
-
-    /// Runs `op`, which only reads, in the next batch, before its writes:
-    /// it sees every write that was answered, and its answer does not wait
-    /// for the batch's journal record.
-    pub(super) async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Txn) -> Result<T, StoreError> + Send + 'static,
-    {
-        let (job, rx) = Job::read(op);
-        self.jobs
-            .send(Message::Job(job))
-            .await
-            .map_err(|_| stopped())?;
-        match answer::<T, Infallible>(rx).await? {
-            Ok(value) => Ok(value),
-            Err(never) => match never {},
-        }
     }
 
     /// Stops the store thread as a crash would (no checkpoint) and waits
@@ -350,8 +304,6 @@ struct State {
     broken: Arc<OnceLock<StoreError>>,
     /// The change log, reused from batch to batch.
     log: Vec<u8>,
-    /// A batch's writes while its reads run, reused from batch to batch.
-    writes: Vec<Job>,
     /// The tables operations use.
     set: TableSet,
     stats: Stats,
@@ -446,33 +398,7 @@ impl State {
         let mut done = Vec::with_capacity(batch.len());
         let mut failure = None;
         let recording = Txn::new(tables, std::mem::take(&mut self.log));
-        // The reads first. Before any write of the batch they see only what
-        // earlier batches made durable, so their callers are answered at
-        // once instead of after this batch's journal record. Every operation
-        // of a batch arrived before any of them was answered, so any order
-        // among them is one they could have run in.
         for job in batch.drain(..) {
-            if !job.read {
-                self.writes.push(job);
-                continue;
-            }
-            if failure.is_some() {
-                done.push((job.reply, None));
-                continue;
-            }
-            match (job.run)(&recording) {
-                Ok(value) if recording.unchanged() => {
-                    let _ = job.reply.send(Ok(value));
-                }
-                // A read that wrote after all: answered with the writes.
-                Ok(value) => done.push((job.reply, Some(value))),
-                Err(e) => {
-                    failure = Some(e);
-                    done.push((job.reply, None));
-                }
-            }
-        }
-        for job in self.writes.drain(..) {
             if failure.is_some() {
                 done.push((job.reply, None));
                 continue;
