@@ -61,11 +61,11 @@ const ALEXA_USERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("alexa_u
 /// expiry (postcard), until which the record counts.
 const ENDED_SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ended_sessions");
 /// grant id -> kind byte + key of what must go when the grant ends: its
-/// partner links ([`KIND_PARTNER`]). Tokens are not indexed: a grant's end
-/// disables them, a purge removes them, and [`GRANT_LEASES`] says when a
-/// grant has none left. A store written before leases also holds entries of
-/// tokens ([`KIND_ACCESS`], [`KIND_REFRESH`]); they are still honoured, and
-/// go with their tokens.
+/// partner links ([`KIND_PARTNER`]), and one [`KIND_LEASED`] entry. Tokens
+/// are not indexed: a grant's end disables them, a purge removes them, and
+/// [`GRANT_LEASES`] says when a grant has none left. A store written before
+/// leases also holds entries of tokens ([`KIND_ACCESS`], [`KIND_REFRESH`]);
+/// they are still honoured, and go with their tokens.
 const GRANT_TOKENS: MultimapTableDefinition<&[u8], &[u8]> =
     MultimapTableDefinition::new("grant_tokens");
 /// grant id -> when the last token issued through it is gone (`i64` LE,
@@ -102,6 +102,13 @@ const TABLE_SET: TableSet = TableSet {
 const KIND_ACCESS: u8 = b'a';
 const KIND_REFRESH: u8 = b'r';
 const KIND_PARTNER: u8 = b'p';
+/// The one entry (no key) of a grant that has a lease. It names nothing to
+/// delete; it is there for a server older than leases, run on this store
+/// after a downgrade: its purge ends an active grant that has no index
+/// entry but a partner link's, so without it every grant written since
+/// would go at its first purge. With it, such a server keeps a grant until
+/// it ends.
+const KIND_LEASED: u8 = b'l';
 
 /// A lease's end for a token that never expires.
 const NEVER: UnixTime = UnixTime::MAX;
@@ -476,6 +483,10 @@ impl Store for EmbeddedStore {
             }
             insert_access(txn, grant.access.as_ref())?;
             extend_lease(txn, &grant.grant_id, until)?;
+            let mut index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+            index
+                .insert(grant.grant_id.0.as_slice(), [KIND_LEASED].as_slice())
+                .map_err(unavailable)?;
             Ok(())
         })
         .await?
@@ -1055,6 +1066,7 @@ fn remove_grant_items(txn: &Txn, grant: &GrantId, entries: &[Vec<u8>]) -> Result
             KIND_REFRESH => {
                 refresh.remove(key).map_err(unavailable)?;
             }
+            KIND_LEASED => {}
             _ => {
                 // A newer linking may have replaced the link: only delete
                 // it while it still belongs to this grant.

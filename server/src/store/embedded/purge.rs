@@ -23,8 +23,8 @@ use redb::{ReadableMultimapTable, ReadableTable, TableDefinition};
 use super::txn::Txn;
 use super::{
     ACCESS, APP_LINK_STATES, CODES, COUNTERS, ENDED_SESSIONS, GRANT_LEASES, GRANT_TOKENS, GRANTS,
-    KIND_ACCESS, KIND_PARTNER, KIND_REFRESH, PROCESSED_GRANT_CODES, REFRESH, USER_GRANTS, decode,
-    get, index_entry, lease_of, refresh_live, remove_grant_items, unavailable,
+    KIND_ACCESS, KIND_LEASED, KIND_PARTNER, KIND_REFRESH, PROCESSED_GRANT_CODES, REFRESH,
+    USER_GRANTS, decode, get, index_entry, lease_of, refresh_live, remove_grant_items, unavailable,
 };
 use crate::store::{
     AccessTokenRecord, AppLinkStateRecord, AuthCodeRecord, Counter, GrantId, GrantRecord,
@@ -275,7 +275,9 @@ fn grants(
                 entries.push(entry.map_err(unavailable)?.value().to_vec());
             }
             let has_tokens = lease_of(&leases, &id)?.is_some_and(|end| now < end)
-                || entries.iter().any(|e| e[0] != KIND_PARTNER);
+                || entries
+                    .iter()
+                    .any(|e| e[0] != KIND_PARTNER && e[0] != KIND_LEASED);
             if grant.is_active(now) && has_tokens {
                 return Ok(false);
             }
@@ -642,5 +644,40 @@ mod tests {
             .await
             .expect("read");
         assert_eq!(left, 0, "and their index entries went with them");
+    }
+
+    /// A server older than leases, run on this store after a downgrade,
+    /// ends an active grant at its first purge unless the grant has an
+    /// index entry other than a partner link's. Every grant written now has
+    /// one ([`KIND_LEASED`]), naming nothing: that server's revocation
+    /// looks for a partner link under an empty key and finds none.
+    #[tokio::test]
+    async fn a_grant_keeps_an_index_entry_for_a_server_before_leases() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        let id = grant(&store, NOW + 3600).await.grant_id;
+        let entries = move |store: EmbeddedStore| async move {
+            store
+                .write(move |txn| {
+                    let index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
+                    let mut entries = Vec::new();
+                    for entry in index.get(id.0.as_slice()).map_err(unavailable)? {
+                        entries.push(entry.map_err(unavailable)?.value().to_vec());
+                    }
+                    Ok(entries)
+                })
+                .await
+                .expect("read")
+        };
+        let found = entries(store.clone()).await;
+        assert_eq!(found, vec![vec![KIND_LEASED]]);
+        // That server's rule: an active grant stays while it has an entry
+        // that is not a partner link's.
+        assert!(found.iter().any(|e| e[0] != KIND_PARTNER));
+
+        assert!(store.revoke_grant(&id, NOW).await.expect("revoke"));
+        store.purge_expired(NOW + 1).await.expect("purge");
+        assert!(store.get_grant(&id).await.expect("get").is_none());
+        assert!(entries(store.clone()).await.is_empty());
     }
 }
