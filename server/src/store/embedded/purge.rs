@@ -315,6 +315,13 @@ mod tests {
 
     const LATER: UnixTime = NOW + 100;
 
+    /// A new store in a directory of its own (kept while the store is).
+    fn open() -> (tempfile::TempDir, EmbeddedStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        (dir, store)
+    }
+
     /// A grant through a redeemed code, whose tokens both expire at
     /// `expires_at`.
     async fn grant(store: &EmbeddedStore, expires_at: UnixTime) -> NewGrant {
@@ -326,6 +333,11 @@ mod tests {
         if let Some((_, token)) = &mut grant.refresh {
             token.expires_at = Some(expires_at);
         }
+        redeem(store, grant).await
+    }
+
+    /// `grant`, started by redeeming a code at NOW.
+    async fn redeem(store: &EmbeddedStore, grant: NewGrant) -> NewGrant {
         let redeemed = TokenHash::of(&crate::tokens::random_nonce());
         store
             .put_code(&redeemed, &code(NOW + 60))
@@ -340,8 +352,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_purge_goes_a_bounded_slice_at_a_time_and_misses_nothing() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        let (_dir, store) = open();
         // Three slices' worth of client_credentials tokens, every other one
         // expired by LATER.
         let tokens: Vec<(TokenHash, bool)> = (0..3 * SLICE + 10)
@@ -428,6 +439,11 @@ mod tests {
         assert_eq!(store.purge_expired(LATER).await.expect("purge again"), 0);
     }
 
+    /// Whether the store holds grant `id`.
+    async fn has_grant(store: &EmbeddedStore, id: &GrantId) -> bool {
+        store.get_grant(id).await.expect("get").is_some()
+    }
+
     /// Whether a record is still in `def`, whatever its state (the store's
     /// reads hide what expired or whose grant ended; a purge removes it).
     async fn held(
@@ -450,38 +466,21 @@ mod tests {
     /// first purge took it, and the token was refused from then on.)
     #[tokio::test]
     async fn a_grant_lasts_as_long_as_its_self_contained_access_token() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        let (_dir, store) = open();
         let mut sealed = new_grant("user", None);
         sealed.access = None;
         sealed.refresh = None;
         sealed.access_expires_at = NOW + 3600;
-        let redeemed = TokenHash::of("sealed-code");
-        store
-            .put_code(&redeemed, &code(NOW + 60))
-            .await
-            .expect("code");
-        store
-            .redeem_code(&redeemed, NOW, &sealed)
-            .await
-            .expect("redeem");
+        let sealed = redeem(&store, sealed).await;
 
         store.purge_expired(LATER).await.expect("purge");
         assert!(
-            store
-                .get_grant(&sealed.grant_id)
-                .await
-                .expect("get")
-                .is_some(),
+            has_grant(&store, &sealed.grant_id).await,
             "kept while its access token lives"
         );
         store.purge_expired(NOW + 3600).await.expect("purge");
         assert!(
-            store
-                .get_grant(&sealed.grant_id)
-                .await
-                .expect("get")
-                .is_none(),
+            !has_grant(&store, &sealed.grant_id).await,
             "ended once nothing issued through it is left"
         );
         assert!(!held(&store, GRANT_LEASES, sealed.grant_id.0.to_vec()).await);
@@ -492,8 +491,7 @@ mod tests {
     /// started with, and goes once all of that is over.
     #[tokio::test]
     async fn a_rotation_extends_its_grants_lease() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        let (_dir, store) = open();
         let first = grant(&store, NOW + 10).await;
         let (old, _) = first.refresh.clone().expect("refresh");
         let mut successor = first.refresh.clone().expect("refresh").1;
@@ -518,13 +516,7 @@ mod tests {
             .expect("rotate");
 
         store.purge_expired(NOW + 4000).await.expect("purge");
-        assert!(
-            store
-                .get_grant(&first.grant_id)
-                .await
-                .expect("get")
-                .is_some()
-        );
+        assert!(has_grant(&store, &first.grant_id).await);
         assert!(
             held(&store, REFRESH, next.0.to_vec()).await,
             "the successor lives"
@@ -538,13 +530,7 @@ mod tests {
         // (and the slack of an extended lease), nothing is left.
         let over = NOW + crate::store::ROTATED_TOKEN_RETENTION_SECONDS + super::super::LEASE_SLACK;
         store.purge_expired(over).await.expect("purge");
-        assert!(
-            store
-                .get_grant(&first.grant_id)
-                .await
-                .expect("get")
-                .is_none()
-        );
+        assert!(!has_grant(&store, &first.grant_id).await);
         assert!(!held(&store, REFRESH, next.0.to_vec()).await);
         assert!(!held(&store, REFRESH, old.0.to_vec()).await);
         assert!(!held(&store, GRANT_LEASES, first.grant_id.0.to_vec()).await);
@@ -554,8 +540,7 @@ mod tests {
     /// them, and the grant, though none has expired.
     #[tokio::test]
     async fn the_purge_removes_a_revoked_grants_tokens() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        let (_dir, store) = open();
         let revoked = grant(&store, NOW + 3600).await;
         let kept = grant(&store, NOW + 3600).await;
         let (access, _) = revoked.access.clone().expect("stored");
@@ -577,13 +562,7 @@ mod tests {
         store.purge_expired(NOW + 1).await.expect("purge");
         assert!(!held(&store, ACCESS, access.0.to_vec()).await);
         assert!(!held(&store, REFRESH, refresh.0.to_vec()).await);
-        assert!(
-            store
-                .get_grant(&revoked.grant_id)
-                .await
-                .expect("get")
-                .is_none()
-        );
+        assert!(!has_grant(&store, &revoked.grant_id).await);
         let (kept_access, _) = kept.access.clone().expect("stored");
         assert!(
             store
@@ -600,8 +579,7 @@ mod tests {
     /// left, and goes with the last of them.
     #[tokio::test]
     async fn a_grant_of_a_store_from_before_leases_lasts_as_long_as_its_indexed_tokens() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        let (_dir, store) = open();
         let legacy = grant(&store, NOW + 3600).await;
         let id = legacy.grant_id;
         let (access, _) = legacy.access.clone().expect("stored");
@@ -627,15 +605,9 @@ mod tests {
             .expect("the old layout");
 
         store.purge_expired(LATER).await.expect("purge");
-        assert!(
-            store.get_grant(&id).await.expect("get").is_some(),
-            "its tokens live"
-        );
+        assert!(has_grant(&store, &id).await, "its tokens live");
         store.purge_expired(NOW + 3600).await.expect("purge");
-        assert!(
-            store.get_grant(&id).await.expect("get").is_none(),
-            "they expired"
-        );
+        assert!(!has_grant(&store, &id).await, "they expired");
         let left = store
             .write(move |txn| {
                 let index = txn.open_multimap_table(GRANT_TOKENS).map_err(unavailable)?;
@@ -653,8 +625,7 @@ mod tests {
     /// looks for a partner link under an empty key and finds none.
     #[tokio::test]
     async fn a_grant_keeps_an_index_entry_for_a_server_before_leases() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = EmbeddedStore::open(&dir.path().join("store.redb")).expect("open");
+        let (_dir, store) = open();
         let id = grant(&store, NOW + 3600).await.grant_id;
         let entries = move |store: EmbeddedStore| async move {
             store
@@ -677,7 +648,7 @@ mod tests {
 
         assert!(store.revoke_grant(&id, NOW).await.expect("revoke"));
         store.purge_expired(NOW + 1).await.expect("purge");
-        assert!(store.get_grant(&id).await.expect("get").is_none());
+        assert!(!has_grant(&store, &id).await);
         assert!(entries(store.clone()).await.is_empty());
     }
 }
