@@ -41,10 +41,16 @@
 #
 # OURS_STORE_DIR=/dev/shm puts our store on tmpfs (the header says so).
 #
+# ROUNDS=3 measures every row three times, the servers' order flipped each
+# round, and reports the run of median throughput of each (the JSON keeps
+# every run and each row's range): one run of a few thousand requests
+# swings by 15-20% on a noisy virtual machine.
+#
 #   tests/bench/compare.sh           # release build, 20000 requests per run, levels 1 10 50 200
 #   tests/bench/compare.sh --smoke   # debug build, 200 requests, levels 1 10 (CI)
 #   REQUESTS=50000 LEVELS="50 200" FORMATS="sealed" tests/bench/compare.sh
 #   SCENARIOS="refresh_token" LEVELS="1 50" tests/bench/compare.sh   # some scenarios only
+#   ROUNDS=3 REQUESTS=5000 tests/bench/compare.sh   # medians of three alternating runs
 #
 # Before/after: OURS_BENCH_BIN names a prebuilt bench server (built with
 # `cargo build --release -p alexa-link-server --features test-support
@@ -68,6 +74,7 @@ LEVELS=${LEVELS:-"1 10 50 200"}
 CODE_REQUESTS=${CODE_REQUESTS:-2000}
 DYNAMO_REQUESTS=${DYNAMO_REQUESTS:-2000}
 SUSTAINED_REQUESTS=${SUSTAINED_REQUESTS:-100000}
+ROUNDS=${ROUNDS:-1}
 PURGE_RECORDS=${PURGE_RECORDS:-1000000}
 TIME_BOUND=${TIME_BOUND:-120}   # seconds; a run still going then fails
 STARTUP_ARGS=()
@@ -287,11 +294,14 @@ for sc in ${SCENARIOS:-$ALL_SCENARIOS}; do
     for f in $FORMATS; do servers="$servers O:$f"; done
     # The peer has no authorization_code run (its codes need a login each).
     [ "$sc" = authorization_code ] && servers=${servers#P }
-    if [ $((i % 2)) = 1 ]; then servers=$(tr ' ' '\n' <<<"$servers" | tac | tr '\n' ' '); fi
-    for s in $servers; do
-      if [ "$s" = P ]; then measure P peer "$sc" "$c" "$n"; else measure O "ours-${s#O:}" "$sc" "$c" "$n" "${s#O:}"; fi
+    for _ in $(seq 1 "$ROUNDS"); do
+      order=$servers
+      if [ $((i % 2)) = 1 ]; then order=$(tr ' ' '\n' <<<"$servers" | tac | tr '\n' ' '); fi
+      for s in $order; do
+        if [ "$s" = P ]; then measure P peer "$sc" "$c" "$n"; else measure O "ours-${s#O:}" "$sc" "$c" "$n" "${s#O:}"; fi
+      done
+      i=$((i + 1))
     done
-    i=$((i + 1))
   done
 done
 
@@ -364,4 +374,4 @@ scripts/dynamodb-local stop "$DYNAMO_PID"; DYNAMO_PID=
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
 python3 tests/bench/report.py "$ROWS" "$STARTUP" "$BENCH_OUT" "$PURGE_OUT" \
-  "profile=$PROFILE requests=$REQUESTS warmup=$WARMUP levels=$LEVELS store_fs=$STORE_WHERE dynamodb_requests=$DYNAMO_REQUESTS fsync_per_s=$FSYNC_RATE refresh=$ROTATION formats=$FORMATS load_before=$LOAD_BEFORE load_after=$LOAD_AFTER ours=$OURS_BIN_LABEL"
+  "profile=$PROFILE requests=$REQUESTS rounds=$ROUNDS warmup=$WARMUP levels=$LEVELS store_fs=$STORE_WHERE dynamodb_requests=$DYNAMO_REQUESTS fsync_per_s=$FSYNC_RATE refresh=$ROTATION formats=$FORMATS load_before=$LOAD_BEFORE load_after=$LOAD_AFTER ours=$OURS_BIN_LABEL"

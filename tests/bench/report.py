@@ -62,9 +62,21 @@ if m:
                        "max_ms": float(w.group(4))} if w else None)
 
 
+def all_of(server, scenario, conc):
+    return [r for r in runs if r["server"] == server and r["scenario"] == scenario
+            and r["concurrency"] == conc]
+
+
 def find(server, scenario, conc):
-    return next((r for r in runs if r["server"] == server and r["scenario"] == scenario
-                 and r["concurrency"] == conc), None)
+    """The run of median throughput among a row's rounds (ROUNDS), or its one run."""
+    found = sorted(all_of(server, scenario, conc), key=lambda r: r["throughput_rps"] or 0)
+    return found[(len(found) - 1) // 2] if found else None
+
+
+def spread(server, scenario, conc):
+    """A row's throughput over its rounds: [lowest, highest]."""
+    rps = [r["throughput_rps"] for r in all_of(server, scenario, conc) if r["throughput_rps"]]
+    return [min(rps), max(rps)] if rps else None
 
 
 def ratio(a, b):
@@ -83,17 +95,20 @@ write_ceiling = (round(1 / (1 / nginx_c1["throughput_rps"] + 1 / fsync_rate))
                  if nginx_c1 and nginx_c1["throughput_rps"] and fsync_rate else None)
 
 comparison = []
-for r in runs:
-    if r["server"] not in formats:
-        continue
+rows = dict.fromkeys((r["server"], r["scenario"], r["concurrency"]) for r in runs if r["server"] in formats)
+for key in rows:
+    r = find(*key)
     p = find("peer", r["scenario"], r["concurrency"])
     n = find("nginx", "static", r["concurrency"])
     comparison.append({
         "scenario": r["scenario"],
         "concurrency": r["concurrency"],
         "format": r["server"][len("ours-"):],
+        "rounds": len(all_of(*key)),
         "ours": r,
+        "ours_rps_range": spread(*key),
         "peer": p,
+        "peer_rps_range": spread("peer", r["scenario"], r["concurrency"]),
         "throughput_ratio": ratio(r["throughput_rps"], p["throughput_rps"]) if p else None,
         "p99_ratio": ratio(r["p99_ms"], p["p99_ms"]) if p else None,
         "peak_rss_ratio": ratio(r["peak_rss_mb"], p["peak_rss_mb"]) if p else None,
@@ -172,6 +187,9 @@ target("zero errors at c=200 (ours, all scenarios)",
 
 # The table.
 print(f"ours vs peer (oidc-provider, unbounded in-memory adapter) vs this machine's ceilings [{meta_line}]")
+if meta.get("rounds", "1") not in ("", "1"):
+    print(f"each row: the run of median throughput of {meta['rounds']} rounds, the servers' order flipped"
+          " each round; the JSON has every run and each row's range")
 print()
 print("ceilings: fsync " + (f"{fsync_rate}/s" if fsync_rate else "not measured") + "; nginx static answer: "
       + ", ".join(f"c={r['concurrency']} {r['throughput_rps']:.0f} req/s (p99 {r['p99_ms']:.2f} ms)"
