@@ -18,7 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
 use ring::signature::{
-    self, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, UnparsedPublicKey,
+    self, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -40,15 +40,23 @@ pub struct SigningKeyError {
 }
 
 enum Pair {
-    /// ring checks and parses the key; ed25519-dalek signs and verifies:
-    /// its precomputed base-point tables sign in about three quarters of
-    /// ring's time on the bench machine (signing is most of a JWT access
-    /// token's cost), and its vectorised backend verifies faster too.
-    Ed25519 {
-        pair: Ed25519KeyPair,
-        signer: ed25519_dalek::SigningKey,
-    },
+    /// ed25519-dalek parses the key (refusing one whose public half does
+    /// not match), signs and verifies: its precomputed base-point tables
+    /// sign in about three quarters of ring's time on the bench machine
+    /// (signing is most of a JWT access token's cost), and it verifies
+    /// faster too.
+    Ed25519(ed25519_dalek::SigningKey),
     Es256(EcdsaKeyPair),
+}
+
+impl Pair {
+    /// The JWS `alg` of this key's signatures.
+    fn alg(&self) -> &'static str {
+        match self {
+            Pair::Ed25519(_) => "EdDSA",
+            Pair::Es256(_) => "ES256",
+        }
+    }
 }
 
 struct SigningKey {
@@ -150,7 +158,7 @@ impl SigningKeys {
         let es256;
         let ed25519;
         let signature: &[u8] = match &key.pair {
-            Pair::Ed25519 { signer, .. } => {
+            Pair::Ed25519(signer) => {
                 ed25519 = ed25519_dalek::Signer::sign(signer, token.as_bytes()).to_bytes();
                 &ed25519
             }
@@ -183,26 +191,24 @@ impl SigningKeys {
             .keys
             .iter()
             .find(|k| Some(k.kid.as_str()) == header.kid)?;
-        let (alg, verifier): (&str, &dyn signature::VerificationAlgorithm) = match key.pair {
-            Pair::Ed25519 { .. } => ("EdDSA", &signature::ED25519),
-            Pair::Es256(_) => ("ES256", &signature::ECDSA_P256_SHA256_FIXED),
-        };
-        if header.alg != alg {
+        if header.alg != key.pair.alg() {
             return None;
         }
         let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
         match &key.pair {
             // Strict: no malleable signature, no weak key.
-            Pair::Ed25519 { signer, .. } => signer
+            Pair::Ed25519(signer) => signer
                 .verifying_key()
                 .verify_strict(
                     signed.as_bytes(),
                     &ed25519_dalek::Signature::from_slice(&signature).ok()?,
                 )
                 .ok()?,
-            Pair::Es256(_) => UnparsedPublicKey::new(verifier, key.public_key())
-                .verify(signed.as_bytes(), &signature)
-                .ok()?,
+            Pair::Es256(pair) => {
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, pair.public_key())
+                    .verify(signed.as_bytes(), &signature)
+                    .ok()?
+            }
         }
         let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
         let claims: Claims = serde_json::from_slice(&payload).ok()?;
@@ -237,15 +243,14 @@ impl SigningKey {
             Err(e) => return Err(format!("unreadable PEM: {e}")),
         };
         let der = der.secret_pkcs8_der();
-        let (pair, alg, jwk) = if let Ok(pair) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
-            let signer = <ed25519_dalek::SigningKey as ed25519_dalek::pkcs8::DecodePrivateKey>::from_pkcs8_der(der)
-                .map_err(|e| format!("unreadable Ed25519 key: {e}"))?;
-            if signer.verifying_key().as_bytes() != pair.public_key().as_ref() {
-                return Err("the Ed25519 key's public half does not match its private half".into());
-            }
-            let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        let ed25519 =
+            <ed25519_dalek::SigningKey as ed25519_dalek::pkcs8::DecodePrivateKey>::from_pkcs8_der(
+                der,
+            );
+        let (pair, jwk) = if let Ok(signer) = ed25519 {
+            let x = URL_SAFE_NO_PAD.encode(signer.verifying_key().as_bytes());
             let jwk = json!({"crv": "Ed25519", "kty": "OKP", "x": x});
-            (Pair::Ed25519 { pair, signer }, "EdDSA", jwk)
+            (Pair::Ed25519(signer), jwk)
         } else if let Ok(pair) =
             EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &SystemRandom::new())
         {
@@ -259,10 +264,14 @@ impl SigningKey {
                 "x": URL_SAFE_NO_PAD.encode(x),
                 "y": URL_SAFE_NO_PAD.encode(y),
             });
-            (Pair::Es256(pair), "ES256", jwk)
+            (Pair::Es256(pair), jwk)
         } else {
-            return Err("only Ed25519 and P-256 (ECDSA) keys can sign access tokens".into());
+            return Err(format!(
+                "only Ed25519 and P-256 (ECDSA) keys can sign access tokens (as Ed25519: {})",
+                ed25519.err().map_or_else(String::new, |e| e.to_string())
+            ));
         };
+        let alg = pair.alg();
         // RFC 7638: the thumbprint of the required members in lexicographic
         // order, which is how `json!` (a BTreeMap) serializes them.
         let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(jwk.to_string().as_bytes()));
@@ -282,20 +291,13 @@ impl SigningKey {
             jwk,
         })
     }
-
-    fn public_key(&self) -> &[u8] {
-        match &self.pair {
-            Pair::Ed25519 { pair, .. } => pair.public_key().as_ref(),
-            Pair::Es256(p) => p.public_key().as_ref(),
-        }
-    }
 }
 
 /// Writes a new Ed25519 signing key as PKCS#8 PEM (for tests; operators
 /// use `openssl genpkey -algorithm ed25519`).
 #[cfg(any(test, feature = "test-support"))]
 pub fn generate_ed25519_pem(path: &std::path::Path) -> std::io::Result<()> {
-    let der = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+    let der = ring::signature::Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
         .map_err(|_| std::io::Error::other("key generation failed"))?;
     let body = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
     let mut text = String::from("-----BEGIN PRIVATE KEY-----\n");
