@@ -327,7 +327,17 @@ fn put_code_op(
 
 fn grant_active(txn: &Txn, grant: &GrantId, now: UnixTime) -> Result<bool, StoreError> {
     let grants = txn.open_table(GRANTS).map_err(unavailable)?;
-    Ok(get::<GrantRecord>(&grants, &grant.0)?.is_some_and(|g| g.is_active(now)))
+    active_in(&grants, grant, now)
+}
+
+/// Whether `grant` is in `grants` (an open grants table) and active at
+/// `now`: what every token of it is checked against.
+fn active_in(
+    grants: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    grant: &GrantId,
+    now: UnixTime,
+) -> Result<bool, StoreError> {
+    Ok(get::<GrantRecord>(grants, &grant.0)?.is_some_and(|g| g.is_active(now)))
 }
 
 /// Writes `hash -> record` into an open table.
@@ -522,13 +532,10 @@ impl Store for EmbeddedStore {
             if now >= record.expires_at {
                 return Ok(None);
             }
-            if let Some(grant_id) = &record.grant_id {
-                let grants = txn.open_table(GRANTS).map_err(unavailable)?;
-                let active =
-                    get::<GrantRecord>(&grants, &grant_id.0)?.is_some_and(|g| g.is_active(now));
-                if !active {
-                    return Ok(None);
-                }
+            if let Some(grant_id) = &record.grant_id
+                && !grant_active(txn, grant_id, now)?
+            {
+                return Ok(None);
             }
             Ok(Some(record))
         })

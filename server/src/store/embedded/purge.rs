@@ -24,7 +24,8 @@ use super::txn::Txn;
 use super::{
     ACCESS, APP_LINK_STATES, CODES, COUNTERS, ENDED_SESSIONS, GRANT_LEASES, GRANT_TOKENS, GRANTS,
     KIND_ACCESS, KIND_LEASED, KIND_PARTNER, KIND_REFRESH, PROCESSED_GRANT_CODES, REFRESH,
-    USER_GRANTS, decode, get, index_entry, lease_of, refresh_live, remove_grant_items, unavailable,
+    USER_GRANTS, active_in, decode, index_entry, lease_of, refresh_live, remove_grant_items,
+    unavailable,
 };
 use crate::store::{
     AccessTokenRecord, AppLinkStateRecord, AuthCodeRecord, Counter, GrantId, GrantRecord,
@@ -231,9 +232,7 @@ fn tokens(
         let (expired, grant) = expired(value)?;
         let dead = expired
             || match &grant {
-                Some(grant) => {
-                    !get::<GrantRecord>(&grants, &grant.0)?.is_some_and(|g| g.is_active(now))
-                }
+                Some(grant) => !active_in(&grants, grant, now)?,
                 None => false,
             };
         if dead && let Some(grant) = grant {
