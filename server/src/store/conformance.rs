@@ -905,6 +905,27 @@ async fn rotation_happens_once(store: &dyn Store) {
         None,
         "a failed rotation stores nothing"
     );
+
+    // A token the store never had (or no longer has) does not rotate: a
+    // refresh token that carries its claims comes here without a read.
+    for retire in [true, false] {
+        let unknown = rotation_of(hash(), &g, retire);
+        assert!(
+            matches!(
+                store.rotate_refresh_token(&unknown, NOW).await,
+                Err(RotateError::Conflict)
+            ),
+            "an unknown token does not rotate (retire: {retire})"
+        );
+        assert_eq!(
+            store
+                .get_access_token(&unknown.access.as_ref().expect("stored access").0, NOW)
+                .await
+                .expect("get"),
+            None,
+            "nor stores anything"
+        );
+    }
 }
 
 async fn concurrent_rotations_yield_one_successor(store: Arc<dyn Store>) {
