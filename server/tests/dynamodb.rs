@@ -32,9 +32,16 @@ fn endpoint() -> Option<String> {
 }
 
 async fn server_on(endpoint: &str, table: &str) -> TestServer {
+    server_with_key(endpoint, table, None).await
+}
+
+/// A replica on `table` whose encryption key (so: refresh tokens with
+/// claims) is the file `key`, shared by replicas as a Secret would be.
+async fn server_with_key(endpoint: &str, table: &str, key: Option<&std::path::Path>) -> TestServer {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = test_config(dir.path());
     config.store = dynamodb_store(dir.path(), endpoint, table);
+    config.encryption_key_files = key.map(std::path::Path::to_owned).into_iter().collect();
     TestServer::start_config(config, dir).await
 }
 
@@ -137,9 +144,24 @@ async fn start_up_names_a_missing_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_servers_share_one_table() {
     let Some(endpoint) = endpoint() else { return };
+    two_replicas(&endpoint, None).await;
+}
+
+/// The same with refresh tokens that carry their claims: concurrent
+/// refreshes go straight to rotations that race in DynamoDB's transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_share_one_table_and_one_key() {
+    let Some(endpoint) = endpoint() else { return };
+    let keys = tempfile::tempdir().expect("tempdir");
+    let key = keys.path().join("key-1");
+    std::fs::write(&key, [tokens::random_id(), tokens::random_id()].concat()).expect("key");
+    two_replicas(&endpoint, Some(&key)).await;
+}
+
+async fn two_replicas(endpoint: &str, key: Option<&std::path::Path>) {
     let table = unique_table();
-    let a = server_on(&endpoint, &table).await;
-    let b = server_on(&endpoint, &table).await;
+    let a = server_with_key(endpoint, &table, key).await;
+    let b = server_with_key(endpoint, &table, key).await;
     // Browsers see one deployment: the session key is per server here, so
     // the whole browser part happens on `a`; the code is redeemed on `b`.
     let pkce = Pkce::new();
@@ -165,6 +187,7 @@ async fn two_servers_share_one_table() {
         .as_str()
         .expect("refresh")
         .to_owned();
+    assert_eq!(refresh.contains('.'), key.is_some(), "claims with a key");
     let fields = [
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh.as_str()),

@@ -29,6 +29,7 @@ use crate::routes;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::{AccessTokenRecord, Store, StoreError};
 use crate::tokens::access::AccessTokens;
+use crate::tokens::refresh::RefreshTokens;
 use crate::web::pages::{Pages, PagesError};
 use crate::web::session::CookieSettings;
 
@@ -54,8 +55,9 @@ pub enum StartupError {
     /// Mutual-linking partners could not be set up.
     #[error("invalid mutual-linking setup: {0}")]
     Partner(String),
-    /// The keys of sealed or JWT access tokens could not be loaded.
-    #[error("invalid access-token setup: {0}")]
+    /// The keys of sealed or JWT access tokens, or of refresh-token
+    /// claims, could not be loaded.
+    #[error("invalid token setup: {0}")]
     AccessTokens(String),
     /// The pages' branding or templates could not be set up.
     #[error(transparent)]
@@ -101,6 +103,8 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     /// The access-token formats (opaque, sealed, JWT) and their keys.
     pub access_tokens: AccessTokens,
+    /// Refresh tokens, and the key ring of their claims.
+    pub refresh_tokens: RefreshTokens,
     /// Login and CSRF cookies.
     pub cookies: CookieSettings,
     /// The pages: templates, languages, branding.
@@ -239,6 +243,8 @@ impl AppState {
             .to_owned();
         let access_tokens =
             AccessTokens::new(&config, &issuer).map_err(StartupError::AccessTokens)?;
+        let refresh_tokens = RefreshTokens::load(&config.encryption_key_files)
+            .map_err(|e| StartupError::AccessTokens(e.to_string()))?;
         let jwks = access_tokens
             .jwks()
             .map(|doc| Bytes::from(serde_json::to_vec(&doc).unwrap_or_default()));
@@ -262,6 +268,7 @@ impl AppState {
             throttle,
             store,
             access_tokens,
+            refresh_tokens,
             cookies,
             pages,
             partners,

@@ -137,6 +137,7 @@ async fn handle(
     let ctx = GrantContext {
         store: app.store.as_ref(),
         access_tokens: &app.access_tokens,
+        refresh_tokens: &app.refresh_tokens,
         clock: &app.clock,
         metrics: &app.metrics,
         remote_addr,

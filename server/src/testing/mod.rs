@@ -153,17 +153,25 @@ pub fn use_access_token_format(
     for client in &mut config.clients {
         client.access_token_format = format;
     }
-    if format == crate::config::AccessTokenFormat::Sealed && config.encryption_key_files.is_empty()
-    {
-        let path = dir.join("access-token-key-1");
-        std::fs::write(&path, [tokens::random_id(), tokens::random_id()].concat())
-            .expect("write key");
-        config.encryption_key_files = vec![path];
+    if format == crate::config::AccessTokenFormat::Sealed {
+        use_encryption_key(config, dir);
     }
     if format == crate::config::AccessTokenFormat::Jwt {
         let path = dir.join("jwt-signing-key.pem");
         tokens::jwt::generate_ed25519_pem(&path).expect("write signing key");
         config.access_token_signing_key_files = vec![path];
+    }
+}
+
+/// Gives the server an encryption key (`encryptionKeyFiles`) in `dir`,
+/// unless it has one: sealed access tokens need it, and with it refresh
+/// tokens carry their claims ([`tokens::refresh`]).
+pub fn use_encryption_key(config: &mut Config, dir: &Path) {
+    if config.encryption_key_files.is_empty() {
+        let path = dir.join("access-token-key-1");
+        std::fs::write(&path, [tokens::random_id(), tokens::random_id()].concat())
+            .expect("write key");
+        config.encryption_key_files = vec![path];
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod jwt;
+pub mod refresh;
 pub mod sealed;
 
 use base64::Engine as _;
@@ -94,7 +95,10 @@ const TIMED_CHARS: usize = TIMED_BODY / 3 * 4;
 /// The issue time a token of ours carries: one of our prefixes (`alc_`,
 /// `ala_`, `alr_`), then base64url of [`TIMED_BODY`] bytes whose first is
 /// [`TIMED`].
+/// A refresh token may carry sealed claims after a `.` ([`refresh`]); its
+/// issue time is in the part before.
 fn timed_issue(token: &str) -> Option<[u8; 6]> {
+    let token = token.split_once('.').map_or(token, |(random, _)| random);
     let (prefix, body) = token.split_at_checked(token.len().checked_sub(TIMED_CHARS)?)?;
     if !TokenKind::ALL.iter().any(|kind| kind.prefix() == prefix) {
         return None;

@@ -85,9 +85,16 @@ pub async fn exchange(
         Some(grant_id),
         now,
     )?;
-    let refresh = client
-        .allows(GrantType::RefreshToken)
-        .then(|| mint_refresh(client, &record.user_id, &record.scope, grant_id, now));
+    let refresh = client.allows(GrantType::RefreshToken).then(|| {
+        mint_refresh(
+            ctx,
+            client,
+            &record.user_id,
+            &record.scope,
+            (grant_id, now),
+            now,
+        )
+    });
     let new_grant = NewGrant {
         grant_id,
         grant: GrantRecord {

@@ -58,6 +58,7 @@ mod tests {
         let ctx = GrantContext {
             store: &store,
             access_tokens: &access_tokens,
+            refresh_tokens: &crate::tokens::refresh::RefreshTokens::plain(),
             clock: &clock,
             metrics: &crate::metrics::Metrics::new(),
             remote_addr: None,

@@ -16,8 +16,9 @@ use super::error::{ErrorCode, OAuthError};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store::{AccessTokenRecord, GrantId, RefreshState, RefreshTokenRecord, Store, UnixTime};
+use crate::tokens::NewToken;
 use crate::tokens::access::{AccessTokens, MintedAccess};
-use crate::tokens::{self, NewToken, TokenKind};
+use crate::tokens::refresh::RefreshTokens;
 
 /// What a grant needs from the server, and nothing more: the store, the
 /// time, and the metrics its audit entries are counted in. A grant can be
@@ -28,6 +29,8 @@ pub struct GrantContext<'a> {
     pub store: &'a dyn Store,
     /// The access-token formats and their keys.
     pub access_tokens: &'a AccessTokens,
+    /// Refresh tokens, and the key ring of their claims.
+    pub refresh_tokens: &'a RefreshTokens,
     /// Time.
     pub clock: &'a Clock,
     /// Where audit entries are counted.
@@ -119,15 +122,18 @@ pub(crate) fn mint_access(
         })
 }
 
-/// A new refresh token for a grant, with its record (idle lifetime applied).
+/// A new refresh token for a grant created at `grant_created_at`, with its
+/// record (idle lifetime applied); it carries its claims when the server
+/// has keys ([`crate::tokens::refresh`]).
 pub(crate) fn mint_refresh(
+    ctx: &GrantContext<'_>,
     client: &Client,
     user_id: &str,
     scope: &str,
-    grant_id: GrantId,
+    grant: (GrantId, UnixTime),
     now: UnixTime,
 ) -> (NewToken, RefreshTokenRecord) {
-    let token = tokens::generate(TokenKind::RefreshToken);
+    let (grant_id, grant_created_at) = grant;
     let record = RefreshTokenRecord {
         grant_id,
         client_id: client.id().to_owned(),
@@ -141,7 +147,7 @@ pub(crate) fn mint_refresh(
             .map(|s| now.saturating_add(s as i64)),
         state: RefreshState::Active,
     };
-    (token, record)
+    (ctx.refresh_tokens.mint(&record, grant_created_at), record)
 }
 
 #[cfg(test)]

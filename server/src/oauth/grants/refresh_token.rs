@@ -6,6 +6,10 @@
 //! gets the very same successor back, opened from the sealed copy kept with
 //! the old token; any replica can answer it. A retry after the window is
 //! refresh-token reuse (RFC 9700 4.14.2): the whole grant is revoked.
+//!
+//! A refresh token that carries its claims ([`crate::tokens::refresh`]) is
+//! exchanged with one store operation, the conditional rotation; the store
+//! is read only when the rotation declines, and then decides as above.
 
 use super::{GrantContext, TokenResponse, mint_access, mint_refresh};
 use crate::audit::{Audit, AuditEvent, RevokeReason};
@@ -15,7 +19,9 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Params;
 use crate::oauth::refresh_policy::{self, RefreshValidity};
 use crate::oauth::scope;
-use crate::store::{RefreshLookup, RefreshState, RotateError, Rotation, UnixTime};
+use crate::store::{
+    RefreshLookup, RefreshState, RefreshTokenRecord, RotateError, Rotation, UnixTime,
+};
 use crate::tokens::{self, Successor, TokenHash};
 
 /// The shared rule, judged for the client presenting the token.
@@ -28,7 +34,49 @@ fn decide(lookup: Option<&RefreshLookup>, client: &Client, now: UnixTime) -> Ref
     )
 }
 
+/// What the exchange knows of a usable token before rotating it: its record
+/// and when its grant was created.
+struct Known {
+    token: RefreshTokenRecord,
+    grant_created_at: UnixTime,
+}
+
+impl Known {
+    /// From a lookup [`decide`] found usable (which has its grant).
+    fn read(lookup: Option<RefreshLookup>) -> Option<Known> {
+        let lookup = lookup?;
+        Some(Known {
+            grant_created_at: lookup.grant?.created_at,
+            token: lookup.token,
+        })
+    }
+
+    /// From the token's own claims, when it carries claims of this server
+    /// that say it is this client's and unexpired. Only that case is settled
+    /// here; anything else is read, so that what is stored decides (a
+    /// rotated token's replay or reuse among it).
+    fn claimed(
+        ctx: &GrantContext<'_>,
+        client: &Client,
+        presented: &str,
+        now: UnixTime,
+    ) -> Option<Known> {
+        let claims = ctx.refresh_tokens.claims(presented)?;
+        (claims.client_id == client.id() && claims.expires_at.is_none_or(|e| now < e)).then(|| {
+            Known {
+                grant_created_at: claims.grant_created_at,
+                token: claims.into_record(),
+            }
+        })
+    }
+}
+
 /// Exchanges a refresh token, if its user is still in the identity backend.
+///
+/// A token that carries its claims goes straight to the rotation, one store
+/// operation: the rotation checks what the claims cannot (that the token is
+/// still active, and its grant), and when it declines, what is stored is
+/// read and decides. A token without claims is read first.
 pub async fn exchange(
     ctx: &GrantContext<'_>,
     users: &UserPresence,
@@ -38,30 +86,35 @@ pub async fn exchange(
     let presented = params.require("refresh_token")?;
     let hash = TokenHash::of(presented);
     let now = ctx.clock.now();
-    let lookup = ctx.store.get_refresh_token(&hash, now).await?;
-    match decide(lookup.as_ref(), client, now) {
-        RefreshValidity::Invalid => Err(invalid()),
-        RefreshValidity::RotatedWithinGrace => replay_successor(lookup.as_ref(), presented, now),
-        RefreshValidity::RotatedAfterGrace => Err(reuse(ctx, lookup.as_ref(), now).await),
-        RefreshValidity::Usable => {
-            let Some(mut lookup) = lookup else {
-                return Err(invalid());
-            };
-            ensure_present(ctx, users, client, &lookup, now).await?;
-            // A shared store may report a lost race between two rotations of
-            // this token before either has won; look again, a few times.
-            for _ in 0..3 {
-                match rotate(ctx, client, params, presented, hash, lookup, now).await? {
-                    Rotated::Done(response) => return Ok(response),
-                    Rotated::Retry(again) => lookup = again,
+    let mut known = match Known::claimed(ctx, client, presented, now) {
+        Some(known) => known,
+        None => {
+            let lookup = ctx.store.get_refresh_token(&hash, now).await?;
+            match decide(lookup.as_ref(), client, now) {
+                RefreshValidity::Invalid => return Err(invalid()),
+                RefreshValidity::RotatedWithinGrace => {
+                    return replay_successor(lookup.as_ref(), presented, now);
                 }
+                RefreshValidity::RotatedAfterGrace => {
+                    return Err(reuse(ctx, lookup.as_ref(), now).await);
+                }
+                RefreshValidity::Usable => Known::read(lookup).ok_or_else(invalid)?,
             }
-            Err(OAuthError::new(
-                ErrorCode::TemporarilyUnavailable,
-                "the refresh token is being used concurrently; retry",
-            ))
+        }
+    };
+    ensure_present(ctx, users, client, &known, now).await?;
+    // A shared store may report a lost race between two rotations of this
+    // token before either has won; look again, a few times.
+    for _ in 0..3 {
+        match rotate(ctx, client, params, presented, hash, known, now).await? {
+            Rotated::Done(response) => return Ok(response),
+            Rotated::Retry(again) => known = again,
         }
     }
+    Err(OAuthError::new(
+        ErrorCode::TemporarilyUnavailable,
+        "the refresh token is being used concurrently; retry",
+    ))
 }
 
 /// A user removed from the identity backend (or whose link is older than
@@ -71,20 +124,24 @@ async fn ensure_present(
     ctx: &GrantContext<'_>,
     users: &UserPresence,
     client: &Client,
-    lookup: &RefreshLookup,
+    known: &Known,
     now: UnixTime,
 ) -> Result<(), OAuthError> {
-    let linked_at = lookup.grant.as_ref().map(|g| g.created_at);
-    if users.verdict(&lookup.token.user_id, linked_at, now).await == Presence::Present {
+    let token = &known.token;
+    if users
+        .verdict(&token.user_id, Some(known.grant_created_at), now)
+        .await
+        == Presence::Present
+    {
         return Ok(());
     }
-    if ctx.store.revoke_grant(&lookup.token.grant_id, now).await? {
+    if ctx.store.revoke_grant(&token.grant_id, now).await? {
         Audit::new(AuditEvent::GrantRevoked {
             reason: RevokeReason::UserDeprovisioned,
         })
         .client(client.id())
-        .user(&lookup.token.user_id)
-        .grant(lookup.token.grant_id)
+        .user(&token.user_id)
+        .grant(token.grant_id)
         .remote(ctx.remote_addr)
         .emit(ctx.metrics);
     }
@@ -102,7 +159,7 @@ enum Rotated {
     /// The answer for the client.
     Done(TokenResponse),
     /// Nothing was decided and the token is still active: try again.
-    Retry(RefreshLookup),
+    Retry(Known),
 }
 
 async fn rotate(
@@ -111,10 +168,10 @@ async fn rotate(
     params: &Params,
     presented: &str,
     hash: TokenHash,
-    lookup: RefreshLookup,
+    known: Known,
     now: UnixTime,
 ) -> Result<Rotated, OAuthError> {
-    let token = &lookup.token;
+    let token = &known.token;
     // A narrower scope may be asked for the access token (RFC 6749 6); the
     // refresh token keeps the grant's scope.
     let granted: Vec<&str> = scope::split_borrowed(&token.scope).collect();
@@ -128,8 +185,16 @@ async fn rotate(
         now,
     )?;
     let rotating = client.config.refresh_token.rotation;
-    let refresh =
-        rotating.then(|| mint_refresh(client, &token.user_id, &token.scope, token.grant_id, now));
+    let refresh = rotating.then(|| {
+        mint_refresh(
+            ctx,
+            client,
+            &token.user_id,
+            &token.scope,
+            (token.grant_id, known.grant_created_at),
+            now,
+        )
+    });
     let refresh_value = match &refresh {
         Some((t, _)) => t.value.clone(),
         // Without rotation the client keeps using the token it has; sending
@@ -166,17 +231,21 @@ async fn rotate(
             refresh_token: Some(refresh_value),
             scope: access_scope,
         })),
-        // Another request rotated it between our read and write (a
-        // concurrent retry), or the grant was revoked meanwhile: decide again
-        // on what is there now.
+        // The token is not (or no longer) active, or its grant not: another
+        // request rotated it first (a concurrent retry), it was rotated long
+        // ago (its claims brought it here unread), or the grant was revoked
+        // or has expired. What is stored decides.
         Err(RotateError::Conflict) => {
             let again = ctx.store.get_refresh_token(&hash, now).await?;
-            match (decide(again.as_ref(), client, now), again) {
-                (RefreshValidity::RotatedWithinGrace, again) => {
+            match decide(again.as_ref(), client, now) {
+                RefreshValidity::RotatedWithinGrace => {
                     replay_successor(again.as_ref(), presented, now).map(Rotated::Done)
                 }
-                (RefreshValidity::Usable, Some(again)) => Ok(Rotated::Retry(again)),
-                _ => Err(invalid()),
+                RefreshValidity::RotatedAfterGrace => Err(reuse(ctx, again.as_ref(), now).await),
+                RefreshValidity::Usable => {
+                    Known::read(again).map(Rotated::Retry).ok_or_else(invalid)
+                }
+                RefreshValidity::Invalid => Err(invalid()),
             }
         }
         Err(RotateError::Store(e)) => Err(e.into()),
