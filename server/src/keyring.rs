@@ -10,8 +10,7 @@
 
 use std::path::PathBuf;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use crate::aead::{TAG_LEN, XChaCha20Poly1305};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -102,7 +101,7 @@ impl KeyRing {
                     .expand(purpose, &mut key);
                 let mut short = [0u8; 8];
                 short.copy_from_slice(&id[..8]);
-                (short, XChaCha20Poly1305::new(&key.into()))
+                (short, XChaCha20Poly1305::new(&key))
             })
             .collect();
         KeyRing { keys }
@@ -118,26 +117,18 @@ impl KeyRing {
         let (id, cipher) = self.keys.first()?;
         let mut nonce = [0u8; 24];
         rand::rng().fill_bytes(&mut nonce);
-        let ciphertext = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .ok()?;
-        let mut out = Vec::with_capacity(HEADER + ciphertext.len());
+        let mut out = Vec::with_capacity(HEADER + plaintext.len() + TAG_LEN);
         out.push(VERSION);
         out.extend_from_slice(id);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
+        out.extend_from_slice(plaintext);
+        cipher.seal_from(&nonce, aad, &mut out, HEADER);
         Some(out)
     }
 
     /// Decrypts with whichever key the ciphertext names.
     pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, KeyRingError> {
-        if sealed.len() < HEADER + 16 || sealed[0] != VERSION {
+        if sealed.len() < HEADER + TAG_LEN || sealed[0] != VERSION {
             return Err(KeyRingError::Corrupt);
         }
         let id = &sealed[1..9];
@@ -146,15 +137,12 @@ impl KeyRing {
             .iter()
             .find(|(k, _)| k == id)
             .ok_or_else(|| KeyRingError::UnknownKey(hex(id)))?;
+        let nonce: &[u8; 24] = sealed[9..HEADER]
+            .try_into()
+            .map_err(|_| KeyRingError::Corrupt)?;
         cipher
-            .decrypt(
-                XNonce::from_slice(&sealed[9..HEADER]),
-                Payload {
-                    msg: &sealed[HEADER..],
-                    aad,
-                },
-            )
-            .map_err(|_| KeyRingError::Corrupt)
+            .open(nonce, aad, &sealed[HEADER..])
+            .ok_or(KeyRingError::Corrupt)
     }
 
     /// Whether a ciphertext was made with the current first key (else it

@@ -7,6 +7,7 @@
 //! them.
 
 pub mod admission;
+pub mod aead;
 pub mod alexa;
 pub mod app;
 pub mod app_to_app;

@@ -17,8 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::sync::LazyLock;
 
-use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use crate::aead::{self, ChaCha20Poly1305};
 use hkdf::HkdfExtract;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -202,21 +201,14 @@ pub fn seal_successor(old_refresh_token: &str, successor: &Successor<&str>) -> V
         + successor.refresh_token.len()
         + successor.scope.len()
         + 16
-        + 16;
+        + aead::TAG_LEN;
     let mut sealed = Vec::with_capacity(capacity);
     sealed.extend_from_slice(&nonce);
     // Encoding strings and an integer into a Vec cannot fail; if it did,
     // the empty plaintext sealed here would open to nothing usable.
     let mut sealed = postcard::to_extend(successor, sealed).unwrap_or_else(|_| nonce.to_vec());
-    // Encryption with a fresh key and nonce cannot fail for this size.
-    match cipher.encrypt_in_place_detached(
-        Nonce::from_slice(&nonce),
-        b"",
-        &mut sealed[SUCCESSOR_NONCE_LEN..],
-    ) {
-        Ok(tag) => sealed.extend_from_slice(&tag),
-        Err(_) => sealed.truncate(SUCCESSOR_NONCE_LEN),
-    }
+    // The key is this token's alone, the nonce random: it never repeats.
+    cipher.seal_from(nonce, b"", &mut sealed, SUCCESSOR_NONCE_LEN);
     sealed
 }
 
@@ -226,9 +218,8 @@ pub fn open_successor(old_refresh_token: &str, sealed: &[u8]) -> Option<Successo
         return None;
     }
     let (nonce, ciphertext) = sealed.split_at(SUCCESSOR_NONCE_LEN);
-    let plaintext = successor_cipher(old_refresh_token)
-        .decrypt(Nonce::from_slice(nonce), ciphertext)
-        .ok()?;
+    let nonce: [u8; SUCCESSOR_NONCE_LEN] = nonce.try_into().ok()?;
+    let plaintext = successor_cipher(old_refresh_token).open(nonce, b"", ciphertext)?;
     postcard::from_bytes(&plaintext).ok()
 }
 
@@ -244,7 +235,7 @@ fn successor_cipher(old_refresh_token: &str) -> ChaCha20Poly1305 {
     let mut key = [0u8; 32];
     // 32 bytes is far below HKDF-SHA256's output limit.
     let _ = hk.expand(b"chacha20poly1305 key", &mut key);
-    ChaCha20Poly1305::new(Key::from_slice(&key))
+    ChaCha20Poly1305::new(&key)
 }
 
 #[cfg(test)]
@@ -355,7 +346,9 @@ mod tests {
             hkdf::Hkdf::<Sha256>::new(Some(b"alexa-link refresh successor v1"), token.as_bytes())
                 .expand(b"chacha20poly1305 key", &mut expected)
                 .expect("32 bytes");
-            let old = ChaCha20Poly1305::new(Key::from_slice(&expected));
+            use chacha20poly1305::aead::{Aead, KeyInit};
+            // The RustCrypto implementation that sealed successors before.
+            let old = chacha20poly1305::ChaCha20Poly1305::new(&expected.into());
             let successor = Successor {
                 access_token: "als_abc".to_owned(),
                 access_expires_at: 1_700_000_000,
@@ -366,7 +359,7 @@ mod tests {
             let mut sealed = nonce.to_vec();
             sealed.extend(
                 old.encrypt(
-                    Nonce::from_slice(&nonce),
+                    (&nonce).into(),
                     postcard::to_stdvec(&successor).expect("encode").as_slice(),
                 )
                 .expect("encrypt"),
@@ -383,7 +376,7 @@ mod tests {
             assert_eq!(new.len(), sealed.len(), "same layout and size");
             let (nonce, body) = new.split_at(SUCCESSOR_NONCE_LEN);
             let plaintext = old
-                .decrypt(Nonce::from_slice(nonce), body)
+                .decrypt(nonce.into(), body)
                 .expect("the old key opens it");
             assert_eq!(
                 plaintext,
