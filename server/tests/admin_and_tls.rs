@@ -535,19 +535,10 @@ async fn the_purge_runs_at_start_and_reports_itself() {
             .expect("put");
     }
     let server = TestServer::start_sharing(config, dir, store.clone()).await;
-    let metrics_url = format!("{}/metrics", server.admin_url);
-    let sample = |text: &str, name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
-    };
+    let sample = alexa_link_server::testing::metric;
     let mut metrics = String::new();
     for _ in 0..100 {
-        metrics = reqwest::get(&metrics_url)
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        metrics = server.metrics().await;
         if sample(&metrics, r#"alexa_link_purges_total{outcome="ok"}"#) == Some(1.0) {
             break;
         }

@@ -284,16 +284,8 @@ async fn absolute_and_idle_lifetimes_end_refresh_tokens() {
 
 /// What the embedded store has run so far: the sum of its batches' sizes.
 async fn store_operations(server: &TestServer) -> f64 {
-    let metrics = reqwest::get(format!("{}/metrics", server.admin_url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("alexa_link_store_batch_operations_sum "))
-        .and_then(|v| v.trim().parse().ok())
+    let metrics = server.metrics().await;
+    testing::metric(&metrics, "alexa_link_store_batch_operations_sum")
         .unwrap_or_else(|| panic!("no batch_operations_sum in {metrics}"))
 }
 

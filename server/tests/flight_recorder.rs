@@ -148,12 +148,7 @@ async fn failed_links_show_the_hint_that_fixes_them() {
     }
 
     // Each failure is counted by cause.
-    let metrics = reqwest::get(format!("{}/metrics", server.admin_url))
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let metrics = server.metrics().await;
     for cause in [
         "pkce_missing",
         "redirect_uri_unregistered",

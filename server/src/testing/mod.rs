@@ -175,6 +175,13 @@ pub fn use_encryption_key(config: &mut Config, dir: &Path) {
     }
 }
 
+/// The value of the sample `name` (with its labels, as exposed) in a
+/// `/metrics` text.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// The partner id of [`add_partner`].
 pub const PARTNER_ID: &str = "amazon";
 
@@ -463,6 +470,16 @@ impl TestServer {
     /// An absolute URL on the public listener.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// The admin port's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.admin_url))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
     }
 
     /// The server's clock (advance it to cross expiry times).
