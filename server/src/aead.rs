@@ -44,19 +44,33 @@ impl ChaCha20Poly1305 {
         buf.extend_from_slice(tag.as_ref());
     }
 
-    /// Decrypts `ciphertext || tag`; `None` when it does not authenticate.
-    pub fn open(&self, nonce: [u8; 12], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
-        let mut buf = sealed.to_vec();
+    /// Decrypts `buf[from..]` (`ciphertext || tag`) where it lies, leaving
+    /// the plaintext there and what is before `from` as it is; `None` when
+    /// it does not authenticate (`buf` is then garbage).
+    pub fn open_from(
+        &self,
+        nonce: [u8; 12],
+        aad: &[u8],
+        buf: &mut Vec<u8>,
+        from: usize,
+    ) -> Option<()> {
         let len = self
             .0
             .open_in_place(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(aad),
-                &mut buf,
+                buf.get_mut(from..)?,
             )
             .ok()?
             .len();
-        buf.truncate(len);
+        buf.truncate(from + len);
+        Some(())
+    }
+
+    /// Decrypts `ciphertext || tag` into a new buffer.
+    pub fn open(&self, nonce: [u8; 12], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        let mut buf = sealed.to_vec();
+        self.open_from(nonce, aad, &mut buf, 0)?;
         Some(buf)
     }
 }
@@ -87,10 +101,23 @@ impl XChaCha20Poly1305 {
         cipher.seal_from(short, aad, buf, from);
     }
 
+    /// As [`ChaCha20Poly1305::open_from`], with a 192-bit nonce.
+    pub fn open_from(
+        &self,
+        nonce: &[u8; 24],
+        aad: &[u8],
+        buf: &mut Vec<u8>,
+        from: usize,
+    ) -> Option<()> {
+        let (cipher, short) = self.derive(nonce);
+        cipher.open_from(short, aad, buf, from)
+    }
+
     /// As [`ChaCha20Poly1305::open`], with a 192-bit nonce.
     pub fn open(&self, nonce: &[u8; 24], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
-        let (cipher, short) = self.derive(nonce);
-        cipher.open(short, aad, sealed)
+        let mut buf = sealed.to_vec();
+        self.open_from(nonce, aad, &mut buf, 0)?;
+        Some(buf)
     }
 }
 

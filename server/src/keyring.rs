@@ -128,6 +128,12 @@ impl KeyRing {
 
     /// Decrypts with whichever key the ciphertext names.
     pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, KeyRingError> {
+        self.open_owned(sealed.to_vec(), aad)
+    }
+
+    /// [`KeyRing::open`] in the ciphertext's own buffer (one just decoded
+    /// from a token): no copy.
+    pub fn open_owned(&self, mut sealed: Vec<u8>, aad: &[u8]) -> Result<Vec<u8>, KeyRingError> {
         if sealed.len() < HEADER + TAG_LEN || sealed[0] != VERSION {
             return Err(KeyRingError::Corrupt);
         }
@@ -137,12 +143,14 @@ impl KeyRing {
             .iter()
             .find(|(k, _)| k == id)
             .ok_or_else(|| KeyRingError::UnknownKey(hex(id)))?;
-        let nonce: &[u8; 24] = sealed[9..HEADER]
+        let nonce: [u8; 24] = sealed[9..HEADER]
             .try_into()
             .map_err(|_| KeyRingError::Corrupt)?;
         cipher
-            .open(nonce, aad, &sealed[HEADER..])
-            .ok_or(KeyRingError::Corrupt)
+            .open_from(&nonce, aad, &mut sealed, HEADER)
+            .ok_or(KeyRingError::Corrupt)?;
+        sealed.drain(..HEADER);
+        Ok(sealed)
     }
 
     /// Whether a ciphertext was made with the current first key (else it

@@ -48,7 +48,7 @@ pub fn open(ring: &KeyRing, token: &str) -> Option<AccessTokenRecord> {
         return None;
     }
     let sealed = URL_SAFE_NO_PAD.decode(encoded).ok()?;
-    let plaintext = ring.open(&sealed, AAD).ok()?;
+    let plaintext = ring.open_owned(sealed, AAD).ok()?;
     postcard::from_bytes(&plaintext).ok()
 }
 
