@@ -134,6 +134,16 @@ pub struct NewToken {
 /// random bits. The time orders the token's key in the store
 /// ([`TokenHash`]); it tells the holder nothing it did not know.
 pub fn generate(kind: TokenKind) -> NewToken {
+    let (value, issued) = random_value(kind);
+    // The issue time is known here: no need to read it back from the value.
+    let hash = TokenHash::keyed(&value, Some(issued));
+    NewToken { value, hash }
+}
+
+/// The value [`generate`] hands out, and its issue time (6 bytes of
+/// milliseconds), before it is hashed: a refresh token appends its claims
+/// first ([`refresh`]).
+fn random_value(kind: TokenKind) -> (String, [u8; 6]) {
     let mut body = [0u8; TIMED_BODY];
     body[0] = TIMED;
     let millis = std::time::SystemTime::now()
@@ -147,9 +157,7 @@ pub fn generate(kind: TokenKind) -> NewToken {
     let mut value = String::with_capacity(prefix.len() + TIMED_CHARS);
     value.push_str(prefix);
     URL_SAFE_NO_PAD.encode_string(body, &mut value);
-    // The issue time is known here: no need to read it back from the value.
-    let hash = TokenHash::keyed(&value, Some(issued));
-    NewToken { value, hash }
+    (value, issued)
 }
 
 /// A random 128-bit identifier (grant families, CSRF nonces).

@@ -27,9 +27,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-use super::{NewToken, TokenKind};
+use super::{NewToken, TokenHash, TokenKind};
 use crate::keyring::{KeyRing, KeyRingError};
-use crate::store::{GrantId, RefreshState, RefreshTokenRecord, UnixTime};
+use crate::store::{RefreshTokenRecord, UnixTime};
 
 /// The key ring purpose (HKDF `info`) of refresh-token claims.
 pub const PURPOSE: &[u8] = b"xchacha20poly1305 refresh token claims v1";
@@ -45,41 +45,17 @@ const SEPARATOR: char = '.';
 /// the 2048 bytes clients are known to keep.
 const MAX_CLAIMS: usize = 768;
 
-/// What a refresh token carries about itself: its stored record, less the
-/// state, and when its grant was created (the link time the identity
-/// backend's checks need). Sealed from borrowed strings, opened into owned
-/// ones; both encode the same.
+/// What a refresh token carries about itself: its stored record as minted
+/// (active) and when its grant was created (the link time the identity
+/// backend's checks need). The refresh grant holds the same for a token it
+/// read instead. Sealed from a borrowed record, opened into an owned one;
+/// both encode the same.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefreshClaims<S = String> {
-    /// The grant.
-    pub grant_id: GrantId,
-    /// The client it was issued to.
-    pub client_id: S,
-    /// The user.
-    pub user_id: S,
-    /// The grant's scope, space separated.
-    pub scope: S,
-    /// When it was issued.
-    pub issued_at: UnixTime,
-    /// When it stops being usable (idle lifetime); `None`: never.
-    pub expires_at: Option<UnixTime>,
+pub struct RefreshClaims<R = RefreshTokenRecord> {
+    /// The token's record.
+    pub record: R,
     /// When its grant was created.
     pub grant_created_at: UnixTime,
-}
-
-impl RefreshClaims {
-    /// The stored record these claims describe, as it was minted (active).
-    pub fn into_record(self) -> RefreshTokenRecord {
-        RefreshTokenRecord {
-            grant_id: self.grant_id,
-            client_id: self.client_id,
-            user_id: self.user_id,
-            scope: self.scope,
-            issued_at: self.issued_at,
-            expires_at: self.expires_at,
-            state: RefreshState::Active,
-        }
-    }
 }
 
 /// Mints refresh tokens, with claims when there are keys, and opens the
@@ -115,37 +91,23 @@ impl RefreshTokens {
     /// `grant_created_at`): with claims when this server has keys and the
     /// claims are not too long, plain otherwise.
     pub fn mint(&self, record: &RefreshTokenRecord, grant_created_at: UnixTime) -> NewToken {
-        let token = super::generate(TokenKind::RefreshToken);
-        let Some(ring) = &self.ring else {
-            return token;
-        };
-        let claims = RefreshClaims {
-            grant_id: record.grant_id,
-            client_id: record.client_id.as_str(),
-            user_id: record.user_id.as_str(),
-            scope: record.scope.as_str(),
-            issued_at: record.issued_at,
-            expires_at: record.expires_at,
-            grant_created_at,
-        };
-        // The strings, their length prefixes, the grant id and three varint
-        // times, encoded into one buffer.
-        let size = 64 + claims.client_id.len() + claims.user_id.len() + claims.scope.len();
-        let Ok(plaintext) = postcard::to_extend(&claims, Vec::with_capacity(size)) else {
-            return token;
-        };
-        if plaintext.len() > MAX_CLAIMS {
-            return token;
+        let (mut value, issued) = super::random_value(TokenKind::RefreshToken);
+        if let Some(sealed) = self.ring.as_ref().and_then(|ring| {
+            seal(
+                ring,
+                &value,
+                &RefreshClaims {
+                    record,
+                    grant_created_at,
+                },
+            )
+        }) {
+            value.reserve_exact(1 + sealed.len().div_ceil(3) * 4);
+            value.push(SEPARATOR);
+            URL_SAFE_NO_PAD.encode_string(&sealed, &mut value);
         }
-        let Some(sealed) = aad(&token.value).and_then(|aad| ring.seal(&plaintext, &aad)) else {
-            return token;
-        };
-        let mut value = token.value;
-        value.reserve_exact(1 + sealed.len().div_ceil(3) * 4);
-        value.push(SEPARATOR);
-        URL_SAFE_NO_PAD.encode_string(&sealed, &mut value);
         // The key is the whole value's, as it will be presented.
-        let hash = super::TokenHash::of(&value);
+        let hash = TokenHash::keyed(&value, Some(issued));
         NewToken { value, hash }
     }
 
@@ -162,9 +124,27 @@ impl RefreshTokens {
             return None;
         }
         let sealed = URL_SAFE_NO_PAD.decode(encoded).ok()?;
-        let plaintext = ring.open(&sealed, &aad(random)?).ok()?;
+        let plaintext = ring.open_owned(sealed, &aad(random)?).ok()?;
         postcard::from_bytes(&plaintext).ok()
     }
+}
+
+/// `claims` encoded and sealed for the random part `random`; `None` when
+/// they are longer than [`MAX_CLAIMS`] (the token is then plain).
+fn seal(
+    ring: &KeyRing,
+    random: &str,
+    claims: &RefreshClaims<&RefreshTokenRecord>,
+) -> Option<Vec<u8>> {
+    // The strings, their length prefixes, the grant id, the times and the
+    // state, encoded into one buffer.
+    let record = claims.record;
+    let size = 64 + record.client_id.len() + record.user_id.len() + record.scope.len();
+    let plaintext = postcard::to_extend(claims, Vec::with_capacity(size)).ok()?;
+    if plaintext.len() > MAX_CLAIMS {
+        return None;
+    }
+    ring.seal(&plaintext, &aad(random)?)
 }
 
 /// The length of a refresh token's random part: `alr_` and the body.
@@ -185,7 +165,7 @@ fn aad(random: &str) -> Option<[u8; AAD.len() + RANDOM_CHARS]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokens::TokenHash;
+    use crate::store::{GrantId, RefreshState};
 
     fn record() -> RefreshTokenRecord {
         RefreshTokenRecord {
@@ -220,7 +200,7 @@ mod tests {
         );
         let claims = tokens.claims(&token.value).expect("opens");
         assert_eq!(claims.grant_created_at, 1_699_000_000);
-        assert_eq!(claims.into_record(), record());
+        assert_eq!(claims.record, record());
         assert!(token.value.len() < 400, "{}", token.value.len());
     }
 

@@ -19,9 +19,8 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Params;
 use crate::oauth::refresh_policy::{self, RefreshValidity};
 use crate::oauth::scope;
-use crate::store::{
-    RefreshLookup, RefreshState, RefreshTokenRecord, RotateError, Rotation, UnixTime,
-};
+use crate::store::{RefreshLookup, RefreshState, RotateError, Rotation, UnixTime};
+use crate::tokens::refresh::RefreshClaims;
 use crate::tokens::{self, Successor, TokenHash};
 
 /// The shared rule, judged for the client presenting the token.
@@ -34,41 +33,29 @@ fn decide(lookup: Option<&RefreshLookup>, client: &Client, now: UnixTime) -> Ref
     )
 }
 
-/// What the exchange knows of a usable token before rotating it: its record
-/// and when its grant was created.
-struct Known {
-    token: RefreshTokenRecord,
-    grant_created_at: UnixTime,
+/// The claims of a token [`decide`] found usable, read from the store
+/// (which then has its grant).
+fn read_claims(lookup: Option<RefreshLookup>) -> Option<RefreshClaims> {
+    let lookup = lookup?;
+    Some(RefreshClaims {
+        grant_created_at: lookup.grant?.created_at,
+        record: lookup.token,
+    })
 }
 
-impl Known {
-    /// From a lookup [`decide`] found usable (which has its grant).
-    fn read(lookup: Option<RefreshLookup>) -> Option<Known> {
-        let lookup = lookup?;
-        Some(Known {
-            grant_created_at: lookup.grant?.created_at,
-            token: lookup.token,
-        })
-    }
-
-    /// From the token's own claims, when it carries claims of this server
-    /// that say it is this client's and unexpired. Only that case is settled
-    /// here; anything else is read, so that what is stored decides (a
-    /// rotated token's replay or reuse among it).
-    fn claimed(
-        ctx: &GrantContext<'_>,
-        client: &Client,
-        presented: &str,
-        now: UnixTime,
-    ) -> Option<Known> {
-        let claims = ctx.refresh_tokens.claims(presented)?;
-        (claims.client_id == client.id() && claims.expires_at.is_none_or(|e| now < e)).then(|| {
-            Known {
-                grant_created_at: claims.grant_created_at,
-                token: claims.into_record(),
-            }
-        })
-    }
+/// The claims a token carries, when they are this server's and say it is
+/// this client's and unexpired. Only that case is settled without a read;
+/// anything else is read, so that what is stored decides (a rotated
+/// token's replay or reuse among it).
+fn carried_claims(
+    ctx: &GrantContext<'_>,
+    client: &Client,
+    presented: &str,
+    now: UnixTime,
+) -> Option<RefreshClaims> {
+    ctx.refresh_tokens.claims(presented).filter(|c| {
+        c.record.client_id == client.id() && c.record.expires_at.is_none_or(|e| now < e)
+    })
 }
 
 /// Exchanges a refresh token, if its user is still in the identity backend.
@@ -86,8 +73,8 @@ pub async fn exchange(
     let presented = params.require("refresh_token")?;
     let hash = TokenHash::of(presented);
     let now = ctx.clock.now();
-    let mut known = match Known::claimed(ctx, client, presented, now) {
-        Some(known) => known,
+    let mut claims = match carried_claims(ctx, client, presented, now) {
+        Some(claims) => claims,
         None => {
             let lookup = ctx.store.get_refresh_token(&hash, now).await?;
             match decide(lookup.as_ref(), client, now) {
@@ -98,17 +85,17 @@ pub async fn exchange(
                 RefreshValidity::RotatedAfterGrace => {
                     return Err(reuse(ctx, lookup.as_ref(), now).await);
                 }
-                RefreshValidity::Usable => Known::read(lookup).ok_or_else(invalid)?,
+                RefreshValidity::Usable => read_claims(lookup).ok_or_else(invalid)?,
             }
         }
     };
-    ensure_present(ctx, users, client, &known, now).await?;
+    ensure_present(ctx, users, client, &claims, now).await?;
     // A shared store may report a lost race between two rotations of this
     // token before either has won; look again, a few times.
     for _ in 0..3 {
-        match rotate(ctx, client, params, presented, hash, known, now).await? {
+        match rotate(ctx, client, params, presented, hash, claims, now).await? {
             Rotated::Done(response) => return Ok(response),
-            Rotated::Retry(again) => known = again,
+            Rotated::Retry(again) => claims = again,
         }
     }
     Err(OAuthError::new(
@@ -124,12 +111,12 @@ async fn ensure_present(
     ctx: &GrantContext<'_>,
     users: &UserPresence,
     client: &Client,
-    known: &Known,
+    claims: &RefreshClaims,
     now: UnixTime,
 ) -> Result<(), OAuthError> {
-    let token = &known.token;
+    let token = &claims.record;
     if users
-        .verdict(&token.user_id, Some(known.grant_created_at), now)
+        .verdict(&token.user_id, Some(claims.grant_created_at), now)
         .await
         == Presence::Present
     {
@@ -159,7 +146,7 @@ enum Rotated {
     /// The answer for the client.
     Done(TokenResponse),
     /// Nothing was decided and the token is still active: try again.
-    Retry(Known),
+    Retry(RefreshClaims),
 }
 
 async fn rotate(
@@ -168,10 +155,10 @@ async fn rotate(
     params: &Params,
     presented: &str,
     hash: TokenHash,
-    known: Known,
+    claims: RefreshClaims,
     now: UnixTime,
 ) -> Result<Rotated, OAuthError> {
-    let token = &known.token;
+    let token = &claims.record;
     // A narrower scope may be asked for the access token (RFC 6749 6); the
     // refresh token keeps the grant's scope.
     let granted: Vec<&str> = scope::split_borrowed(&token.scope).collect();
@@ -191,7 +178,7 @@ async fn rotate(
             client,
             &token.user_id,
             &token.scope,
-            (token.grant_id, known.grant_created_at),
+            (token.grant_id, claims.grant_created_at),
             now,
         )
     });
@@ -243,7 +230,7 @@ async fn rotate(
                 }
                 RefreshValidity::RotatedAfterGrace => Err(reuse(ctx, again.as_ref(), now).await),
                 RefreshValidity::Usable => {
-                    Known::read(again).map(Rotated::Retry).ok_or_else(invalid)
+                    read_claims(again).map(Rotated::Retry).ok_or_else(invalid)
                 }
                 RefreshValidity::Invalid => Err(invalid()),
             }
