@@ -342,13 +342,8 @@ async fn another_key_only_costs_the_shortcut_and_tampered_claims_are_refused() {
     // the claims: they no longer open, the token is read and exchanged.
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = first.app.config.clone();
-    testing::use_encryption_key(
-        {
-            config.encryption_key_files.clear();
-            &mut config
-        },
-        dir.path(),
-    );
+    config.encryption_key_files.clear();
+    testing::use_encryption_key(&mut config, dir.path());
     let other = TestServer::start_sharing(config, dir, first.app.store.clone()).await;
     let (status, body) = refresh(&other, &token).await;
     assert_eq!(status, 200, "{body}");

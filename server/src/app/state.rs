@@ -58,7 +58,7 @@ pub enum StartupError {
     /// The keys of sealed or JWT access tokens, or of refresh-token
     /// claims, could not be loaded.
     #[error("invalid token setup: {0}")]
-    AccessTokens(String),
+    Tokens(String),
     /// The pages' branding or templates could not be set up.
     #[error(transparent)]
     Pages(#[from] PagesError),
@@ -241,10 +241,9 @@ impl AppState {
             .as_str()
             .trim_end_matches('/')
             .to_owned();
-        let access_tokens =
-            AccessTokens::new(&config, &issuer).map_err(StartupError::AccessTokens)?;
+        let access_tokens = AccessTokens::new(&config, &issuer).map_err(StartupError::Tokens)?;
         let refresh_tokens = RefreshTokens::load(&config.encryption_key_files)
-            .map_err(|e| StartupError::AccessTokens(e.to_string()))?;
+            .map_err(|e| StartupError::Tokens(e.to_string()))?;
         let jwks = access_tokens
             .jwks()
             .map(|doc| Bytes::from(serde_json::to_vec(&doc).unwrap_or_default()));

@@ -892,38 +892,35 @@ async fn rotation_happens_once(store: &dyn Store) {
             .is_some()
     );
 
-    let again = rotation_of(old, &g, true);
-    assert!(matches!(
-        store.rotate_refresh_token(&again, NOW).await,
-        Err(RotateError::Conflict)
-    ));
-    assert_eq!(
-        store
-            .get_access_token(&again.access.as_ref().expect("stored access").0, NOW)
-            .await
-            .expect("get"),
-        None,
-        "a failed rotation stores nothing"
-    );
-
-    // A token the store never had (or no longer has) does not rotate: a
-    // refresh token that carries its claims comes here without a read.
-    for retire in [true, false] {
-        let unknown = rotation_of(hash(), &g, retire);
+    // Refused, and storing nothing: the old token again (it rotates once),
+    // and a token the store never had (or no longer has), with and without
+    // retiring it. A refresh token that carries its claims comes here
+    // without a read.
+    for (refused, why) in [
+        (rotation_of(old, &g, true), "the old token rotates once"),
+        (
+            rotation_of(hash(), &g, true),
+            "an unknown token does not rotate",
+        ),
+        (
+            rotation_of(hash(), &g, false),
+            "an unknown token is not refreshed",
+        ),
+    ] {
         assert!(
             matches!(
-                store.rotate_refresh_token(&unknown, NOW).await,
+                store.rotate_refresh_token(&refused, NOW).await,
                 Err(RotateError::Conflict)
             ),
-            "an unknown token does not rotate (retire: {retire})"
+            "{why}"
         );
         assert_eq!(
             store
-                .get_access_token(&unknown.access.as_ref().expect("stored access").0, NOW)
+                .get_access_token(&refused.access.as_ref().expect("stored access").0, NOW)
                 .await
                 .expect("get"),
             None,
-            "nor stores anything"
+            "a failed rotation stores nothing ({why})"
         );
     }
 }
