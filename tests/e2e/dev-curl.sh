@@ -96,7 +96,10 @@ for event in link_created code_redeemed; do
 done
 jq -se 'any(.[]; .event == "grant_revoked" and .reason == "code_replay" and .level == "WARN")' \
   "$WORK/audit.jsonl" >/dev/null || fail "no grant_revoked code_replay audit line"
-curl -fsS "$ADMIN/metrics" | grep -q 'alexa_link_audit_events_total{event="code_redeemed",outcome="success"} 1' \
+# Read whole before matching: `grep -q` stops at the match, and under
+# pipefail curl's write into the closed pipe then fails the check.
+curl -fsS "$ADMIN/metrics" >"$WORK/metrics" || fail "no /metrics"
+grep -q 'alexa_link_audit_events_total{event="code_redeemed",outcome="success"} 1' "$WORK/metrics" \
   || fail "audit events are not counted"
 
 # Nothing secret in the logs, even at debug level.
