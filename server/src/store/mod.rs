@@ -157,6 +157,7 @@ pub enum RefreshState {
         /// When the rotation happened.
         at: UnixTime,
         /// The sealed successor.
+        #[serde(with = "serde_bytes")]
         sealed_successor: Vec<u8>,
     },
 }
@@ -174,6 +175,7 @@ pub struct PartnerLinkRecord {
     pub grant_id: GrantId,
     /// The access and refresh tokens, encrypted with the key ring and bound
     /// to `user_id` and `partner_id`.
+    #[serde(with = "serde_bytes")]
     pub sealed_tokens: Vec<u8>,
     /// When the Amazon access token expires.
     pub access_expires_at: UnixTime,
