@@ -1166,7 +1166,10 @@ mod tests {
         #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
         enum Before {
             Active,
-            Rotated { at: UnixTime, sealed_successor: Vec<u8> },
+            Rotated {
+                at: UnixTime,
+                sealed_successor: Vec<u8>,
+            },
         }
         let bytes: Vec<u8> = (0..=255u8).chain(0..200).collect();
         let before = encode(&Before::Rotated {
