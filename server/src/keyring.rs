@@ -114,16 +114,46 @@ impl KeyRing {
 
     /// Encrypts with the first key. `aad` is authenticated, not stored.
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
-        let (id, cipher) = self.keys.first()?;
-        let mut nonce = [0u8; 24];
-        rand::rng().fill_bytes(&mut nonce);
-        let mut out = Vec::with_capacity(HEADER + plaintext.len() + TAG_LEN);
-        out.push(VERSION);
-        out.extend_from_slice(id);
-        out.extend_from_slice(&nonce);
+        let (mut out, nonce, cipher) = self.start(plaintext.len())?;
         out.extend_from_slice(plaintext);
         cipher.seal_from(&nonce, aad, &mut out, HEADER);
         Some(out)
+    }
+
+    /// [`KeyRing::seal`] of `value`'s postcard encoding, encoded straight
+    /// into the ciphertext's buffer (tokens that carry their claims: no
+    /// plaintext buffer to fill and copy). `size_hint` is about the
+    /// encoding's length; `None` when the ring has no key or `value` does
+    /// not encode.
+    pub fn seal_encoded<T: serde::Serialize>(
+        &self,
+        value: &T,
+        aad: &[u8],
+        size_hint: usize,
+    ) -> Option<Vec<u8>> {
+        let (out, nonce, cipher) = self.start(size_hint)?;
+        let mut out = postcard::to_extend(value, out).ok()?;
+        cipher.seal_from(&nonce, aad, &mut out, HEADER);
+        Some(out)
+    }
+
+    /// What [`KeyRing::seal`] makes of `plaintext_len` bytes.
+    pub const fn sealed_len(plaintext_len: usize) -> usize {
+        HEADER + plaintext_len + TAG_LEN
+    }
+
+    /// A ciphertext's buffer with its header (the first key's id, a random
+    /// nonce) written, room for `plaintext_len` bytes and the tag; the nonce
+    /// and the first key's cipher.
+    fn start(&self, plaintext_len: usize) -> Option<(Vec<u8>, [u8; 24], &XChaCha20Poly1305)> {
+        let (id, cipher) = self.keys.first()?;
+        let mut nonce = [0u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        let mut out = Vec::with_capacity(Self::sealed_len(plaintext_len));
+        out.push(VERSION);
+        out.extend_from_slice(id);
+        out.extend_from_slice(&nonce);
+        Some((out, nonce, cipher))
     }
 
     /// Decrypts with whichever key the ciphertext names.

@@ -134,7 +134,7 @@ pub struct NewToken {
 /// random bits. The time orders the token's key in the store
 /// ([`TokenHash`]); it tells the holder nothing it did not know.
 pub fn generate(kind: TokenKind) -> NewToken {
-    let (value, issued) = random_value(kind);
+    let (value, issued) = random_value(kind, 0);
     // The issue time is known here: no need to read it back from the value.
     let hash = TokenHash::keyed(&value, Some(issued));
     NewToken { value, hash }
@@ -142,8 +142,8 @@ pub fn generate(kind: TokenKind) -> NewToken {
 
 /// The value [`generate`] hands out, and its issue time (6 bytes of
 /// milliseconds), before it is hashed: a refresh token appends its claims
-/// first ([`refresh`]).
-fn random_value(kind: TokenKind) -> (String, [u8; 6]) {
+/// first ([`refresh`]), into the `room` left for them.
+fn random_value(kind: TokenKind, room: usize) -> (String, [u8; 6]) {
     let mut body = [0u8; TIMED_BODY];
     body[0] = TIMED;
     let millis = std::time::SystemTime::now()
@@ -154,7 +154,7 @@ fn random_value(kind: TokenKind) -> (String, [u8; 6]) {
     body[1..7].copy_from_slice(&issued);
     rand::rng().fill_bytes(&mut body[7..]);
     let prefix = kind.prefix();
-    let mut value = String::with_capacity(prefix.len() + TIMED_CHARS);
+    let mut value = String::with_capacity(prefix.len() + TIMED_CHARS + room);
     value.push_str(prefix);
     URL_SAFE_NO_PAD.encode_string(body, &mut value);
     (value, issued)

@@ -91,18 +91,22 @@ impl RefreshTokens {
     /// `grant_created_at`): with claims when this server has keys and the
     /// claims are not too long, plain otherwise.
     pub fn mint(&self, record: &RefreshTokenRecord, grant_created_at: UnixTime) -> NewToken {
-        let (mut value, issued) = super::random_value(TokenKind::RefreshToken);
+        let size = claims_size(record);
+        // Room for `.` and the sealed claims, so that appending them does
+        // not move the value.
+        let room = self.ring.as_ref().map_or(0, |_| {
+            1 + KeyRing::sealed_len(size.min(MAX_CLAIMS)).div_ceil(3) * 4
+        });
+        let (mut value, issued) = super::random_value(TokenKind::RefreshToken, room);
         if let Some(sealed) = self.ring.as_ref().and_then(|ring| {
-            seal(
-                ring,
-                &value,
-                &RefreshClaims {
-                    record,
-                    grant_created_at,
-                },
-            )
+            let claims = RefreshClaims {
+                record,
+                grant_created_at,
+            };
+            let sealed = ring.seal_encoded(&claims, &aad(&value)?, size)?;
+            // Longer claims make a plain token.
+            (sealed.len() <= KeyRing::sealed_len(MAX_CLAIMS)).then_some(sealed)
         }) {
-            value.reserve_exact(1 + sealed.len().div_ceil(3) * 4);
             value.push(SEPARATOR);
             URL_SAFE_NO_PAD.encode_string(&sealed, &mut value);
         }
@@ -129,22 +133,10 @@ impl RefreshTokens {
     }
 }
 
-/// `claims` encoded and sealed for the random part `random`; `None` when
-/// they are longer than [`MAX_CLAIMS`] (the token is then plain).
-fn seal(
-    ring: &KeyRing,
-    random: &str,
-    claims: &RefreshClaims<&RefreshTokenRecord>,
-) -> Option<Vec<u8>> {
-    // The strings, their length prefixes, the grant id, the times and the
-    // state, encoded into one buffer.
-    let record = claims.record;
-    let size = 64 + record.client_id.len() + record.user_id.len() + record.scope.len();
-    let plaintext = postcard::to_extend(claims, Vec::with_capacity(size)).ok()?;
-    if plaintext.len() > MAX_CLAIMS {
-        return None;
-    }
-    ring.seal(&plaintext, &aad(random)?)
+/// About the length of a token's claims encoded, a little more: the
+/// strings, their length prefixes, the grant id, the times and the state.
+fn claims_size(record: &RefreshTokenRecord) -> usize {
+    64 + record.client_id.len() + record.user_id.len() + record.scope.len()
 }
 
 /// The length of a refresh token's random part: `alr_` and the body.

@@ -25,13 +25,12 @@ const AAD: &[u8] = b"alexa-link sealed access token v1";
 /// Seals `record` into a token; `None` only when the ring has no key.
 pub fn seal(ring: &KeyRing, record: &AccessTokenRecord) -> Option<String> {
     // The strings, their length prefixes, the grant id and two varint
-    // times: encoded into one buffer instead of one grown from empty.
+    // times: encoded into the ciphertext's buffer, sized for them.
     let size = 64
         + record.client_id.len()
         + record.user_id.as_ref().map_or(0, String::len)
         + record.scope.len();
-    let plaintext = postcard::to_extend(record, Vec::with_capacity(size)).ok()?;
-    let sealed = ring.seal(&plaintext, AAD)?;
+    let sealed = ring.seal_encoded(record, AAD, size)?;
     let mut token = String::with_capacity(PREFIX.len() + sealed.len().div_ceil(3) * 4);
     token.push_str(PREFIX);
     URL_SAFE_NO_PAD.encode_string(&sealed, &mut token);
