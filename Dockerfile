@@ -3,8 +3,8 @@
 #   /usr/local/bin/alexa-link-server       (the default entrypoint)
 #   /usr/local/bin/alexa-link-operator     (the Helm chart sets it as command)
 #   /usr/local/bin/alexa-link-healthcheck  (`helm test`: the base has no shell or wget)
-# Statically linked against musl (the only C code is ring's), on a distroless
-# static base that runs as UID 65532.
+# Statically linked against musl (the C code is ring's and jemalloc's, which
+# `make` builds), on a distroless static base that runs as UID 65532.
 #
 #   docker build -t ghcr.io/alexa-link/alexa-link:0.1.0 .
 #
@@ -18,7 +18,7 @@
 ARG RUST_VERSION=1.90
 
 FROM rust:${RUST_VERSION}-alpine AS build
-RUN apk add --no-cache musl-dev
+RUN apk add --no-cache musl-dev make
 WORKDIR /src
 # Dependencies first, so that source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./

@@ -46,6 +46,12 @@ use alexa_link_server::testing::{
 use alexa_link_server::tokens::{self, TokenHash, TokenKind};
 use base64::Engine as _;
 
+/// The server binary's allocator (see `server/src/main.rs`), so that the
+/// figures are those of what ships.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn env_number(name: &str) -> usize {
     std::env::var(name)
         .ok()

@@ -97,6 +97,12 @@ fn summary(label: &str, mut latencies: Vec<Duration>) {
     );
 }
 
+/// The server binary's allocator (see `server/src/main.rs`), so that the
+/// figures are those of what ships.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() {
     let records = env_number("PURGE_BENCH_RECORDS", 200_000);

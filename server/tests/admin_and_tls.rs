@@ -263,6 +263,28 @@ fn the_binary_refuses_a_short_session_key_and_missing_secrets() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing-key"));
 }
 
+/// The binary allocates with jemalloc (the default `jemalloc` feature), and
+/// reads jemalloc's settings from `_RJEM_MALLOC_CONF` as the README says:
+/// `stats_print` has it print its statistics at exit.
+#[cfg(feature = "jemalloc")]
+#[test]
+fn the_binary_runs_on_jemalloc_and_takes_its_settings() {
+    let run = |conf: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_alexa-link-server"));
+        command.arg("--version").env_remove("_RJEM_MALLOC_CONF");
+        if let Some(conf) = conf {
+            command.env("_RJEM_MALLOC_CONF", conf);
+        }
+        let out = command.output().expect("run");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stats = run(Some("stats_print:true"));
+    assert!(stats.contains("Begin jemalloc statistics"), "{stats}");
+    // Not a line of them without the setting.
+    assert!(!run(None).contains("jemalloc"));
+}
+
 /// Over https every answer tells browsers to keep to https (HSTS); a
 /// plain-HTTP server (loopback, or TLS ended elsewhere) sends no such header.
 #[tokio::test]
