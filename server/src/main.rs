@@ -19,7 +19,7 @@ use url::Url;
 /// a few dozen small buffers across the runtime's workers and the store
 /// thread. The container image is a static musl build, and on musl's
 /// allocator its bench server answered 39% fewer rotating refreshes and
-/// 52% fewer sealed `client_credentials` at 50 connections than with
+/// 56% fewer sealed `client_credentials` at 50 connections than with
 /// jemalloc; on glibc jemalloc saves 5-12% of the instructions per request,
 /// for about 1 MiB more idle RSS (README, "Benchmarks"). Its settings come
 /// from `_RJEM_MALLOC_CONF`; `--no-default-features` builds without it.
