@@ -44,8 +44,10 @@ for line in open(rows_path):
         runs[-1]["store"] = {k: values[k] for k in (
             "checkpoints", "checkpoint_sum_us", "checkpoint_max_le_us", "journal_writes",
             "journal_write_sum_us", "batches", "batch_operations")}
-        # A bench server older than the metric reports 0.
+        # A bench server older than the metric reports 0; rows of an older
+        # compare.sh lack the longest journal write.
         runs[-1]["store"]["busy_us"] = values.get("busy_us") or None
+        runs[-1]["store"]["journal_write_max_le_us"] = values.get("journal_write_max_le_us") or None
 
 
 # The purge benchmark (purge_stall.rs): the purge, then the writes with
@@ -83,6 +85,25 @@ def ratio(a, b):
     return round(a / b, 2) if a and b else None
 
 
+def disk_stall(r):
+    """[low, high] ms of run r's longest journal write (an fdatasync of the
+    store's journal) when that one write was of the order of the run's p99:
+    every answer waits for its batch's fdatasync, so a disk that stalls once
+    for that long sets the tail, not the server. None otherwise. The
+    histogram's buckets double, so the longest write lies between half its
+    bucket's bound and the bound; it is named when that range reaches the
+    p99 and starts above half of it."""
+    st = r.get("store") if r else None
+    le = st.get("journal_write_max_le_us") if st else None
+    if not le or le / 1000 < r["p99_ms"] or le / 2000 < r["p99_ms"] / 2:
+        return None
+    return [le / 2000, le / 1000]
+
+
+def stall_text(stall):
+    return f"a journal fdatasync of {stall[0]:g}-{stall[1]:g} ms in that run: the disk" if stall else ""
+
+
 ALONE = ("ours-alone", "ours-sustained", "ours-dynamodb-local")
 fsync_rate = int(meta["fsync_per_s"]) if meta.get("fsync_per_s", "").isdigit() else None
 ours_labels = [r["server"] for r in runs if r["server"].startswith("ours-")
@@ -117,6 +138,7 @@ for key in rows:
         if fsync_rate and r["concurrency"] == 1 and r["scenario"] != "introspection" else None,
         "share_of_write_ceiling": ratio(r["throughput_rps"], write_ceiling)
         if write_ceiling and r["concurrency"] == 1 and r["scenario"] != "introspection" else None,
+        "p99_disk_stall_ms": disk_stall(r),
     })
 order = ["client_credentials", "refresh_token", "authorization_code", "introspection"]
 comparison.sort(key=lambda x: (order.index(x["scenario"]) if x["scenario"] in order else 99,
@@ -157,7 +179,9 @@ for fmt in [f[len("ours-"):] for f in formats]:
                    x["throughput_ratio"] >= 10 if x and x["throughput_ratio"] else None)
         x = cmp(sc, 50, fmt)
         target(f"{sc} [{fmt}] p99 < 5 ms at c=50",
-               f"{x['ours']['p99_ms']:.2f} ms" if x else "not measured (no c=50 run)",
+               f"{x['ours']['p99_ms']:.2f} ms"
+               + (f" ({stall_text(x['p99_disk_stall_ms'])})" if x["p99_disk_stall_ms"] else "")
+               if x else "not measured (no c=50 run)",
                x["ours"]["p99_ms"] < 5 if x else None)
 for sc in ("client_credentials", "refresh_token", "authorization_code"):
     x = cmp(sc, 1, "opaque")
@@ -168,8 +192,10 @@ for sc in ("client_credentials", "refresh_token", "authorization_code"):
            if x and x["share_of_fsync_rate"] is not None else "not measured",
            x["share_of_fsync_rate"] >= 0.8 if x and x["share_of_fsync_rate"] is not None else None)
 sustained = next((r for r in alone if r["server"] == "ours-sustained"), None)
+sustained_stall = disk_stall(sustained)
 target("refresh_token [opaque] p99 < 5 ms at c=50, sustained",
-       f"{sustained['p99_ms']:.2f} ms over {sustained['requests']} requests" if sustained
+       f"{sustained['p99_ms']:.2f} ms over {sustained['requests']} requests"
+       + (f" ({stall_text(sustained_stall)})" if sustained_stall else "") if sustained
        and sustained["concurrency"] == 50 else "not measured (no sustained c=50 run)",
        sustained["p99_ms"] < 5 if sustained and sustained["concurrency"] == 50 else None)
 x = cmp("client_credentials", 50, "sealed")
@@ -215,6 +241,12 @@ print("(latencies in ms; RSS = peak RSS of the server process in MiB; x peer = o
       " nginx = ours as a share of nginx's static answer at the same c; fsync = a grant at c=1 as a share"
       " of the fsync rate; w-ceil = the same as a share of the one-connection write ceiling;"
       " authorization_code has no peer column: its codes need a login each)")
+stalled = [x for x in comparison if x["p99_disk_stall_ms"]]
+if stalled:
+    print("p99 of the order of one journal fdatasync in the same run (the disk stalled; every answer waits for its batch's):")
+    for x in stalled:
+        print(f"  {x['scenario']} c={x['concurrency']} {x['format']}: p99 {x['ours']['p99_ms']:.2f} ms,"
+              f" {stall_text(x['p99_disk_stall_ms'])}")
 print()
 print("ours alone:")
 print(f"  start-up: {startup['line']}")
@@ -231,8 +263,10 @@ for r in alone:
         mean_jw = f"{st['journal_write_sum_us'] / st['journal_writes']:.0f} µs" if st["journal_writes"] else "-"
         busy = (f"; its thread busy {st['busy_us'] / (r['seconds'] * 1e6):.0%} of the run"
                 if st.get("busy_us") and r["seconds"] else "")
+        longest_jw = (f", longest <= {st['journal_write_max_le_us'] / 1000:g} ms"
+                      if st.get("journal_write_max_le_us") else "")
         print(f"    store: {st['checkpoints']} checkpoints (mean {mean_cp}, longest {longest});"
-              f" {st['journal_writes']} journal writes (mean {mean_jw});"
+              f" {st['journal_writes']} journal writes (mean {mean_jw}{longest_jw});"
               f" {st['batch_operations'] / st['batches']:.1f} operations per batch{busy}")
 if purge and purge["idle"] and purge["during_purge"]:
     i, d = purge["idle"], purge["during_purge"]
