@@ -87,17 +87,23 @@ def ratio(a, b):
 
 def disk_stall(r):
     """[low, high] ms of run r's longest journal write (an fdatasync of the
-    store's journal) when that one write was of the order of the run's p99:
-    every answer waits for its batch's fdatasync, so a disk that stalls once
-    for that long sets the tail, not the server. None otherwise. The
-    histogram's buckets double, so the longest write lies between half its
-    bucket's bound and the bound; it is named when that range reaches the
-    p99 and starts above half of it."""
+    store's journal) when that one write was a stall, ten times the run's
+    mean journal write or more, and of the order of the run's p99: every
+    answer waits for its batch's fdatasync, so a disk that stalls once for
+    that long sets the tail, not the server. None otherwise (at one
+    connection every answer waits for an fdatasync of ordinary length).
+    The histogram's buckets double, so the longest write lies between half
+    its bucket's bound and the bound; the range must reach the p99 and
+    start above half of it."""
     st = r.get("store") if r else None
     le = st.get("journal_write_max_le_us") if st else None
-    if not le or le / 1000 < r["p99_ms"] or le / 2000 < r["p99_ms"] / 2:
+    if not le or not st["journal_writes"]:
         return None
-    return [le / 2000, le / 1000]
+    low, high = le / 2000, le / 1000
+    mean = st["journal_write_sum_us"] / st["journal_writes"] / 1000
+    if low < 10 * mean or high < r["p99_ms"] or low < r["p99_ms"] / 2:
+        return None
+    return [low, high]
 
 
 def stall_text(stall):
