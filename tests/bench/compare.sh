@@ -37,9 +37,10 @@
 # default under $TMPDIR; never in the repository). Fails when any response
 # of any run is an error (not a 200 with the expected body) or a run falls
 # short of its count; socket errors (wrk's timeout is 10 s) are counted as
-# errors in the table and the JSON. A row whose p99 is of the order of its
-# run's longest journal fdatasync (the store's metrics) is named under the
-# table: a stall of the disk, not of the server.
+# errors in the table and the JSON. A row whose p99 was set by stalls of
+# the journal's fdatasync (the store's metrics: enough long ones to have
+# held 1% of the run's requests) is named under the table: the disk, not
+# the server (report.py disk_stalls).
 #
 # OURS_STORE_DIR=/dev/shm puts our store on tmpfs (the header says so).
 #

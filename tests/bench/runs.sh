@@ -117,9 +117,11 @@ check() {
 # and batches between two /metrics scrapes, as integer key=value fields
 # (times in µs; checkpoint_max_le_us and journal_write_max_le_us are the
 # upper bounds of the histogram buckets of the longest checkpoint and the
-# longest journal write: a journal fdatasync that stalls for tens of
-# milliseconds on a virtual disk shows there, and report.py names it beside
-# a p99 it accounts for).
+# longest journal write; journal_write_buckets is the run's journal writes
+# per bucket, "LE_US:COUNT,...", the empty buckets left out and "inf" for
+# those past the last bound: journal
+# fdatasyncs that stall for tens of milliseconds on a virtual disk show
+# there, and report.py names them beside a p99 they account for).
 store_stats() {
   python3 - "$1" "$2" <<'PY'
 import re, sys
@@ -131,6 +133,15 @@ def delta(name):
     return value(after, name) - value(before, name)
 def buckets(text, name):
     return re.findall(r"^" + re.escape(name) + r'_bucket\{le="([^"]+)"\} ([0-9.e+-]+)$', text, re.M)
+def per_bucket(name):
+    old = dict(buckets(before, name))
+    seen, out = 0.0, []
+    for le, c in buckets(after, name):
+        n = float(c) - float(old.get(le, 0)) - seen
+        seen += n
+        if n > 0:
+            out.append(f"{'inf' if le == '+Inf' else round(float(le) * 1e6)}:{int(n)}")
+    return ",".join(out)
 def max_le(name):
     count = delta(name + "_count")
     old = dict(buckets(before, name))
@@ -142,6 +153,7 @@ cp, jw, b = "alexa_link_store_checkpoint_seconds", "alexa_link_store_journal_wri
 print(f"checkpoints={int(delta(cp + '_count'))} checkpoint_sum_us={round(delta(cp + '_sum') * 1e6)}"
       f" checkpoint_max_le_us={max_le(cp)} journal_writes={int(delta(jw + '_count'))}"
       f" journal_write_sum_us={round(delta(jw + '_sum') * 1e6)} journal_write_max_le_us={max_le(jw)}"
+      f" journal_write_buckets={per_bucket(jw)}"
       f" batches={int(delta(b + '_count'))}"
       f" batch_operations={int(delta(b + '_sum'))}"
       f" busy_us={round(delta('alexa_link_store_busy_seconds_total') * 1e6)}")
