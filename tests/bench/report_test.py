@@ -4,9 +4,10 @@
 
 A p99 is put down to the disk only when journal writes that stalled (ten
 times the run's mean or more, and at least half the p99) held 1% of the
-run's requests (each stall holds one request of every connection). One stall at 50 connections, stalls at one
-connection, writes merely longer than most, a run without journal writes
-and a row of an older compare.sh are not.
+run's requests (each stall holds one request of every connection). One
+stall at 50 connections, stalls at one connection, writes merely longer
+than most, a run without journal writes and a row of an older compare.sh
+are not.
 """
 
 import json

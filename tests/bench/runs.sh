@@ -115,13 +115,12 @@ check() {
 
 # store_stats BEFORE AFTER: the embedded store's checkpoints, journal writes
 # and batches between two /metrics scrapes, as integer key=value fields
-# (times in µs; checkpoint_max_le_us and journal_write_max_le_us are the
-# upper bounds of the histogram buckets of the longest checkpoint and the
-# longest journal write; journal_write_buckets is the run's journal writes
-# per bucket, "LE_US:COUNT,...", the empty buckets left out and "inf" for
-# those past the last bound: journal
-# fdatasyncs that stall for tens of milliseconds on a virtual disk show
-# there, and report.py names them beside a p99 they account for).
+# (times in µs; checkpoint_max_le_us is the upper bound of the histogram
+# bucket of the longest checkpoint; journal_write_buckets is the run's
+# journal writes per bucket, "LE_US:COUNT,...", the empty buckets left out
+# and "inf" for those past the last bound: journal fdatasyncs that stall
+# for tens of milliseconds on a virtual disk show there, and report.py
+# names them beside a p99 they account for).
 store_stats() {
   python3 - "$1" "$2" <<'PY'
 import re, sys
@@ -152,8 +151,7 @@ def max_le(name):
 cp, jw, b = "alexa_link_store_checkpoint_seconds", "alexa_link_store_journal_write_seconds", "alexa_link_store_batch_operations"
 print(f"checkpoints={int(delta(cp + '_count'))} checkpoint_sum_us={round(delta(cp + '_sum') * 1e6)}"
       f" checkpoint_max_le_us={max_le(cp)} journal_writes={int(delta(jw + '_count'))}"
-      f" journal_write_sum_us={round(delta(jw + '_sum') * 1e6)} journal_write_max_le_us={max_le(jw)}"
-      f" journal_write_buckets={per_bucket(jw)}"
+      f" journal_write_sum_us={round(delta(jw + '_sum') * 1e6)} journal_write_buckets={per_bucket(jw)}"
       f" batches={int(delta(b + '_count'))}"
       f" batch_operations={int(delta(b + '_sum'))}"
       f" busy_us={round(delta('alexa_link_store_busy_seconds_total') * 1e6)}")
